@@ -1,0 +1,81 @@
+"""Errors raised by ingestion.
+
+    IngestError
+    ├── UserInputError            (the file or request is at fault; the user can fix it)
+    │   ├── UnsupportedFile       unknown or mislabelled format
+    │   ├── EmptyFile
+    │   ├── DamagedFile           truncated or corrupt
+    │   ├── EncryptedPdf
+    │   ├── FileTooLarge          bytes, pages or pixels over the configured limits
+    │   └── BadOcrOption          unknown engine, mode or prompt preset
+    └── ServiceError              (a service we depend on is at fault)
+        ├── EngineUnavailable     connection refused, DNS, no server configured
+        ├── EngineTimeout
+        └── EngineBadResponse     malformed JSON, HTTP 4xx/5xx after retries
+
+Each class has a stable snake_case `code` that the API renders as {"error": {"code", "message"}}.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    code = "ingest_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserInputError(IngestError):
+    code = "bad_input"
+    status = 400
+
+
+class UnsupportedFile(UserInputError):
+    code = "unsupported_file"
+    status = 415
+
+
+class EmptyFile(UserInputError):
+    code = "empty_file"
+
+
+class DamagedFile(UserInputError):
+    code = "damaged_file"
+    status = 422
+
+
+class EncryptedPdf(UserInputError):
+    code = "encrypted_pdf"
+    status = 422
+
+
+class FileTooLarge(UserInputError):
+    code = "file_too_large"
+    status = 413
+
+
+class BadOcrOption(UserInputError):
+    code = "bad_ocr_option"
+    status = 422
+
+
+class ServiceError(IngestError):
+    code = "service_error"
+    status = 502
+
+
+class EngineUnavailable(ServiceError):
+    code = "engine_unavailable"
+    status = 503
+
+
+class EngineTimeout(ServiceError):
+    code = "engine_timeout"
+    status = 504
+
+
+class EngineBadResponse(ServiceError):
+    code = "engine_bad_response"

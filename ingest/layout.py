@@ -1,0 +1,190 @@
+"""The page layout data model shared by every OCR engine, the chunker and retrieval.
+
+Boxes are normalized to 0..1 of the page with a top-left origin. Converters to and from
+DeepSeek's 0..999 grid, PDF points and image pixels live on `BBox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+BlockKind = Literal[
+    "title",
+    "heading",
+    "text",
+    "list",
+    "table",
+    "figure",
+    "caption",
+    "equation",
+    "code",
+    "header",
+    "footer",
+    "page_number",
+]
+
+# Kinds that repeat on every page and carry no content of their own.
+FURNITURE_KINDS: frozenset[str] = frozenset({"header", "footer", "page_number"})
+
+GRID_999 = 999
+
+
+def _clamp01(v: float) -> float:
+    return 0.0 if v < 0.0 else 1.0 if v > 1.0 else v
+
+
+class BBox(BaseModel):
+    """A box normalized to 0..1 of the page, top-left origin, x0<=x1 and y0<=y1."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _order_and_clamp(cls, data: Any) -> Any:
+        if isinstance(data, list | tuple):
+            data = dict(zip(("x0", "y0", "x1", "y1"), data, strict=True))
+        if isinstance(data, dict) and all(k in data for k in ("x0", "y0", "x1", "y1")):
+            x0, x1 = sorted((float(data["x0"]), float(data["x1"])))
+            y0, y1 = sorted((float(data["y0"]), float(data["y1"])))
+            data = {"x0": _clamp01(x0), "y0": _clamp01(y0), "x1": _clamp01(x1), "y1": _clamp01(y1)}
+        return data
+
+    # --- constructors -------------------------------------------------------------------
+    @classmethod
+    def from_999(cls, box_999: Sequence[float]) -> BBox:
+        """DeepSeek-OCR boxes: 0..999 per axis of the image that was sent."""
+        x0, y0, x1, y1 = box_999
+        return cls(x0=x0 / GRID_999, y0=y0 / GRID_999, x1=x1 / GRID_999, y1=y1 / GRID_999)
+
+    @classmethod
+    def from_pixels(cls, box_px: Sequence[float], size_px: tuple[int, int] | Sequence[float]) -> BBox:
+        w, h = size_px
+        x0, y0, x1, y1 = box_px
+        return cls(x0=x0 / w, y0=y0 / h, x1=x1 / w, y1=y1 / h)
+
+    @classmethod
+    def from_points(
+        cls,
+        box_pt: Sequence[float],
+        size_pt: Sequence[float],
+        origin: Literal["top", "bottom"] = "top",
+    ) -> BBox:
+        """PDF points; PyMuPDF uses a top-left origin, PDF/docling JSON a bottom-left one."""
+        w, h = size_pt
+        x0, y0, x1, y1 = box_pt
+        if origin == "bottom":
+            y0, y1 = h - y0, h - y1
+        return cls(x0=x0 / w, y0=y0 / h, x1=x1 / w, y1=y1 / h)
+
+    @classmethod
+    def union(cls, boxes: Iterable[BBox]) -> BBox:
+        bs = list(boxes)
+        if not bs:
+            raise ValueError("union of no boxes")
+        return cls(
+            x0=min(b.x0 for b in bs), y0=min(b.y0 for b in bs), x1=max(b.x1 for b in bs), y1=max(b.y1 for b in bs)
+        )
+
+    # --- converters ---------------------------------------------------------------------
+    def to_999(self) -> list[int]:
+        return [round(v * GRID_999) for v in self.as_list()]
+
+    def to_pixels(self, size_px: Sequence[float]) -> list[float]:
+        w, h = size_px
+        return [self.x0 * w, self.y0 * h, self.x1 * w, self.y1 * h]
+
+    def to_points(self, size_pt: Sequence[float]) -> list[float]:
+        """PDF points, top-left origin (PyMuPDF's convention)."""
+        return self.to_pixels(size_pt)
+
+    def as_list(self) -> list[float]:
+        return [self.x0, self.y0, self.x1, self.y1]
+
+    # --- geometry -----------------------------------------------------------------------
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+    def intersection(self, other: BBox) -> float:
+        w = min(self.x1, other.x1) - max(self.x0, other.x0)
+        h = min(self.y1, other.y1) - max(self.y0, other.y0)
+        return max(0.0, w) * max(0.0, h)
+
+    def iou(self, other: BBox) -> float:
+        inter = self.intersection(other)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def contains(self, other: BBox, tol: float = 0.0) -> bool:
+        return (
+            self.x0 - tol <= other.x0
+            and self.y0 - tol <= other.y0
+            and self.x1 + tol >= other.x1
+            and self.y1 + tol >= other.y1
+        )
+
+
+class Line(BaseModel):
+    """A finer box inside a block (text-layer line, RapidOCR line)."""
+
+    text: str
+    bbox: BBox
+
+
+class Block(BaseModel):
+    kind: BlockKind
+    markdown: str
+    bbox: BBox
+    order: int = 0
+    level: int | None = None  # heading level, 1 = top
+    html: str | None = None  # tables keep the engine's HTML
+    label: str = ""  # the label exactly as the engine emitted it
+    lines: list[Line] = Field(default_factory=list)
+
+
+QualityStatus = Literal["ok", "retried", "fallback", "failed"]
+
+
+class Quality(BaseModel):
+    status: QualityStatus = "ok"
+    reason: str | None = None
+    # every attempt in order, e.g. ["deepseek: loop", "deepseek(strict): ok"]
+    attempts: list[str] = Field(default_factory=list)
+
+
+class PageLayout(BaseModel):
+    """One page as an engine saw it. A failed page is still a PageLayout with quality failed."""
+
+    page: int  # 1-based
+    width: float  # PDF points, or pixels for images
+    height: float
+    unit: Literal["pt", "px"] = "pt"
+    image_size: tuple[int, int]  # pixels of the rendered page image (width, height)
+    engine: str
+    blocks: list[Block] = Field(default_factory=list)
+    quality: Quality = Field(default_factory=Quality)
+    raw: str = ""  # the engine's raw output, kept for audit and re-parsing
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+
+    def content_blocks(self) -> list[Block]:
+        """Blocks in reading order, without headers, footers and page numbers."""
+        return [b for b in sorted(self.blocks, key=lambda b: b.order) if b.kind not in FURNITURE_KINDS]
+
+
+class Region(BaseModel):
+    """A cited place: a page and a box on it."""
+
+    page: int
+    bbox: BBox
+
+    def to_public(self) -> dict[str, Any]:
+        return {"page": self.page, "bbox": [round(v, 5) for v in self.bbox.as_list()]}

@@ -1,0 +1,24 @@
+"""A source page ready for OCR: the rendered image, its size and what the text layer holds.
+
+`width`/`height` are PDF points for PDFs and pixels for images (`unit` says which);
+`image_png` is the page rendered at `dpi` (the original pixels for images), `image_size` its pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class PageImage(BaseModel):
+    page: int  # 1-based
+    width: float
+    height: float
+    unit: Literal["pt", "px"]
+    image_png: bytes
+    image_size: tuple[int, int]  # (width_px, height_px)
+    dpi: int
+    source: Path | None = None  # the original file; the text-layer engine reopens PDFs from here
+    text_chars: int = 0  # printable characters in the PDF text layer (0 for images)

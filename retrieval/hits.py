@@ -1,0 +1,49 @@
+"""What search hands to answers, the API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.layout import Region
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+
+
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb: str | None = None
+    doc_ids: list[str] | None = None
+    tags: list[str] | None = None
+    kind: Literal["text", "table"] | None = None
+    page_from: int | None = None
+    page_to: int | None = None
+
+
+class SearchHit(BaseModel):
+    chunk_id: str
+    doc_id: str
+    kb: str
+    filename: str
+    score: float
+    kind: str
+    markdown: str
+    heading_path: list[str] = Field(default_factory=list)
+    regions: list[Region] = Field(default_factory=list)
+    pages: list[int] = Field(default_factory=list)
+
+    def to_public(self) -> dict[str, Any]:
+        """The CLI's --json and the API's result shape."""
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "filename": self.filename,
+            "score": self.score,
+            "kind": self.kind,
+            "markdown": self.markdown,
+            "heading_path": self.heading_path,
+            "pages": self.pages,
+            "regions": [r.to_public() for r in self.regions],
+        }
