@@ -185,6 +185,8 @@ class Region(BaseModel):
 
     page: int
     bbox: BBox
+    # the text inside the box (a line's or block's), so answers can narrow a chunk to the quoted lines
+    text: str | None = None
 
     def to_public(self) -> dict[str, Any]:
         return {"page": self.page, "bbox": [round(v, 5) for v in self.bbox.as_list()]}
