@@ -1,16 +1,19 @@
 """Chunks: sections by heading path, tables on their own, every contributing region kept.
 
-(The chunker itself is written by the knowledge-base work; the model is the shared contract.)
+Sizes are counted with the embedder's tokenizer (`count_tokens`); the chunker is a pure function.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.layout import Region
+from ingest.layout import BBox, Block, PageLayout, Region
 
 CHUNK_NAMESPACE = uuid.UUID("5b0c7f0e-7a43-4b8e-9a55-0f4c3c1d2e10")
 
@@ -38,3 +41,305 @@ class Chunk(BaseModel):
         """What the embedder sees: heading path, then content."""
         head = " > ".join(self.heading_path)
         return f"{head}\n{self.markdown}" if head else self.markdown
+
+
+# --- the chunker ---------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9•\-])|(?<=[。！？；])|\n+")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}")
+_TEXT_SEPARATOR = "\n\n"
+_ABBREVIATIONS = frozenset(
+    ["sec.", "secs.", "art.", "no.", "nos.", "para.", "cl.", "ch.", "vol.", "p.", "pp.", "e.g.", "i.e.", "etc.", "inc.", "ltd.", "co.", "corp.", "llc.", "mr.", "mrs.", "ms.", "dr.", "st.", "u.s.", "v.", "vs.", "approx.", "fig.", "ex."]
+)
+
+
+class ChunkingConfig(BaseModel):
+    """Sizes in the embedder's tokens; `max_tokens` is lowered to the embedder's limit by `fitted`."""
+
+    target_tokens: int = Field(350, ge=16)
+    max_tokens: int = Field(512, ge=16)
+    table_max_rows: int = Field(40, ge=1)  # rows per table part, header row repeated in each
+
+    def fitted(self, embedder_max_tokens: int) -> ChunkingConfig:
+        """This config with no chunk past what the embedder reads."""
+        max_tokens = min(self.max_tokens, embedder_max_tokens)
+        return self.model_copy(
+            update={"max_tokens": max_tokens, "target_tokens": min(self.target_tokens, max_tokens)}
+        )
+
+
+@dataclass
+class _Unit:
+    """A piece of content small enough to sit in one chunk, with where it came from."""
+
+    text: str
+    regions: list[Region]
+    tokens: int
+
+
+@dataclass
+class _Draft:
+    kind: Literal["text", "table"]
+    heading_path: list[str]
+    units: list[_Unit] = field(default_factory=list)
+
+
+def chunk_document(
+    doc_id: str,
+    kb: str,
+    filename: str,
+    layouts: list[PageLayout],
+    config: ChunkingConfig,
+    count_tokens: Callable[[str], int],
+    tags: Sequence[str] = (),
+) -> list[Chunk]:
+    """Split one document's pages into chunks; pure, deterministic, furniture excluded."""
+    drafts = _draft_chunks(layouts, config, count_tokens)
+    chunks: list[Chunk] = []
+    for ordinal, draft in enumerate(drafts):
+        text = (
+            _TEXT_SEPARATOR.join(u.text for u in draft.units if u.text)
+            if draft.kind == "text"
+            else ("\n".join(u.text for u in draft.units if u.text))
+        )
+        regions = _merge_regions([r for u in draft.units for r in u.regions])
+        chunk = Chunk(
+            id=chunk_id(doc_id, ordinal),
+            doc_id=doc_id,
+            kb=kb,
+            ordinal=ordinal,
+            kind=draft.kind,
+            heading_path=draft.heading_path,
+            markdown=text,
+            regions=regions,
+            pages=sorted({r.page for r in regions}),
+            filename=filename,
+            tags=list(tags),
+        )
+        chunks.append(chunk.model_copy(update={"tokens": count_tokens(chunk.embed_text())}))
+    return chunks
+
+
+def _draft_chunks(
+    layouts: list[PageLayout], config: ChunkingConfig, count_tokens: Callable[[str], int]
+) -> list[_Draft]:
+    blocks = [(lay.page, b) for lay in sorted(layouts, key=lambda x: x.page) for b in lay.content_blocks()]
+    headings: list[tuple[int, str]] = []
+    pending: list[Region] = []  # heading boxes waiting for the section's first chunk
+    drafts: list[_Draft] = []
+    current: _Draft | None = None
+    used_captions: set[int] = set()
+    for i, (page, block) in enumerate(blocks):
+        if i in used_captions:
+            continue
+        if block.kind in ("title", "heading"):
+            headings = _push_heading(headings, block)
+            pending.extend(_block_regions(page, block))
+            current = None
+            continue
+        path = [text for _, text in headings]
+        budget = max(8, config.max_tokens - (count_tokens(" > ".join(path)) if path else 0) - 1)
+        if block.kind == "table":
+            caption = _adjacent_caption(blocks, i, current, used_captions)
+            if current is not None and not any(u.text for u in current.units):
+                drafts.remove(current)  # only a heading before the caption: it goes with the table
+                pending = [r for u in current.units for r in u.regions] + pending
+            for part in _table_parts(
+                page, block, caption, config, min(budget, config.max_tokens), count_tokens
+            ):
+                drafts.append(_Draft("table", path, [*_pending_unit(pending), part]))
+                pending = []
+            current = None
+            continue
+        target = min(config.target_tokens, budget)
+        for unit in _text_units(page, block, budget, count_tokens):
+            if current is None or current.heading_path != path or _tokens(current) + unit.tokens > target:
+                current = _Draft("text", path)
+                drafts.append(current)
+            current.units.extend([*_pending_unit(pending), unit])
+            pending = []
+    if pending:  # trailing headings with no content still get cited somewhere
+        drafts.append(_Draft("text", [t for _, t in headings], [_Unit("", pending, 0)]))
+    return [d for d in drafts if any(u.regions for u in d.units)]
+
+
+def _tokens(draft: _Draft) -> int:
+    return sum(u.tokens for u in draft.units) + len(draft.units)
+
+
+def _pending_unit(pending: list[Region]) -> list[_Unit]:
+    return [_Unit("", list(pending), 0)] if pending else []
+
+
+def _push_heading(headings: list[tuple[int, str]], block: Block) -> list[tuple[int, str]]:
+    level = block.level if block.level is not None else (0 if block.kind == "title" else 1)
+    text = " ".join(block.markdown.lstrip("#").split())
+    kept = [(lv, t) for lv, t in headings if lv < level]
+    return [*kept, (level, text)] if text else kept
+
+
+def _adjacent_caption(
+    blocks: list[tuple[int, Block]], i: int, current: _Draft | None, used: set[int]
+) -> _Unit | None:
+    """A caption right before the table (still last in the text draft) or right after it."""
+    if current is not None and current.units and i > 0 and blocks[i - 1][1].kind == "caption":
+        return current.units.pop()
+    if i + 1 < len(blocks) and blocks[i + 1][1].kind == "caption":
+        used.add(i + 1)
+        page, cap = blocks[i + 1]
+        return _Unit(cap.markdown.strip(), _block_regions(page, cap), 0)
+    return None
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def _table_parts(
+    page: int,
+    block: Block,
+    caption: _Unit | None,
+    config: ChunkingConfig,
+    budget: int,
+    count_tokens: Callable[[str], int],
+) -> list[_Unit]:
+    """The table in parts of at most `table_max_rows` rows and `budget` tokens, header row repeated."""
+    lines = [ln for ln in block.markdown.strip().splitlines() if ln.strip()]
+    header = lines[:2] if len(lines) > 1 and _TABLE_SEP.match(lines[1]) else lines[:1]
+    rows = lines[len(header) :]
+    prefix = ([caption.text] if caption and caption.text else []) + header
+    regions = (caption.regions if caption else []) + _block_regions(page, block)
+    fixed = count_tokens("\n".join(prefix))
+    parts: list[list[str]] = [[]]
+    used = fixed
+    for row in rows:
+        row_tokens = count_tokens(row) + 1
+        if parts[-1] and (len(parts[-1]) >= config.table_max_rows or used + row_tokens > budget):
+            parts.append([])
+            used = fixed
+        parts[-1].append(row)
+        used += row_tokens
+    texts = ["\n".join(prefix + part) for part in parts]
+    # A single row wider than the budget is still cut, so no chunk passes the embedder's limit.
+    return [
+        _Unit(piece, regions, count_tokens(piece))
+        for text in texts
+        for piece in _fit(text, budget, count_tokens)
+    ]
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _text_units(page: int, block: Block, budget: int, count_tokens: Callable[[str], int]) -> list[_Unit]:
+    """The block whole when it fits, else sentence runs; each piece keeps the lines it came from."""
+    text = block.markdown.strip()
+    if not text:
+        return [_Unit("", _block_regions(page, block), 0)]
+    tokens = count_tokens(text)
+    if tokens <= budget:
+        return [_Unit(text, _block_regions(page, block), tokens)]
+    spans = _line_spans(block, text)
+    units: list[_Unit] = []
+    for start, piece in _pieces(text, budget, count_tokens):
+        end = start + len(piece)
+        lines = [bbox for (s, e, bbox) in spans if s < end and e > start]
+        regions = [Region(page=page, bbox=b) for b in lines] or [Region(page=page, bbox=block.bbox)]
+        units.append(_Unit(piece, regions, count_tokens(piece)))
+    return units
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, keeping their end punctuation (. ! ? and the CJK 。！？)."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        last = out[-1].rsplit(None, 1)[-1].lower() if out else ""
+        if last in _ABBREVIATIONS:  # "Sec. 12.3", "No. 5", "Acme Inc. shall": one sentence
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+def _pieces(text: str, budget: int, count_tokens: Callable[[str], int]) -> list[tuple[int, str]]:
+    """Sentence runs within budget, each with its start offset in text."""
+    out: list[tuple[int, str]] = []
+    cursor = 0
+    run: list[str] = []
+    run_start = 0
+    run_tokens = 0
+    for sentence in split_sentences(text):
+        found = text.find(sentence, cursor)
+        start = found if found >= 0 else cursor
+        cursor = start + len(sentence)
+        for sub in _fit(sentence, budget, count_tokens):
+            sub_tokens = count_tokens(sub)
+            if run and run_tokens + sub_tokens > budget:
+                out.append((run_start, " ".join(run)))
+                run = []
+            if not run:
+                run_start, run_tokens = start, 0
+            run.append(sub)
+            run_tokens += sub_tokens + 1
+    if run:
+        out.append((run_start, " ".join(run)))
+    return out
+
+
+def _fit(text: str, budget: int, count_tokens: Callable[[str], int]) -> list[str]:
+    """Hard split of one over-long sentence: by words, or by characters for CJK without spaces."""
+    if count_tokens(text) <= budget:
+        return [text]
+    words = text.split(" ") if " " in text.strip() else list(text)
+    glue = " " if " " in text.strip() else ""
+    parts: list[str] = []
+    current: list[str] = []
+    for word in words:
+        if current and count_tokens(glue.join([*current, word])) > budget:
+            parts.append(glue.join(current))
+            current = []
+        current.append(word)
+    if current:
+        parts.append(glue.join(current))
+    return parts
+
+
+def _line_spans(block: Block, text: str) -> list[tuple[int, int, BBox]]:
+    """Character span of each line of the block in its markdown (found, else proportional)."""
+    spans: list[tuple[int, int, BBox]] = []
+    total = sum(len(ln.text) + 1 for ln in block.lines) or 1
+    cursor = 0
+    approx = 0
+    for line in block.lines:
+        key = line.text.strip()
+        found = text.find(key, cursor) if key else -1
+        if found >= 0:
+            start, end = found, found + len(key)
+            cursor = end
+        else:
+            start = approx * len(text) // total
+            end = (approx + len(line.text) + 1) * len(text) // total
+        approx += len(line.text) + 1
+        spans.append((start, end, line.bbox))
+    return spans
+
+
+def _block_regions(page: int, block: Block) -> list[Region]:
+    """The finest boxes a block has: its lines when the engine gave them, else the block box."""
+    if block.lines:
+        return [Region(page=page, bbox=ln.bbox) for ln in block.lines]
+    return [Region(page=page, bbox=block.bbox)]
+
+
+def _merge_regions(regions: list[Region]) -> list[Region]:
+    """Page order kept, exact duplicates (a box shared by two pieces of one chunk) dropped."""
+    seen: set[tuple[int, tuple[float, ...]]] = set()
+    out: list[Region] = []
+    for region in sorted(regions, key=lambda r: r.page):
+        key = (region.page, tuple(region.bbox.as_list()))
+        if key not in seen:
+            seen.add(key)
+            out.append(region)
+    return out

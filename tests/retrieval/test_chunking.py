@@ -1,0 +1,158 @@
+"""The chunker on hand-built layouts: headings, tables, regions, furniture, CJK sentences."""
+
+from __future__ import annotations
+
+from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id, split_sentences
+from ingest.layout import BBox, Block, Line, PageLayout
+
+
+def words(text: str) -> int:
+    """A stand-in tokenizer: words, and each CJK character as one token."""
+    return sum(len(w) if any("\u4e00" <= c <= "\u9fff" for c in w) else 1 for w in text.split())
+
+
+def box(y: float, h: float = 0.04) -> BBox:
+    return BBox(x0=0.1, y0=y, x1=0.9, y1=y + h)
+
+
+def page(n: int, blocks: list[Block]) -> PageLayout:
+    for i, b in enumerate(blocks):
+        b.order = i
+    return PageLayout(page=n, width=612, height=792, image_size=(1224, 1584), engine="test", blocks=blocks)
+
+
+def chunk(layouts: list[PageLayout], **cfg: int) -> list[Chunk]:
+    return chunk_document("doc1", "kb1", "f.pdf", layouts, ChunkingConfig(**cfg), words)
+
+
+def contract() -> list[PageLayout]:
+    p1 = page(
+        1,
+        [
+            Block(kind="header", markdown="ACME CONFIDENTIAL", bbox=box(0.01)),
+            Block(kind="title", markdown="# Supply Agreement", bbox=box(0.05)),
+            Block(kind="heading", level=2, markdown="## 1. Definitions", bbox=box(0.1)),
+            Block(kind="text", markdown="Goods means the products listed in Schedule A.", bbox=box(0.15)),
+            Block(kind="text", markdown="Term means the period in clause 9.", bbox=box(0.2)),
+            Block(kind="heading", level=2, markdown="## 2. Payment", bbox=box(0.3)),
+            Block(kind="text", markdown="The buyer pays within 30 days of invoice.", bbox=box(0.8)),
+            Block(kind="page_number", markdown="1", bbox=box(0.95)),
+        ],
+    )
+    p2 = page(
+        2,
+        [
+            Block(kind="header", markdown="ACME CONFIDENTIAL", bbox=box(0.01)),
+            Block(kind="text", markdown="Late payments bear interest at 2% per month.", bbox=box(0.1)),
+            Block(kind="caption", markdown="Table 1: Prices", bbox=box(0.3)),
+            Block(
+                kind="table",
+                markdown="| item | price |\n|---|---|\n| bolt | 1 |\n| nut | 2 |",
+                bbox=box(0.35),
+            ),
+            Block(kind="footer", markdown="Page 2 of 2", bbox=box(0.95)),
+        ],
+    )
+    return [p1, p2]
+
+
+def test_sections_follow_the_heading_path() -> None:
+    chunks = chunk(contract())
+    paths = [c.heading_path for c in chunks]
+    assert paths == [
+        ["Supply Agreement", "1. Definitions"],
+        ["Supply Agreement", "2. Payment"],
+        ["Supply Agreement", "2. Payment"],
+    ]
+    assert "Goods means" in chunks[0].markdown and "Term means" in chunks[0].markdown
+    assert chunks[0].embed_text().startswith("Supply Agreement > 1. Definitions\n")
+
+
+def test_every_content_block_is_cited_exactly_once_and_furniture_never() -> None:
+    layouts = contract()
+    cited = [(r.page, r.bbox) for c in chunk(layouts) for r in c.regions]
+    expected = [(lay.page, b.bbox) for lay in layouts for b in lay.content_blocks()]
+    assert sorted(cited, key=str) == sorted(expected, key=str)
+    text = " ".join(c.embed_text() for c in chunk(layouts))
+    assert "CONFIDENTIAL" not in text and "Page 2 of 2" not in text
+
+
+def test_section_crossing_a_page_break_has_regions_on_both_pages() -> None:
+    payment = chunk(contract())[1]
+    assert "30 days" in payment.markdown and "2% per month" in payment.markdown
+    assert payment.pages == [1, 2]
+    assert {r.page for r in payment.regions} == {1, 2}
+
+
+def test_table_is_its_own_chunk_with_caption_and_heading_path() -> None:
+    table = chunk(contract())[2]
+    assert table.kind == "table"
+    assert table.markdown.startswith("Table 1: Prices\n| item | price |")
+    assert table.heading_path == ["Supply Agreement", "2. Payment"]
+    assert [r.bbox for r in table.regions] == [box(0.3), box(0.35)]
+
+
+def test_large_table_is_split_by_rows_with_the_header_repeated() -> None:
+    rows = "\n".join(f"| item {i} | {i * 10} |" for i in range(25))
+    table = Block(kind="table", markdown=f"| name | amount |\n|---|---|\n{rows}", bbox=box(0.2, 0.7))
+    parts = chunk([page(1, [table])], table_max_rows=10)
+    assert [c.kind for c in parts] == ["table"] * 3
+    for part in parts:
+        assert part.markdown.splitlines()[:2] == ["| name | amount |", "|---|---|"]
+    body = [ln for p in parts for ln in p.markdown.splitlines()[2:]]
+    assert body == rows.splitlines()
+
+
+def test_long_block_splits_at_sentences_and_keeps_its_line_boxes() -> None:
+    sentences = [f"Sentence number {i} says something about the supplier." for i in range(12)]
+    lines = [Line(text=s, bbox=box(0.1 + i * 0.05, 0.03)) for i, s in enumerate(sentences)]
+    block = Block(kind="text", markdown=" ".join(sentences), bbox=box(0.1, 0.6), lines=lines)
+    chunks = chunk([page(1, [block])], target_tokens=30, max_tokens=40)
+    assert len(chunks) > 1
+    assert all(c.tokens <= 40 for c in chunks)
+    assert all(c.markdown.endswith(".") for c in chunks)
+    cited = [r.bbox for c in chunks for r in c.regions]
+    assert cited == [ln.bbox for ln in lines]  # each line cited once, in the chunk holding its sentence
+    first = chunks[0]
+    assert all(first.markdown.count(s) == 1 for s in sentences[: len(first.regions)])
+
+
+def test_cjk_text_splits_at_chinese_sentence_marks() -> None:
+    assert split_sentences(
+        "本协议自签署之日起生效。任何一方可以提前三十天通知终止！是否续约？由双方协商"
+    ) == [
+        "本协议自签署之日起生效。",
+        "任何一方可以提前三十天通知终止！",
+        "是否续约？",
+        "由双方协商",
+    ]
+    text = "本协议自签署之日起生效并持续有效。" * 12
+    chunks = chunk(
+        [page(1, [Block(kind="text", markdown=text, bbox=box(0.1))])], target_tokens=40, max_tokens=40
+    )
+    assert len(chunks) > 1 and all(c.markdown.endswith("。") for c in chunks)
+    assert "".join(c.markdown.replace(" ", "") for c in chunks) == text
+
+
+def test_english_split_keeps_clause_numbers_and_abbreviations() -> None:
+    assert split_sentences("See Sec. 12.3 of the Agreement. Payment is $1,000.00 net.") == [
+        "See Sec. 12.3 of the Agreement.",
+        "Payment is $1,000.00 net.",
+    ]
+
+
+def test_no_chunk_passes_the_embedder_limit() -> None:
+    config = ChunkingConfig(target_tokens=350, max_tokens=512).fitted(256)
+    assert (config.target_tokens, config.max_tokens) == (256, 256)
+    long = " ".join(["word"] * 1000)  # one sentence with no punctuation at all
+    chunks = chunk_document(
+        "d", "kb", "f", [page(1, [Block(kind="text", markdown=long, bbox=box(0.1))])], config, words
+    )
+    assert all(words(c.embed_text()) <= 256 for c in chunks)
+    assert sum(c.markdown.count("word") for c in chunks) == 1000
+
+
+def test_ids_are_deterministic_and_ordinal_based() -> None:
+    first, second = chunk(contract()), chunk(contract())
+    assert [c.id for c in first] == [c.id for c in second] == [chunk_id("doc1", i) for i in range(3)]
+    assert all(c.kb == "kb1" and c.filename == "f.pdf" for c in first)
