@@ -48,12 +48,11 @@ class Chunk(BaseModel):
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9•\-])|(?<=[。！？；])|\n+")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}")
 _TEXT_SEPARATOR = "\n\n"
-_ABBREVIATIONS = frozenset(
-    (
-        "sec. secs. art. no. nos. para. cl. ch. vol. p. pp. e.g. i.e. etc. inc. ltd. co. corp. llc. "
-        "mr. mrs. ms. dr. st. u.s. v. vs. approx. fig. ex."
-    ).split()
+_ABBREVIATION_WORDS = (
+    "sec. secs. art. no. nos. para. cl. ch. vol. p. pp. e.g. i.e. etc. inc. ltd. co. corp. llc. "
+    "mr. mrs. ms. dr. st. u.s. v. vs. approx. fig. ex."
 )
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 
 
 class ChunkingConfig(BaseModel):
