@@ -1,0 +1,84 @@
+"""Errors raised by the service layer, rendered by the app's one handler as {"error": {"code", "message"}}.
+
+    ApiError
+    ├── NotFound             (404)
+    │   ├── UnknownDocument
+    │   ├── JobNotFound
+    │   └── PageNotFound
+    ├── Unauthorized         (401) no or unknown API key
+    ├── Forbidden            (403) the key lacks the kb asked for
+    ├── UploadTooLarge       (413)
+    ├── BadRequest           (400) a parameter that validation cannot express
+    ├── Conflict             (409) the document is busy
+    ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
+    └── ServiceUnavailable   (503) store or runner not reachable from this process
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    code = "api_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ApiError):
+    code = "not_found"
+    status = 404
+
+
+class UnknownDocument(NotFound):
+    code = "unknown_document"
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"no document {doc_id!r}; list documents with GET /v1/documents")
+
+
+class JobNotFound(NotFound):
+    code = "unknown_job"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r}; the document's job id is in GET /v1/documents/{{id}}")
+
+
+class PageNotFound(NotFound):
+    code = "unknown_page"
+
+
+class Unauthorized(ApiError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(ApiError):
+    code = "forbidden"
+    status = 403
+
+
+class UploadTooLarge(ApiError):
+    code = "upload_too_large"
+    status = 413
+
+
+class BadRequest(ApiError):
+    code = "bad_request"
+    status = 400
+
+
+class Conflict(ApiError):
+    code = "conflict"
+    status = 409
+
+
+class BadWebhookTarget(ApiError):
+    code = "bad_webhook_target"
+    status = 422
+
+
+class ServiceUnavailable(ApiError):
+    code = "service_unavailable"
+    status = 503

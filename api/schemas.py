@@ -1,0 +1,180 @@
+"""Wire models: what the API (and the CLI's --json) reads and writes. Strict in, lenient out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow
+from ingest.layout import PageLayout
+from retrieval.hits import SearchFilters, SearchMode
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- documents and jobs ---------------------------------------------------------------
+class JobPublic(BaseModel):
+    id: str
+    document_id: str
+    kind: str
+    state: str
+    stage: str
+    pages_done: int
+    pages_total: int
+    attempts: int
+    error: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_JOB_STATES
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> JobPublic:
+        return cls(
+            id=row.id, document_id=row.doc_id, kind=row.kind, state=row.state, stage=row.stage,
+            pages_done=row.pages_done, pages_total=row.pages_total, attempts=row.attempts, error=row.error,
+        )
+
+
+class PagePublic(BaseModel):
+    page: int
+    status: str
+    engine: str | None = None
+    quality: dict[str, str | None] = Field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: PageRow) -> PagePublic:
+        return cls(
+            page=row.n, status=row.status, engine=row.engine,
+            quality={"status": row.quality_status, "reason": row.quality_reason},
+        )
+
+
+class DocumentPublic(BaseModel):
+    id: str
+    kb: str
+    filename: str
+    sha256: str
+    status: str
+    pages: int
+    chunks: int
+    error: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created: datetime
+
+    @classmethod
+    def from_row(cls, row: DocumentRow) -> DocumentPublic:
+        return cls(
+            id=row.id, kb=row.kb, filename=row.filename, sha256=row.sha256, status=row.status, pages=row.pages,
+            chunks=row.chunks, error=row.error, tags=list(row.tags or []), created=row.created,
+        )
+
+
+class DocumentDetail(DocumentPublic):
+    options: dict[str, Any] = Field(default_factory=dict)
+    page_details: list[PagePublic] = Field(default_factory=list)
+    job: JobPublic | None = None
+
+    @classmethod
+    def from_rows(cls, row: DocumentRow, pages: list[PageRow], job: JobRow | None) -> DocumentDetail:
+        base = DocumentPublic.from_row(row).model_dump()
+        return cls(
+            **base, options=dict(row.options or {}), page_details=[PagePublic.from_row(p) for p in pages],
+            job=JobPublic.from_row(job) if job else None,
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class SubmissionPublic(BaseModel):
+    document_id: str
+    job_id: str
+    existing: bool = False
+
+
+# --- OCR only -------------------------------------------------------------------------
+class OcrBlockPublic(BaseModel):
+    kind: str
+    markdown: str
+    bbox: list[float]
+
+
+class OcrPagePublic(BaseModel):
+    page: int
+    width: float
+    height: float
+    engine: str
+    quality: dict[str, Any]
+    blocks: list[OcrBlockPublic]
+
+    @classmethod
+    def from_layout(cls, layout: PageLayout) -> OcrPagePublic:
+        return cls(
+            page=layout.page, width=layout.width, height=layout.height, engine=layout.engine,
+            quality={"status": layout.quality.status, "reason": layout.quality.reason},
+            blocks=[
+                OcrBlockPublic(kind=b.kind, markdown=b.markdown, bbox=[round(v, 5) for v in b.bbox.as_list()])
+                for b in sorted(layout.blocks, key=lambda b: b.order)
+            ],
+        )
+
+
+class OcrResult(BaseModel):
+    pages: list[OcrPagePublic]
+    markdown: str
+
+
+# --- retrieval requests ---------------------------------------------------------------
+class SearchRequest(Strict):
+    query: str = Field(min_length=1, max_length=4000)
+    kb: str | None = None
+    doc_ids: list[str] | None = None
+    tags: list[str] | None = None
+    kind: Literal["text", "table"] | None = None
+    page_from: int | None = None
+    page_to: int | None = None
+    mode: SearchMode = "hybrid"
+    top_k: int = Field(default=10, ge=1, le=100)
+
+    def filters(self) -> SearchFilters:
+        return SearchFilters(
+            kb=self.kb, doc_ids=self.doc_ids, tags=self.tags, kind=self.kind,
+            page_from=self.page_from, page_to=self.page_to,
+        )
+
+
+class AskRequest(SearchRequest):
+    top_k: int = Field(default=8, ge=1, le=50)
+
+
+class ChatMessage(Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(Strict):
+    messages: list[ChatMessage] = Field(min_length=1)
+    kb: str | None = None
+    doc_ids: list[str] | None = None
+    tags: list[str] | None = None
+    top_k: int = Field(default=8, ge=1, le=50)
+    stream: bool = False
+
+    def filters(self) -> SearchFilters:
+        return SearchFilters(kb=self.kb, doc_ids=self.doc_ids, tags=self.tags)
+
+    def question(self) -> str:
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), self.messages[-1].content)
+
+
+class ReindexRequest(Strict):
+    retry_failed: bool = False

@@ -1,0 +1,289 @@
+"""The operations behind the HTTP routes and the CLI: one `Services` object per process.
+
+Routes and CLI commands parse input, call one method here and shape the reply. Heavy
+components (embedder, vector store, OCR engines, HTTP clients) are built on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from api.components import Components
+from api.db import Database, DocumentRow, JobRow, PageRow, latest_job
+from api.errors import Conflict, JobNotFound, PageNotFound, UnknownDocument
+from api.jobs import JobRunner, build_runner
+from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
+from api.settings import Settings
+from ingest.layout import BBox, PageLayout
+from ingest.markdown import render_document_markdown
+from ingest.ocr.engine import OcrOptions
+from ingest.pipeline import DocumentFiles, Hooks
+from ingest.sources import open_source
+from retrieval.answer import Answer
+from retrieval.hits import SearchFilters, SearchHit
+
+Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
+
+
+@dataclass(frozen=True)
+class Submission:
+    document_id: str
+    job_id: str
+    existing: bool = False  # the same file is already in this kb; nothing new was queued
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _visible(row: DocumentRow | None, kbs: Kbs) -> bool:
+    return row is not None and (kbs is None or row.kb in kbs)
+
+
+class Services:
+    """Settings, the metadata DB, lazily built components and the job runner of one process."""
+
+    def __init__(self, settings: Settings, *, runner: JobRunner | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.components = Components(settings)
+        self.runner: JobRunner = runner or build_runner(self)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Create tables and folders; the in-process runner resumes unfinished jobs."""
+        self.settings.docs_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.db.create_all)
+        await self.runner.start()
+
+    async def aclose(self) -> None:
+        await self.runner.stop()
+        await self.components.aclose()
+        self.db.dispose()
+
+    def files(self, doc_id: str) -> DocumentFiles:
+        return DocumentFiles(self.settings.docs_dir / doc_id)
+
+    def stage_upload(self) -> Path:
+        """A fresh temp file under data_dir/uploads for a streamed upload."""
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.settings.uploads_dir, prefix="upload-")
+        os.close(fd)
+        return Path(name)
+
+    # --- documents ----------------------------------------------------------------------
+    async def ingest(
+        self,
+        path: Path,
+        filename: str,
+        kb: str = "default",
+        options: OcrOptions | None = None,
+        tags: Sequence[str] = (),
+        force: bool = False,
+        webhook_url: str | None = None,
+    ) -> Submission:
+        """Queue a file for OCR + indexing; the file at `path` is moved into the data dir.
+
+        Raises the ingest errors (unsupported, damaged, encrypted, too large) before queueing.
+        The same file (sha256) in the same kb returns the existing document unless `force`,
+        which re-processes that document from scratch.
+        """
+        options = options or self.settings.ocr
+        with open_source(path, self.settings.source) as src:
+            sha256, page_count = src.sha256, src.page_count
+        with self.db.session() as s:
+            stmt = select(DocumentRow).where(DocumentRow.kb == kb, DocumentRow.sha256 == sha256).limit(1)
+            existing = s.execute(stmt).scalar_one_or_none()
+            if existing is not None and not force:
+                job = latest_job(s, existing.id)
+                path.unlink(missing_ok=True)
+                return Submission(existing.id, job.id if job else "", existing=True)
+            doc = existing or DocumentRow(id=new_id(), kb=kb, sha256=sha256)
+            doc.filename, doc.tags, doc.options = filename, list(tags), options.model_dump()
+            doc.status, doc.pages, doc.chunks, doc.error = "queued", page_count, 0, None
+            files = self.files(doc.id)
+            if existing is not None:
+                files.wipe_derived()
+                Path(existing.source_path).unlink(missing_ok=True)
+            files.root.mkdir(parents=True, exist_ok=True)
+            target = files.root / f"original{Path(filename).suffix.lower()}"
+            shutil.move(path, target)
+            doc.source_path = str(target)
+            s.add(doc)
+            s.flush()
+            s.execute(delete(PageRow).where(PageRow.doc_id == doc.id))
+            s.add_all(PageRow(doc_id=doc.id, n=n) for n in range(1, page_count + 1))
+            job = JobRow(id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url)
+            s.add(job)
+        self.runner.submit(job.id)
+        return Submission(doc.id, job.id)
+
+    def list_documents(
+        self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[DocumentPublic], int]:
+        """Documents newest first, filtered by kbs and status, with the total count."""
+        stmt = select(DocumentRow)
+        if kbs is not None:
+            stmt = stmt.where(DocumentRow.kb.in_(list(kbs)))
+        if status:
+            stmt = stmt.where(DocumentRow.status == status)
+        with self.db.session() as s:
+            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            rows = s.execute(stmt.order_by(DocumentRow.created.desc()).limit(limit).offset(offset)).scalars()
+            return [DocumentPublic.from_row(r) for r in rows], int(total)
+
+    def get_document(self, doc_id: str, kbs: Kbs = None) -> DocumentDetail:
+        """Raises UnknownDocument when missing or outside `kbs` (never reveals another kb's)."""
+        with self.db.session() as s:
+            row = s.get(DocumentRow, doc_id)
+            if row is None or not _visible(row, kbs):
+                raise UnknownDocument(doc_id)
+            pages = s.execute(select(PageRow).where(PageRow.doc_id == doc_id).order_by(PageRow.n)).scalars()
+            return DocumentDetail.from_rows(row, list(pages), latest_job(s, doc_id))
+
+    async def delete_document(self, doc_id: str, kbs: Kbs = None) -> None:
+        """Vectors, files, layouts and rows gone; a running job is cancelled first."""
+        detail = self.get_document(doc_id, kbs)
+        if detail.job is not None and not detail.job.terminal:
+            self.runner.cancel(detail.job.id)
+            await self.runner.wait_idle(detail.job.id)
+        if detail.chunks or detail.status in ("done", "partial"):
+            kb = await asyncio.to_thread(self.components.knowledge_base)
+            await asyncio.to_thread(kb.delete_document, doc_id)
+        with self.db.session() as s:
+            row = s.get(DocumentRow, doc_id)
+            if row is not None:
+                s.execute(delete(JobRow).where(JobRow.doc_id == doc_id))
+                s.execute(delete(PageRow).where(PageRow.doc_id == doc_id))
+                s.delete(row)
+        await asyncio.to_thread(shutil.rmtree, self.files(doc_id).root, True)
+
+    async def reindex(self, doc_id: str, kbs: Kbs = None, retry_failed: bool = False) -> str:
+        """Re-chunk + re-embed from stored layouts (no OCR), or re-OCR failed pages; a job id."""
+        detail = self.get_document(doc_id, kbs)
+        if detail.job is not None and not detail.job.terminal:
+            raise Conflict(f"document {doc_id} is being processed (job {detail.job.id}); wait or cancel it first")
+        with self.db.session() as s:
+            kind = "retry" if retry_failed else "reindex"
+            job = JobRow(id=new_id(), doc_id=doc_id, kind=kind, pages_total=detail.pages)
+            s.add(job)
+            s.get_one(DocumentRow, doc_id).status = "queued"
+        self.runner.submit(job.id)
+        return job.id
+
+    def markdown(self, doc_id: str, kbs: Kbs = None) -> str:
+        self.get_document(doc_id, kbs)
+        path = self.files(doc_id).markdown
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+    def layouts(self, doc_id: str, kbs: Kbs = None) -> list[PageLayout]:
+        self.get_document(doc_id, kbs)
+        return [layout for _, layout in sorted(self.files(doc_id).saved_layouts().items())]
+
+    def page_png(self, doc_id: str, page: int, kbs: Kbs = None) -> bytes:
+        detail = self.get_document(doc_id, kbs)
+        path = self.files(doc_id).page_image(page)
+        if not 1 <= page <= detail.pages or not path.is_file():
+            raise PageNotFound(f"document {doc_id} has no rendered page {page} (it has {detail.pages} pages)")
+        return path.read_bytes()
+
+    def page_image(self, doc_id: str, page: int, boxes: Sequence[BBox] = (), kbs: Kbs = None) -> bytes:
+        """The rendered page PNG, with `boxes` highlighted when given."""
+        from retrieval.regions import render_highlight
+
+        png = self.page_png(doc_id, page, kbs)
+        return render_highlight(png, list(boxes)) if boxes else png
+
+    def page_crop(self, doc_id: str, page: int, bbox: BBox, margin: float = 0.01, kbs: Kbs = None) -> bytes:
+        from retrieval.regions import render_crop
+
+        return render_crop(self.page_png(doc_id, page, kbs), bbox, margin)
+
+    async def ocr_file(self, path: Path, options: OcrOptions | None = None) -> OcrResult:
+        """OCR an image or PDF without storing or indexing anything."""
+        options = options or self.settings.ocr
+        scratch = DocumentFiles(Path(tempfile.mkdtemp(dir=self.settings.uploads_dir, prefix="ocr-")))
+        try:
+            pipeline = self.components.pipeline(self.settings.jobs.page_concurrency, with_index=False)
+            await pipeline.ocr_pages(path, scratch, options, Hooks())
+            layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch.root, True)
+        pages = [OcrPagePublic.from_layout(layout) for layout in layouts]
+        return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
+
+    # --- jobs ---------------------------------------------------------------------------
+    def get_job(self, job_id: str, kbs: Kbs = None) -> JobPublic:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            if job is None or not _visible(s.get(DocumentRow, job.doc_id), kbs):
+                raise JobNotFound(job_id)
+            return JobPublic.from_row(job)
+
+    def cancel_job(self, job_id: str, kbs: Kbs = None) -> JobPublic:
+        self.get_job(job_id, kbs)
+        self.runner.cancel(job_id)
+        return self.get_job(job_id, kbs)
+
+    async def watch_job(self, job_id: str, kbs: Kbs = None, poll_s: float = 0.25) -> AsyncIterator[JobPublic]:
+        """Yields the job whenever its progress changes, ending with the terminal state."""
+        last: JobPublic | None = None
+        while True:
+            job = self.get_job(job_id, kbs)
+            if job != last:
+                yield job
+                last = job
+            if job.terminal:
+                return
+            await asyncio.sleep(poll_s)
+
+    async def wait_job(
+        self, job_id: str, on_progress: Callable[[JobPublic], None] | None = None, poll_s: float = 0.25
+    ) -> JobPublic:
+        """Blocks until the job ends; `on_progress` sees every change (the CLI's progress bar)."""
+        last = self.get_job(job_id)
+        async for job in self.watch_job(job_id, poll_s=poll_s):
+            last = job
+            if on_progress is not None:
+                on_progress(job)
+        return last
+
+    # --- retrieval ----------------------------------------------------------------------
+    async def search(
+        self, query: str, filters: SearchFilters, mode: str = "hybrid", top_k: int = 10, kbs: Kbs = None
+    ) -> list[SearchHit]:
+        """Hybrid search within the kbs the caller may see (`filters.kb` must be one of them)."""
+        kb = await asyncio.to_thread(self.components.knowledge_base)
+        scoped = [filters] if kbs is None or filters.kb else [filters.model_copy(update={"kb": k}) for k in kbs]
+        hits: list[SearchHit] = []
+        for f in scoped:
+            hits += await asyncio.to_thread(kb.search, query, f, mode, top_k)
+        return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
+
+    async def ask(self, question: str, filters: SearchFilters, top_k: int = 8, kbs: Kbs = None) -> Answer:
+        """Search, then answer with citations (LLM when configured, else extractive)."""
+        hits = await self.search(question, filters, top_k=top_k, kbs=kbs)
+        answerer = await asyncio.to_thread(self.components.answerer)
+        return await answerer.answer(question, hits)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Services started for the duration of the block (the app lifespan, CLI commands)."""
+    services = Services(settings)
+    await services.start()
+    try:
+        yield services
+    finally:
+        await services.aclose()

@@ -1,0 +1,169 @@
+"""Service settings: YAML (configs/default.yaml or $OPTICITE_CONFIG) overlaid by `OPTICITE_*` env.
+
+Nested env keys use `__` (`OPTICITE_DEEPSEEK__URL`). Each section is the owning component's own
+config model, handed to it unchanged. `load_settings()` is called once per process entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from ingest.chunking import ChunkingConfig
+from ingest.ocr.deepseek import DeepSeekConfig
+from ingest.ocr.engine import OcrOptions
+from ingest.ocr.rapidocr import RapidOcrConfig
+from ingest.ocr.textlayer import TextLayerConfig
+from ingest.sources import SourceConfig
+from retrieval.answer import AnswerConfig
+from retrieval.embed import EmbedderConfig
+from retrieval.search import SearchConfig
+from retrieval.store import StoreConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+_yaml_path: ContextVar[Path | None] = ContextVar("opticite_yaml_path", default=None)
+
+
+class SettingsError(ValueError):
+    """Unsafe or contradictory settings; the message names the setting and the fix."""
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=8)
+    kbs: list[str] = Field(default_factory=lambda: ["*"])  # "*" = every kb
+    name: str = ""
+
+    def allows(self, kb: str) -> bool:
+        return "*" in self.kbs or kb in self.kbs
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str | None = None  # HMAC-SHA256 key for the X-Opticite-Signature header
+    allow_private_targets: bool = False  # loopback/private/link-local targets (tests, single host)
+    timeout_s: float = 10.0
+    retries: int = 5
+    backoff_s: float = 1.0
+
+
+class JobSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(default=2, ge=1)  # documents at once per process (in-process runner)
+    page_concurrency: int = Field(default=4, ge=1)  # pages of one document OCR'd at once
+    page_batch_size: int = Field(default=8, ge=1)  # Celery: pages per fan-out task
+    celery_queue: str = "opticite"
+    visibility_timeout_s: int = Field(default=3600, ge=1)  # Celery: redelivery after a lost worker
+    allow_embedded_store_with_celery: bool = False  # only when the API never opens the store
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPTICITE_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("./data")
+    db_url: str | None = None  # default: sqlite in data_dir
+    runner: Literal["inprocess", "celery"] = "inprocess"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    api_keys: list[ApiKey] = Field(default_factory=list)  # empty: auth off
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    public_url: str | None = None  # base URL used in links the service hands out
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    deepseek: DeepSeekConfig | None = None  # None: no OCR server, pages go to the CPU engines
+    textlayer: TextLayerConfig = Field(default_factory=TextLayerConfig)
+    rapidocr: RapidOcrConfig = Field(default_factory=RapidOcrConfig)
+    ocr: OcrOptions = Field(default_factory=OcrOptions)  # per-document defaults
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_path = _yaml_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        validate_settings(self)
+        return self
+
+    # --- derived paths ------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'opticite.db').resolve()}"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.data_dir / "docs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def store_config(self) -> StoreConfig:
+        """The store section with a relative embedded path resolved inside data_dir."""
+        path = getattr(self.store, "path", None)
+        if getattr(self.store, "url", None) or path is None or Path(path).is_absolute():
+            return self.store
+        return self.store.model_copy(update={"path": self.data_dir / Path(path)})
+
+    def embedded_store(self) -> bool:
+        return not getattr(self.store, "url", None)
+
+
+def validate_settings(settings: Settings) -> None:
+    """Refuse combinations that would lose data or open holes; say which setting to change."""
+    if settings.runner == "celery" and settings.embedded_store() and not settings.jobs.allow_embedded_store_with_celery:
+        raise SettingsError(
+            "runner=celery with an embedded vector store (store.path): the embedded store can be opened by "
+            "one process only, and Celery workers run apart from the API. Set store.url to a Qdrant server "
+            "(OPTICITE_STORE__URL=http://qdrant:6333) or use runner=inprocess."
+        )
+    for key in settings.api_keys:
+        if not key.kbs:
+            raise SettingsError(f"api_keys: key {key.name or key.key[:4] + '…'} has no kbs; list kbs or use ['*']")
+    if len({k.key for k in settings.api_keys}) != len(settings.api_keys):
+        raise SettingsError("api_keys: the same key is listed twice; give each client its own key")
+    if settings.webhooks.retries < 0 or settings.webhooks.timeout_s <= 0:
+        raise SettingsError("webhooks: retries must be >= 0 and timeout_s > 0")
+
+
+def load_settings(path: Path | str | None = None, **overrides: object) -> Settings:
+    """Settings from YAML (path, $OPTICITE_CONFIG or configs/default.yaml), env, then overrides."""
+    chosen = Path(path) if path else Path(os.environ["OPTICITE_CONFIG"]) if os.environ.get("OPTICITE_CONFIG") else None
+    if chosen is None and DEFAULT_CONFIG.is_file():
+        chosen = DEFAULT_CONFIG
+    if chosen is not None and not chosen.is_file():
+        raise SettingsError(f"config file {chosen} not found; fix OPTICITE_CONFIG or the --config path")
+    token = _yaml_path.set(chosen)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    finally:
+        _yaml_path.reset(token)

@@ -1,0 +1,282 @@
+"""The per-document pipeline: render, OCR page by page (resumable), then Markdown, chunks, index.
+
+Files live under one folder per document: `pages/NNNN.png`, `layout/NNNN.json` (the resume
+point: a page whose layout is on disk is never OCR'd again), `markdown/NNNN.md`, `document.md`
+and `ocr.log` (one line per OCR call, for audit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from ingest.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest.errors import IngestError
+from ingest.layout import PageLayout, Quality
+from ingest.markdown import render_document_markdown, render_page_markdown
+from ingest.ocr.engine import OcrOptions
+from ingest.page import PageImage
+from ingest.preprocess import preprocess_page
+from ingest.sources import SourceConfig, SourceDocument, open_source
+
+log = logging.getLogger(__name__)
+
+DocumentStatus = Literal["done", "partial", "failed"]
+STAGES = ("ocr", "markdown", "chunking", "indexing")
+
+
+class PipelineCancelled(Exception):
+    """The job was cancelled between pages; pages already OCR'd stay on disk."""
+
+
+class Recognizer(Protocol):
+    async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout: ...
+
+
+class Indexer(Protocol):
+    def delete_document(self, doc_id: str) -> object: ...
+
+    def index_chunks(self, chunks: list[Chunk]) -> int: ...
+
+
+class PageOutcome(BaseModel):
+    page: int
+    status: Literal["done", "failed"]
+    engine: str
+    quality: Quality
+    reused: bool = False  # the layout was already on disk; no OCR ran
+    seconds: float = 0.0
+
+
+class DocumentOutcome(BaseModel):
+    status: DocumentStatus
+    pages: int
+    failed_pages: list[int]
+    chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentFiles:
+    """The document's folder in the data directory."""
+
+    root: Path
+
+    def page_image(self, n: int) -> Path:
+        return self.root / "pages" / f"{n:04d}.png"
+
+    def layout(self, n: int) -> Path:
+        return self.root / "layout" / f"{n:04d}.json"
+
+    def page_markdown(self, n: int) -> Path:
+        return self.root / "markdown" / f"{n:04d}.md"
+
+    @property
+    def markdown(self) -> Path:
+        return self.root / "document.md"
+
+    @property
+    def ocr_log(self) -> Path:
+        return self.root / "ocr.log"
+
+    def saved_layouts(self) -> dict[int, PageLayout]:
+        folder = self.root / "layout"
+        if not folder.is_dir():
+            return {}
+        layouts = (PageLayout.model_validate_json(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json")))
+        return {layout.page: layout for layout in layouts}
+
+    def save_layout(self, layout: PageLayout) -> None:
+        """Atomic (write then rename), so a crash never leaves a half-written resume point."""
+        path = self.layout(layout.page)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(layout.model_dump_json(), encoding="utf-8")
+        tmp.replace(path)
+
+    def wipe_derived(self) -> None:
+        """Everything but the original file: page images, layouts, Markdown, log."""
+        for name in ("pages", "layout", "markdown"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        for path in (self.markdown, self.ocr_log):
+            path.unlink(missing_ok=True)
+
+
+@dataclass
+class Hooks:
+    """Progress and cancellation, supplied by whoever runs the pipeline (a job runner, a test)."""
+
+    on_page: Callable[[PageOutcome], Awaitable[None] | None] = lambda _o: None
+    on_stage: Callable[[str], Awaitable[None] | None] = lambda _s: None
+    cancelled: Callable[[], bool] = lambda: False
+    ocr_seconds: list[float] = field(default_factory=list)
+
+
+async def _call(result: Awaitable[None] | None) -> None:
+    if result is not None:
+        await result
+
+
+def pages_to_ocr(page_count: int, saved: Mapping[int, str], retry_failed: bool = False) -> list[int]:
+    """The resume rule: pages without a saved layout, plus failed ones when retrying."""
+    return [
+        n for n in range(1, page_count + 1) if n not in saved or (retry_failed and saved[n] == "failed")
+    ]
+
+
+def document_status(layouts: Sequence[PageLayout]) -> DocumentStatus:
+    failed = sum(1 for layout in layouts if layout.quality.status == "failed")
+    if not layouts or failed == len(layouts):
+        return "failed"
+    return "partial" if failed else "done"
+
+
+def failed_layout(page: int, reason: str, engine: str = "none") -> PageLayout:
+    """A page that could not be rendered or recognized: recorded, with its reason."""
+    return PageLayout(
+        page=page, width=0, height=0, image_size=(0, 0), engine=engine,
+        quality=Quality(status="failed", reason=reason),
+    )
+
+
+def outcome_of(layout: PageLayout, reused: bool = False, seconds: float = 0.0) -> PageOutcome:
+    status: Literal["done", "failed"] = "failed" if layout.quality.status == "failed" else "done"
+    return PageOutcome(
+        page=layout.page, status=status, engine=layout.engine, quality=layout.quality, reused=reused, seconds=seconds
+    )
+
+
+def _mark_furniture(layouts: list[PageLayout]) -> list[PageLayout]:
+    try:
+        from ingest.ocr.textlayer import mark_furniture
+    except ImportError:
+        return layouts
+    return list(mark_furniture(layouts))
+
+
+class Pipeline:
+    """Turns one stored file into saved layouts, Markdown and indexed chunks."""
+
+    def __init__(
+        self,
+        source_config: SourceConfig,
+        router: Recognizer,
+        chunking: ChunkingConfig,
+        indexer: Indexer | None,
+        count_tokens: Callable[[str], int],
+        page_concurrency: int = 4,
+    ) -> None:
+        self.source_config = source_config
+        self.router = router
+        self.chunking = chunking
+        self.indexer = indexer
+        self.count_tokens = count_tokens
+        self.page_concurrency = page_concurrency
+
+    async def ocr_pages(
+        self,
+        source: Path,
+        files: DocumentFiles,
+        options: OcrOptions,
+        hooks: Hooks,
+        pages: Sequence[int] | None = None,
+        retry_failed: bool = False,
+    ) -> list[PageOutcome]:
+        """OCR `pages` (default: all) that have no saved layout; saved ones are reported as reused."""
+        await _call(hooks.on_stage("ocr"))
+        saved = files.saved_layouts()
+        with open_source(source, self.source_config) as doc:
+            wanted = list(pages) if pages is not None else list(range(1, doc.page_count + 1))
+            todo = set(pages_to_ocr(doc.page_count, {n: s.quality.status for n, s in saved.items()}, retry_failed))
+            outcomes = [outcome_of(saved[n], reused=True) for n in wanted if n not in todo and n in saved]
+            for outcome in outcomes:
+                await _call(hooks.on_page(outcome))
+            limit = asyncio.Semaphore(self.page_concurrency)
+
+            async def one(n: int) -> PageOutcome:
+                async with limit:
+                    if hooks.cancelled():
+                        raise PipelineCancelled(f"cancelled before page {n}")
+                    outcome = await self._ocr_page(doc, n, files, options)
+                    hooks.ocr_seconds.append(outcome.seconds)
+                    await _call(hooks.on_page(outcome))
+                    return outcome
+
+            outcomes += await asyncio.gather(*(one(n) for n in wanted if n in todo))
+        return sorted(outcomes, key=lambda o: o.page)
+
+    async def _ocr_page(self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions) -> PageOutcome:
+        started = time.monotonic()
+        try:
+            page = await asyncio.to_thread(doc.render_page, n)
+            path = files.page_image(n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(path.write_bytes, page.image_png)
+            layout = await self._recognize(page, options)
+        except IngestError as exc:
+            layout = failed_layout(n, f"{exc.code}: {exc.message}")
+        except Exception as exc:  # a page is a unit of work: record why and keep the rest
+            log.exception("page %s failed", n)
+            layout = failed_layout(n, f"internal_error: {type(exc).__name__}: {exc}")
+        files.save_layout(layout)
+        with files.ocr_log.open("a", encoding="utf-8") as fh:
+            fh.write(f"{n}\t{layout.engine}\t{layout.quality.status}\n")
+        return outcome_of(layout, seconds=time.monotonic() - started)
+
+    async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
+        if not options.preprocess.any():
+            return await self.router.recognize(page, options)
+        prepared = await asyncio.to_thread(preprocess_page, page, options.preprocess)
+        layout = await self.router.recognize(prepared.page, options)
+        return prepared.map_layout(layout)
+
+    async def finalize(
+        self, doc_id: str, kb: str, filename: str, files: DocumentFiles, tags: Sequence[str], hooks: Hooks,
+        page_count: int | None = None,
+    ) -> DocumentOutcome:
+        """Markdown, chunks and index from the saved layouts; re-running it gives the same result."""
+        saved = files.saved_layouts()
+        count = page_count if page_count is not None else (max(saved) if saved else 0)
+        layouts = [saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)]
+        await _call(hooks.on_stage("markdown"))
+        layouts = _mark_furniture(layouts)
+        for layout in layouts:
+            path = files.page_markdown(layout.page)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_page_markdown(layout), encoding="utf-8")
+        files.markdown.write_text(render_document_markdown(layouts), encoding="utf-8")
+        await _call(hooks.on_stage("chunking"))
+        good = [layout for layout in layouts if layout.quality.status != "failed"]
+        chunks = chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags)
+        await _call(hooks.on_stage("indexing"))
+        if self.indexer is not None:
+            await asyncio.to_thread(self._index, doc_id, chunks)
+        return DocumentOutcome(
+            status=document_status(layouts),
+            pages=count,
+            failed_pages=[layout.page for layout in layouts if layout.quality.status == "failed"],
+            chunks=len(chunks),
+        )
+
+    def _index(self, doc_id: str, chunks: list[Chunk]) -> None:
+        assert self.indexer is not None
+        self.indexer.delete_document(doc_id)  # idempotent: re-runs replace, never duplicate
+        if chunks:
+            self.indexer.index_chunks(chunks)
+
+    async def run(
+        self, doc_id: str, kb: str, filename: str, source: Path, files: DocumentFiles, options: OcrOptions,
+        hooks: Hooks, tags: Sequence[str] = (), retry_failed: bool = False,
+    ) -> DocumentOutcome:
+        """The whole document: OCR what is missing, then finalize."""
+        outcomes = await self.ocr_pages(source, files, options, hooks, retry_failed=retry_failed)
+        if hooks.cancelled():
+            raise PipelineCancelled("cancelled after OCR")
+        return await self.finalize(doc_id, kb, filename, files, tags, hooks, page_count=len(outcomes))
