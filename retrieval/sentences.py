@@ -1,0 +1,78 @@
+"""Sentences and terms of chunk text: splitting that keeps verbatim substrings, and lexical scoring.
+
+Shared by the extractive answerer (which sentence answers the question) and citations (which
+sentence of a source supports a claim). Pure functions, no models.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+# a sentence ends at . ! ? ; followed by space and something that can start a sentence
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9•§-])")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_MARKDOWN_NOISE = re.compile(r"[*_`#>|]+")
+_MIN_SENTENCE_CHARS = 3
+
+_STOPWORDS_TEXT = """a an and are as at be been being but by can could did do does doing for from had has have
+    having he her here hers him his how i if in into is it its itself me my no nor not of off on once
+    only or other our ours out over own same she should so some such than that the their theirs them
+    then there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours shall may must any all each per
+    agreement document documents"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and lines of `text`, each a verbatim substring (stripped) in order."""
+    out: list[str] = []
+    for line in text.splitlines():
+        for piece in _SENTENCE_END.split(line):
+            piece = piece.strip()
+            if len(_MARKDOWN_NOISE.sub("", piece).strip()) >= _MIN_SENTENCE_CHARS:
+                out.append(piece)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: 'governing', 'governed', 'governs' and 'govern' meet."""
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            return word + "y" if suffix == "ies" else word
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Content terms: lower-cased, stemmed words without stopwords."""
+    words = (w.lower() for w in _WORD.findall(text))
+    return [stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def idf_weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequency of each term over `docs` (the candidate sentences)."""
+    counts: dict[str, int] = {}
+    n = 0
+    for doc in docs:
+        n += 1
+        for t in set(doc):
+            counts[t] = counts.get(t, 0) + 1
+    return {t: math.log(1.0 + (n + 1) / (c + 0.5)) for t, c in counts.items()}
+
+
+def overlap_score(query_terms: Sequence[str], sentence_terms: Sequence[str], idf: dict[str, float]) -> float:
+    """Share of the query's (idf-weighted) terms the sentence contains, in 0..1."""
+    wanted = set(query_terms)
+    if not wanted:
+        return 0.0
+    default = max(idf.values(), default=1.0)
+    total = sum(idf.get(t, default) for t in wanted)
+    found = sum(idf.get(t, default) for t in wanted & set(sentence_terms))
+    return found / total if total > 0 else 0.0
+
+
+def clean_markdown(text: str) -> str:
+    """Text for an answer: Markdown emphasis, heading and table marks dropped, spaces collapsed."""
+    return " ".join(_MARKDOWN_NOISE.sub(" ", text).split())
