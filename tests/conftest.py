@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# fake servers on loopback: fixtures `fake_vllm` (DeepSeek-OCR on vLLM) and `fake_llm` (OpenAI chat)
+pytest_plugins = ["tests.fakes.vllm_server", "tests.fakes.openai_server"]
+
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 
 
