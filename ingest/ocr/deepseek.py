@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
 from ingest.layout import Block, PageLayout
 from ingest.ocr.engine import OcrOptions, ResolutionMode
-from ingest.ocr.grounding import PAGE_BOX, clean_output, parse_grounding
+from ingest.ocr.grounding import PAGE_BOX, parse_grounding, strip_grounding
 from ingest.page import PageImage
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def layout_from_completion(page: PageImage, completion: Completion, *, grounded:
     if grounded:
         blocks = parse_grounding(completion.text).blocks
     else:
-        blocks = page_level_blocks(clean_output(completion.text))
+        blocks = page_level_blocks(strip_grounding(completion.text))
     return PageLayout(
         page=page.page,
         width=page.width,

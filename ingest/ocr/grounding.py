@@ -68,6 +68,11 @@ def clean_output(raw: str) -> str:
     return _NOISE_RE.sub("", raw)
 
 
+def strip_grounding(text: str) -> str:
+    """The text without grounding tags, for prompts whose reply is read as plain text."""
+    return _BLOCK_RE.sub("", clean_output(text))
+
+
 def boxes_from_det(det: str) -> list[BBox]:
     """Every complete `[x1, y1, x2, y2]` in a det payload, as normalized page boxes."""
     boxes = []
@@ -120,8 +125,14 @@ def _dangling_start(text: str, start: int) -> int | None:
 
 
 def _reattach_caption_html(raws: list[_Raw]) -> list[_Raw]:
-    """DeepSeek emits `table` (empty), then `table_caption` + caption text + the table's HTML."""
-    for owner, caption in zip(raws, raws[1:], strict=False):
+    """DeepSeek emits `table` (empty), then `table_caption` + caption text + the table's HTML.
+
+    The HTML goes back to the table block, and the caption moves before it: the order the text
+    was read in (and where the caption sits on the page).
+    """
+    out = list(raws)
+    for i in range(len(out) - 1):
+        owner, caption = out[i], out[i + 1]
         if owner.label not in _CAPTION_OWNERS or owner.content.strip() or "caption" not in caption.label:
             continue
         table = _TABLE_RE.search(caption.content)
@@ -129,7 +140,8 @@ def _reattach_caption_html(raws: list[_Raw]) -> list[_Raw]:
             continue
         owner.content = table.group(0)
         caption.content = caption.content[: table.start()] + caption.content[table.end() :]
-    return raws
+        out[i], out[i + 1] = caption, owner
+    return out
 
 
 def _to_block(r: _Raw) -> Block | None:

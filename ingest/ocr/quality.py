@@ -13,6 +13,7 @@ from difflib import SequenceMatcher
 from pydantic import BaseModel
 
 from ingest.layout import Block
+from ingest.ocr.grounding import clean_output
 
 _TAG_RE = re.compile(r"<\|/?(?:ref|det)\|>|<\|det\|>.*?<\|/det\|>", re.DOTALL)
 _SPACE_RE = re.compile(r"\s+")
@@ -41,6 +42,7 @@ def assess_quality(
     truncated: bool = False,
 ) -> QualityVerdict:
     """`structured` (the grounding prompt) also requires grounded blocks and a complete tail."""
+    raw = clean_output(raw)
     checks = (
         _finish(finish_reason),
         _empty(raw),

@@ -11,6 +11,7 @@ slots and a per-request service time (`capacity`) for throughput benchmarks.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -30,6 +31,7 @@ from starlette.routing import Route
 
 RECORDED_DIR = Path(__file__).resolve().parents[2].parent / "shared/testdata/docling-testdata/md_deepseek/sources"
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-OCR"
+_GROUNDING_RE = re.compile(r"<\|ref\|>.*?<\|/ref\|><\|det\|>.*?<\|/det\|>\n?", re.DOTALL)
 # Used only where the shared recordings are absent (a fresh clone); written for this project.
 BUILTIN_REPLY = (
     "<|ref|>title<|/ref|><|det|>[[100, 60, 900, 100]]<|/det|>\n# Service Agreement\n\n"
@@ -92,18 +94,20 @@ def _parse_step(step: str | Reply) -> Reply:
 class FakeVllm:
     """The server; `.url` is the OpenAI base URL (ending in /v1), `.requests` every body received."""
 
-    def __init__(self, replies: list[str] | None = None, model: str = DEFAULT_MODEL) -> None:
+    def __init__(self, replies: list[str] | None = None, model: str = DEFAULT_MODEL, port: int = 0) -> None:
         self.replies = replies if replies is not None else load_recorded_replies()
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self._script: deque[Reply] = deque()
         self._next = 0
         self._capacity: tuple[int, float] | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.port = 0
+        self.port = port
 
     # --- control -------------------------------------------------------------------------
     @property
@@ -126,6 +130,7 @@ class FakeVllm:
             self.requests.clear()
             self._script.clear()
             self._next = 0
+        self.max_in_flight = self.in_flight
         self._capacity = None
         self._slots = None
 
@@ -133,7 +138,7 @@ class FakeVllm:
     def start(self) -> FakeVllm:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app(), log_level="critical", lifespan="off", timeout_graceful_shutdown=1, backlog=4096
@@ -182,12 +187,23 @@ class FakeVllm:
         return JSONResponse({"object": "list", "data": [model]})
 
     async def _chat(self, request: Request) -> Response:
-        body = await request.json()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._reply(await request.json())
+        finally:
+            self.in_flight -= 1
+
+    async def _reply(self, body: dict[str, Any]) -> Response:
         with self._lock:
             self.requests.append(body)
             step = self._script.popleft() if self._script else Reply()
         if step.behaviour == "error":
             return _error(step.status, "scripted failure")
+        try:
+            request_image_and_prompt(body)
+        except (KeyError, IndexError, TypeError, StopIteration):
+            return _error(400, "messages must hold one user message with an image_url and a text part")
         if body.get("model") != self.model:
             return _error(404, f"The model `{body.get('model')}` does not exist.")
         # A hang outlives any sane client timeout; shutting the server down cancels it.
@@ -197,7 +213,7 @@ class FakeVllm:
             return _DroppedResponse()
         if step.behaviour == "malformed":
             return Response('{"choices": [{"message": ', media_type="application/json")
-        content = step.content if step.content is not None else self._next_reply()
+        content = step.content if step.content is not None else self._next_reply(body)
         if step.behaviour == "length":
             content = truncated(content)
         return JSONResponse(_completion(self.model, content, step.finish_reason))
@@ -211,10 +227,13 @@ class FakeVllm:
         async with self._slots:
             await asyncio.sleep(service_s)
 
-    def _next_reply(self) -> str:
+    def _next_reply(self, body: dict[str, Any]) -> str:
         with self._lock:
             reply = self.replies[self._next % len(self.replies)]
             self._next += 1
+        _, prompt = request_image_and_prompt(body)
+        if "<|grounding|>" not in prompt and "<|ref|>" not in prompt:
+            reply = _GROUNDING_RE.sub("", reply)  # plain prompts get plain text back, as from the model
         return reply
 
 
