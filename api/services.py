@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 
 from api.components import Components
 from api.db import Database, DocumentRow, JobRow, PageRow, latest_job
-from api.errors import Conflict, JobNotFound, PageNotFound, UnknownDocument
+from api.errors import Conflict, Forbidden, JobNotFound, PageNotFound, UnknownDocument
 from api.jobs import JobRunner, build_runner
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
@@ -30,7 +30,8 @@ from ingest.ocr.engine import OcrOptions
 from ingest.pipeline import DocumentFiles, Hooks
 from ingest.sources import open_source
 from retrieval.answer import Answer
-from retrieval.hits import SearchFilters, SearchHit
+from retrieval.chat import ChatService
+from retrieval.hits import SearchFilters, SearchHit, SearchMode
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
 
@@ -261,14 +262,13 @@ class Services:
 
     # --- retrieval ----------------------------------------------------------------------
     async def search(
-        self, query: str, filters: SearchFilters, mode: str = "hybrid", top_k: int = 10, kbs: Kbs = None
+        self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10, kbs: Kbs = None
     ) -> list[SearchHit]:
-        """Hybrid search within the kbs the caller may see (`filters.kb` must be one of them)."""
+        """Hybrid search within the kbs the caller may see; asking for another kb is Forbidden."""
         kb = await asyncio.to_thread(self.components.knowledge_base)
-        scoped = [filters] if kbs is None or filters.kb else [filters.model_copy(update={"kb": k}) for k in kbs]
         hits: list[SearchHit] = []
-        for f in scoped:
-            hits += await asyncio.to_thread(kb.search, query, f, mode, top_k)
+        for scoped in scope_filters(filters, kbs):
+            hits += await asyncio.to_thread(kb.search, query, scoped, mode, top_k)
         return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
 
     async def ask(self, question: str, filters: SearchFilters, top_k: int = 8, kbs: Kbs = None) -> Answer:
@@ -276,6 +276,35 @@ class Services:
         hits = await self.search(question, filters, top_k=top_k, kbs=kbs)
         answerer = await asyncio.to_thread(self.components.answerer)
         return await answerer.answer(question, hits)
+
+    async def chat_service(self, kbs: Kbs = None) -> ChatService:
+        """Multi-turn chat whose every search stays inside `kbs`."""
+        answerer = await asyncio.to_thread(self.components.answerer)
+        return ChatService(ScopedSearcher(self, kbs), answerer, self.settings.chat, self.components.llm())
+
+
+class ScopedSearcher:
+    """`Services.search` bound to the caller's kbs: what chat and the OpenAI facade search with."""
+
+    def __init__(self, services: Services, kbs: Kbs) -> None:
+        self.services = services
+        self.kbs = kbs
+
+    async def search(
+        self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10
+    ) -> list[SearchHit]:
+        return await self.services.search(query, filters, mode, top_k, self.kbs)
+
+
+def scope_filters(filters: SearchFilters, kbs: Kbs) -> list[SearchFilters]:
+    """One filter per kb to search: the asked kb if allowed, else every allowed kb."""
+    if kbs is None:
+        return [filters]
+    if filters.kb is not None:
+        if filters.kb not in kbs:
+            raise Forbidden(f"this API key may not read kb {filters.kb!r}; it may read: {', '.join(kbs)}")
+        return [filters]
+    return [filters.model_copy(update={"kb": kb}) for kb in kbs]
 
 
 @asynccontextmanager

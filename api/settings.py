@@ -26,6 +26,7 @@ from ingest.ocr.rapidocr import RapidOcrConfig
 from ingest.ocr.textlayer import TextLayerConfig
 from ingest.sources import SourceConfig
 from retrieval.answer import AnswerConfig
+from retrieval.chat import ChatConfig
 from retrieval.embed import EmbedderConfig
 from retrieval.search import SearchConfig
 from retrieval.store import StoreConfig
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    chat: ChatConfig = Field(default_factory=ChatConfig)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

@@ -22,7 +22,9 @@ from ingest.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest.errors import IngestError
 from ingest.layout import PageLayout, Quality
 from ingest.markdown import render_document_markdown, render_page_markdown
-from ingest.ocr.engine import OcrOptions
+from ingest.ocr.engine import OcrOptions, PreprocessOptions
+from ingest.ocr.reading_order import mark_furniture
+from ingest.ocr.router import page_has_real_text
 from ingest.page import PageImage
 from ingest.preprocess import preprocess_page
 from ingest.sources import SourceConfig, SourceDocument, open_source
@@ -153,14 +155,6 @@ def outcome_of(layout: PageLayout, reused: bool = False, seconds: float = 0.0) -
     )
 
 
-def _mark_furniture(layouts: list[PageLayout]) -> list[PageLayout]:
-    try:
-        from ingest.ocr.textlayer import mark_furniture
-    except ImportError:
-        return layouts
-    return list(mark_furniture(layouts))
-
-
 class Pipeline:
     """Turns one stored file into saved layouts, Markdown and indexed chunks."""
 
@@ -231,10 +225,12 @@ class Pipeline:
         return outcome_of(layout, seconds=time.monotonic() - started)
 
     async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
-        if not options.preprocess.any():
+        """Preprocessing is for pixels: pages read from their text layer keep the original."""
+        if not options.preprocess.any() or options.engine == "textlayer" or page_has_real_text(page):
             return await self.router.recognize(page, options)
         prepared = await asyncio.to_thread(preprocess_page, page, options.preprocess)
-        layout = await self.router.recognize(prepared.page, options)
+        plain = options.model_copy(update={"preprocess": PreprocessOptions()})  # engines must not redo it
+        layout = await self.router.recognize(prepared.page, plain)
         return prepared.map_layout(layout)
 
     async def finalize(
@@ -246,7 +242,7 @@ class Pipeline:
         count = page_count if page_count is not None else (max(saved) if saved else 0)
         layouts = [saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)]
         await _call(hooks.on_stage("markdown"))
-        layouts = _mark_furniture(layouts)
+        layouts = mark_furniture(layouts)
         for layout in layouts:
             path = files.page_markdown(layout.page)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,68 @@
+"""The FastAPI app: `create_app(settings)` builds services in the lifespan and mounts the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from api import metrics
+from api.errors import ApiError
+from api.routes import chat, documents, health, jobs, ocr, samples, search
+from api.services import open_services
+from api.settings import Settings, load_settings
+from ingest.errors import IngestError
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+PLACEHOLDER = "<!doctype html><title>opticite</title><h1>opticite</h1><p>The API is at <a href='/docs'>/docs</a>.</p>"
+
+
+def error_body(exc: Exception) -> tuple[int, str, str]:
+    """(status, code, message) for any exception; unknown ones never leak a traceback."""
+    if isinstance(exc, ApiError | IngestError):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, RequestValidationError | ValidationError):
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return 422, "invalid_request", details or "the request is not valid"
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return exc.status_code, code, str(exc.detail)
+    log.exception("unhandled error", exc_info=exc)
+    return 500, "internal_error", "an internal error occurred; the server log has the details"
+
+
+async def handle_error(_request: Request, exc: Exception) -> JSONResponse:
+    status, code, message = error_body(exc)
+    metrics.HTTP_ERRORS.labels(code=code).inc()
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
+    for module in (documents, jobs, search, chat, ocr, samples):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(health.router)
+    for exc_type in (ApiError, IngestError, RequestValidationError, ValidationError, HTTPException, Exception):
+        app.add_exception_handler(exc_type, handle_error)
+    if (STATIC_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
+    else:
+        app.add_api_route("/", lambda: HTMLResponse(PLACEHOLDER), include_in_schema=False)
+    return app

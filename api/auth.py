@@ -1,0 +1,47 @@
+"""API keys: `Authorization: Bearer KEY` or `X-API-Key: KEY`, each scoped to a list of kbs.
+
+With no keys configured, auth is off and every kb is visible. The scope a request gets is
+`None` (every kb) or the key's list of kbs; documents outside it answer 404, kbs outside it 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from api.errors import Forbidden, Unauthorized
+from api.settings import ApiKey, Settings
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+def find_key(keys: list[ApiKey], presented: str) -> ApiKey | None:
+    """Constant-time comparison against every configured key."""
+    found = None
+    for key in keys:
+        if hmac.compare_digest(key.key.encode(), presented.encode()):
+            found = key
+    return found
+
+
+def key_scope(settings: Settings, authorization: str | None, x_api_key: str | None) -> list[str] | None:
+    """The kbs this request may read (None = all); raises Unauthorized for a missing/unknown key."""
+    if not settings.api_keys:
+        return None
+    presented = presented_key(authorization, x_api_key)
+    if not presented:
+        raise Unauthorized("this server needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+    key = find_key(settings.api_keys, presented)
+    if key is None:
+        raise Unauthorized("the API key is not valid; check it or ask the operator for one")
+    return None if "*" in key.kbs else list(key.kbs)
+
+
+def require_kb(scope: list[str] | None, kb: str) -> None:
+    if scope is not None and kb not in scope:
+        raise Forbidden(f"this API key may not use kb {kb!r}; it may use: {', '.join(scope)}")

@@ -1,0 +1,303 @@
+"""Durable jobs: the steps of a document job against the metadata DB, and the in-process runner.
+
+A runner has `submit`, `status` and `cancel`. Job state lives in the DB and page results on
+disk, so a job resumed after a crash (in-process start-up, Celery redelivery) only OCRs the
+pages that have no saved layout. The Celery runner is in `api/celery_app.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select, update
+
+from api import metrics
+from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow, count_finished_pages, unfinished_jobs
+from api.schemas import DocumentPublic, JobPublic
+from api.webhooks import deliver_webhook
+from ingest.errors import IngestError
+from ingest.ocr.engine import OcrOptions
+from ingest.pipeline import STAGES, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
+
+if TYPE_CHECKING:
+    from api.services import Services
+
+log = logging.getLogger(__name__)
+STAGE_ORDER = ("queued", *STAGES, "finalizing", "done")
+
+
+class JobRunner(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def submit(self, job_id: str) -> None: ...
+
+    def status(self, job_id: str) -> str: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+    async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: str
+    kind: str  # ingest, reindex, retry
+    doc_id: str
+    kb: str
+    filename: str
+    source: Path
+    options: OcrOptions
+    tags: list[str] = field(default_factory=list)
+    pages_total: int = 0
+
+
+def later_stage(current: str, new: str) -> bool:
+    """Stages only move forward, so a late duplicate batch never rewinds the job."""
+    order = {name: i for i, name in enumerate(STAGE_ORDER)}
+    return order.get(new, 0) > order.get(current, 0)
+
+
+class JobSteps:
+    """The steps of a job, shared by both runners; every step reads and writes the DB."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.db = services.db
+
+    def begin(self, job_id: str) -> JobContext | None:
+        """Mark the job running (one more attempt); None when it is finished or cancelled."""
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            doc = s.get(DocumentRow, job.doc_id) if job else None
+            if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
+                return None
+            job.state, job.attempts = "running", job.attempts + 1
+            doc.status = "processing"
+            if job.kind == "retry":
+                self._reset_failed_pages(s, doc.id)
+            job.pages_done = count_finished_pages(s, doc.id)
+        return self.context(job_id)
+
+    def context(self, job_id: str) -> JobContext | None:
+        """What a step needs to know about its job; None once the job has ended."""
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            doc = s.get(DocumentRow, job.doc_id) if job else None
+            if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
+                return None
+            return JobContext(
+                job_id=job.id, kind=job.kind, doc_id=doc.id, kb=doc.kb, filename=doc.filename,
+                source=Path(doc.source_path), options=OcrOptions.model_validate(doc.options or {}),
+                tags=list(doc.tags or []), pages_total=doc.pages,
+            )
+
+    def state(self, job_id: str) -> str:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            return job.state if job else "unknown"
+
+    def unfinished_pages(self, doc_id: str) -> list[int]:
+        with self.db.session() as s:
+            stmt = select(PageRow.n).where(PageRow.doc_id == doc_id, PageRow.status == "pending").order_by(PageRow.n)
+            return list(s.execute(stmt).scalars())
+
+    def _reset_failed_pages(self, s: Any, doc_id: str) -> None:
+        files = self.services.files(doc_id)
+        for row in s.execute(select(PageRow).where(PageRow.doc_id == doc_id, PageRow.status == "failed")).scalars():
+            files.layout(row.n).unlink(missing_ok=True)
+            row.status, row.engine, row.quality_status, row.quality_reason = "pending", None, None, None
+
+    def hooks(self, job_id: str) -> Hooks:
+        return Hooks(
+            on_page=lambda outcome: self.record_page(job_id, outcome),
+            on_stage=lambda stage: self.record_stage(job_id, stage),
+            cancelled=lambda: self.is_cancelled(job_id),
+        )
+
+    def record_page(self, job_id: str, outcome: PageOutcome) -> None:
+        with self.db.session() as s:
+            job = s.get_one(JobRow, job_id)
+            page = s.get(PageRow, (job.doc_id, outcome.page)) or PageRow(doc_id=job.doc_id, n=outcome.page)
+            page.status, page.engine = outcome.status, outcome.engine
+            page.quality_status, page.quality_reason = outcome.quality.status, outcome.quality.reason
+            s.add(page)
+            s.flush()
+            job.pages_done = count_finished_pages(s, job.doc_id)
+        if not outcome.reused:
+            metrics.record_page(outcome)
+
+    def record_stage(self, job_id: str, stage: str) -> None:
+        with self.db.session() as s:
+            job = s.get_one(JobRow, job_id)
+            if later_stage(job.stage, stage):
+                job.stage = stage
+
+    def is_cancelled(self, job_id: str) -> bool:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            return job is None or job.state == "cancelled"
+
+    def cancel(self, job_id: str) -> None:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            if job is None or job.state in TERMINAL_JOB_STATES:
+                return
+            job.state, job.error = "cancelled", "cancelled by request"
+            s.execute(update(DocumentRow).where(DocumentRow.id == job.doc_id).values(status="cancelled"))
+
+    def claim_finalize(self, job_id: str) -> bool:
+        """True for exactly one caller once every page is finished (Celery fan-in)."""
+        with self.db.session() as s:
+            job = s.get_one(JobRow, job_id)
+            if job.state != "running" or count_finished_pages(s, job.doc_id) < job.pages_total:
+                return False
+            stmt = update(JobRow).where(JobRow.id == job_id, JobRow.stage != "finalizing", JobRow.stage != "done")
+            return s.execute(stmt.values(stage="finalizing")).rowcount == 1  # type: ignore[attr-defined]
+
+    async def ocr(self, ctx: JobContext, pages: list[int] | None = None) -> None:
+        """OCR pages without a saved layout (all, or `pages`); progress goes to the DB."""
+        pipeline = self.services.components.pipeline(self.services.settings.jobs.page_concurrency, with_index=False)
+        files = self.services.files(ctx.doc_id)
+        await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
+
+    async def finalize(self, ctx: JobContext) -> DocumentOutcome:
+        pipeline = await asyncio.to_thread(self.services.components.pipeline, self.services.settings.jobs.page_concurrency)
+        files = self.services.files(ctx.doc_id)
+        return await pipeline.finalize(
+            ctx.doc_id, ctx.kb, ctx.filename, files, ctx.tags, self.hooks(ctx.job_id), page_count=ctx.pages_total
+        )
+
+    def finish(self, job_id: str, outcome: DocumentOutcome | None, error: str | None = None) -> tuple[JobPublic, DocumentPublic] | None:
+        """Record the end state; returns what the webhook reports (None when already ended)."""
+        with self.db.session() as s:
+            job = s.get_one(JobRow, job_id)
+            doc = s.get_one(DocumentRow, job.doc_id)
+            if job.state == "running":
+                state = outcome.status if outcome else "failed"
+                job.state, job.stage = state, "done" if outcome else job.stage
+                job.error = error or (f"pages failed: {outcome.failed_pages}" if outcome and outcome.failed_pages else None)
+                doc.status, doc.error = state, job.error
+                if outcome is not None:
+                    doc.chunks = outcome.chunks
+            elif job.state != "cancelled":
+                return None
+            doc.status = job.state
+            if job.state in ("failed", "cancelled"):
+                metrics.JOB_ERRORS.labels(state=job.state).inc()
+            return JobPublic.from_row(job), DocumentPublic.from_row(doc)
+
+    async def notify(self, job_id: str, ended: tuple[JobPublic, DocumentPublic] | None) -> None:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            url = job.webhook_url if job else None
+        if ended is None or not url:
+            return
+        await deliver_webhook(self.services.components.http_client("webhooks"), url, ended[0], ended[1],
+                              self.services.settings.webhooks)
+
+    async def run(self, job_id: str) -> None:
+        """The whole job in this process: OCR what is missing, finalize, record, notify."""
+        ctx = self.begin(job_id)
+        if ctx is not None:
+            await self._guarded(job_id, self._whole(ctx))
+
+    async def _whole(self, ctx: JobContext) -> DocumentOutcome:
+        if ctx.kind != "reindex":
+            await self.ocr(ctx)
+        if self.is_cancelled(ctx.job_id):
+            raise PipelineCancelled("cancelled after OCR")
+        self.record_stage(ctx.job_id, "finalizing")
+        return await self.finalize(ctx)
+
+    async def run_batch(self, job_id: str, pages: list[int]) -> bool:
+        """OCR some pages of a running job; True when this call must queue the finalize step."""
+        ctx = self.context(job_id)
+        if ctx is None:
+            return False
+        return await self._guarded(job_id, self.ocr(ctx, pages)) and self.claim_finalize(job_id)
+
+    async def run_finalize(self, job_id: str) -> None:
+        ctx = self.context(job_id)
+        if ctx is not None:
+            await self._guarded(job_id, self.finalize(ctx))
+
+    async def _guarded(self, job_id: str, work: Awaitable[DocumentOutcome | None]) -> bool:
+        """Run one step; record how the job ended if it did. True when the job goes on."""
+        try:
+            outcome = await work
+        except PipelineCancelled:
+            ended = self.finish(job_id, None)
+        except IngestError as exc:
+            ended = self.finish(job_id, None, f"{exc.code}: {exc.message}")
+        except Exception as exc:  # a job is a unit of work: record why it failed
+            log.exception("job %s failed", job_id)
+            ended = self.finish(job_id, None, f"internal_error: {type(exc).__name__}: {exc}")
+        else:
+            if outcome is None:
+                return True
+            ended = self.finish(job_id, outcome)
+        await self.notify(job_id, ended)
+        return False
+
+
+class InProcessRunner:
+    """asyncio tasks in this process, at most `jobs.concurrency` documents at once."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.steps = JobSteps(services)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._limit: asyncio.Semaphore | None = None
+
+    async def start(self) -> None:
+        self._limit = asyncio.Semaphore(self.services.settings.jobs.concurrency)
+        with self.services.db.session() as s:
+            pending = [job.id for job in unfinished_jobs(s)]
+        for job_id in pending:  # resume: saved layouts mean only the missing pages are OCR'd
+            self.submit(job_id)
+
+    async def stop(self) -> None:
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()  # the job stays `running` in the DB and resumes at the next start
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def submit(self, job_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is _t else None)
+
+    async def _run(self, job_id: str) -> None:
+        assert self._limit is not None, "start() the runner first"
+        metrics.QUEUE_DEPTH.inc()
+        async with self._limit:
+            metrics.QUEUE_DEPTH.dec()
+            await self.steps.run(job_id)
+
+    def status(self, job_id: str) -> str:
+        with self.services.db.session() as s:
+            job = s.get(JobRow, job_id)
+            return job.state if job else "unknown"
+
+    def cancel(self, job_id: str) -> None:
+        self.steps.cancel(job_id)
+
+    async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None:
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout_s)
+
+
+def build_runner(services: Services) -> JobRunner:
+    if services.settings.runner == "celery":
+        from api.celery_app import CeleryRunner
+
+        return CeleryRunner(services)
+    return InProcessRunner(services)

@@ -1,0 +1,48 @@
+"""/v1/chat (multi-turn, optional SSE) and /v1/chat/completions (the OpenAI-compatible facade)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.deps import KeyDep, ServicesDep
+from api.routes.jobs import SSE_HEADERS, sse
+from api.schemas import ChatRequest
+from api.services import scope_filters
+from retrieval.chat import ChatCompletionRequest, ChatMessage, complete_chat, kb_from_model, stream_chat
+
+router = APIRouter(tags=["chat"])
+
+
+@router.post("/chat", response_model=None)
+async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+    """`stream: true` gives SSE events `token`, `citations`, `done`; else the Answer JSON."""
+    service = await services.chat_service(scope)
+    messages = [ChatMessage(role=m.role, content=m.content) for m in body.messages]
+    filters = body.filters()
+    scope_filters(filters, scope)  # 403 before any stream starts
+    if not body.stream:
+        return (await service.ask(messages, filters)).to_public()
+
+    async def events() -> AsyncIterator[str]:
+        async for event in service.stream(messages, filters):
+            yield sse(str(event.get("type", "message")), event)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    services: ServicesDep, scope: KeyDep, body: ChatCompletionRequest
+) -> dict[str, Any] | StreamingResponse:
+    """OpenAI-compatible: `model` names the kb ("kb:contracts" or "contracts")."""
+    from retrieval.hits import SearchFilters
+
+    scope_filters(SearchFilters(kb=kb_from_model(body.model)), scope)  # 403 for another kb
+    service = await services.chat_service(scope)
+    if body.stream:
+        return StreamingResponse(stream_chat(body, service), media_type="text/event-stream", headers=SSE_HEADERS)
+    return await complete_chat(body, service)

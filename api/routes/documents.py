@@ -1,0 +1,167 @@
+"""/v1/documents: upload, list, inspect, delete, reindex/retry, Markdown, layout, page images."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from pydantic import ValidationError
+
+from api.auth import require_kb
+from api.deps import DocumentDep, KeyDep, ServicesDep, SettingsDep
+from api.errors import BadRequest, UploadTooLarge
+from api.schemas import DocumentDetail, DocumentList, JobPublic, ReindexRequest, SubmissionPublic
+from api.settings import Settings
+from api.webhooks import check_target
+from ingest.layout import BBox
+from ingest.ocr.engine import OcrOptions, PreprocessOptions
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+COPY_CHUNK = 1 << 20
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def parse_boxes(value: str | None) -> list[BBox]:
+    """`x0,y0,x1,y1;x0,...` in 0..1 of the page."""
+    try:
+        return [BBox.model_validate([float(v) for v in part.split(",")]) for part in _split_boxes(value)]
+    except (ValueError, ValidationError) as exc:
+        raise BadRequest(f"boxes must be 'x0,y0,x1,y1' in 0..1, separated by ';' ({exc})") from exc
+
+
+def _split_boxes(value: str | None) -> list[str]:
+    return [p for p in (value or "").split(";") if p.strip()]
+
+
+async def save_upload(upload: UploadFile, request: Request, settings: Settings, target: Path) -> None:
+    """Copy the upload to `target`, refusing it (413) past `max_upload_bytes`."""
+    limit = settings.max_upload_bytes
+    declared = int(request.headers.get("content-length") or 0)
+    too_large = UploadTooLarge(f"the upload is over the limit of {limit} bytes; split or compress the file")
+    if declared > limit + 64 * 1024:  # multipart framing adds a little
+        raise too_large
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            await asyncio.to_thread(out.write, chunk)
+
+
+def build_options(settings: Settings, engine: str | None, mode: str | None, prompt: str | None,
+                  preprocess: str | None) -> OcrOptions:
+    base = settings.ocr.model_dump()
+    updates: dict[str, Any] = {k: v for k, v in {"engine": engine, "mode": mode, "prompt": prompt}.items() if v}
+    if preprocess is not None:
+        updates["preprocess"] = PreprocessOptions(**{name: True for name in _split(preprocess)})
+    return OcrOptions.model_validate(base | updates)
+
+
+@router.post("", status_code=202, response_model=SubmissionPublic)
+async def upload_document(
+    request: Request,
+    services: ServicesDep,
+    settings: SettingsDep,
+    scope: KeyDep,
+    file: Annotated[UploadFile, File()],
+    kb: Annotated[str, Form(pattern=KB_PATTERN)] = "default",
+    engine: Annotated[str | None, Form()] = None,
+    mode: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str | None, Form()] = None,
+    preprocess: Annotated[str | None, Form(description="comma list: denoise,clahe,deskew,binarize,perspective")] = None,
+    tags: Annotated[str | None, Form(description="comma-separated")] = None,
+    force: Annotated[bool, Form()] = False,
+    webhook_url: Annotated[str | None, Form()] = None,
+) -> SubmissionPublic:
+    require_kb(scope, kb)
+    options = build_options(settings, engine, mode, prompt, preprocess)
+    if webhook_url:
+        await asyncio.to_thread(check_target, webhook_url, settings.webhooks.allow_private_targets)
+    staged = services.stage_upload()
+    try:
+        await save_upload(file, request, settings, staged)
+        filename = Path(file.filename or "upload").name
+        sub = await services.ingest(staged, filename, kb, options, _split(tags), force, webhook_url)
+    finally:
+        staged.unlink(missing_ok=True)
+    return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+
+
+@router.get("", response_model=DocumentList)
+def list_documents(
+    services: ServicesDep,
+    scope: KeyDep,
+    kb: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentList:
+    if kb is not None:
+        require_kb(scope, kb)
+    kbs = [kb] if kb is not None else scope
+    docs, total = services.list_documents(kbs, status, limit, offset)
+    return DocumentList(documents=docs, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{doc_id}", response_model=DocumentDetail)
+def get_document(document: DocumentDep) -> DocumentDetail:
+    return document
+
+
+@router.delete("/{doc_id}", status_code=204)
+async def delete_document(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> Response:
+    await services.delete_document(document.id, scope)
+    return Response(status_code=204)
+
+
+@router.post("/{doc_id}/reindex", status_code=202, response_model=JobPublic)
+async def reindex_document(
+    services: ServicesDep, scope: KeyDep, document: DocumentDep, body: ReindexRequest | None = None
+) -> JobPublic:
+    job_id = await services.reindex(document.id, scope, retry_failed=bool(body and body.retry_failed))
+    return services.get_job(job_id, scope)
+
+
+@router.post("/{doc_id}/retry", status_code=202, response_model=JobPublic)
+async def retry_document(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> JobPublic:
+    job_id = await services.reindex(document.id, scope, retry_failed=True)
+    return services.get_job(job_id, scope)
+
+
+@router.get("/{doc_id}/markdown")
+def document_markdown(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> Response:
+    return Response(services.markdown(document.id, scope), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/{doc_id}/layout")
+def document_layout(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> dict[str, Any]:
+    layouts = services.layouts(document.id, scope)
+    return {"document_id": document.id, "pages": [layout.model_dump(mode="json", exclude={"raw"}) for layout in layouts]}
+
+
+@router.get("/{doc_id}/pages/{page}/image")
+def page_image(
+    services: ServicesDep, scope: KeyDep, document: DocumentDep, page: int,
+    boxes: Annotated[str | None, Query(description="x0,y0,x1,y1;... in 0..1 of the page")] = None,
+) -> Response:
+    png = services.page_image(document.id, page, parse_boxes(boxes), scope)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/{doc_id}/pages/{page}/crop")
+def page_crop(
+    services: ServicesDep, scope: KeyDep, document: DocumentDep, page: int,
+    bbox: Annotated[str, Query(description="x0,y0,x1,y1 in 0..1 of the page")],
+    margin: Annotated[float, Query(ge=0, le=0.5)] = 0.01,
+) -> Response:
+    boxes = parse_boxes(bbox)
+    if len(boxes) != 1:
+        raise BadRequest("bbox must be one box 'x0,y0,x1,y1' in 0..1 of the page")
+    return Response(services.page_crop(document.id, page, boxes[0], margin, scope), media_type="image/png")

@@ -1,0 +1,37 @@
+"""/v1/ocr: OCR an uploaded image or PDF and return Markdown + blocks, storing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+
+from api.deps import KeyDep, ServicesDep, SettingsDep
+from api.routes.documents import build_options, save_upload
+from api.schemas import OcrResult
+
+router = APIRouter(tags=["ocr"])
+
+
+@router.post("/ocr", response_model=OcrResult)
+async def ocr(
+    request: Request,
+    services: ServicesDep,
+    settings: SettingsDep,
+    _scope: KeyDep,  # any valid key may OCR; nothing is stored
+    file: Annotated[UploadFile, File()],
+    engine: Annotated[str | None, Form()] = None,
+    mode: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str | None, Form()] = None,
+    preprocess: Annotated[str | None, Form()] = None,
+) -> OcrResult:
+    options = build_options(settings, engine, mode, prompt, preprocess)
+    staged = services.stage_upload()
+    named = staged.with_name(staged.name + Path(file.filename or "").suffix.lower())
+    try:
+        await save_upload(file, request, settings, named)
+        return await services.ocr_file(named, options)
+    finally:
+        staged.unlink(missing_ok=True)
+        named.unlink(missing_ok=True)

@@ -1,0 +1,38 @@
+"""/v1/samples: the web UI's first-run button; generates the sample contract + scan and ingests them."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from api.auth import require_kb
+from api.deps import KeyDep, ServicesDep
+from api.samples import make_samples
+from api.schemas import SubmissionPublic
+
+router = APIRouter(tags=["samples"])
+
+
+class SamplesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb: str = "samples"
+
+
+@router.post("/samples", status_code=202)
+async def ingest_samples(
+    services: ServicesDep, scope: KeyDep, body: SamplesRequest | None = None
+) -> dict[str, list[SubmissionPublic]]:
+    kb = (body or SamplesRequest()).kb
+    require_kb(scope, kb)
+    folder = Path(tempfile.mkdtemp(dir=services.settings.uploads_dir, prefix="samples-"))
+    submissions = []
+    for path in await asyncio.to_thread(make_samples, folder):
+        sub = await services.ingest(path, path.name, kb)
+        submissions.append(SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing))
+    await asyncio.to_thread(lambda: [p.unlink(missing_ok=True) for p in folder.iterdir()] and folder.rmdir())
+    return {"documents": submissions}
