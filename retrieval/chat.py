@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -24,7 +25,10 @@ from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.llm import LlmClient, Message
 from retrieval.sentences import terms
 
-FOLLOW_UP_TERMS = 3  # a last message with fewer content terms than this leans on the previous one
+# a last message leans on the previous one when it has too few content terms of its own or opens
+# or refers back like a follow-up ("and the renewal?", "when does it end?")
+FOLLOW_UP_TERMS = 2
+FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about)\b|\b(it|its|they|them|their)\b", re.IGNORECASE)
 
 CONDENSE_PROMPT = (
     "Rewrite the user's last message as one standalone question that can be understood without "
@@ -90,7 +94,7 @@ def heuristic_question(messages: Sequence[ChatMessage]) -> str:
     """The last user message; a terse follow-up ("and the renewal?") keeps the previous one as context."""
     turns = user_turns(messages)
     last = turns[-1]
-    if len(turns) > 1 and len(terms(last)) < FOLLOW_UP_TERMS:
+    if len(turns) > 1 and (len(terms(last)) < FOLLOW_UP_TERMS or FOLLOW_UP.search(last)):
         return f"{turns[-2]} {last}"
     return last
 
@@ -129,7 +133,9 @@ class ChatService:
         self.config = config
         self.llm = llm
 
-    async def _retrieve(self, messages: Sequence[ChatMessage], filters: SearchFilters) -> tuple[str, list[SearchHit]]:
+    async def _retrieve(
+        self, messages: Sequence[ChatMessage], filters: SearchFilters
+    ) -> tuple[str, list[SearchHit]]:
         question = await standalone_question(messages, self.config, self.llm)
         if inspect.iscoroutinefunction(self.kb.search):
             hits = await self.kb.search(question, filters, self.config.mode, self.config.top_k)

@@ -17,6 +17,7 @@ from retrieval.sentences import clean_markdown, idf_weights, overlap_score, spli
 MIN_OVERLAP = 0.2  # a sentence sharing less of the question than this never answers it
 CLOSE_TO_BEST = 0.8  # further sentences join the answer only when scoring this close to the best
 LONG_SENTENCE_TERMS = 40  # longer sentences match more by chance, so they are damped
+NEW_TERMS_FOR_FULL_WEIGHT = 3  # an answer says something the question did not
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
@@ -49,12 +50,20 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     top_score = max((h.score for h in hits), default=0.0)
     picks: list[Pick] = []
     for (i, sentence), st in zip(candidates, sentence_terms, strict=True):
-        lexical = overlap_score(question_terms, st, idf) / _length_damping(len(st))
+        lexical = (
+            overlap_score(question_terms, st, idf) * _novelty(question_terms, st) / _length_damping(len(st))
+        )
         prior = HIT_RANK_WEIGHT / (1 + i)
         if top_score > 0:
             prior += HIT_SCORE_WEIGHT * max(0.0, hits[i].score) / top_score
         picks.append(Pick(hit=i, sentence=sentence, score=lexical + prior, lexical=lexical))
     return sorted(picks, key=lambda p: -p.score)
+
+
+def _novelty(question_terms: Sequence[str], sentence_terms: Sequence[str]) -> float:
+    """Half weight for a sentence that only repeats the question (a heading such as "Governing Law")."""
+    new = len(set(sentence_terms) - set(question_terms))
+    return 0.5 + 0.5 * min(1.0, new / NEW_TERMS_FOR_FULL_WEIGHT)
 
 
 def _length_damping(n_terms: int) -> float:

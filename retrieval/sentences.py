@@ -12,6 +12,13 @@ from collections.abc import Iterable, Sequence
 
 # a sentence ends at . ! ? ; followed by space and something that can start a sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9•§-])")
+# a piece ending like this does not end a sentence: a clause number, an initial, an abbreviation
+_NOT_AN_END = re.compile(
+    r"(?:^|\s)(?:\(?[0-9]{1,3}(?:\.[0-9]+)*\.?|\(?[a-zA-Z]\.|(?:[A-Z]\.){2,}|"
+    r"Sec\.|Art\.|Inc\.|Corp\.|Ltd\.|Co\.|No\.|Mr\.|Ms\.|Dr\.|St\.|vs\.|etc\.|i\.e\.|e\.g\.)$"
+)
+# lines that stand alone: headings, table rows, list items, quotes
+_STANDALONE_LINE = re.compile(r"^\s*(?:#|\||[-*+•] |>)")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MARKDOWN_NOISE = re.compile(r"[*_`#>|]+")
 _MIN_SENTENCE_CHARS = 3
@@ -26,14 +33,45 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences and lines of `text`, each a verbatim substring (stripped) in order."""
+    """Sentences of `text` in order, each a verbatim substring (stripped; may hold line breaks).
+
+    Paragraphs end at blank lines and before Markdown headings, table rows, list items and quotes;
+    a single line break inside a paragraph (a wrapped line) does not end a sentence.
+    """
     out: list[str] = []
-    for line in text.splitlines():
-        for piece in _SENTENCE_END.split(line):
+    for paragraph in _paragraphs(text):
+        for piece in _sentence_pieces(paragraph):
             piece = piece.strip()
             if len(_MARKDOWN_NOISE.sub("", piece).strip()) >= _MIN_SENTENCE_CHARS:
                 out.append(piece)
     return out
+
+
+def _sentence_pieces(paragraph: str) -> list[str]:
+    """Split at sentence ends, but not after a clause number ("13.") or an abbreviation ("Inc.")."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        piece = paragraph[start : match.start()]
+        if _NOT_AN_END.search(piece):
+            continue
+        pieces.append(piece)
+        start = match.end()
+    pieces.append(paragraph[start:])
+    return pieces
+
+
+def _paragraphs(text: str) -> list[str]:
+    paragraphs: list[list[str]] = []
+    joinable = False  # whether the next line may continue the last paragraph
+    for line in text.split("\n"):
+        standalone = bool(_STANDALONE_LINE.match(line))
+        if line.strip() and joinable and not standalone:
+            paragraphs[-1].append(line)
+        elif line.strip():
+            paragraphs.append([line])
+        joinable = bool(line.strip()) and not standalone
+    return ["\n".join(p) for p in paragraphs]
 
 
 def stem(word: str) -> str:

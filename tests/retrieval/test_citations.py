@@ -79,4 +79,6 @@ def test_layout_lines_give_text_to_a_merged_chunk_region() -> None:
 
 def test_best_quote_is_the_verbatim_sentence_supporting_the_claim() -> None:
     chunk = "## 12. Law\n\nNotices go to the addresses above. This Agreement is governed by **Ohio** law."
-    assert best_quote(chunk, "Ohio law governs the agreement") == "This Agreement is governed by **Ohio** law."
+    assert (
+        best_quote(chunk, "Ohio law governs the agreement") == "This Agreement is governed by **Ohio** law."
+    )

@@ -1,0 +1,254 @@
+"""Answerers: the LLM one against a fake OpenAI-compatible server on loopback, the extractive one by hand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from ingest.layout import BBox, Region
+from retrieval.answer import AnswerConfig, ExtractiveAnswerer, LlmAnswerer, build_messages
+from retrieval.hits import SearchHit
+from retrieval.llm import LlmBadResponse, LlmConfig, LlmTimeout, LlmUnavailable
+from tests.fakes.openai_server import FakeLlmServer
+
+LAW_LINES = [
+    "12. Notices. All notices shall be in writing and sent to the addresses above.",
+    "13. Governing Law. This Agreement shall be governed by the laws",
+    "of the State of Ohio, without reference to conflicts of law.",
+    "14. Counterparts. This Agreement may be signed in counterparts.",
+]
+TERM_LINES = [
+    "2. Term. The term of this Agreement ends on December 31, 2028.",
+    "It renews for successive one-year periods unless either party objects.",
+]
+
+
+def make_hit(n: int, lines: list[str], score: float = 0.8, page: int = 1) -> SearchHit:
+    regions = [
+        Region(page=page, bbox=BBox(x0=0.1, y0=0.1 + 0.05 * i, x1=0.9, y1=0.14 + 0.05 * i), text=t)
+        for i, t in enumerate(lines)
+    ]
+    return SearchHit(
+        chunk_id=f"chunk-{n}",
+        doc_id=f"doc-{n}",
+        kb="contracts",
+        filename=f"contract-{n}.pdf",
+        score=score,
+        kind="text",
+        markdown="\n".join(lines),
+        regions=regions,
+        pages=[page],
+    )
+
+
+HITS = [make_hit(1, LAW_LINES, 0.9, page=7), make_hit(2, TERM_LINES, 0.7, page=2)]
+
+
+def llm_config(fake: FakeLlmServer, **overrides: object) -> AnswerConfig:
+    llm = LlmConfig(url=fake.url, model="test-model", api_key="k", read_timeout_s=5, backoff_s=0.01)
+    return AnswerConfig(backend="llm", llm=llm.model_copy(update=overrides))
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as c:
+        yield c
+
+
+# --- LLM --------------------------------------------------------------------------------------
+
+
+async def test_valid_markers_are_kept_and_cite_narrowed_quotes(fake_llm, client) -> None:
+    fake_llm.reply("The agreement is governed by Ohio law [1]. It ends on December 31, 2028 [2].")
+    answer = await LlmAnswerer(llm_config(fake_llm), client).answer("Which law governs?", HITS)
+    assert answer.answer == "The agreement is governed by Ohio law [1]. It ends on December 31, 2028 [2]."
+    assert answer.flags == [] and not answer.refused
+    first, second = answer.citations
+    assert (first.n, first.doc_id, first.chunk_id, second.n, second.doc_id) == (
+        1,
+        "doc-1",
+        "chunk-1",
+        2,
+        "doc-2",
+    )
+    assert first.quote in HITS[0].markdown and "governed" in first.quote
+    assert [r.text for r in first.regions] == LAW_LINES[1:3]  # only the quoted lines, not the chunk
+    assert all(r.page == 7 for r in first.regions)
+    sent = fake_llm.chat_requests[0]
+    assert sent["model"] == "test-model" and sent["stream"] is False
+    assert "[1] contract-1.pdf, page 7" in sent["messages"][1]["content"]
+    assert "[2] contract-2.pdf, page 2" in sent["messages"][1]["content"]
+    assert sent["messages"][1]["content"].endswith("Question: Which law governs?")
+    assert fake_llm.requests[0]["headers"]["authorization"] == "Bearer k"
+
+
+async def test_marker_naming_no_source_is_removed_and_flagged(fake_llm, client) -> None:
+    fake_llm.reply("Ohio law governs [1][7]. The term ends in 2028 [3, 2].")
+    answer = await LlmAnswerer(llm_config(fake_llm), client).answer("Which law governs?", HITS)
+    assert answer.answer == "Ohio law governs [1]. The term ends in 2028 [2]."
+    assert "invalid_marker_removed" in answer.flags
+    assert [c.n for c in answer.citations] == [1, 2]
+
+
+async def test_reply_without_markers_is_flagged_and_cites_nothing(fake_llm, client) -> None:
+    fake_llm.reply("Ohio law governs the agreement.")
+    answer = await LlmAnswerer(llm_config(fake_llm), client).answer("Which law governs?", HITS)
+    assert answer.citations == []
+    assert {"no_citations", "uncited_sentence"} <= set(answer.flags)
+
+
+async def test_uncited_sentence_next_to_cited_one_is_flagged(fake_llm, client) -> None:
+    fake_llm.reply("Ohio law governs [1]. Delaware courts hear disputes.")
+    answer = await LlmAnswerer(llm_config(fake_llm), client).answer("Which law governs?", HITS)
+    assert answer.flags == ["uncited_sentence"]
+
+
+@pytest.mark.parametrize(
+    "reply", ["NOT IN DOCUMENTS", "The provided documents do not contain information about the fee."]
+)
+async def test_model_saying_documents_do_not_answer_is_a_refusal(fake_llm, client, reply: str) -> None:
+    fake_llm.reply(reply)
+    config = llm_config(fake_llm)
+    answer = await LlmAnswerer(config, client).answer("What is the fee?", HITS)
+    assert answer.refused and answer.citations == []
+    assert answer.answer == config.refusal
+
+
+async def test_weak_evidence_refuses_without_calling_the_llm(fake_llm, client) -> None:
+    config = llm_config(fake_llm).model_copy(update={"min_score": 0.95})
+    answerer = LlmAnswerer(config, client)
+    weak = await answerer.answer("Which law governs?", HITS)
+    empty = await answerer.answer("Which law governs?", [])
+    assert weak.refused and empty.refused and weak.citations == []
+    assert weak.flags == ["weak_evidence"]
+    assert fake_llm.chat_requests == []
+
+
+async def test_only_max_sources_are_numbered_in_the_prompt(fake_llm, client) -> None:
+    config = llm_config(fake_llm).model_copy(update={"max_sources": 1})
+    fake_llm.reply("Ohio law governs [1]. The term ends in 2028 [2].")
+    answer = await LlmAnswerer(config, client).answer("Which law governs?", HITS)
+    assert "[2]" not in fake_llm.chat_requests[0]["messages"][1]["content"]
+    assert answer.answer == "Ohio law governs [1]. The term ends in 2028." and answer.flags
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_server_errors_and_rate_limits_are_retried(fake_llm, client, status: int) -> None:
+    fake_llm.fail(status, times=2)
+    fake_llm.reply("Ohio law governs [1].")
+    answer = await LlmAnswerer(llm_config(fake_llm, retries=2), client).answer("Which law governs?", HITS)
+    assert answer.answer == "Ohio law governs [1]."
+    assert len(fake_llm.chat_requests) == 3
+
+
+async def test_retries_are_bounded(fake_llm, client) -> None:
+    fake_llm.fail(500, times=5)
+    with pytest.raises(LlmBadResponse, match="HTTP 500"):
+        await LlmAnswerer(llm_config(fake_llm, retries=1), client).answer("Which law governs?", HITS)
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_client_errors_are_not_retried(fake_llm, client) -> None:
+    fake_llm.fail(400)
+    with pytest.raises(LlmBadResponse, match="HTTP 400"):
+        await LlmAnswerer(llm_config(fake_llm, retries=3), client).answer("Which law governs?", HITS)
+    assert len(fake_llm.chat_requests) == 1
+
+
+async def test_hanging_server_times_out(fake_llm, client) -> None:
+    fake_llm.hang(10, times=2)
+    config = llm_config(fake_llm, read_timeout_s=0.3, retries=1)
+    with pytest.raises(LlmTimeout):
+        await LlmAnswerer(config, client).answer("Which law governs?", HITS)
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_unreachable_server_is_unavailable(client) -> None:
+    config = AnswerConfig(
+        backend="llm", llm=LlmConfig(url="http://127.0.0.1:9/v1", model="m", retries=1, backoff_s=0.01)
+    )
+    with pytest.raises(LlmUnavailable, match="cannot reach"):
+        await LlmAnswerer(config, client).answer("Which law governs?", HITS)
+
+
+async def test_streaming_yields_tokens_then_validated_citations_then_done(fake_llm, client) -> None:
+    fake_llm.reply("Ohio law governs [1][9].")
+    events = [e async for e in LlmAnswerer(llm_config(fake_llm), client).stream("Which law governs?", HITS)]
+    types = [e["type"] for e in events]
+    assert types[-2:] == ["citations", "done"] and set(types[:-2]) == {"token"} and len(types) > 4
+    assert "".join(e["text"] for e in events[:-2]) == "Ohio law governs [1][9]."
+    assert [c["n"] for c in events[-2]["citations"]] == [1]
+    assert events[-2]["flags"] == ["invalid_marker_removed"]
+    assert events[-1] == {"type": "done", "answer": "Ohio law governs [1].", "refused": False}
+    assert fake_llm.chat_requests[0]["stream"] is True
+
+
+def test_prompt_numbers_sources_and_asks_for_markers() -> None:
+    messages = build_messages("Which law governs?", HITS, AnswerConfig())
+    assert "[n]" not in messages[0]["content"] and "[2]" in messages[0]["content"]
+    assert "NOT IN DOCUMENTS" in messages[0]["content"]
+    assert messages[1]["content"].index("[1] contract-1.pdf") < messages[1]["content"].index("[2] contract-2")
+
+
+# --- extractive -------------------------------------------------------------------------------
+
+
+async def test_extractive_picks_the_sentence_that_holds_the_answer() -> None:
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer("Which law governs this agreement?", HITS)
+    assert answer.answer == (
+        "This Agreement shall be governed by the laws of the State of Ohio, without reference to conflicts of law. [1]"
+    )
+    citation = answer.citations[0]
+    assert citation.doc_id == "doc-1" and citation.quote in HITS[0].markdown
+    assert [r.text for r in citation.regions] == LAW_LINES[1:3]
+
+
+async def test_extractive_answer_from_a_lower_ranked_hit_cites_that_hit() -> None:
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term of the agreement end?", HITS)
+    assert "December 31, 2028" in answer.answer
+    assert answer.citations[0].doc_id == "doc-2" and answer.citations[0].regions[0].text == TERM_LINES[0]
+
+
+async def test_extractive_refuses_when_no_sentence_shares_the_question() -> None:
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer("What royalty percentage is payable?", HITS)
+    assert answer.refused and answer.citations == [] and answer.flags == ["no_matching_sentence"]
+
+
+class PrefersRenewal:
+    """An embedder that finds the renewal sentence closest to any question."""
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0]
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if "renews" in t else [0.0, 1.0] for t in texts]
+
+
+async def test_embedder_reranks_sentences_tied_on_words() -> None:
+    question = "What about the agreement period?"  # "period" appears once in each hit
+    hits = [make_hit(1, ["The notice period is thirty days."]), make_hit(2, [TERM_LINES[1] + " period"])]
+    plain = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(question, hits)
+    reranked = await ExtractiveAnswerer(AnswerConfig(max_sentences=1), PrefersRenewal()).answer(
+        question, hits
+    )
+    assert plain.citations[0].doc_id == "doc-1"
+    assert reranked.citations[0].doc_id == "doc-2"
+
+
+async def test_extractive_streams_its_answer_in_pieces() -> None:
+    answerer = ExtractiveAnswerer(AnswerConfig(stream_piece_words=2))
+    events = [e async for e in answerer.stream("Which law governs this agreement?", HITS)]
+    tokens = [e["text"] for e in events if e["type"] == "token"]
+    assert len(tokens) > 3 and "".join(tokens) == events[-1]["answer"]
+    assert [e["type"] for e in events[-2:]] == ["citations", "done"]
+
+
+async def test_public_shape_has_answer_and_citations_with_regions() -> None:
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer("Which law governs?", HITS)
+    public = answer.to_public()
+    assert set(public) >= {"answer", "citations"}
+    citation = public["citations"][0]
+    assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "regions"}
+    assert citation["regions"][0] == {"page": 7, "bbox": [0.1, 0.15, 0.9, 0.19]}
