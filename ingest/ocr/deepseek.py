@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import logging
 from typing import Any
@@ -37,7 +38,13 @@ GROUNDED_PRESETS = frozenset({"document", "locate"})
 TD_TOKEN_IDS = (128821, 128822)
 
 # Longest image side sent per mode; vLLM's processor then builds its fixed views (docs/ocr-deepseek.md).
-MODE_MAX_SIDE_PX: dict[str, int | None] = {"tiny": 512, "small": 640, "base": 1024, "large": 1280, "gundam": None}
+MODE_MAX_SIDE_PX: dict[str, int | None] = {
+    "tiny": 512,
+    "small": 640,
+    "base": 1024,
+    "large": 1280,
+    "gundam": None,
+}
 # DeepSeek's own (base_size, image_size, crop_mode) per mode, for servers that honour mm_processor_kwargs.
 MODE_PROCESSOR_KWARGS: dict[str, dict[str, Any]] = {
     "tiny": {"base_size": 512, "image_size": 512, "crop_mode": False},
@@ -52,8 +59,8 @@ CONTEXT_TOKENS = 8192
 class NGramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ngram_size: int = Field(30, gt=0)
-    window_size: int = Field(90, gt=0)
+    ngram_size: int = Field(default=30, gt=0)
+    window_size: int = Field(default=90, gt=0)
 
 
 class DeepSeekConfig(BaseModel):
@@ -63,13 +70,13 @@ class DeepSeekConfig(BaseModel):
     model: str = "deepseek-ai/DeepSeek-OCR"  # or deepseek-ai/DeepSeek-OCR-2
     api_key: str | None = None
     # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the 8192-token context.
-    max_tokens: int = Field(7168, gt=0, le=CONTEXT_TOKENS)
-    concurrency: int = Field(64, gt=0)  # pages in flight; vLLM batches them
-    connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(300.0, gt=0)
-    retries: int = Field(3, ge=0)  # extra tries on connection errors, 429 and 5xx
-    backoff_s: float = Field(0.5, ge=0)
-    backoff_max_s: float = Field(10.0, ge=0)
+    max_tokens: int = Field(default=7168, gt=0, le=CONTEXT_TOKENS)
+    concurrency: int = Field(default=64, gt=0)  # pages in flight; vLLM batches them
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=300.0, gt=0)
+    retries: int = Field(default=3, ge=0)  # extra tries on connection errors, 429 and 5xx
+    backoff_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=10.0, ge=0)
     ngram: NGramSettings = NGramSettings()
     # The router's retry after a loop: shorter n-grams are banned over a longer window.
     strict_ngram: NGramSettings = NGramSettings(ngram_size=20, window_size=180)
@@ -136,7 +143,10 @@ def build_request(page: PageImage, options: OcrOptions, config: DeepSeekConfig, 
             {
                 "role": "user",
                 "content": [
-                    {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"},
+                    },
                     {"type": "text", "text": prompt},
                 ],
             }
@@ -193,10 +203,14 @@ class DeepSeekEngine:
         for attempt in range(self.config.retries + 1):
             last = attempt == self.config.retries
             try:
-                response = await self._client.post(url, json=body, headers=self._headers, timeout=_timeout(self.config))
+                response = await self._client.post(
+                    url, json=body, headers=self._headers, timeout=_timeout(self.config)
+                )
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
                 # A page that takes longer than read_timeout_s would take as long again: no retry.
-                raise EngineTimeout(f"DeepSeek-OCR at {url} did not answer within the timeout ({exc!r})") from exc
+                raise EngineTimeout(
+                    f"DeepSeek-OCR at {url} did not answer within the timeout ({exc!r})"
+                ) from exc
             except httpx.TransportError as exc:
                 if last:
                     raise EngineUnavailable(
@@ -214,17 +228,17 @@ class DeepSeekEngine:
                 await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
                 continue
             if response.status_code >= 400:
-                raise EngineBadResponse(f"DeepSeek-OCR refused the request: HTTP {response.status_code} {_snippet(response)}")
+                raise EngineBadResponse(
+                    f"DeepSeek-OCR refused the request: HTTP {response.status_code} {_snippet(response)}"
+                )
             return _parse_reply(response)
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
         delay = self.config.backoff_s * 2**attempt
         if retry_after is not None:
-            try:
+            with contextlib.suppress(ValueError):  # an HTTP date: keep our own backoff
                 delay = max(delay, float(retry_after))
-            except ValueError:
-                pass
         return min(delay, self.config.backoff_max_s)
 
 
@@ -232,10 +246,14 @@ def _parse_reply(response: httpx.Response) -> Completion:
     try:
         reply = _Reply.model_validate_json(response.content)
     except ValueError as exc:
-        raise EngineBadResponse(f"DeepSeek-OCR sent a reply that is not a chat completion: {_snippet(response)}") from exc
+        raise EngineBadResponse(
+            f"DeepSeek-OCR sent a reply that is not a chat completion: {_snippet(response)}"
+        ) from exc
     choice = reply.choices[0]
     usage = {k: v for k, v in (reply.usage or {}).items() if isinstance(v, int)}
-    return Completion(text=choice.message.content or "", finish_reason=choice.finish_reason, usage=usage or None)
+    return Completion(
+        text=choice.message.content or "", finish_reason=choice.finish_reason, usage=usage or None
+    )
 
 
 def _snippet(response: httpx.Response, limit: int = 200) -> str:

@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from ingest.layout import GRID_999, BBox, Block, BlockKind, Line
 
 _BLOCK_RE = re.compile(r"<\|ref\|>(.*?)<\|/ref\|><\|det\|>(.*?)<\|/det\|>", re.DOTALL)
-_BOX_RE = re.compile(r"\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\]")
+_BOX_RE = re.compile(
+    r"\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\]"
+)
 # A cut-off generation leaves a ref/det that never closed, or half of a tag at the very end.
 _OPEN_TAG_RE = re.compile(r"<\|/?(?:ref|det)\|>")
 _TAGS = ("<|ref|>", "<|/ref|>", "<|det|>", "<|/det|>")
@@ -106,7 +108,9 @@ def _split(text: str) -> tuple[list[_Raw], bool]:
         raws.append(_Raw(label="", boxes=[], content=lead))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else end_of_text
-        raws.append(_Raw(label=m.group(1).strip(), boxes=boxes_from_det(m.group(2)), content=text[m.end() : end]))
+        raws.append(
+            _Raw(label=m.group(1).strip(), boxes=boxes_from_det(m.group(2)), content=text[m.end() : end])
+        )
     if raws and re.search(r"<table\b", raws[-1].content) and "</table>" not in raws[-1].content:
         truncated = True
     return raws, truncated
@@ -169,9 +173,7 @@ def _to_block(r: _Raw) -> Block | None:
         html, content = _table_parts(content)
     elif kind == "text" and _is_list(content):
         kind = "list"
-    return Block(
-        kind=kind, markdown=content, bbox=bbox, level=level, html=html, label=r.label, lines=lines
-    )
+    return Block(kind=kind, markdown=content, bbox=bbox, level=level, html=html, label=r.label, lines=lines)
 
 
 def _table_parts(content: str) -> tuple[str | None, str]:

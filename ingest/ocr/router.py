@@ -18,28 +18,19 @@ from ingest.ocr.deepseek import resolve_prompt
 from ingest.ocr.engine import Engine, OcrOptions
 from ingest.ocr.grounding import parse_grounding
 from ingest.ocr.quality import QualityVerdict, assess_quality
+from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
 
 log = logging.getLogger(__name__)
 
 CPU_ENGINE = "rapidocr"
-MIN_TEXT_CHARS = 50
-
-
-def page_has_real_text(page: PageImage) -> bool:
-    """The text-layer rule; `ingest.ocr.textlayer.has_real_text` owns it once that module exists."""
-    try:
-        from ingest.ocr.textlayer import has_real_text
-    except ImportError:
-        return page.text_chars >= MIN_TEXT_CHARS
-    return bool(has_real_text(page))
 
 
 def choose_engine(
     page: PageImage,
     options: OcrOptions,
     available: Collection[str],
-    has_text: Callable[[PageImage], bool] = page_has_real_text,
+    has_text: Callable[[PageImage], bool] = has_real_text,
 ) -> str:
     """auto: the text layer when it holds real text, else DeepSeek when configured, else the CPU engine."""
     if options.engine != "auto":
@@ -53,7 +44,9 @@ def choose_engine(
     if "deepseek" in available:
         return "deepseek"
     if CPU_ENGINE not in available:
-        raise BadOcrOption(f"no OCR engine can read this page (no text layer); configured: {sorted(available)}")
+        raise BadOcrOption(
+            f"no OCR engine can read this page (no text layer); configured: {sorted(available)}"
+        )
     return CPU_ENGINE
 
 
@@ -89,15 +82,19 @@ def gate(attempt: Attempt, layout: PageLayout) -> QualityVerdict:
         return QualityVerdict(ok=True)
     structured = resolve_prompt(attempt.options)[0] == "document"
     truncated = structured and parse_grounding(layout.raw).truncated
-    return assess_quality(layout.raw, layout.blocks, layout.finish_reason, structured=structured, truncated=truncated)
+    return assess_quality(
+        layout.raw, layout.blocks, layout.finish_reason, structured=structured, truncated=truncated
+    )
 
 
 class _StrictEngine(Protocol):
-    async def recognize(self, page: PageImage, options: OcrOptions, *, strict: bool = False) -> PageLayout: ...
+    async def recognize(
+        self, page: PageImage, options: OcrOptions, *, strict: bool = False
+    ) -> PageLayout: ...
 
 
 class OcrRouter:
-    def __init__(self, engines: Mapping[str, Engine], has_text: Callable[[PageImage], bool] = page_has_real_text):
+    def __init__(self, engines: Mapping[str, Engine], has_text: Callable[[PageImage], bool] = has_real_text):
         self.engines = dict(engines)
         self._has_text = has_text
 

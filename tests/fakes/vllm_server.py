@@ -29,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-RECORDED_DIR = Path(__file__).resolve().parents[2].parent / "shared/testdata/docling-testdata/md_deepseek/sources"
+RECORDED_DIR = (
+    Path(__file__).resolve().parents[2].parent / "shared/testdata/docling-testdata/md_deepseek/sources"
+)
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-OCR"
 _GROUNDING_RE = re.compile(r"<\|ref\|>.*?<\|/ref\|><\|det\|>.*?<\|/det\|>\n?", re.DOTALL)
 # Used only where the shared recordings are absent (a fresh clone); written for this project.
@@ -103,6 +105,7 @@ class FakeVllm:
         self._capacity: tuple[int, float] | None = None
         self.in_flight = 0
         self.max_in_flight = 0
+        self._generation = 0
         self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -130,7 +133,11 @@ class FakeVllm:
             self.requests.clear()
             self._script.clear()
             self._next = 0
-        self.max_in_flight = self.in_flight
+            self._generation += 1
+        deadline = time.monotonic() + 2.0
+        while self.in_flight and time.monotonic() < deadline:  # released hangs drain
+            time.sleep(0.01)
+        self.max_in_flight = 0
         self._capacity = None
         self._slots = None
 
@@ -150,6 +157,7 @@ class FakeVllm:
         return self
 
     def stop(self) -> None:
+        self._generation += 1
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -206,8 +214,9 @@ class FakeVllm:
             return _error(400, "messages must hold one user message with an image_url and a text part")
         if body.get("model") != self.model:
             return _error(404, f"The model `{body.get('model')}` does not exist.")
-        # A hang outlives any sane client timeout; shutting the server down cancels it.
-        await asyncio.sleep(step.delay_s if step.behaviour != "hang" else 3600)
+        if step.behaviour == "hang":
+            return await self._hang()
+        await asyncio.sleep(step.delay_s)
         await self._serve_slot()
         if step.behaviour == "drop":
             return _DroppedResponse()
@@ -217,6 +226,13 @@ class FakeVllm:
         if step.behaviour == "length":
             content = truncated(content)
         return JSONResponse(_completion(self.model, content, step.finish_reason))
+
+    async def _hang(self) -> Response:
+        """Answer nothing until reset() or shutdown, far past any sane client timeout."""
+        generation = self._generation
+        while generation == self._generation:
+            await asyncio.sleep(0.05)
+        return _error(503, "hang released")
 
     async def _serve_slot(self) -> None:
         if self._capacity is None:
@@ -248,7 +264,9 @@ class _DroppedResponse(Response):
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    payload = {"error": {"message": message, "type": "BadRequestError" if status < 500 else "InternalServerError"}}
+    payload = {
+        "error": {"message": message, "type": "BadRequestError" if status < 500 else "InternalServerError"}
+    }
     return JSONResponse(payload, status_code=status)
 
 
@@ -268,7 +286,11 @@ def _completion(model: str, content: str, finish_reason: str) -> dict[str, Any]:
                 "stop_reason": None,
             }
         ],
-        "usage": {"prompt_tokens": 905, "completion_tokens": completion_tokens, "total_tokens": 905 + completion_tokens},
+        "usage": {
+            "prompt_tokens": 905,
+            "completion_tokens": completion_tokens,
+            "total_tokens": 905 + completion_tokens,
+        },
     }
 
 

@@ -54,8 +54,12 @@ def test_recorded_output_matches_groundtruth_blocks_labels_texts_and_boxes(testd
     matched = set()
     for label, text, box in expected:
         # docling scales by 1000, the reference code by 999: the same box within rounding
-        want = BBox(x0=box["l"] / size["width"], y0=box["t"] / size["height"], x1=box["r"] / size["width"],
-                    y1=box["b"] / size["height"])
+        want = BBox(
+            x0=box["l"] / size["width"],
+            y0=box["t"] / size["height"],
+            x1=box["r"] / size["width"],
+            y1=box["b"] / size["height"],
+        )
         block = max(grounded, key=lambda b: b.bbox.iou(want))
         assert block.bbox.as_list() == pytest.approx(want.as_list(), abs=0.002)
         assert block.kind in DOCLING_KINDS[label], (block.label, label)
@@ -91,8 +95,14 @@ def test_table_markdown_expands_rowspan_and_colspan_like_the_reference(testdata:
 
 
 def test_spanning_cells_fill_every_slot_they_cover() -> None:
-    html = '<table><tr><td rowspan="2">a</td><td colspan="2">b</td></tr><tr><td>c</td><td>d|e</td></tr></table>'
-    assert html_table_to_markdown(html).splitlines() == ["| a | b | b |", "| --- | --- | --- |", "| a | c | d\\|e |"]
+    html = (
+        '<table><tr><td rowspan="2">a</td><td colspan="2">b</td></tr><tr><td>c</td><td>d|e</td></tr></table>'
+    )
+    assert html_table_to_markdown(html).splitlines() == [
+        "| a | b | b |",
+        "| --- | --- | --- |",
+        "| a | c | d\\|e |",
+    ]
 
 
 def test_table_without_cells_keeps_its_html_as_content() -> None:

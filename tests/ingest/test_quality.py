@@ -15,7 +15,9 @@ SOURCES = "docling-testdata/md_deepseek/sources"
 
 def _gate(raw: str, finish_reason: str | None = "stop", structured: bool = True):
     parsed = parse_grounding(raw)
-    return assess_quality(raw, parsed.blocks, finish_reason, structured=structured, truncated=parsed.truncated)
+    return assess_quality(
+        raw, parsed.blocks, finish_reason, structured=structured, truncated=parsed.truncated
+    )
 
 
 @pytest.mark.parametrize("name", ["deepseek_example.md", "deepseek_simple.md", "deepseek_title.md"])
@@ -70,7 +72,9 @@ def test_distinct_blocks_and_a_few_repeated_form_lines_pass() -> None:
 
 
 def test_a_grid_of_figures_without_text_is_not_a_loop() -> None:
-    raw = "".join(f"<|ref|>image<|/ref|><|det|>[[{100 * i}, 100, {100 * i + 90}, 200]]<|/det|>\n" for i in range(6))
+    raw = "".join(
+        f"<|ref|>image<|/ref|><|det|>[[{100 * i}, 100, {100 * i + 90}, 200]]<|/det|>\n" for i in range(6)
+    )
     assert _gate(raw).ok
 
 
