@@ -97,6 +97,7 @@ class SourceDocument:
         self._lock = threading.Lock()
         self._pdf: pymupdf.Document | None = None
         self._image: Image.Image | None = None
+        self.repaired = False  # MuPDF rebuilt a broken PDF structure: pages may be incomplete
         self.page_count = self._open_pdf() if fmt == "pdf" else self._open_image()
         if self.page_count > config.max_pages:
             self.close()
@@ -121,6 +122,7 @@ class SourceDocument:
         if doc.page_count == 0:
             self.close()
             raise DamagedFile("the PDF has no readable pages; it is damaged or truncated: upload a complete copy")
+        self.repaired = bool(doc.is_repaired)
         return int(doc.page_count)
 
     def _open_image(self) -> int:
@@ -132,7 +134,7 @@ class SourceDocument:
             raise _too_many_pixels(None, self.config.max_pixels) from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise DamagedFile(
-                f"the {self.format.upper()} image could not be read ({exc}); "
+                f"the {self.format.upper()} image could not be read; "
                 "it is damaged or truncated: save it again and upload the new file"
             ) from exc
         self._image = image

@@ -1,0 +1,257 @@
+"""The CPU OCR engine: RapidOCR (PP-OCR det + rec on onnxruntime; the bundled models read Chinese and English).
+
+Lines come back as quadrilaterals in pixels of the image we sent; they become axis-aligned boxes
+normalized to the page, grouped into blocks (kept as `Block.lines`) and put in reading order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ingest.errors import EngineBadResponse
+from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.ocr.engine import OcrOptions
+from ingest.page import PageImage
+from ingest.preprocess import PreparedPage, decode_png, preprocess_page
+
+# Joining rules, in units of the text height of the lines involved.
+ROW_OVERLAP = 0.5  # two boxes share a row when they overlap this much vertically
+ROW_GAP = 0.8  # fragments of one row further apart than this start separate blocks
+LINE_GAP = 0.9  # the next line joins a block when the blank above it is at most this
+HEIGHT_RATIO = 1.5  # a line this much taller or shorter (a heading) starts a new block
+COLUMN_OVERLAP = 0.3  # a line joins a block when it overlaps the block's width this much
+MIN_COLUMN_SHARE = 0.2  # a vertical cut needs blocks on both sides at least this share of the width
+
+
+class RapidOcrConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_side_px: int = 2000  # bigger page images are downscaled first: speed, with boxes kept normalized
+    min_score: float = 0.5  # lines recognized with less confidence are dropped
+    threads: int | None = None  # onnxruntime intra-op threads; None = onnxruntime's default (all cores)
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """A recognized line in pixels of the OCR'd image."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 1.0
+
+    @property
+    def height(self) -> float:
+        return max(self.y1 - self.y0, 1.0)
+
+    @property
+    def width(self) -> float:
+        return max(self.x1 - self.x0, 1.0)
+
+
+class RapidOcrEngine:
+    name = "rapidocr"
+
+    def __init__(self, config: RapidOcrConfig | None = None) -> None:
+        self.config = config or RapidOcrConfig()
+        self._lock = threading.Lock()  # RapidOCR keeps per-call state on the instance: one call at a time
+        self._ocr: Any = None
+
+    async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
+        return await asyncio.to_thread(self.recognize_sync, page, options)
+
+    def recognize_sync(self, page: PageImage, options: OcrOptions | None = None) -> PageLayout:
+        options = options or OcrOptions()
+        prepared = preprocess_page(page, options.preprocess)
+        img = decode_png(prepared.page.image_png)
+        img = fit_side(img, self.config.max_side_px)
+        boxes = self.read_boxes(img)
+        size_px = (img.shape[1], img.shape[0])
+        layout = PageLayout(
+            page=page.page,
+            width=page.width,
+            height=page.height,
+            unit=page.unit,
+            image_size=prepared.page.image_size,
+            engine=self.name,
+            blocks=build_blocks(boxes, size_px),
+            raw=json.dumps(
+                {"size_px": size_px, "lines": [[b.text, [b.x0, b.y0, b.x1, b.y1], b.score] for b in boxes]},
+                ensure_ascii=False,
+            ),
+        )
+        return _on_original(layout, prepared)
+
+    def read_boxes(self, img: np.ndarray) -> list[TextBox]:
+        """Run det + rec on BGR or gray pixels; lines below `min_score` are dropped."""
+        with self._lock:
+            ocr = self._engine()
+            try:
+                result = ocr(img)
+            except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
+                raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
+        return boxes_from_result(result.boxes, result.txts, result.scores, self.config.min_score)
+
+    def _engine(self) -> Any:
+        if self._ocr is None:
+            from rapidocr import RapidOCR  # loads onnxruntime: only when the first page arrives
+
+            params: dict[str, Any] = {
+                "Global.use_cls": False,  # pages arrive upright (sources apply EXIF; deskew is separate)
+                "Global.log_level": "warning",
+                "Global.max_side_len": self.config.max_side_px,
+                "Global.text_score": self.config.min_score,
+            }
+            if self.config.threads:
+                params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.config.threads
+                params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+            self._ocr = RapidOCR(params=params)
+        return self._ocr
+
+
+def _on_original(layout: PageLayout, prepared: PreparedPage) -> PageLayout:
+    return prepared.map_layout(layout) if prepared.steps else layout
+
+
+def fit_side(img: np.ndarray, max_side_px: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    scale = max_side_px / max(h, w)
+    if scale >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def boxes_from_result(quads: Any, texts: Any, scores: Any, min_score: float) -> list[TextBox]:
+    if quads is None or texts is None:
+        return []
+    out = []
+    for quad, text, score in zip(quads, texts, scores or [1.0] * len(texts), strict=False):
+        pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+        if not str(text).strip() or float(score) < min_score:
+            continue
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        out.append(TextBox(str(text).strip(), float(x0), float(y0), float(x1), float(y1), float(score)))
+    return out
+
+
+# --- blocks ----------------------------------------------------------------------------------
+def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
+    """Lines grouped into text blocks in reading order; boxes normalized by `size_px`."""
+    groups = group_lines(boxes)
+    hulls = [_hull(g) for g in groups]
+    blocks = []
+    for order, i in enumerate(reading_order(hulls)):
+        group = groups[i]
+        h = hulls[i]
+        blocks.append(
+            Block(
+                kind="text",
+                markdown=block_text(group),
+                bbox=BBox.from_pixels((h.x0, h.y0, h.x1, h.y1), size_px),
+                order=order,
+                label="rapidocr",
+                lines=[Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px)) for b in group],
+            )
+        )
+    return blocks
+
+
+def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
+    """Greedy top-to-bottom grouping: same-row fragments and closely stacked, overlapping lines."""
+    groups: list[list[TextBox]] = []
+    for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
+        target = next((g for g in reversed(groups) if _joins(g, box)), None)
+        if target is None:
+            groups.append([box])
+        else:
+            target.append(box)
+    return groups
+
+
+def _joins(group: list[TextBox], box: TextBox) -> bool:
+    last = group[-1]
+    h = min(last.height, box.height)
+    if max(last.height, box.height) / h > HEIGHT_RATIO:
+        return False
+    overlap_y = min(last.y1, box.y1) - max(last.y0, box.y0)
+    if overlap_y > ROW_OVERLAP * h:
+        return -0.5 * h <= box.x0 - last.x1 <= ROW_GAP * h
+    hull = _hull(group)
+    gap = box.y0 - hull.y1
+    overlap_x = min(hull.x1, box.x1) - max(hull.x0, box.x0)
+    return -0.5 * h <= gap <= LINE_GAP * h and overlap_x >= COLUMN_OVERLAP * min(hull.width, box.width)
+
+
+def block_text(group: list[TextBox]) -> str:
+    """Rows joined by newlines; fragments of one row by a space, left to right."""
+    rows: list[list[TextBox]] = []
+    for box in group:
+        row = rows[-1] if rows else None
+        if row and min(row[-1].y1, box.y1) - max(row[-1].y0, box.y0) > ROW_OVERLAP * min(row[-1].height, box.height):
+            row.append(box)
+        else:
+            rows.append([box])
+    return "\n".join(" ".join(b.text for b in sorted(r, key=lambda b: b.x0)) for r in rows)
+
+
+def _hull(group: list[TextBox]) -> TextBox:
+    return TextBox(
+        text="",
+        x0=min(b.x0 for b in group),
+        y0=min(b.y0 for b in group),
+        x1=max(b.x1 for b in group),
+        y1=max(b.y1 for b in group),
+    )
+
+
+def reading_order(hulls: list[TextBox]) -> list[int]:
+    """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands."""
+    return _xy_cut(list(range(len(hulls))), hulls)
+
+
+def _xy_cut(idx: list[int], hulls: list[TextBox]) -> list[int]:
+    if len(idx) <= 1:
+        return idx
+    cols = _split(idx, hulls, vertical=True)
+    if cols and _is_text_columns(cols, hulls):
+        return _xy_cut(cols[0], hulls) + _xy_cut(cols[1], hulls)
+    bands = _split(idx, hulls, vertical=False)
+    if bands:
+        return _xy_cut(bands[0], hulls) + _xy_cut(bands[1], hulls)
+    return sorted(idx, key=lambda i: (hulls[i].y0, hulls[i].x0))
+
+
+def _split(idx: list[int], hulls: list[TextBox], vertical: bool) -> tuple[list[int], list[int]] | None:
+    """The first empty gap along x (vertical=True) or y that separates `idx` in two, if any."""
+
+    def span(i: int) -> tuple[float, float]:
+        b = hulls[i]
+        return (b.x0, b.x1) if vertical else (b.y0, b.y1)
+
+    ordered = sorted(idx, key=lambda i: span(i)[0])
+    reach = span(ordered[0])[1]
+    for k in range(1, len(ordered)):
+        start, end = span(ordered[k])
+        if start > reach:
+            return ordered[:k], ordered[k:]
+        reach = max(reach, end)
+    return None
+
+
+def _is_text_columns(cols: tuple[list[int], list[int]], hulls: list[TextBox]) -> bool:
+    # Receipts and forms have a narrow column of amounts beside the labels: read those row by row.
+    region = max(hulls[i].x1 for i in cols[0] + cols[1]) - min(hulls[i].x0 for i in cols[0] + cols[1])
+    widths = [statistics.median(hulls[i].width for i in side) for side in cols]
+    return min(widths) >= MIN_COLUMN_SHARE * region
