@@ -20,7 +20,8 @@ async function checkEmpty() {
     const reply = await getJson("/v1/documents", { kb: settings.kb, limit: 1 });
     const docs = Array.isArray(reply) ? reply : reply.documents || [];
     ask.setEmpty(docs.length === 0);
-  } catch {
+  } catch (e) {
+    console.warn(e);
     ask.setEmpty(false); // errors show in the panels that need the data
   }
   if (!$("#panel-documents").hidden) documents.refresh();

@@ -106,10 +106,11 @@ function renderBlocks(lines, opts) {
       out.push(pipeTable(rows, opts));
     } else if (LIST_RE.test(line)) {
       flush();
-      const ordered = /^\s*\d/.test(line);
+      const start = (line.match(/^\s*(\d+)/) || [])[1];
       const items = [];
       for (; i < lines.length && (m = lines[i].match(LIST_RE)); i++) items.push(`<li>${inline(m[2], opts)}</li>`);
-      out.push(ordered ? `<ol>${items.join("")}</ol>` : `<ul>${items.join("")}</ul>`);
+      const startAttr = start && start !== "1" ? ` start="${Number(start)}"` : "";
+      out.push(start ? `<ol${startAttr}>${items.join("")}</ol>` : `<ul>${items.join("")}</ul>`);
     } else if ((m = line.match(/^\s*>\s?(.*)$/))) {
       flush();
       out.push(`<blockquote>${inline(m[1], opts)}</blockquote>`);
