@@ -35,9 +35,10 @@ const pageCount = (doc) => (Array.isArray(doc.pages) ? doc.pages.length : doc.pa
 
 /** Loads the sample set into the current knowledge base and follows its jobs in `list`. */
 export async function loadSamples(list) {
-  const reply = await postJson("/v1/samples", {}, { kb: settings.kb });
+  const reply = await postJson("/v1/samples", { kb: settings.kb });
   const docs = docsOf(reply);
-  await Promise.all(docs.map((d) => (d.job_id ? follow(list, d.filename || docId(d), d.job_id) : null)));
+  const name = (d, i) => d.filename || `sample file ${i + 1} of ${docs.length}`;
+  await Promise.all(docs.map((d, i) => (d.job_id ? follow(list, name(d, i), d.job_id) : null)));
   return docs;
 }
 

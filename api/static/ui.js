@@ -49,7 +49,7 @@ export function notice(text) {
   setTimeout(() => (box.hidden = true), 4000);
 }
 
-const TERMINAL = new Set(["done", "failed", "cancelled", "canceled", "error", "succeeded", "indexed"]);
+const TERMINAL = new Set(["done", "partial", "failed", "cancelled", "canceled", "error", "succeeded", "indexed"]);
 export const isTerminal = (state) => TERMINAL.has(String(state || "").toLowerCase());
 export const isFailed = (state) => ["failed", "error", "cancelled", "canceled"].includes(String(state || "").toLowerCase());
 
