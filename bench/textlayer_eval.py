@@ -1,0 +1,157 @@
+"""Text-layer engine vs docling ground truth: matched-block IoU per document and pages/s with and without tables.
+
+Run: .venv/bin/python bench/textlayer_eval.py  (writes bench/results/textlayer_eval.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.layout import BBox, Block, PageLayout  # noqa: E402
+from ingest.ocr.textlayer import TextLayerConfig, TextLayerEngine, mark_furniture  # noqa: E402
+from ingest.page import PageImage  # noqa: E402
+
+DOCLING = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "docling-testdata" / "pdf"
+DOCS = [
+    "2305.03393v1-pg9",
+    "amt_handbook_sample",
+    "multi_page",
+    "normal_4pages",
+    "redp5110_sampled",
+    "table_mislabeled_as_picture",
+]
+MIN_IOU_TO_PAIR = 0.1
+
+
+def gt_boxes(gt_json: Path) -> dict[int, list[tuple[str, BBox]]]:
+    """docling ground truth per page: (label, box) for texts, tables and pictures (BOTTOMLEFT points)."""
+    doc = json.loads(gt_json.read_text())
+    sizes = {int(k): (v["size"]["width"], v["size"]["height"]) for k, v in doc["pages"].items()}
+    out: dict[int, list[tuple[str, BBox]]] = {p: [] for p in sizes}
+    for item in [*doc["texts"], *doc["tables"], *doc["pictures"]]:
+        for prov in item.get("prov", []):
+            bb, page = prov["bbox"], prov["page_no"]
+            origin = "bottom" if bb.get("coord_origin", "BOTTOMLEFT") == "BOTTOMLEFT" else "top"
+            box = BBox.from_points((bb["l"], bb["t"], bb["r"], bb["b"]), sizes[page], origin=origin)
+            out[page].append((item["label"], box))
+    return out
+
+
+def match_blocks(gt: list[BBox], pred: list[BBox]) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one pairing by IoU, best pairs first; pairs under MIN_IOU_TO_PAIR are left out."""
+    cands = sorted(
+        ((g.iou(p), i, j) for i, g in enumerate(gt) for j, p in enumerate(pred)),
+        reverse=True,
+    )
+    used_g: set[int] = set()
+    used_p: set[int] = set()
+    pairs = []
+    for iou, i, j in cands:
+        if iou < MIN_IOU_TO_PAIR:
+            break
+        if i not in used_g and j not in used_p:
+            used_g.add(i)
+            used_p.add(j)
+            pairs.append((i, j, iou))
+    return pairs
+
+
+def page_image(pdf: Path, page: int, width: float, height: float) -> PageImage:
+    """A PageImage without pixels: the text-layer engine reads only `source` and `page`."""
+    return PageImage(
+        page=page,
+        width=width,
+        height=height,
+        unit="pt",
+        image_png=b"",
+        image_size=(0, 0),
+        dpi=144,
+        source=pdf,
+    )
+
+
+def recognize_document(pdf: Path, config: TextLayerConfig) -> list[PageLayout]:
+    import pymupdf
+
+    engine = TextLayerEngine(config)
+    with pymupdf.open(pdf) as doc:
+        sizes = [(p.rect.width, p.rect.height) for p in doc]
+    layouts = [engine.recognize_sync(page_image(pdf, i + 1, w, h)) for i, (w, h) in enumerate(sizes)]
+    return mark_furniture(layouts)
+
+
+def score_document(name: str, layouts: list[PageLayout]) -> dict[str, Any]:
+    gt = gt_boxes(DOCLING / "groundtruth" / f"{name}.json")
+    ious: list[float] = []
+    n_gt = n_pred = hits50 = 0
+    for layout in layouts:
+        g = [box for _, box in gt.get(layout.page, [])]
+        p = [b.bbox for b in layout.blocks]
+        pairs = match_blocks(g, p)
+        ious += [iou for _, _, iou in pairs]
+        hits50 += sum(1 for *_, iou in pairs if iou >= 0.5)
+        n_gt, n_pred = n_gt + len(g), n_pred + len(p)
+    return {
+        "doc": name,
+        "pages": len(layouts),
+        "gt_blocks": n_gt,
+        "pred_blocks": n_pred,
+        "matched": len(ious),
+        "mean_iou_matched": round(sum(ious) / len(ious), 4) if ious else 0.0,
+        "recall_at_0.5": round(hits50 / n_gt, 4) if n_gt else 0.0,
+    }
+
+
+def tables_found(layouts: list[PageLayout]) -> list[int]:
+    return [lay.page for lay in layouts for b in lay.blocks if b.kind == "table"]
+
+
+def _pages_of(name: str, tables: str) -> int:
+    return len(recognize_document(DOCLING / "sources" / f"{name}.pdf", TextLayerConfig(tables=tables)))  # type: ignore[arg-type]
+
+
+def throughput(tables: str, workers: int, rounds: int) -> float:
+    """Pages/s over all documents, `rounds` times, in `workers` processes (one core each)."""
+    jobs = [(name, tables) for _ in range(rounds) for name in DOCS]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        pages = sum(pool.map(_pages_of, *zip(*jobs, strict=True)))
+    return pages / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "textlayer_eval.json")
+    args = ap.parse_args()
+    result: dict[str, Any] = {"load_avg_before": os.getloadavg()[0], "docs": {}}
+    for mode in ("auto", "always", "never"):
+        per_doc = []
+        for name in DOCS:
+            layouts = recognize_document(DOCLING / "sources" / f"{name}.pdf", TextLayerConfig(tables=mode))  # type: ignore[arg-type]
+            per_doc.append(score_document(name, layouts) | {"table_pages": tables_found(layouts)})
+        result["docs"][mode] = per_doc
+        ious = [d["mean_iou_matched"] for d in per_doc]
+        result[f"mean_iou_{mode}"] = round(sum(ious) / len(ious), 4)
+    for mode in ("auto", "always", "never"):
+        for workers in (1, 2):
+            result[f"pages_per_s_{mode}_{workers}proc"] = round(throughput(mode, workers, args.rounds), 2)
+    result["load_avg_after"] = os.getloadavg()[0]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "docs"}, indent=2))
+    for d in result["docs"]["auto"]:
+        print(d)
+
+
+if __name__ == "__main__":
+    main()

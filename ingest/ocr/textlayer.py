@@ -1,0 +1,487 @@
+"""Text-layer engine: blocks, headings, lists, tables and reading order from a PDF's own text (PyMuPDF).
+
+PyMuPDF gives PDF points with a top-left origin; every box here is normalized with `BBox.from_points`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from typing import Any, Literal
+
+import pymupdf
+from pydantic import BaseModel, ConfigDict
+
+from ingest.errors import BadOcrOption, DamagedFile
+from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.ocr.engine import OcrOptions
+from ingest.ocr.reading_order import mark_furniture, order_blocks
+from ingest.page import PageImage
+
+__all__ = [
+    "TextLayerConfig",
+    "TextLayerEngine",
+    "has_real_text",
+    "judge_text_layer",
+    "mark_furniture",
+    "text_layer_stats",
+]
+
+_BULLET = r"[•●◦▪▫■□○◆◇►▸‣⁃➢➤✓✔∙·*\-–—]"
+LIST_RE = re.compile(rf"^\s*(?:{_BULLET}|\(?\d{{1,3}}[.)]|\(?[a-z][.)]|\(?[ivx]{{1,4}}\)|[A-Z]\))\s+\S")
+BULLET_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,3}}[.)]|(?:[^\w\s]\s*){{1,3}})\s*$")
+# checkboxes and symbol-font glyphs without a Unicode mapping used as list markers
+_GLYPH_MARKER_RE = re.compile(r"^[\ufffd\ue000-\uf8ff☐☑☒□◻◼❑❒✗✘]+(?:\s*[\ufffd\ue000-\uf8ff☐☑☒□])*\s*")
+_BULLET_RE = re.compile(_BULLET)
+CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
+_BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
+_WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
+_BOLD_FLAG = 16
+_MONO_FLAG = 8
+
+
+class TextLayerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # "auto" runs PyMuPDF find_tables (0.1-0.7 s/page) only on pages with ruling lines
+    tables: Literal["auto", "always", "never"] = "auto"
+    min_rulings: int = (
+        3  # axis-aligned strokes >= 10% of the page width that make a page worth a table search
+    )
+    heading_size_ratio: float = 1.15  # a line this much larger than the body size can be a heading
+    heading_max_chars: int = 160
+    font_sample_pages: int = 40  # pages read for the document's font statistics
+
+
+# --------------------------------------------------------------------------------------------- fonts
+@dataclass(frozen=True)
+class FontStats:
+    """Document-level font facts: body size, heading sizes (largest first) and a title size if clear."""
+
+    body: float
+    heading_sizes: tuple[float, ...] = ()
+    title: float | None = None
+
+
+def _round_size(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def font_stats_from(
+    sizes: Counter[float], short_lines: dict[float, set[int]], low_sizes: set[float], ratio: float
+) -> FontStats:
+    """Pure rule: body = most common size by characters; heading sizes = larger sizes on short lines;
+    title = the largest size (>= 1.4x body) when it is used on one of the first two pages only, in the
+    top half of the page (`low_sizes` are sizes seen in a bottom half)."""
+    if not sizes:
+        return FontStats(body=10.0)
+    body = sizes.most_common(1)[0][0]
+    larger = sorted((s for s in short_lines if s >= body * ratio), reverse=True)
+    title = None
+    if larger and larger[0] >= body * 1.4:
+        pages = short_lines[larger[0]]
+        if len(pages) == 1 and min(pages) <= 2 and larger[0] not in low_sizes:
+            title = larger[0]
+            larger = larger[1:]
+    return FontStats(body=body, heading_sizes=tuple(larger), title=title)
+
+
+def _read_fonts(doc: pymupdf.Document, ratio: float, max_pages: int) -> FontStats:
+    sizes: Counter[float] = Counter()
+    short_lines: dict[float, set[int]] = {}
+    low_sizes: set[float] = set()
+    step = max(1, doc.page_count // max_pages)
+    for pno in range(0, doc.page_count, step)[:max_pages]:
+        page = doc[pno]
+        for line in _page_lines(page):
+            sizes[line.size] += len(line.text)
+            if len(line.text) <= 120:
+                short_lines.setdefault(line.size, set()).add(pno + 1)
+            if line.box[1] > page.rect.height / 2:
+                low_sizes.add(line.size)
+    return font_stats_from(sizes, short_lines, low_sizes, ratio)
+
+
+@lru_cache(maxsize=8)
+def _cached_fonts(path: str, mtime_ns: int, ratio: float, max_pages: int) -> FontStats:
+    with pymupdf.open(path) as doc:
+        return _read_fonts(doc, ratio, max_pages)
+
+
+# --------------------------------------------------------------------------------------------- lines
+@dataclass
+class _Line:
+    text: str
+    box: tuple[float, float, float, float]  # points, top-left origin
+    size: float
+    bold: bool
+    mono: bool
+    block: int  # PyMuPDF block number
+    invisible: bool = False
+
+
+@dataclass
+class _Para:
+    lines: list[_Line] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(ln.text for ln in self.lines)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        bs = [ln.box for ln in self.lines]
+        return min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs)
+
+
+def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> _Line | None:
+    spans = [s for s in all_spans if s["text"].strip()]
+    if not spans:
+        return None
+    weights: Counter[tuple[float, bool, bool]] = Counter()
+    for s in spans:
+        bold = bool(s["flags"] & _BOLD_FLAG) or "bold" in s["font"].lower()
+        weights[(_round_size(s["size"]), bold, bool(s["flags"] & _MONO_FLAG))] += len(s["text"].strip())
+    size, bold, mono = weights.most_common(1)[0][0]
+    all_bold = all(k[1] for k in weights)
+    box = (
+        min(s["bbox"][0] for s in spans),
+        min(s["bbox"][1] for s in spans),
+        max(s["bbox"][2] for s in spans),
+        max(s["bbox"][3] for s in spans),
+    )
+    text = re.sub(r"\s+", " ", "".join(s["text"] for s in all_spans)).strip()
+    if _GLYPH_MARKER_RE.match(text) and not BULLET_ONLY_RE.match(text):
+        text = _GLYPH_MARKER_RE.sub("• ", text)
+    invisible = all(s.get("alpha", 255) == 0 for s in spans)
+    return _Line(text, box, size, bold and all_bold, mono, block_no, invisible)
+
+
+def _page_lines(page: pymupdf.Page) -> list[_Line]:
+    # no TEXT_CID_FOR_UNKNOWN_UNICODE: unmapped glyphs must show as U+FFFD for has_real_text
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    lines: list[_Line] = []
+    for bno, block in enumerate(page.get_text("dict", flags=flags)["blocks"]):
+        spans: list[dict[str, Any]] = []
+        for raw in block.get("lines", []):
+            if spans and not _same_row(spans, raw):
+                lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
+                spans = []
+            spans = [
+                *spans,
+                {"text": " ", "bbox": raw["bbox"], "size": 0, "flags": 0, "font": ""},
+                *raw["spans"],
+            ]
+        lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
+    return lines
+
+
+def _same_row(spans: list[dict[str, Any]], raw: dict[str, Any]) -> bool:
+    """MuPDF cuts a line at a wide gap ("5.1" | "Results"); pieces on one baseline, close by, are one line."""
+    prev = spans[-1]["bbox"]
+    box = raw["bbox"]
+    overlap = min(prev[3], box[3]) - max(prev[1], box[1])
+    size = max(s["size"] for s in spans)
+    return overlap > 0.6 * min(prev[3] - prev[1], box[3] - box[1]) and 0 <= box[0] - prev[2] <= 3 * size
+
+
+def _attach_bullets(lines: list[_Line]) -> list[_Line]:
+    """A bullet glyph often sits in its own block left of its item; glue it onto that item's line."""
+    out: list[_Line] = []
+    for i, line in enumerate(lines):
+        if BULLET_ONLY_RE.match(line.text):
+            target = _right_neighbour(line, lines[i + 1 :])
+            if target is None and not any(c.isalnum() for c in line.text):
+                continue  # a stray marker glyph with nothing to mark carries no content
+            if target is not None:
+                glyph = line.text.strip() if _BULLET_RE.search(line.text) or line.text[0].isdigit() else "•"
+                target.text = target.text if target.text.startswith("• ") else f"{glyph} {target.text}"
+                target.box = (line.box[0], min(line.box[1], target.box[1]), target.box[2], target.box[3])
+                continue
+        out.append(line)
+    return out
+
+
+def _right_neighbour(bullet: _Line, rest: list[_Line]) -> _Line | None:
+    for cand in rest[:60]:
+        overlap = min(bullet.box[3], cand.box[3]) - max(bullet.box[1], cand.box[1])
+        if overlap > 0.4 * (bullet.box[3] - bullet.box[1]) and 0 <= cand.box[0] - bullet.box[2] < 40:
+            return cand
+    return None
+
+
+def _paragraphs(lines: list[_Line]) -> list[_Para]:
+    """Group lines top-down: a line joins the paragraph right above it when the style matches, the columns
+    overlap and no paragraph cue (list marker, first-line indent, wide gap) starts a new one."""
+    paras: list[_Para] = []
+    for line in sorted(lines, key=lambda ln: ln.box[1]):
+        target = min(
+            (p for p in paras[-40:] if _continues(p, line)),
+            key=lambda p: line.box[1] - p.lines[-1].box[3],
+            default=None,
+        )
+        if target is None:
+            paras.append(_Para([line]))
+        else:
+            target.lines.append(line)
+    return paras
+
+
+def _continues(para: _Para, line: _Line) -> bool:
+    prev = para.lines[-1]
+    height = max(1.0, prev.box[3] - prev.box[1])
+    gap = line.box[1] - prev.box[3]
+    if not -0.3 * height <= gap <= (0.9 if line.block == prev.block else 0.7) * height:
+        return False
+    overlap = min(prev.box[2], line.box[2]) - max(prev.box[0], line.box[0])
+    if overlap < 0.5 * min(prev.box[2] - prev.box[0], line.box[2] - line.box[0]):
+        return False
+    if LIST_RE.match(line.text) or abs(line.size - prev.size) > 0.6:
+        return False
+    if line.bold != prev.bold or line.mono != prev.mono:
+        return False
+    indented = line.box[0] - prev.box[0] > 0.5 * height
+    # a first-line indent starts a paragraph; a hanging indent (second line indented) continues one
+    return not (indented and (len(para.lines) > 1 or line.block != prev.block))
+
+
+# --------------------------------------------------------------------------------------------- kinds
+def classify(para: _Para, fonts: FontStats, config: TextLayerConfig) -> tuple[str, int | None]:
+    """Pure rule: (kind, heading level) of one paragraph given the document's font statistics."""
+    text = para.text
+    size = Counter(ln.size for ln in para.lines).most_common(1)[0][0]
+    short = len(text) <= config.heading_max_chars and len(para.lines) <= 3 and any(c.isalpha() for c in text)
+    if short and fonts.title is not None and abs(size - fonts.title) < 0.6:
+        return "title", 1
+    shift = 1 if fonts.title is not None else 0
+    if short and size >= fonts.body * config.heading_size_ratio and not text.endswith(","):
+        rank = next(
+            (i for i, s in enumerate(fonts.heading_sizes) if size >= s - 0.25), len(fonts.heading_sizes)
+        )
+        return "heading", min(6, rank + 1 + shift)
+    if CAPTION_RE.match(text):
+        return "caption", None
+    if LIST_RE.match(text):
+        return "list", None
+    if short and all(ln.bold for ln in para.lines) and size >= fonts.body * 0.95 and len(text) <= 100:
+        if not text.endswith((".", ",", ";")):
+            return "heading", min(6, len(fonts.heading_sizes) + 1 + shift)
+    if all(ln.mono for ln in para.lines):
+        return "code", None
+    return "text", None
+
+
+def _markdown(kind: str, para: _Para) -> str:
+    if kind == "code":
+        return "\n".join(ln.text for ln in para.lines)
+    return _dehyphenate(para.lines)
+
+
+def _dehyphenate(lines: list[_Line]) -> str:
+    out = ""
+    for ln in lines:
+        if out.endswith("-") and ln.text[:1].islower():
+            out = out[:-1] + ln.text
+        else:
+            out = f"{out} {ln.text}" if out else ln.text
+    return out
+
+
+# --------------------------------------------------------------------------------------------- tables
+def count_rulings(page: pymupdf.Page) -> int:
+    """Axis-aligned strokes (lines or thin rectangles) at least 10% of the page width or height."""
+    min_len = 0.1 * min(page.rect.width, page.rect.height)
+    n = 0
+    for path in page.get_drawings():
+        for item in path["items"]:
+            if item[0] == "l":
+                a, b = item[1], item[2]
+                if (abs(a.y - b.y) < 1 or abs(a.x - b.x) < 1) and abs(a - b) >= min_len:
+                    n += 1
+            elif item[0] == "re":
+                r = item[1]
+                if min(r.width, r.height) < 2 <= max(r.width, r.height) and max(r.width, r.height) >= min_len:
+                    n += 1
+                elif min(r.width, r.height) >= 2:
+                    n += 1  # filled cells / boxes: tables drawn with shaded rows
+    return n
+
+
+def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
+    blocks = []
+    for tab in page.find_tables().tables:
+        rows = [[_cell(c) for c in row] for row in tab.extract()]
+        if len(rows) < 2 or max(len(r) for r in rows) < 2:
+            continue
+        blocks.append(
+            Block(
+                kind="table",
+                markdown=table_markdown(rows),
+                html=table_html(rows),
+                bbox=BBox.from_points(tuple(tab.bbox), size),
+                label="find_tables",
+            )
+        )
+    return blocks
+
+
+def _cell(value: str | None) -> str:
+    return re.sub(r"\s+", " ", value or "").strip()
+
+
+def table_markdown(rows: list[list[str]]) -> str:
+    width = max(len(r) for r in rows)
+    padded = [[c.replace("|", "\\|") for c in r] + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(padded[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(r) + " |" for r in padded[1:]]
+    return "\n".join(lines)
+
+
+def table_html(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _inside(line: _Line, tables: list[BBox], size: tuple[float, float]) -> bool:
+    cx, cy = (line.box[0] + line.box[2]) / 2 / size[0], (line.box[1] + line.box[3]) / 2 / size[1]
+    return any(t.x0 - 0.005 <= cx <= t.x1 + 0.005 and t.y0 - 0.005 <= cy <= t.y1 + 0.005 for t in tables)
+
+
+def figure_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
+    """Images covering at least 2% of the page; smaller ones are logos and decorations."""
+    blocks = []
+    page_area = size[0] * size[1]
+    for info in page.get_image_info():
+        rect = pymupdf.Rect(info["bbox"]) & page.rect
+        if rect.is_empty or rect.width * rect.height < 0.02 * page_area:
+            continue
+        blocks.append(
+            Block(kind="figure", markdown="", bbox=BBox.from_points(tuple(rect), size), label="image")
+        )
+    return blocks
+
+
+# --------------------------------------------------------------------------------------------- page
+def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig) -> list[Block]:
+    """Every block of one PDF page in reading order."""
+    size = (page.rect.width, page.rect.height)
+    run_tables = config.tables == "always" or (
+        config.tables == "auto" and count_rulings(page) >= config.min_rulings
+    )
+    tables = table_blocks(page, size) if run_tables else []
+    lines = [
+        ln for ln in _attach_bullets(_page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)
+    ]
+    blocks: list[Block] = [*tables, *figure_blocks(page, size)]
+    for para in _paragraphs(lines):
+        kind, level = classify(para, fonts, config)
+        blocks.append(
+            Block(
+                kind=kind,  # type: ignore[arg-type]
+                level=level,
+                markdown=_markdown(kind, para),
+                bbox=BBox.from_points(para.box, size),
+                label="textlayer",
+                lines=[Line(text=ln.text, bbox=BBox.from_points(ln.box, size)) for ln in para.lines],
+            )
+        )
+    return order_blocks(blocks)
+
+
+def _open_pdf(page: PageImage) -> pymupdf.Document:
+    if page.source is None or page.unit != "pt":
+        raise BadOcrOption(
+            "the text-layer engine reads PDF pages only; use engine 'auto' or 'rapidocr' for images"
+        )
+    try:
+        return pymupdf.open(page.source)
+    except (pymupdf.FileDataError, RuntimeError) as exc:
+        raise DamagedFile(f"could not reopen {Path(page.source).name} for its text layer: {exc}") from exc
+
+
+class TextLayerEngine:
+    name = "textlayer"
+
+    def __init__(self, config: TextLayerConfig | None = None) -> None:
+        self.config = config or TextLayerConfig()
+
+    async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
+        return await asyncio.to_thread(self.recognize_sync, page)
+
+    def recognize_sync(self, page: PageImage) -> PageLayout:
+        cfg = self.config
+        with _open_pdf(page) as doc:
+            src = Path(str(page.source))
+            fonts = _cached_fonts(
+                str(src), src.stat().st_mtime_ns, cfg.heading_size_ratio, cfg.font_sample_pages
+            )
+            pdf_page = doc[page.page - 1]
+            blocks = extract_blocks(pdf_page, fonts, cfg)
+            raw = pdf_page.get_text()
+        return PageLayout(
+            page=page.page,
+            width=page.width,
+            height=page.height,
+            unit="pt",
+            image_size=page.image_size,
+            engine=self.name,
+            blocks=blocks,
+            raw=raw,
+        )
+
+
+# --------------------------------------------------------------------------------------------- real text?
+@dataclass(frozen=True)
+class TextLayerStats:
+    chars: int  # printable, non-space characters
+    bad: int  # U+FFFD, private-use and control characters
+    wordlike: float  # share of tokens that look like words or numbers
+    invisible: float  # share of characters drawn invisibly (render mode 3: an OCR layer)
+
+
+MIN_REAL_CHARS = 30
+
+
+def judge_text_layer(stats: TextLayerStats) -> bool:
+    """Pure rule: enough printable text, few broken glyphs, mostly word-like tokens; an invisible (OCR) layer
+    must be cleaner still, since its fonts carry no structure and its text is someone else's OCR."""
+    if stats.chars < MIN_REAL_CHARS or stats.bad > 0.05 * stats.chars:
+        return False
+    if stats.invisible >= 0.9:
+        return stats.chars >= 2 * MIN_REAL_CHARS and stats.wordlike >= 0.8
+    return stats.wordlike >= 0.5
+
+
+def text_layer_stats(pdf_page: pymupdf.Page) -> TextLayerStats:
+    lines = _page_lines(pdf_page)
+    text = " ".join(ln.text for ln in lines)
+    chars = sum(1 for c in text if not c.isspace() and c.isprintable())
+    hidden = sum(len(ln.text) for ln in lines if ln.invisible)
+    tokens = [t.strip("()[]{}\"'“”‘’:;,.!?") for t in text.split()]
+    tokens = [t for t in tokens if t]
+    wordlike = sum(1 for t in tokens if _WORD_RE.match(t)) / len(tokens) if tokens else 0.0
+    total = sum(len(ln.text) for ln in lines) or 1
+    return TextLayerStats(chars, len(_BAD_CHARS_RE.findall(text)), wordlike, hidden / total)
+
+
+def has_real_text(page: PageImage) -> bool:
+    """True when the page's PDF text layer holds real text worth using instead of OCR (see judge_text_layer)."""
+    if (
+        page.unit != "pt"
+        or page.source is None
+        or str(page.source).lower().endswith((".png", ".jpg", ".tif"))
+    ):
+        return False
+    if page.text_chars and page.text_chars < MIN_REAL_CHARS:
+        return False
+    try:
+        with pymupdf.open(page.source) as doc:
+            return judge_text_layer(text_layer_stats(doc[page.page - 1]))
+    except (pymupdf.FileDataError, RuntimeError, IndexError, ValueError):
+        return False
