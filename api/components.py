@@ -17,13 +17,26 @@ from ingest.ocr.router import OcrRouter
 from ingest.pipeline import Pipeline
 from retrieval.answer import Answerer, ExtractiveAnswerer, LlmAnswerer
 from retrieval.llm import LlmClient
-from retrieval.embed import Embedder, build_embedder
+from retrieval.embed import Embedder, EmbedderConfig, build_embedder
 from retrieval.search import KnowledgeBase
 
 
 def _client(connect_s: float, read_s: float, api_key: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return httpx.AsyncClient(timeout=httpx.Timeout(read_s, connect=connect_s), headers=headers)
+
+
+_EMBEDDERS: dict[str, Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def shared_embedder(config: EmbedderConfig) -> Embedder:
+    """One model per configuration per process, however many Services share the process."""
+    key = config.model_dump_json()
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = build_embedder(config)
+        return _EMBEDDERS[key]
 
 
 class Components:
@@ -42,7 +55,7 @@ class Components:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = build_embedder(self.settings.embedder)
+                self._embedder = shared_embedder(self.settings.embedder)
             return self._embedder
 
     def knowledge_base(self) -> KnowledgeBase:

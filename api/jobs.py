@@ -163,12 +163,12 @@ class JobSteps:
 
     async def ocr(self, ctx: JobContext, pages: list[int] | None = None) -> None:
         """OCR pages without a saved layout (all, or `pages`); progress goes to the DB."""
-        pipeline = self.services.components.pipeline(self.services.settings.jobs.page_concurrency, with_index=False)
+        pipeline = self.services.components.pipeline(self.services.settings.page_concurrency(), with_index=False)
         files = self.services.files(ctx.doc_id)
         await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
 
     async def finalize(self, ctx: JobContext) -> DocumentOutcome:
-        pipeline = await asyncio.to_thread(self.services.components.pipeline, self.services.settings.jobs.page_concurrency)
+        pipeline = await asyncio.to_thread(self.services.components.pipeline, self.services.settings.page_concurrency())
         files = self.services.files(ctx.doc_id)
         return await pipeline.finalize(
             ctx.doc_id, ctx.kb, ctx.filename, files, ctx.tags, self.hooks(ctx.job_id), page_count=ctx.pages_total

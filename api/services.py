@@ -216,7 +216,7 @@ class Services:
         options = options or self.settings.ocr
         scratch = DocumentFiles(Path(tempfile.mkdtemp(dir=self.settings.uploads_dir, prefix="ocr-")))
         try:
-            pipeline = self.components.pipeline(self.settings.jobs.page_concurrency, with_index=False)
+            pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
             await pipeline.ocr_pages(path, scratch, options, Hooks())
             layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
         finally:

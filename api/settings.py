@@ -130,14 +130,24 @@ class Settings(BaseSettings):
         return self.data_dir / "uploads"
 
     def store_config(self) -> StoreConfig:
-        """The store section with a relative embedded path resolved inside data_dir."""
-        path = getattr(self.store, "path", None)
-        if getattr(self.store, "url", None) or path is None or Path(path).is_absolute():
+        """The store section with a relative embedded path placed inside data_dir.
+
+        The store's own default ("data/qdrant") assumes data_dir=./data, so a leading "data/" is dropped.
+        """
+        path = Path(self.store.path)
+        if self.store.engine == "server" or path.is_absolute():
             return self.store
-        return self.store.model_copy(update={"path": self.data_dir / Path(path)})
+        parts = path.parts[1:] if path.parts[:1] == ("data",) and len(path.parts) > 1 else path.parts
+        return self.store.model_copy(update={"path": str(self.data_dir.joinpath(*parts).resolve())})
 
     def embedded_store(self) -> bool:
-        return not getattr(self.store, "url", None)
+        return self.store.engine != "server"
+
+    def page_concurrency(self) -> int:
+        """Pages of one document in flight: a GPU OCR server takes many at once, the CPU a few."""
+        if self.deepseek is not None:
+            return max(self.jobs.page_concurrency, self.deepseek.concurrency)
+        return self.jobs.page_concurrency
 
 
 def validate_settings(settings: Settings) -> None:
@@ -146,7 +156,7 @@ def validate_settings(settings: Settings) -> None:
         raise SettingsError(
             "runner=celery with an embedded vector store (store.path): the embedded store can be opened by "
             "one process only, and Celery workers run apart from the API. Set store.url to a Qdrant server "
-            "(OPTICITE_STORE__URL=http://qdrant:6333) or use runner=inprocess."
+            "(OPTICITE_STORE__ENGINE=server, OPTICITE_STORE__URL=http://qdrant:6333) or use runner=inprocess."
         )
     for key in settings.api_keys:
         if not key.kbs:

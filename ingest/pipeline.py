@@ -24,7 +24,7 @@ from ingest.layout import PageLayout, Quality
 from ingest.markdown import render_document_markdown, render_page_markdown
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
 from ingest.ocr.reading_order import mark_furniture
-from ingest.ocr.router import page_has_real_text
+from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
 from ingest.preprocess import preprocess_page
 from ingest.sources import SourceConfig, SourceDocument, open_source
@@ -226,7 +226,7 @@ class Pipeline:
 
     async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         """Preprocessing is for pixels: pages read from their text layer keep the original."""
-        if not options.preprocess.any() or options.engine == "textlayer" or page_has_real_text(page):
+        if not options.preprocess.any() or options.engine == "textlayer" or has_real_text(page):
             return await self.router.recognize(page, options)
         prepared = await asyncio.to_thread(preprocess_page, page, options.preprocess)
         plain = options.model_copy(update={"preprocess": PreprocessOptions()})  # engines must not redo it

@@ -1,0 +1,124 @@
+"""The main flow over real HTTP with the in-process runner on SQLite: upload → SSE → done →
+search/ask/chat → pages and crops → delete (everything gone); resume at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.db import DocumentRow, JobRow
+from api.services import Services
+from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_done(client: httpx.Client, job_id: str) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    events = read_sse(client, f"/v1/jobs/{job_id}/events")
+    assert events[-1][0] == "done", events
+    return events
+
+
+def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Path) -> None:
+    settings = test_settings(tmp_path / "data")
+    with LiveServer(settings) as server, server.client() as client:
+        reply = upload(client, pdf, kb="contracts", tags="msa,2024")
+        assert reply.status_code == 202, reply.text
+        doc_id, job_id = reply.json()["document_id"], reply.json()["job_id"]
+        events = _wait_done(client, job_id)
+        final = events[-1][1]
+        assert final["state"] == "done" and final["pages_done"] == final["pages_total"] == 3
+        assert all(e[0] == "progress" for e in events[:-1])
+
+        doc = client.get(f"/v1/documents/{doc_id}").json()
+        assert doc["status"] == "done" and doc["chunks"] >= 1 and doc["tags"] == ["msa", "2024"]
+        assert [p["engine"] for p in doc["page_details"]] == ["textlayer"] * 3
+        assert doc["page_details"][0]["quality"]["status"] == "ok"
+
+        again = upload(client, pdf, kb="contracts").json()
+        assert again["document_id"] == doc_id and again["existing"] is True
+
+        hits = client.post("/v1/search", json={"query": "notice to terminate", "kb": "contracts"}).json()["results"]
+        assert hits and hits[0]["doc_id"] == doc_id and "terminate" in hits[0]["markdown"]
+        assert hits[0]["regions"] and len(hits[0]["regions"][0]["bbox"]) == 4
+        answer = client.post("/v1/ask", json={"query": "How many days does the Customer have to pay an invoice?", "kb": "contracts"}).json()
+        assert answer["citations"] and answer["citations"][0]["doc_id"] == doc_id, answer
+        assert "thirty days" in answer["answer"]
+
+        md = client.get(f"/v1/documents/{doc_id}/markdown")
+        assert md.status_code == 200 and "Payment terms" in md.text
+        layout = client.get(f"/v1/documents/{doc_id}/layout").json()
+        assert [p["page"] for p in layout["pages"]] == [1, 2, 3]
+        plain = client.get(f"/v1/documents/{doc_id}/pages/1/image")
+        marked = client.get(f"/v1/documents/{doc_id}/pages/1/image", params={"boxes": "0.1,0.1,0.5,0.2"})
+        crop = client.get(f"/v1/documents/{doc_id}/pages/1/crop", params={"bbox": "0.1,0.1,0.5,0.2"})
+        assert plain.content[:8] == marked.content[:8] == crop.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert plain.content != marked.content and len(crop.content) < len(plain.content)
+
+        listed = client.get("/v1/documents", params={"kb": "contracts"}).json()
+        assert listed["total"] == 1 and listed["documents"][0]["id"] == doc_id
+
+        reindex = client.post(f"/v1/documents/{doc_id}/reindex").json()
+        assert _wait_done(client, reindex["id"])[-1][1]["state"] == "done"
+        assert client.get(f"/v1/documents/{doc_id}").json()["chunks"] == doc["chunks"]
+
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 204
+        assert client.get(f"/v1/documents/{doc_id}").json()["error"]["code"] == "unknown_document"
+        assert client.post("/v1/search", json={"query": "notice to terminate", "kb": "contracts"}).json() == {
+            "results": []
+        }
+        assert not (settings.docs_dir / doc_id).exists()
+        metrics = client.get("/metrics").text
+        assert 'opticite_pages_total{engine="textlayer",status="ok"}' in metrics
+
+
+def test_ocr_endpoint_returns_blocks_and_markdown_without_storing(tmp_path: Path, pdf: Path) -> None:
+    settings = test_settings(tmp_path / "data")
+    with LiveServer(settings) as server, server.client() as client:
+        with pdf.open("rb") as fh:
+            reply = client.post("/v1/ocr", files={"file": ("c.pdf", fh, "application/pdf")})
+        body = reply.json()
+        assert reply.status_code == 200, body
+        page = body["pages"][0]
+        assert page["page"] == 1 and page["engine"] == "textlayer" and page["width"] == 595
+        assert any("Payment terms" in b["markdown"] for b in page["blocks"])
+        assert all(len(b["bbox"]) == 4 for b in page["blocks"])
+        assert "Termination" in body["markdown"]
+        assert client.get("/v1/documents").json()["total"] == 0
+
+
+async def test_unfinished_job_resumes_at_start_up_without_redoing_saved_pages(tmp_path: Path) -> None:
+    settings = test_settings(tmp_path / "data")
+    pdf = make_pdf(tmp_path / "r.pdf", pages=3)
+
+    class Idle:  # a runner that accepts jobs and never runs them, like a process that died
+        async def start(self) -> None: ...
+        async def stop(self) -> None: ...
+        def submit(self, job_id: str) -> None: ...
+        def status(self, job_id: str) -> str: return "queued"
+        def cancel(self, job_id: str) -> None: ...
+        async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None: ...
+
+    first = Services(settings, runner=Idle())
+    await first.start()
+    sub = await first.ingest(pdf, "r.pdf", "kb1")
+    pipeline = first.components.pipeline(2, with_index=False)
+    from ingest.pipeline import Hooks
+
+    files = first.files(sub.document_id)
+    source = Path(first.get_document(sub.document_id).model_dump()["id"] and files.root / "original.pdf")
+    await pipeline.ocr_pages(source, files, settings.ocr, Hooks(), pages=[1])  # page 1 done before the "crash"
+    await first.aclose()
+
+    second = Services(settings)
+    await second.start()  # resumes the queued job
+    job = await asyncio.wait_for(second.wait_job(sub.job_id), 60)
+    assert job.state == "done" and job.pages_done == 3
+    assert sorted(line.split("\t")[0] for line in files.ocr_log.read_text().splitlines()) == ["1", "2", "3"]
+    with second.db.session() as s:
+        assert s.get_one(DocumentRow, sub.document_id).status == "done"
+        assert s.get_one(JobRow, sub.job_id).attempts == 1
+    await second.aclose()
