@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.layout import BBox, Block, PageLayout  # noqa: E402
+from ingest.layout import BBox, PageLayout  # noqa: E402
 from ingest.ocr.textlayer import TextLayerConfig, TextLayerEngine, mark_furniture  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
 

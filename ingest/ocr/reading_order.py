@@ -47,7 +47,10 @@ def _real_columns(sep: float, boxes: list[BBox]) -> bool:
     right = [b for b in boxes if b.x0 >= sep]
     if sum(b.y1 - b.y0 for b in left) < 0.1 or sum(b.y1 - b.y0 for b in right) < 0.1:
         return False
-    same_row = sum(1 for r in right if any(abs(r.y0 - lb.y0) < SAME_ROW for lb in left))
+    # form rows are one-line blocks side by side; column paragraphs are taller and need not align
+    same_row = sum(
+        1 for r in right if r.y1 - r.y0 < 0.03 and any(abs(r.y0 - lb.y0) < SAME_ROW for lb in left)
+    )
     return same_row < 0.5 * len(right)
 
 

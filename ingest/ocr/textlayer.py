@@ -268,9 +268,9 @@ def classify(para: _Para, fonts: FontStats, config: TextLayerConfig) -> tuple[st
         return "caption", None
     if LIST_RE.match(text):
         return "list", None
-    if short and all(ln.bold for ln in para.lines) and size >= fonts.body * 0.95 and len(text) <= 100:
-        if not text.endswith((".", ",", ";")):
-            return "heading", min(6, len(fonts.heading_sizes) + 1 + shift)
+    bold = all(ln.bold for ln in para.lines) and size >= fonts.body * 0.95
+    if short and bold and len(text) <= 100 and not text.endswith((".", ",", ";")):
+        return "heading", min(6, len(fonts.heading_sizes) + 1 + shift)
     if all(ln.mono for ln in para.lines):
         return "code", None
     return "text", None

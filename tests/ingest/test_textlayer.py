@@ -1,0 +1,244 @@
+"""Text-layer engine on docling's born-digital PDFs (ground truth boxes) and on generated PDFs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+
+from bench.textlayer_eval import gt_boxes, match_blocks, recognize_document
+from ingest.errors import BadOcrOption
+from ingest.layout import PageLayout
+from ingest.markdown import render_document_markdown
+from ingest.ocr.engine import OcrOptions
+from ingest.ocr.textlayer import (
+    FontStats,
+    TextLayerConfig,
+    TextLayerEngine,
+    TextLayerStats,
+    font_stats_from,
+    has_real_text,
+    judge_text_layer,
+    mark_furniture,
+)
+from ingest.page import PageImage
+
+DOCS = [
+    "2305.03393v1-pg9",
+    "amt_handbook_sample",
+    "multi_page",
+    "normal_4pages",
+    "table_mislabeled_as_picture",
+]
+LOREM = (
+    "Reading order matters for retrieval because chunks are cut from the text in the order the engine "
+    "emits it, and a citation must point at the paragraph a reader would read next. "
+)
+
+
+def page_of(pdf: Path, n: int = 1) -> PageImage:
+    with pymupdf.open(pdf) as doc:
+        page = doc[n - 1]
+        chars = sum(1 for c in page.get_text() if c.isprintable() and not c.isspace())
+        return PageImage(
+            page=n,
+            width=page.rect.width,
+            height=page.rect.height,
+            unit="pt",
+            image_png=b"",
+            image_size=(0, 0),
+            dpi=144,
+            source=pdf,
+            text_chars=chars,
+        )
+
+
+async def recognize(pdf: Path, n: int = 1, config: TextLayerConfig | None = None) -> PageLayout:
+    return await TextLayerEngine(config or TextLayerConfig()).recognize(page_of(pdf, n), OcrOptions())
+
+
+@pytest.fixture
+def docling_pdf(testdata: Path) -> Callable[[str], Path]:
+    return lambda name: testdata / "docling-testdata" / "pdf" / "sources" / f"{name}.pdf"
+
+
+def make_pdf(
+    path: Path, pages: list[list[tuple[tuple[float, float, float, float], str, dict[str, Any]]]]
+) -> Path:
+    doc = pymupdf.open()
+    for boxes in pages:
+        page = doc.new_page(width=612, height=792)
+        for rect, text, kw in boxes:
+            assert page.insert_textbox(pymupdf.Rect(*rect), text, **kw) >= 0, text[:30]
+    doc.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- docling
+@pytest.mark.parametrize("name", DOCS)
+def test_blocks_match_docling_boxes(testdata: Path, docling_pdf: Callable[[str], Path], name: str) -> None:
+    layouts = recognize_document(docling_pdf(name), TextLayerConfig())
+    gt = gt_boxes(testdata / "docling-testdata" / "pdf" / "groundtruth" / f"{name}.json")
+    ious: list[float] = []
+    n_gt = 0
+    for layout in layouts:
+        truth = [box for _, box in gt[layout.page]]
+        ious += [iou for *_, iou in match_blocks(truth, [b.bbox for b in layout.blocks])]
+        n_gt += len(truth)
+    # measured (bench/textlayer_eval.py): matched mean IoU 0.75-0.92 per document, IoU>=0.5 recall 0.67-1.0
+    assert sum(ious) / len(ious) >= 0.7
+    assert sum(1 for i in ious if i >= 0.5) / n_gt >= 0.6
+
+
+async def test_section_headings_found_on_paper_page(docling_pdf: Callable[[str], Path]) -> None:
+    layout = await recognize(docling_pdf("2305.03393v1-pg9"))
+    headings = [b.markdown for b in layout.blocks if b.kind == "heading"]
+    assert headings == ["5.1 Hyper Parameter Optimization", "5.2 Quantitative Results"]
+    assert all(b.level == 1 for b in layout.blocks if b.kind == "heading")
+
+
+async def test_table_found_where_ground_truth_has_one(
+    testdata: Path, docling_pdf: Callable[[str], Path]
+) -> None:
+    layout = await recognize(docling_pdf("2305.03393v1-pg9"))
+    tables = [b for b in layout.blocks if b.kind == "table"]
+    (truth,) = [box for label, box in gt_boxes(testdata / "docling-testdata/pdf/groundtruth/2305.03393v1-pg9.json")[1]
+                if label == "table"]  # fmt: skip
+    assert len(tables) == 1 and tables[0].bbox.iou(truth) > 0.8
+    assert "enc-layers" in tables[0].markdown and "<td>" in (tables[0].html or "")
+    assert not any("0.965" in b.markdown for b in layout.blocks if b.kind != "table")  # cells not repeated
+
+
+async def test_auto_table_search_skips_pages_without_rulings(
+    docling_pdf: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = pymupdf.Page.find_tables
+
+    def counting(self: pymupdf.Page, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.number)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pymupdf.Page, "find_tables", counting)
+    await recognize(docling_pdf("multi_page"), 1)  # plain prose, no drawings
+    assert calls == []
+    await recognize(docling_pdf("multi_page"), 1, TextLayerConfig(tables="always"))
+    assert calls == [0]
+
+
+async def test_bulleted_items_become_list_blocks(docling_pdf: Callable[[str], Path]) -> None:
+    layouts = [await recognize(docling_pdf("multi_page"), n) for n in (1, 2)]
+    items = [b for lay in layouts for b in lay.blocks if b.kind == "list"]
+    assert len(items) >= 5
+    assert all(len(b.lines) >= 1 for b in items)
+
+
+# --------------------------------------------------------------------------------------------- generated
+async def test_two_columns_read_left_column_first(tmp_path: Path) -> None:
+    title = ((72, 50, 540, 100), "A Two Column Study", {"fontsize": 20})
+    left = [
+        ((72, 110 + i * 150, 296, 250 + i * 150), f"LEFT{i} " + LOREM, {"fontsize": 10}) for i in range(3)
+    ]
+    right = [
+        ((316, 110 + i * 150, 540, 250 + i * 150), f"RIGHT{i} " + LOREM, {"fontsize": 10}) for i in range(3)
+    ]
+    footer_note = ((72, 600, 540, 660), "WIDE closing paragraph " + LOREM, {"fontsize": 10})
+    pdf = make_pdf(
+        tmp_path / "cols.pdf", [[title, *right, footer_note, *left]]
+    )  # content stream out of order
+    layout = await recognize(pdf)
+    firsts = [b.markdown.split()[0] for b in sorted(layout.blocks, key=lambda b: b.order)]
+    assert firsts == ["A", "LEFT0", "LEFT1", "LEFT2", "RIGHT0", "RIGHT1", "RIGHT2", "WIDE"]
+    assert layout.blocks[0].kind == "title"
+
+
+async def test_repeated_headers_and_page_numbers_are_marked(tmp_path: Path) -> None:
+    pages = [
+        [
+            ((72, 30, 540, 50), "ACME Corp - Confidential", {"fontsize": 9}),
+            ((72, 100, 540, 400), f"Section {n} body. " + LOREM * 3, {"fontsize": 11}),
+            ((280, 740, 340, 760), str(n), {"fontsize": 9}),
+        ]
+        for n in range(1, 5)
+    ]
+    pdf = make_pdf(tmp_path / "furniture.pdf", pages)
+    layouts = mark_furniture([await recognize(pdf, n) for n in range(1, 5)])
+    kinds = [[b.kind for b in lay.blocks] for lay in layouts]
+    assert all(k == ["header", "text", "page_number"] for k in kinds), kinds
+    md = render_document_markdown(layouts)
+    assert "ACME" not in md and "Section 3 body" in md and "<!-- page 4 -->" in md
+
+
+def test_furniture_needs_repetition_on_many_pages() -> None:
+    from ingest.layout import BBox, Block
+
+    def lay(n: int, top: str) -> PageLayout:
+        blocks = [Block(kind="text", markdown=top, bbox=BBox(x0=0.1, y0=0.03, x1=0.5, y1=0.05))]
+        return PageLayout(page=n, width=612, height=792, image_size=(0, 0), engine="t", blocks=blocks)
+
+    layouts = mark_furniture(
+        [lay(1, "Running head"), lay(2, "Running head")] + [lay(n, f"x{n}") for n in range(3, 9)]
+    )
+    assert [lay.blocks[0].kind for lay in layouts][:2] == ["text", "text"]  # 2 of 8 pages is not "many"
+
+
+def test_title_needs_one_early_page_and_top_half() -> None:
+    sizes = Counter({10.0: 5000, 24.0: 30, 14.0: 200})
+    shorts = {24.0: {1}, 14.0: {1, 2, 3}, 10.0: {1, 2}}
+    assert font_stats_from(sizes, shorts, set(), 1.15) == FontStats(
+        body=10.0, heading_sizes=(14.0,), title=24.0
+    )
+    assert font_stats_from(sizes, shorts, {24.0}, 1.15).title is None
+    assert font_stats_from(sizes, {**shorts, 24.0: {1, 5}}, set(), 1.15).title is None
+
+
+async def test_image_page_is_refused_with_a_clear_error() -> None:
+    page = PageImage(page=1, width=100, height=100, unit="px", image_png=b"", image_size=(100, 100), dpi=72)
+    with pytest.raises(BadOcrOption, match="PDF pages only"):
+        await TextLayerEngine(TextLayerConfig()).recognize(page, OcrOptions())
+
+
+# --------------------------------------------------------------------------------------------- real text
+def test_born_digital_page_has_real_text(docling_pdf: Callable[[str], Path]) -> None:
+    assert has_real_text(page_of(docling_pdf("multi_page")))
+
+
+@pytest.mark.parametrize(
+    "scan", ["docling-testdata/ocr/sources/ocr_test.pdf", "olmocr-bench-sample/pdfs/lincoln_letter.pdf"]
+)
+def test_scanned_page_has_no_real_text(testdata: Path, scan: str) -> None:
+    assert not has_real_text(page_of(testdata / scan))
+
+
+def test_invisible_garbage_layer_is_not_real_text(tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "l1| ;;~ ,r' I|l ~~ .,; |1l il' " * 4, render_mode=3)
+    doc.save(tmp_path / "ocrlayer.pdf")
+    assert not has_real_text(page_of(tmp_path / "ocrlayer.pdf"))
+
+
+def test_text_layer_rule_on_plain_values() -> None:
+    assert judge_text_layer(TextLayerStats(chars=2000, bad=3, wordlike=0.9, invisible=0.0))
+    assert not judge_text_layer(TextLayerStats(chars=12, bad=0, wordlike=1.0, invisible=0.0))  # stray chars
+    assert not judge_text_layer(TextLayerStats(chars=2000, bad=400, wordlike=0.9, invisible=0.0))  # U+FFFD
+    assert not judge_text_layer(
+        TextLayerStats(chars=2000, bad=0, wordlike=0.6, invisible=1.0)
+    )  # poor OCR layer
+    assert judge_text_layer(TextLayerStats(chars=2000, bad=0, wordlike=0.9, invisible=1.0))  # clean OCR layer
+
+
+def test_form_rows_side_by_side_are_not_columns() -> None:
+    from ingest.layout import BBox, Block
+    from ingest.ocr.reading_order import order_blocks
+
+    def cell(x0: float, y0: float, text: str) -> Block:
+        return Block(kind="text", markdown=text, bbox=BBox(x0=x0, y0=y0, x1=x0 + 0.3, y1=y0 + 0.02))
+
+    rows = [cell(x, 0.1 + 0.05 * i, f"{side}{i}") for i in range(8) for x, side in ((0.6, "v"), (0.1, "k"))]
+    ordered = sorted(order_blocks(rows), key=lambda b: b.order)
+    assert [b.markdown for b in ordered][:4] == ["k0", "v0", "k1", "v1"]
