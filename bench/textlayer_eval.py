@@ -40,8 +40,9 @@ def gt_boxes(gt_json: Path) -> dict[int, list[tuple[str, BBox]]]:
     for item in [*doc["texts"], *doc["tables"], *doc["pictures"]]:
         for prov in item.get("prov", []):
             bb, page = prov["bbox"], prov["page_no"]
-            origin = "bottom" if bb.get("coord_origin", "BOTTOMLEFT") == "BOTTOMLEFT" else "top"
-            box = BBox.from_points((bb["l"], bb["t"], bb["r"], bb["b"]), sizes[page], origin=origin)
+            bottom = bb.get("coord_origin", "BOTTOMLEFT") == "BOTTOMLEFT"
+            edges = (bb["l"], bb["t"], bb["r"], bb["b"])
+            box = BBox.from_points(edges, sizes[page], origin="bottom" if bottom else "top")
             out[page].append((item["label"], box))
     return out
 

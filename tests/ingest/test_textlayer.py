@@ -66,9 +66,10 @@ def docling_pdf(testdata: Path) -> Callable[[str], Path]:
     return lambda name: testdata / "docling-testdata" / "pdf" / "sources" / f"{name}.pdf"
 
 
-def make_pdf(
-    path: Path, pages: list[list[tuple[tuple[float, float, float, float], str, dict[str, Any]]]]
-) -> Path:
+TextBox = tuple[tuple[float, float, float, float], str, dict[str, Any]]
+
+
+def make_pdf(path: Path, pages: list[list[TextBox]]) -> Path:
     doc = pymupdf.open()
     for boxes in pages:
         page = doc.new_page(width=612, height=792)
@@ -139,17 +140,16 @@ async def test_bulleted_items_become_list_blocks(docling_pdf: Callable[[str], Pa
 
 # --------------------------------------------------------------------------------------------- generated
 async def test_two_columns_read_left_column_first(tmp_path: Path) -> None:
-    title = ((72, 50, 540, 100), "A Two Column Study", {"fontsize": 20})
-    left = [
-        ((72, 110 + i * 150, 296, 250 + i * 150), f"LEFT{i} " + LOREM, {"fontsize": 10}) for i in range(3)
+    title: TextBox = ((72, 50, 540, 100), "A Two Column Study", {"fontsize": 20})
+    left: list[TextBox] = [
+        ((72, 110 + i * 150, 296, 250 + i * 150), f"LEFT{i} {LOREM}", {}) for i in range(3)
     ]
-    right = [
-        ((316, 110 + i * 150, 540, 250 + i * 150), f"RIGHT{i} " + LOREM, {"fontsize": 10}) for i in range(3)
+    right: list[TextBox] = [
+        ((316, 110 + i * 150, 540, 250 + i * 150), f"RIGHT{i} {LOREM}", {}) for i in range(3)
     ]
-    footer_note = ((72, 600, 540, 660), "WIDE closing paragraph " + LOREM, {"fontsize": 10})
-    pdf = make_pdf(
-        tmp_path / "cols.pdf", [[title, *right, footer_note, *left]]
-    )  # content stream out of order
+    wide: TextBox = ((72, 600, 540, 660), f"WIDE closing paragraph {LOREM}", {})
+    # the content stream lists the right column first: order must come from geometry
+    pdf = make_pdf(tmp_path / "cols.pdf", [[title, *right, wide, *left]])
     layout = await recognize(pdf)
     firsts = [b.markdown.split()[0] for b in sorted(layout.blocks, key=lambda b: b.order)]
     assert firsts == ["A", "LEFT0", "LEFT1", "LEFT2", "RIGHT0", "RIGHT1", "RIGHT2", "WIDE"]
@@ -157,7 +157,7 @@ async def test_two_columns_read_left_column_first(tmp_path: Path) -> None:
 
 
 async def test_repeated_headers_and_page_numbers_are_marked(tmp_path: Path) -> None:
-    pages = [
+    pages: list[list[TextBox]] = [
         [
             ((72, 30, 540, 50), "ACME Corp - Confidential", {"fontsize": 9}),
             ((72, 100, 540, 400), f"Section {n} body. " + LOREM * 3, {"fontsize": 11}),
