@@ -76,7 +76,9 @@ def preprocess_page(page: PageImage, options: PreprocessOptions) -> PreparedPage
     processed = page.model_copy(
         update={"image_png": encode_png(img), "image_size": (img.shape[1], img.shape[0])}
     )
-    return PreparedPage(page=processed, original_size=page.image_size, matrix=matrix, steps=(*steps, *tone_steps))
+    return PreparedPage(
+        page=processed, original_size=page.image_size, matrix=matrix, steps=(*steps, *tone_steps)
+    )
 
 
 def _tone(img: np.ndarray, options: PreprocessOptions) -> tuple[np.ndarray, list[str]]:
@@ -93,7 +95,9 @@ def _tone(img: np.ndarray, options: PreprocessOptions) -> tuple[np.ndarray, list
     if options.binarize:
         # adaptive, not Otsu: photos are lit unevenly and one global threshold loses a corner
         block = max(15, (min(gray.shape) // 40) | 1)
-        gray = cv2.adaptiveThreshold(gray, WHITE, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 15)
+        gray = cv2.adaptiveThreshold(
+            gray, WHITE, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 15
+        )
         steps.append("binarize")
     return gray, steps
 

@@ -121,7 +121,9 @@ class SourceDocument:
             raise EncryptedPdf("the PDF is password-protected; remove the password and upload it again")
         if doc.page_count == 0:
             self.close()
-            raise DamagedFile("the PDF has no readable pages; it is damaged or truncated: upload a complete copy")
+            raise DamagedFile(
+                "the PDF has no readable pages; it is damaged or truncated: upload a complete copy"
+            )
         self.repaired = bool(doc.is_repaired)
         return int(doc.page_count)
 

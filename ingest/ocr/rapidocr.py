@@ -162,7 +162,9 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
                 bbox=BBox.from_pixels((h.x0, h.y0, h.x1, h.y1), size_px),
                 order=order,
                 label="rapidocr",
-                lines=[Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px)) for b in group],
+                lines=[
+                    Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px)) for b in group
+                ],
             )
         )
     return blocks
@@ -199,7 +201,9 @@ def block_text(group: list[TextBox]) -> str:
     rows: list[list[TextBox]] = []
     for box in group:
         row = rows[-1] if rows else None
-        if row and min(row[-1].y1, box.y1) - max(row[-1].y0, box.y0) > ROW_OVERLAP * min(row[-1].height, box.height):
+        if row and min(row[-1].y1, box.y1) - max(row[-1].y0, box.y0) > ROW_OVERLAP * min(
+            row[-1].height, box.height
+        ):
             row.append(box)
         else:
             rows.append([box])

@@ -20,7 +20,9 @@ def text_page_pixels() -> np.ndarray:
     doc = pymupdf.open()
     page = doc.new_page(width=612, height=792)
     for i in range(16):
-        page.insert_text((60, 80 + i * 28), f"Line {i} of the quick brown fox jumps over the dog", fontsize=16)
+        page.insert_text(
+            (60, 80 + i * 28), f"Line {i} of the quick brown fox jumps over the dog", fontsize=16
+        )
     page.draw_rect(pymupdf.Rect(*MARKER_PT), color=(0, 0, 0), fill=(0, 0, 0))
     pix = page.get_pixmap(dpi=72, alpha=False)
     return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)[:, :, ::-1].copy()
@@ -28,7 +30,9 @@ def text_page_pixels() -> np.ndarray:
 
 def as_page(img: np.ndarray) -> PageImage:
     h, w = img.shape[:2]
-    return PageImage(page=1, width=w, height=h, unit="px", image_png=encode_png(img), image_size=(w, h), dpi=72)
+    return PageImage(
+        page=1, width=w, height=h, unit="px", image_png=encode_png(img), image_size=(w, h), dpi=72
+    )
 
 
 def marker_box(img: np.ndarray) -> tuple[float, float, float, float]:
@@ -73,8 +77,12 @@ def test_perspective_finds_the_page_in_a_photo_and_maps_boxes_back() -> None:
     page = text_page_pixels()
     h, w = page.shape[:2]
     photo_size = (1000, 1100)
-    corners = np.float32([[120, 90], [820, 140], [860, 1010], [90, 960]])  # tl, tr, br, bl in the photo
-    homography = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    corners = np.array(
+        [[120, 90], [820, 140], [860, 1010], [90, 960]], dtype=np.float32
+    )  # tl, tr, br, bl in the photo
+    homography = cv2.getPerspectiveTransform(
+        np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32), corners
+    )
     photo = cv2.warpPerspective(page, homography, photo_size, borderValue=(140, 130, 120))  # a grey desk
 
     prepared = preprocess_page(as_page(photo), PreprocessOptions(perspective=True))
@@ -110,6 +118,7 @@ def test_binarize_leaves_only_black_and_white_and_keeps_geometry() -> None:
 def test_clahe_raises_local_contrast_of_a_faded_scan() -> None:
     faded = (text_page_pixels().astype(np.float32) * 0.25 + 150).astype(np.uint8)
     out = decode_png(preprocess_page(as_page(faded), PreprocessOptions(clahe=True)).page.image_png)
+
     def spread(a: np.ndarray) -> float:
         return float(np.percentile(a, 99.5) - np.percentile(a, 0.5))
 

@@ -11,7 +11,14 @@ import pytest
 
 from ingest.layout import BBox, PageLayout
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
-from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks, group_lines, reading_order
+from ingest.ocr.rapidocr import (
+    RapidOcrConfig,
+    RapidOcrEngine,
+    TextBox,
+    build_blocks,
+    group_lines,
+    reading_order,
+)
 from ingest.page import PageImage
 from ingest.preprocess import decode_png, encode_png, rotate
 from ingest.sources import open_source
@@ -105,7 +112,9 @@ async def test_deskew_before_ocr_puts_boxes_on_the_skewed_original(
     upright = decode_png(known_page.image_png)
     skewed, matrix = rotate(upright, 5.0)
     h, w = skewed.shape[:2]
-    page = PageImage(page=1, width=w, height=h, unit="px", image_png=encode_png(skewed), image_size=(w, h), dpi=144)
+    page = PageImage(
+        page=1, width=w, height=h, unit="px", image_png=encode_png(skewed), image_size=(w, h), dpi=144
+    )
     layout = await engine.recognize(page, OcrOptions(preprocess=PreprocessOptions(deskew=True)))
     assert layout.image_size == (w, h)
 
@@ -122,7 +131,12 @@ async def test_deskew_before_ocr_puts_boxes_on_the_skewed_original(
 
 # --- grouping and order: pure rules on pixel boxes ------------------------------------------------
 def para(x0: float, y0: float, n: int, width: float = 400, h: float = 20, gap: float = 8) -> list[TextBox]:
-    return [TextBox(f"l{x0:.0f}-{y0 + i * (h + gap):.0f}", x0, y0 + i * (h + gap), x0 + width, y0 + i * (h + gap) + h) for i in range(n)]
+    return [
+        TextBox(
+            f"l{x0:.0f}-{y0 + i * (h + gap):.0f}", x0, y0 + i * (h + gap), x0 + width, y0 + i * (h + gap) + h
+        )
+        for i in range(n)
+    ]
 
 
 def test_stacked_lines_form_one_block_and_a_wide_gap_starts_another() -> None:

@@ -32,6 +32,11 @@ def decode(page: PageImage) -> Image.Image:
     return Image.open(io.BytesIO(page.image_png)).convert("RGB")
 
 
+def rgb_at(img: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
+    r, g, b = img.getpixel(xy)  # type: ignore[misc]
+    return int(r), int(g), int(b)
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A valid PNG signature and IHDR declaring huge dimensions, with a tiny IDAT."""
 
@@ -39,7 +44,12 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_pdf_pages_have_size_in_points_render_at_144_dpi_and_count_text(tmp_path: Path) -> None:
@@ -58,7 +68,9 @@ def test_pdf_dpi_is_configurable(tmp_path: Path) -> None:
         assert doc.render_page(1).image_size == (612, 792)
 
 
-@pytest.mark.parametrize(("fmt", "ext"), [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"), ("BMP", ".bmp")])
+@pytest.mark.parametrize(
+    ("fmt", "ext"), [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"), ("BMP", ".bmp")]
+)
 def test_single_image_formats_open_with_pixel_size(tmp_path: Path, fmt: str, ext: str) -> None:
     path = tmp_path / f"img{ext}"
     Image.new("RGB", (64, 48), (200, 30, 30)).save(path, format=fmt)
@@ -66,7 +78,7 @@ def test_single_image_formats_open_with_pixel_size(tmp_path: Path, fmt: str, ext
         assert (doc.kind, doc.page_count) == ("image", 1)
         page = doc.render_page(1)
     assert (page.width, page.height, page.unit, page.image_size) == (64.0, 48.0, "px", (64, 48))
-    r, g, b = decode(page).getpixel((32, 24))
+    r, g, b = rgb_at(decode(page), (32, 24))
     assert r > 150 and g < 80 and b < 80
 
 
@@ -76,7 +88,7 @@ def test_multipage_tiff_gives_one_page_per_frame(tmp_path: Path) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], compression="tiff_deflate")
     with open_source(path) as doc:
         assert doc.page_count == 3
-        colours = [decode(doc.render_page(n)).getpixel((5, 5)) for n in (1, 2, 3)]
+        colours = [rgb_at(decode(doc.render_page(n)), (5, 5)) for n in (1, 2, 3)]
     assert colours == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
@@ -93,7 +105,7 @@ def test_exif_orientation_is_applied_to_the_pixels(tmp_path: Path) -> None:
         page = doc.render_page(1)
     img = decode(page)
     assert page.image_size == img.size == (20, 40)
-    top, bottom = img.getpixel((10, 5)), img.getpixel((10, 35))
+    top, bottom = rgb_at(img, (10, 5)), rgb_at(img, (10, 35))
     assert top[0] > 200 and top[2] < 60, top
     assert bottom[2] > 200 and bottom[0] < 60, bottom
 
@@ -102,14 +114,15 @@ def test_transparent_png_is_flattened_onto_white(tmp_path: Path) -> None:
     path = tmp_path / "t.png"
     Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(path)
     with open_source(path) as doc:
-        assert decode(doc.render_page(1)).getpixel((5, 5)) == (255, 255, 255)
+        assert rgb_at(decode(doc.render_page(1)), (5, 5)) == (255, 255, 255)
 
 
 def test_encrypted_pdf_fails_with_encrypted_pdf(tmp_path: Path) -> None:
     doc = pymupdf.open()
     doc.new_page().insert_text((72, 72), "secret")
     path = tmp_path / "locked.pdf"
-    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="owner")
+    aes_256 = pymupdf.PDF_ENCRYPT_AES_256  # type: ignore[attr-defined]
+    doc.save(path, encryption=aes_256, user_pw="pw", owner_pw="owner")
     with pytest.raises(EncryptedPdf, match="password-protected; remove the password") as err:
         open_source(path)
     assert err.value.code == "encrypted_pdf"
@@ -171,9 +184,8 @@ def test_png_declaring_huge_dimensions_fails_fast_as_too_large(tmp_path: Path, s
     path = tmp_path / "bomb.png"
     path.write_bytes(png_header_only(side, side))
     started = time.monotonic()
-    with pytest.raises(FileTooLarge, match="pixels") as err:
-        with open_source(path) as doc:
-            doc.render_page(1)
+    with pytest.raises(FileTooLarge, match="pixels") as err, open_source(path) as doc:
+        doc.render_page(1)
     assert time.monotonic() - started < 1.0
     assert err.value.code == "file_too_large"
 

@@ -1,0 +1,156 @@
+"""RapidOCR on CPU: character error rate on Tesseract's test pages and SROIE receipts, and pages/s on 2 cores.
+
+    .venv/bin/python -m bench.ocr_cpu_eval --sroie 10   # writes bench/results/ocr_cpu_eval.json
+
+CER = Levenshtein(ocr, truth) / len(truth) after collapsing whitespace; the OCR text is the blocks'
+Markdown in reading order, so CER also charges reading-order mistakes. `word_recall` (share of truth
+words found anywhere in the output) does not, and separates recognition from ordering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine
+from ingest.sources import open_source
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+RESULTS = Path(__file__).resolve().parent / "results" / "ocr_cpu_eval.json"
+TESSERACT_PAGES = {  # image -> ground-truth text (the rotated variants share phototest's text)
+    "phototest.tif": "phototest.txt",
+    "eurotext.tif": "eurotext.txt",
+    "8071_093.3B.tif": "8071_093.3B.txt",
+    "8087_054.3B.tif": "8087_054.3B.txt",
+    "phototest-rotated-180.png": "phototest.txt",
+    "phototest-rotated-L.png": "phototest.txt",
+    "phototest-rotated-R.png": "phototest.txt",
+}
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance, one numpy row at a time (insertions resolved with a running minimum)."""
+    if not a or not b:
+        return len(a) or len(b)
+    bs = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    cols = np.arange(len(b) + 1)
+    row = cols.copy()
+    for i, ch in enumerate(a, start=1):
+        cost = (bs != ord(ch)).astype(np.int64)
+        cand = np.empty_like(row)
+        cand[0] = i
+        cand[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)
+        row = np.minimum.accumulate(cand - cols) + cols
+    return int(row[-1])
+
+
+def score(ocr: str, truth: str) -> dict[str, float]:
+    o, t = normalize(ocr), normalize(truth)
+    words = set(o.split())
+    truth_words = t.split()
+    return {
+        "cer": levenshtein(o, t) / max(len(t), 1),
+        "word_recall": sum(w in words for w in truth_words) / max(len(truth_words), 1),
+    }
+
+
+def ocr_file(engine: RapidOcrEngine, path: Path) -> tuple[str, float, tuple[int, int]]:
+    with open_source(path) as doc:
+        page = doc.render_page(1)
+    started = time.perf_counter()
+    layout = engine.recognize_sync(page)
+    elapsed = time.perf_counter() - started
+    text = "\n".join(b.markdown for b in sorted(layout.blocks, key=lambda b: b.order))
+    return text, elapsed, page.image_size
+
+
+def eval_tesseract(engine: RapidOcrEngine) -> list[dict[str, Any]]:
+    root = TESTDATA / "tesseract-test"
+    rows = []
+    for image, truth in TESSERACT_PAGES.items():
+        text, secs, size = ocr_file(engine, root / image)
+        rows.append(
+            {"file": image, "size_px": size, "seconds": secs, **score(text, (root / truth).read_text())}
+        )
+    return rows
+
+
+def eval_sroie(engine: RapidOcrEngine, limit: int) -> list[dict[str, Any]]:
+    root = TESTDATA / "sroie-sample"
+    rows = []
+    for image in sorted((root / "img").glob("*.jpg"))[:limit]:
+        lines = (root / "box" / f"{image.stem}.csv").read_text(errors="replace").splitlines()
+        truth = "\n".join(line.split(",", 8)[8] for line in lines if line.count(",") >= 8)
+        text, secs, size = ocr_file(engine, image)
+        rows.append({"file": image.name, "size_px": size, "seconds": secs, **score(text, truth)})
+    return rows
+
+
+def textlayer_iou() -> dict[str, Any] | None:
+    """Place for the text-layer engine's box-IoU eval (owned by that engine's author).
+
+    Its full evaluation currently lives in bench/textlayer_eval.py; return its summary here to
+    have both CPU engines in one results file.
+    """
+    return None
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    secs = sum(r["seconds"] for r in rows)
+    return {
+        "pages": len(rows),
+        "mean_cer": statistics.fmean(r["cer"] for r in rows),
+        "median_cer": statistics.median(r["cer"] for r in rows),
+        "mean_word_recall": statistics.fmean(r["word_recall"] for r in rows),
+        "pages_per_s": len(rows) / secs if secs else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sroie", type=int, default=10, help="receipts to evaluate (of 30)")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    engine = RapidOcrEngine(RapidOcrConfig(threads=args.threads))
+    started = time.perf_counter()
+    engine._engine()  # model load is reported apart from pages/s
+    load_s = time.perf_counter() - started
+    load_before = os.getloadavg()
+    tesseract = eval_tesseract(engine)
+    sroie = eval_sroie(engine, args.sroie)
+    upright = [r for r in tesseract if "rotated" not in r["file"]]
+    result = {
+        "command": f".venv/bin/python -m bench.ocr_cpu_eval --sroie {args.sroie} --threads {args.threads}",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "threads": args.threads},
+        "loadavg_1m": {"before": load_before[0], "after": os.getloadavg()[0]},
+        "model_load_s": load_s,
+        "config": RapidOcrConfig(threads=args.threads).model_dump(),
+        "tesseract_upright": summarize(upright),
+        "tesseract_rotated": summarize([r for r in tesseract if "rotated" in r["file"]]),
+        "sroie": summarize(sroie),
+        "all_pages": summarize(tesseract + sroie),
+        "textlayer": textlayer_iou(),
+        "pages": tesseract + sroie,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in result.items() if k != "pages"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
