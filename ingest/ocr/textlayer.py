@@ -159,7 +159,10 @@ def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> _Line | 
     if _GLYPH_MARKER_RE.match(text) and not BULLET_ONLY_RE.match(text):
         text = _GLYPH_MARKER_RE.sub("• ", text)
     invisible = all(s.get("alpha", 255) == 0 for s in spans)
-    return _Line(text, box, size, bold and all_bold, mono, block_no, invisible)
+    # an invisible OCR layer uses one glyph-less font: its style flags say nothing
+    return _Line(
+        text, box, size, bold and all_bold and not invisible, mono and not invisible, block_no, invisible
+    )
 
 
 def _page_lines(page: pymupdf.Page) -> list[_Line]:
@@ -294,22 +297,24 @@ def _dehyphenate(lines: list[_Line]) -> str:
 
 # --------------------------------------------------------------------------------------------- tables
 def count_rulings(page: pymupdf.Page) -> int:
-    """Axis-aligned strokes (lines or thin rectangles) at least 10% of the page width or height."""
-    min_len = 0.1 * min(page.rect.width, page.rect.height)
-    n = 0
+    """The largest set of horizontal strokes (lines, thin or filled rectangles, >= 10% of the page width)
+    sharing one x-extent: table rules and shaded rows line up; stray rules and underlines rarely do."""
+    min_len = 0.1 * page.rect.width
+    groups: Counter[tuple[int, int]] = Counter()
+    seen: set[tuple[int, int, int]] = set()
     for path in page.get_drawings():
         for item in path["items"]:
-            if item[0] == "l":
-                a, b = item[1], item[2]
-                if (abs(a.y - b.y) < 1 or abs(a.x - b.x) < 1) and abs(a - b) >= min_len:
-                    n += 1
+            if item[0] == "l" and abs(item[1].y - item[2].y) < 1:
+                x0, x1, y = min(item[1].x, item[2].x), max(item[1].x, item[2].x), item[1].y
             elif item[0] == "re":
-                r = item[1]
-                if min(r.width, r.height) < 2 <= max(r.width, r.height) and max(r.width, r.height) >= min_len:
-                    n += 1
-                elif min(r.width, r.height) >= 2:
-                    n += 1  # filled cells / boxes: tables drawn with shaded rows
-    return n
+                x0, x1, y = item[1].x0, item[1].x1, item[1].y0
+            else:
+                continue
+            key = (round(x0 / 4), round(x1 / 4), round(y / 2))
+            if x1 - x0 >= min_len and key not in seen:
+                seen.add(key)
+                groups[key[:2]] += 1
+    return max(groups.values(), default=0)
 
 
 def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
@@ -353,13 +358,17 @@ def _inside(line: _Line, tables: list[BBox], size: tuple[float, float]) -> bool:
     return any(t.x0 - 0.005 <= cx <= t.x1 + 0.005 and t.y0 - 0.005 <= cy <= t.y1 + 0.005 for t in tables)
 
 
-def figure_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
-    """Images covering at least 2% of the page; smaller ones are logos and decorations."""
+def figure_blocks(page: pymupdf.Page, size: tuple[float, float], lines: list[_Line]) -> list[Block]:
+    """Images covering 2-80% of the page with little text on them: smaller ones are logos, larger ones
+    scans or backgrounds, and an image under text is a backdrop, not a figure."""
     blocks = []
     page_area = size[0] * size[1]
     for info in page.get_image_info():
         rect = pymupdf.Rect(info["bbox"]) & page.rect
-        if rect.is_empty or rect.width * rect.height < 0.02 * page_area:
+        area = rect.width * rect.height
+        if rect.is_empty or not 0.02 * page_area <= area <= 0.8 * page_area:
+            continue
+        if sum((pymupdf.Rect(ln.box) & rect).get_area() for ln in lines) > 0.2 * area:
             continue
         blocks.append(
             Block(kind="figure", markdown="", bbox=BBox.from_points(tuple(rect), size), label="image")
@@ -378,7 +387,7 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
     lines = [
         ln for ln in _attach_bullets(_page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)
     ]
-    blocks: list[Block] = [*tables, *figure_blocks(page, size)]
+    blocks: list[Block] = [*tables, *figure_blocks(page, size, lines)]
     for para in _paragraphs(lines):
         kind, level = classify(para, fonts, config)
         blocks.append(
