@@ -186,6 +186,7 @@ class FakeVllm:
             routes=[
                 Route("/health", lambda _: Response(status_code=200)),
                 Route("/v1/models", self._models),
+                Route("/fake/stats", self._stats, methods=["GET", "DELETE"]),
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
             ]
         )
@@ -193,6 +194,19 @@ class FakeVllm:
     async def _models(self, _: Request) -> JSONResponse:
         model = {"id": self.model, "object": "model", "owned_by": "vllm", "max_model_len": 8192}
         return JSONResponse({"object": "list", "data": [model]})
+
+    async def _stats(self, request: Request) -> JSONResponse:
+        """Counters for a client in another process (the bench); DELETE also zeroes them."""
+        stats = {
+            "requests": len(self.requests),
+            "max_in_flight": self.max_in_flight,
+            "in_flight": self.in_flight,
+        }
+        if request.method == "DELETE":
+            self.max_in_flight = self.in_flight
+            with self._lock:
+                self.requests.clear()
+        return JSONResponse(stats)
 
     async def _chat(self, request: Request) -> Response:
         self.in_flight += 1
