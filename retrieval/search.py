@@ -1,0 +1,92 @@
+"""The knowledge base: index chunks (dense + sparse vectors into the store) and search them.
+
+Hybrid search runs a dense and a sparse prefetch in Qdrant and fuses them with RRF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from ingest.chunking import Chunk
+from retrieval.embed import Embedder
+from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.sparse import SparseEncoder
+from retrieval.store import StoreQuery, VectorStore
+
+
+class SearchConfig(BaseModel):
+    mode: SearchMode = "hybrid"
+    top_k: int = Field(default=10, ge=1)
+    prefetch_k: int = Field(default=50, ge=1)  # candidates from each of dense and sparse before fusion
+    rrf_k: int | None = None  # None = Qdrant's default
+    index_batch: int = Field(default=64, ge=1)  # chunks embedded and upserted at a time
+    reranker: str | None = None  # a cross-encoder model name or path; None = off
+    rerank_candidates: int = Field(default=30, ge=1)
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: list[SearchHit], top_k: int) -> list[SearchHit]: ...
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.config = config or SearchConfig()
+        self.reranker = reranker
+
+    def index_chunks(self, chunks: Sequence[Chunk]) -> int:
+        """Embed and upsert; ids are the chunk ids, so indexing a document again replaces it."""
+        size = self.config.index_batch
+        for i in range(0, len(chunks), size):
+            batch = chunks[i : i + size]
+            texts = [c.embed_text() for c in batch]
+            self.store.upsert(
+                batch, self.embedder.embed_passages(texts), [self.sparse.encode(t) for t in texts]
+            )
+        return len(chunks)
+
+    def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> int:
+        """Drop the document's old chunks (a re-chunk may make fewer) and index the new ones."""
+        self.store.delete_document(doc_id)
+        return self.index_chunks(chunks)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.store.delete_document(doc_id)
+
+    def count(self, doc_id: str | None = None, kb: str | None = None) -> int:
+        return self.store.count(doc_id=doc_id, kb=kb)
+
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        mode: SearchMode | None = None,
+        top_k: int | None = None,
+    ) -> list[SearchHit]:
+        mode = mode or self.config.mode
+        top_k = top_k or self.config.top_k
+        limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
+        request = StoreQuery(
+            dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
+            sparse=self.sparse.encode_query(query) if mode in ("hybrid", "sparse") else None,
+            filters=filters or SearchFilters(),
+            limit=limit,
+            prefetch_limit=max(self.config.prefetch_k, limit),
+            rrf_k=self.config.rrf_k,
+        )
+        if request.sparse is not None and not request.sparse.indices and request.dense is None:
+            return []  # nothing to match on (only punctuation)
+        hits = self.store.query(request)
+        return self.reranker.rerank(query, hits, top_k) if self.reranker else hits[:top_k]

@@ -1,0 +1,342 @@
+"""The Qdrant vector store: one collection, named vectors `dense` (cosine) and `sparse` (BM25, IDF).
+
+Engines: "edge" (Qdrant Edge, the Rust engine in process), "local" (qdrant-client's embedded
+Python mode) and "server" (a Qdrant server by URL). The embedded default was chosen by
+measurement (bench/store_choice.py, docs/retrieval.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from ingest.chunking import Chunk
+from retrieval.errors import DimensionMismatch, UnknownBackend
+from retrieval.hits import SearchFilters, SearchHit
+from retrieval.sparse import SparseVector
+
+DENSE = "dense"
+SPARSE = "sparse"
+KEYWORD_FIELDS = ("kb", "doc_id", "kind", "tags")
+INTEGER_FIELDS = ("pages",)
+UPSERT_BATCH = 256
+
+
+class StoreConfig(BaseModel):
+    engine: str = "edge"  # "edge" | "local" | "server"
+    path: str = "data/qdrant"  # embedded engines: folder (a collection is a subfolder for edge)
+    url: str | None = None  # server engine
+    api_key: str | None = None
+    collection: str = "opticite"
+    timeout_s: int = 10
+
+
+class StoreQuery(BaseModel):
+    """One search: either vector may be absent (dense-only, sparse-only); both means RRF fusion."""
+
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+    limit: int = 10
+    prefetch_limit: int = 50
+    rrf_k: int | None = None  # None = Qdrant's default (2)
+
+
+class StoreBackend(Protocol):
+    def upsert(
+        self, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
+    ) -> None: ...
+
+    def delete(self, filters: SearchFilters) -> None: ...
+
+    def count(self, filters: SearchFilters) -> int: ...
+
+    def query(self, query: StoreQuery) -> list[SearchHit]: ...
+
+    def close(self) -> None: ...
+
+
+# --- pure pieces shared by every engine --------------------------------------------------------
+
+Condition = tuple[str, Literal["value", "any", "range"], Any]
+
+
+def filter_conditions(filters: SearchFilters) -> list[Condition]:
+    """The filter as engine-neutral conditions, all of which must hold."""
+    out: list[Condition] = []
+    if filters.kb is not None:
+        out.append(("kb", "value", filters.kb))
+    if filters.doc_ids is not None:
+        out.append(("doc_id", "any", list(filters.doc_ids)))
+    if filters.tags:
+        out.append(("tags", "any", list(filters.tags)))
+    if filters.kind is not None:
+        out.append(("kind", "value", filters.kind))
+    if filters.page_from is not None or filters.page_to is not None:
+        # a chunk matches when any of its pages lies in the range
+        out.append(("pages", "range", (filters.page_from, filters.page_to)))
+    return out
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    return chunk.model_dump(mode="json")
+
+
+def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
+    return SearchHit(
+        chunk_id=str(payload["id"]),
+        doc_id=payload["doc_id"],
+        kb=payload["kb"],
+        filename=payload.get("filename", ""),
+        score=float(score),
+        kind=payload["kind"],
+        markdown=payload["markdown"],
+        heading_path=payload.get("heading_path", []),
+        regions=payload.get("regions", []),
+        pages=payload.get("pages", []),
+    )
+
+
+def _mismatch(found: int, dim: int, where: str) -> DimensionMismatch:
+    return DimensionMismatch(
+        f"the vector collection at {where} holds {found}-dimensional vectors but the embedder makes "
+        f"{dim}-dimensional ones; set embedder.model back to the model that built it, or point "
+        "store.collection (or store.path) at a new collection and re-index the documents"
+    )
+
+
+# --- qdrant-client: embedded Python mode ("local") and server ----------------------------------
+
+
+class QdrantClientStore:
+    def __init__(self, config: StoreConfig, dim: int, client: Any = None) -> None:
+        from qdrant_client import QdrantClient, models
+
+        self._m = models
+        self.config = config
+        self._local = config.engine == "local"
+        if client is None:
+            client = (
+                QdrantClient(path=config.path)
+                if self._local
+                else QdrantClient(url=config.url, api_key=config.api_key, timeout=config.timeout_s)
+            )
+        self.client = client
+        self._ensure_collection(dim)
+
+    def _ensure_collection(self, dim: int) -> None:
+        m, name = self._m, self.config.collection
+        if self.client.collection_exists(name):
+            found = self.client.get_collection(name).config.params.vectors[DENSE].size
+            if found != dim:
+                raise _mismatch(found, dim, f"{self.config.url or self.config.path} ({name})")
+            return
+        self.client.create_collection(
+            name,
+            vectors_config={DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+        )
+        if not self._local:  # local mode ignores payload indexes and warns about them
+            for key in KEYWORD_FIELDS:
+                self.client.create_payload_index(name, key, m.PayloadSchemaType.KEYWORD)
+            for key in INTEGER_FIELDS:
+                self.client.create_payload_index(name, key, m.PayloadSchemaType.INTEGER)
+
+    def _filter(self, filters: SearchFilters) -> Any:
+        m = self._m
+        must: list[Any] = []
+        for key, op, value in filter_conditions(filters):
+            if op == "value":
+                must.append(m.FieldCondition(key=key, match=m.MatchValue(value=value)))
+            elif op == "any":
+                must.append(m.FieldCondition(key=key, match=m.MatchAny(any=value)))
+            else:
+                must.append(m.FieldCondition(key=key, range=m.Range(gte=value[0], lte=value[1])))
+        return m.Filter(must=must) if must else None
+
+    def upsert(
+        self, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
+    ) -> None:
+        m = self._m
+        points = [
+            m.PointStruct(
+                id=c.id,
+                vector={DENSE: d, SPARSE: m.SparseVector(indices=s.indices, values=s.values)},
+                payload=chunk_payload(c),
+            )
+            for c, d, s in zip(chunks, dense, sparse, strict=True)
+        ]
+        for i in range(0, len(points), UPSERT_BATCH):
+            self.client.upsert(self.config.collection, points[i : i + UPSERT_BATCH], wait=True)
+
+    def delete(self, filters: SearchFilters) -> None:
+        selector = self._m.FilterSelector(filter=self._filter(filters))
+        self.client.delete(self.config.collection, points_selector=selector, wait=True)
+
+    def count(self, filters: SearchFilters) -> int:
+        return int(
+            self.client.count(self.config.collection, count_filter=self._filter(filters), exact=True).count
+        )
+
+    def query(self, query: StoreQuery) -> list[SearchHit]:
+        m = self._m
+        flt = self._filter(query.filters)
+        sources = []
+        if query.dense is not None:
+            sources.append((query.dense, DENSE))
+        if query.sparse is not None:
+            sources.append((m.SparseVector(indices=query.sparse.indices, values=query.sparse.values), SPARSE))
+        if len(sources) == 1:
+            vector, using = sources[0]
+            kwargs: dict[str, Any] = {"query": vector, "using": using, "query_filter": flt}
+        else:
+            fusion = (
+                m.FusionQuery(fusion=m.Fusion.RRF)
+                if query.rrf_k is None
+                else m.RrfQuery(rrf=m.Rrf(k=query.rrf_k))
+            )
+            prefetch = [
+                m.Prefetch(query=v, using=u, filter=flt, limit=query.prefetch_limit) for v, u in sources
+            ]
+            kwargs = {"query": fusion, "prefetch": prefetch}
+        result = self.client.query_points(
+            self.config.collection, limit=query.limit, with_payload=True, **kwargs
+        )
+        return [hit_from_payload(p.score, p.payload or {}) for p in result.points]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# --- Qdrant Edge: the Rust engine in process ---------------------------------------------------
+
+
+class EdgeStore:
+    def __init__(self, config: StoreConfig, dim: int) -> None:
+        import qdrant_edge as qe
+
+        self._q = qe
+        self.config = config
+        self.path = Path(config.path) / config.collection
+        edge_config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        saved = self.path / "edge_config.json"
+        if saved.exists():
+            found = json.loads(saved.read_text())["vectors"][DENSE]["size"]
+            if found != dim:
+                raise _mismatch(found, dim, str(self.path))
+            self.shard = qe.EdgeShard.load(str(self.path))
+        else:
+            self.shard = qe.EdgeShard.create(str(self.path), edge_config)
+            for key in KEYWORD_FIELDS:
+                self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+            for key in INTEGER_FIELDS:
+                self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
+
+    def _filter(self, filters: SearchFilters) -> Any:
+        q = self._q
+        must: list[Any] = []
+        for key, op, value in filter_conditions(filters):
+            if op == "value":
+                must.append(q.FieldCondition(key=key, match=q.MatchValue(value)))
+            elif op == "any":
+                must.append(q.FieldCondition(key=key, match=q.MatchAny(value)))
+            else:
+                must.append(q.FieldCondition(key=key, range=q.RangeFloat(gte=value[0], lte=value[1])))
+        return q.Filter(must=must) if must else None
+
+    def upsert(
+        self, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
+    ) -> None:
+        q = self._q
+        points = [
+            q.Point(
+                id=c.id,
+                vector={DENSE: d, SPARSE: q.SparseVector(indices=s.indices, values=s.values)},
+                payload=chunk_payload(c),
+            )
+            for c, d, s in zip(chunks, dense, sparse, strict=True)
+        ]
+        for i in range(0, len(points), UPSERT_BATCH):
+            self.shard.update(q.UpdateOperation.upsert_points(points[i : i + UPSERT_BATCH]))
+        self.shard.flush()
+
+    def optimize(self) -> None:
+        """Build the HNSW index over what was upserted (blocking)."""
+        self.shard.optimize()
+
+    def delete(self, filters: SearchFilters) -> None:
+        self.shard.update(self._q.UpdateOperation.delete_points_by_filter(self._filter(filters)))
+        self.shard.flush()
+
+    def count(self, filters: SearchFilters) -> int:
+        return int(self.shard.count(self._q.CountRequest(exact=True, filter=self._filter(filters))))
+
+    def query(self, query: StoreQuery) -> list[SearchHit]:
+        q = self._q
+        flt = self._filter(query.filters)
+        sources: list[Any] = []
+        if query.dense is not None:
+            sources.append(q.Query.Nearest(query.dense, using=DENSE))
+        if query.sparse is not None:
+            vector = q.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
+            sources.append(q.Query.Nearest(vector, using=SPARSE))
+        if len(sources) == 1:
+            request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=True)
+        else:
+            prefetches = [q.Prefetch(limit=query.prefetch_limit, query=s, filter=flt) for s in sources]
+            fusion = q.Fusion.Rrf(k=query.rrf_k if query.rrf_k is not None else 2)
+            request = q.QueryRequest(
+                limit=query.limit, query=fusion, prefetches=prefetches, with_payload=True
+            )
+        return [hit_from_payload(p.score, p.payload or {}) for p in self.shard.query(request)]
+
+    def close(self) -> None:
+        self.shard.close()
+
+
+STORES: dict[str, Callable[[StoreConfig, int], StoreBackend]] = {
+    "edge": EdgeStore,
+    "local": QdrantClientStore,
+    "server": QdrantClientStore,
+}
+
+
+class VectorStore:
+    """The store the knowledge base talks to, whatever the engine behind it."""
+
+    def __init__(self, config: StoreConfig, dim: int) -> None:
+        try:
+            factory = STORES[config.engine]
+        except KeyError:
+            known = ", ".join(sorted(STORES))
+            raise UnknownBackend(
+                f"unknown store engine {config.engine!r}; set store.engine to one of: {known}"
+            ) from None
+        self.config = config
+        self.dim = dim
+        self.backend = factory(config, dim)
+
+    def upsert(
+        self, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
+    ) -> None:
+        if chunks:
+            self.backend.upsert(chunks, dense, sparse)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.backend.delete(SearchFilters(doc_ids=[doc_id]))
+
+    def count(self, doc_id: str | None = None, kb: str | None = None) -> int:
+        return self.backend.count(SearchFilters(kb=kb, doc_ids=[doc_id] if doc_id is not None else None))
+
+    def query(self, query: StoreQuery) -> list[SearchHit]:
+        return self.backend.query(query)
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,117 @@
+"""The vector store behaviour suite, run against every embedded engine (edge and local)."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.errors import DimensionMismatch, UnknownBackend
+from retrieval.hits import SearchFilters
+from retrieval.search import KnowledgeBase
+from retrieval.store import StoreConfig, VectorStore, filter_conditions
+from tests.retrieval.conftest import contract_chunks, make_chunk
+
+
+def test_reindexing_a_document_leaves_the_count_unchanged(kb: KnowledgeBase) -> None:
+    chunks = contract_chunks()
+    assert kb.index_chunks(chunks) == len(chunks)
+    assert kb.index_chunks(chunks) == len(chunks)
+    assert kb.count() == kb.count(doc_id="doc-1") == len(chunks)
+
+
+def test_deleting_a_document_removes_every_point_and_only_its_own(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks("doc-1") + contract_chunks("doc-2"))
+    kb.delete_document("doc-1")
+    assert kb.count(doc_id="doc-1") == 0
+    assert kb.count(doc_id="doc-2") == len(contract_chunks())
+    assert all(h.doc_id == "doc-2" for h in kb.search("governing law", top_k=20))
+
+
+def test_replacing_a_document_drops_chunks_a_shorter_rechunk_no_longer_has(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    kb.replace_document("doc-1", contract_chunks()[:3])
+    assert kb.count(doc_id="doc-1") == 3
+
+
+def test_count_by_kb(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks("doc-1", kb="kb-a") + contract_chunks("doc-2", kb="kb-b")[:2])
+    assert (kb.count(kb="kb-a"), kb.count(kb="kb-b"), kb.count(kb="kb-c")) == (8, 2, 0)
+
+
+def test_index_survives_closing_and_reopening(store_config: StoreConfig, kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    kb.store.close()
+    reopened = VectorStore(store_config, 384)
+    try:
+        assert reopened.count(doc_id="doc-1") == len(contract_chunks())
+    finally:
+        reopened.close()
+
+
+def test_embedder_dimension_mismatch_is_a_typed_error_naming_the_fix(store_config: StoreConfig) -> None:
+    VectorStore(store_config, 384).close()
+    with pytest.raises(DimensionMismatch) as info:
+        VectorStore(store_config, 768)
+    assert "384" in info.value.message and "768" in info.value.message
+    assert "embedder.model" in info.value.message and "store.collection" in info.value.message
+    assert info.value.code == "dimension_mismatch"
+
+
+def test_kb_filter_never_returns_another_kbs_chunks(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks("doc-a", kb="kb-a") + contract_chunks("doc-b", kb="kb-b"))
+    for mode in ("hybrid", "dense", "sparse"):
+        hits = kb.search("governing law of the agreement", SearchFilters(kb="kb-b"), mode=mode, top_k=50)
+        assert hits and {h.kb for h in hits} == {"kb-b"}, mode
+
+
+def test_page_range_filter_matches_chunks_with_any_page_inside(kb: KnowledgeBase) -> None:
+    chunks = [
+        make_chunk("d", 0, "payment terms on page one", pages=(1,)),
+        make_chunk("d", 1, "payment terms across pages two and three", pages=(2, 3)),
+        make_chunk("d", 2, "payment terms on page five", pages=(5,)),
+    ]
+    kb.index_chunks(chunks)
+    hits = kb.search("payment terms", SearchFilters(page_from=3, page_to=4), top_k=10)
+    assert [h.chunk_id for h in hits] == [chunks[1].id]
+    assert {h.chunk_id for h in kb.search("payment terms", SearchFilters(page_from=2), top_k=10)} == {
+        chunks[1].id,
+        chunks[2].id,
+    }
+
+
+def test_kind_tags_and_doc_filters(kb: KnowledgeBase) -> None:
+    kb.index_chunks(
+        [
+            make_chunk("d1", 0, "price list for bolts and nuts", kind="table", tags=("prices",)),
+            make_chunk("d1", 1, "prices are fixed for the first year", tags=("terms",)),
+            make_chunk("d2", 0, "price of bolts rises with inflation", tags=("terms", "prices")),
+        ]
+    )
+    query = "price of bolts"
+    assert {h.kind for h in kb.search(query, SearchFilters(kind="table"))} == {"table"}
+    assert {(h.doc_id, h.kind) for h in kb.search(query, SearchFilters(kind="text"))} == {("d1", "text"), ("d2", "text")}
+    assert {h.doc_id for h in kb.search(query, SearchFilters(doc_ids=["d2"]))} == {"d2"}
+    assert len(kb.search(query, SearchFilters(tags=["prices"]))) == 2
+
+
+def test_hits_carry_regions_pages_and_filename(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    hit = kb.search("courier or registered mail", top_k=1)[0]
+    assert hit.chunk_id == contract_chunks()[6].id
+    assert (hit.filename, hit.pages, hit.regions) == ("doc-1.pdf", [3], contract_chunks()[6].regions)
+
+
+def test_unknown_engine_lists_the_known_ones(tmp_path: object) -> None:
+    with pytest.raises(UnknownBackend, match="edge, local, server"):
+        VectorStore(StoreConfig(engine="faiss"), 384)
+
+
+def test_filter_conditions_are_all_required() -> None:
+    flt = SearchFilters(kb="k", doc_ids=["a"], tags=["t"], kind="table", page_from=2, page_to=None)
+    assert filter_conditions(flt) == [
+        ("kb", "value", "k"),
+        ("doc_id", "any", ["a"]),
+        ("tags", "any", ["t"]),
+        ("kind", "value", "table"),
+        ("pages", "range", (2, None)),
+    ]
+    assert filter_conditions(SearchFilters()) == []
