@@ -319,8 +319,9 @@ def count_rulings(page: pymupdf.Page) -> int:
 
 def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
     blocks = []
+    words = page.get_text("words")
     for tab in page.find_tables().tables:
-        rows = [[_cell(c) for c in row] for row in tab.extract()]
+        rows = [[_cell_text(cell, words) for cell in row.cells] for row in tab.rows]
         if len(rows) < 2 or max(len(r) for r in rows) < 2:
             continue
         blocks.append(
@@ -335,8 +336,13 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
     return blocks
 
 
-def _cell(value: str | None) -> str:
-    return re.sub(r"\s+", " ", value or "").strip()
+def _cell_text(cell: tuple[float, float, float, float] | None, words: list[tuple[Any, ...]]) -> str:
+    """Words whose centre lies in the cell, in reading order (PyMuPDF's own cell text drops spaces)."""
+    if cell is None:
+        return ""
+    x0, y0, x1, y1 = cell
+    inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
+    return " ".join(w[4] for w in sorted(inside, key=lambda w: (w[5], w[6], w[7])))
 
 
 def table_markdown(rows: list[list[str]]) -> str:
