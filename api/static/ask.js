@@ -6,6 +6,7 @@ import { DocViewer } from "./docview.js";
 import { renderMarkdown } from "./markdown.js";
 import { el, guard } from "./ui.js";
 
+const SAMPLE_QUESTION = "Which law governs the agreement?";
 const regionPages = (c) => [...new Set((c.regions || []).map((r) => Number(r.page)))];
 
 /** Streams /v1/chat (SSE: token, citations, done); falls back to /v1/ask where chat is missing. */
@@ -124,7 +125,9 @@ export function mountAsk(root, { emptyCard }) {
   return {
     /** Shows the first-run card when the knowledge base has no documents. */
     setEmpty(isEmpty) {
+      const wasEmpty = intro.childElementCount > 0;
       intro.replaceChildren(...(isEmpty ? [emptyCard()] : []));
+      if (wasEmpty && !isEmpty && !input.value) input.value = SAMPLE_QUESTION;
     },
   };
 }

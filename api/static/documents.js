@@ -50,6 +50,7 @@ export function firstRunCard(onLoaded) {
       button.disabled = true;
       try {
         await loadSamples(list);
+        notice("Sample set loaded. Try: Which law governs the agreement?");
         onLoaded();
       } finally {
         button.disabled = false;
