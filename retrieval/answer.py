@@ -7,6 +7,7 @@ Streaming yields events: `{"type": "token", "text"}`, one `{"type": "citations"}
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol
 
@@ -136,7 +137,12 @@ class ExtractiveAnswerer:
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")
-        picks = compose_extract(question, sources, self.config.max_sentences, self.embedder)
+        if self.embedder is None:
+            picks = compose_extract(question, sources, self.config.max_sentences)
+        else:  # embedding is CPU work: keep the event loop free
+            picks = await asyncio.to_thread(
+                compose_extract, question, sources, self.config.max_sentences, self.embedder
+            )
         if not picks:
             return refusal(self.config, "no_matching_sentence")
         citations = [cite(n, sources[p.hit], p.sentence) for n, p in enumerate(picks, start=1)]

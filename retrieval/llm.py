@@ -16,24 +16,24 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from ingest.errors import ServiceError
+from retrieval.errors import RetrievalServiceError
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class LlmUnavailable(ServiceError):
+class LlmUnavailable(RetrievalServiceError):
     code = "llm_unavailable"
     status = 503
 
 
-class LlmTimeout(ServiceError):
+class LlmTimeout(RetrievalServiceError):
     code = "llm_timeout"
     status = 504
 
 
-class LlmBadResponse(ServiceError):
+class LlmBadResponse(RetrievalServiceError):
     code = "llm_bad_response"
     status = 502
 
@@ -146,7 +146,7 @@ class LlmClient:
             delay *= 2
 
 
-def _transport_error(exc: httpx.TransportError, endpoint: str) -> ServiceError:
+def _transport_error(exc: httpx.TransportError, endpoint: str) -> RetrievalServiceError:
     if isinstance(exc, httpx.TimeoutException):
         return LlmTimeout(f"the LLM server at {endpoint} did not answer in time; raise llm.read_timeout_s")
     return LlmUnavailable(f"cannot reach the LLM server at {endpoint}: {exc}; check llm.url")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
@@ -222,7 +222,7 @@ class PrefersRenewal:
     def embed_query(self, text: str) -> list[float]:
         return [1.0, 0.0]
 
-    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         return [[1.0, 0.0] if "renews" in t else [0.0, 1.0] for t in texts]
 
 
