@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import multiprocessing as mp
+import os
 import platform
 import time
 from collections.abc import Iterator
@@ -112,7 +113,12 @@ async def bench(slots: int, service_s: float, levels: list[int], target_s: float
         "command": "python -m bench.ocr_throughput " + f"--slots {slots} --service-s {service_s}",
         "server": {"slots": slots, "service_s": service_s, "capacity_pages_per_s": capacity},
         "page_png_bytes": len(page.image_png),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": os.getloadavg()[0],
+        },
         "levels": rows,
     }
 

@@ -192,3 +192,17 @@ async def test_pages_in_flight_are_bounded_by_the_concurrency_setting(fake_vllm:
     engine = DeepSeekEngine(fast_config(fake_vllm.url, concurrency=5), client)
     await asyncio.gather(*(engine.recognize(make_page(page=n), OcrOptions()) for n in range(1, 21)))
     assert len(fake_vllm.requests) == 20 and fake_vllm.max_in_flight == 5
+
+
+async def test_sharded_pools_release_every_slot_after_success_and_failure(fake_vllm: FakeVllm) -> None:
+    config = fast_config(fake_vllm.url, concurrency=40, retries=0)
+    fake_vllm.script(*(["500"] * 5))
+    async with build_client(config) as client:
+        transport = client._transport
+        engine = DeepSeekEngine(config, client)
+        results = await asyncio.gather(
+            *(engine.recognize(make_page(), OcrOptions()) for _ in range(30)), return_exceptions=True
+        )
+        assert sum(isinstance(r, EngineBadResponse) for r in results) == 5
+        assert transport._busy == [0, 0, 0]  # type: ignore[attr-defined]
+    assert len(fake_vllm.requests) == 30
