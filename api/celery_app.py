@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from celery import Celery
+from celery.signals import worker_ready
 
 from api.settings import Settings, load_settings
 
@@ -57,6 +58,12 @@ class WorkerState:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def warm_up(self) -> None:
+        try:
+            self.services.components.knowledge_base()
+        except Exception:  # the first task meets the same fault and records it on its job
+            log.exception("worker warm-up failed")
 
     @property
     def services(self) -> Services:
@@ -143,7 +150,15 @@ class CeleryRunner:
 def worker_app(settings: Settings) -> Celery:
     """The Celery app of a worker process, with the tasks bound to this process's state."""
     app = create_celery(settings)
-    register_tasks(app, WorkerState(settings))
+    state = WorkerState(settings)
+    register_tasks(app, state)
+
+    @worker_ready.connect(weak=False)
+    def warm_up(**_: Any) -> None:
+        # load the embedder and open the store now, not inside the first finalize task, whose
+        # run time counts against the visibility timeout
+        threading.Thread(target=state.warm_up, name="opticite-warm-up", daemon=True).start()
+
     return app
 
 

@@ -1,0 +1,144 @@
+"""Celery workers on the real Redis with PostgreSQL: the main flow, and a worker SIGKILLed in the
+middle of a document — the job finishes after a restart, no page is OCR'd twice, and the chunk
+count equals a clean run's. OCR is the DeepSeek engine against the fake vLLM (slowed to one page
+at a time), so the kill lands mid-document. The embedded store is opened by the worker alone
+while it runs (the API opens it only after the worker has stopped)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.services import open_services
+from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.fakes.openai_server import FakeLlmServer
+from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = 8
+
+
+@pytest.fixture
+def embed_url() -> Iterator[str]:
+    """An OpenAI-compatible embeddings server, so worker processes load no model."""
+    with FakeLlmServer() as fake:
+        yield fake.url
+
+
+@pytest.fixture
+def one_reply_vllm() -> Iterator[FakeVllm]:
+    """Every page gets the same recorded reply, so a clean run and a crashed run chunk alike."""
+    with FakeVllm(replies=load_recorded_replies()[:1]) as fake:
+        fake.capacity(1, 0.35)
+        yield fake
+
+
+def _env(data_dir: Path, db_url: str, redis_url: str, queue: str, vllm_url: str, embed_url: str) -> dict[str, str]:
+    return {
+        "OPTICITE_EMBEDDER__BACKEND": "http", "OPTICITE_EMBEDDER__URL": embed_url,
+        "OPTICITE_DATA_DIR": str(data_dir), "OPTICITE_DB_URL": db_url, "OPTICITE_RUNNER": "celery",
+        "OPTICITE_REDIS_URL": redis_url, "OPTICITE_JOBS__CELERY_QUEUE": queue,
+        "OPTICITE_JOBS__VISIBILITY_TIMEOUT_S": "6", "OPTICITE_JOBS__PAGE_BATCH_SIZE": "2",
+        "OPTICITE_JOBS__ALLOW_EMBEDDED_STORE_WITH_CELERY": "true", "OPTICITE_DEEPSEEK__URL": vllm_url,
+        "OPTICITE_DEEPSEEK__CONCURRENCY": "1", "OPTICITE_JOBS__PAGE_CONCURRENCY": "1",
+    }
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = os.environ | env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.celery_app", "2"], cwd=ROOT, env=self.env,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _wait_pages(client: httpx.Client, job_id: str, at_least: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.get(f"/v1/jobs/{job_id}").json()["pages_done"] >= at_least:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {at_least} pages")
+
+
+async def _clean_run_chunks(tmp_path: Path, pdf: Path, vllm_url: str, embedder: dict[str, str]) -> int:
+    settings = test_settings(tmp_path / "clean", deepseek={"url": vllm_url, "concurrency": 1}, embedder=embedder)
+    async with open_services(settings) as services:
+        sub = await services.ingest(pdf, pdf.name, "kb", settings.ocr.model_copy(update={"engine": "deepseek"}))
+        assert (await services.wait_job(sub.job_id)).state == "done"
+        return services.get_document(sub.document_id).chunks
+
+
+async def test_killed_worker_resumes_without_redoing_pages(
+    tmp_path: Path, postgres_url: str, redis_url: str, one_reply_vllm: FakeVllm, embed_url: str
+) -> None:
+    embedder = {"backend": "http", "url": embed_url}
+    pdf = make_pdf(tmp_path / "long.pdf", pages=PAGES, scanned=True)
+    copy = make_pdf(tmp_path / "copy.pdf", pages=PAGES, scanned=True)
+    clean_chunks = await _clean_run_chunks(tmp_path, copy, one_reply_vllm.url, embedder)
+    queue = f"opticite-test-{uuid.uuid4().hex[:8]}"
+    env = _env(tmp_path / "data", postgres_url, redis_url, queue, one_reply_vllm.url, embed_url)
+    settings = test_settings(
+        tmp_path / "data", db_url=postgres_url, runner="celery", redis_url=redis_url, embedder=embedder,
+        jobs={"celery_queue": env["OPTICITE_JOBS__CELERY_QUEUE"], "allow_embedded_store_with_celery": True},
+    )
+    worker = Worker(env, tmp_path / "worker.log")
+    with LiveServer(settings) as server, server.client() as client:
+        try:
+            worker.start()
+            sub = upload(client, pdf, kb="scans", engine="deepseek").json()
+            _wait_pages(client, sub["job_id"], 2)
+            worker.kill()
+            killed_at = client.get(f"/v1/jobs/{sub['job_id']}").json()
+            assert killed_at["state"] == "running" and killed_at["pages_done"] < PAGES
+            worker.start()
+            events = read_sse(client, f"/v1/jobs/{sub['job_id']}/events", timeout_s=120)
+        finally:
+            worker.stop()
+        final = events[-1][1]
+        assert (final["state"], final["pages_done"], final["pages_total"]) == ("done", PAGES, PAGES), (
+            final, (tmp_path / "worker.log").read_text()[-3000:]
+        )
+        log = (settings.docs_dir / sub["document_id"] / "ocr.log").read_text().splitlines()
+        ocr_calls = Counter(line.split("\t")[0] for line in log)
+        assert ocr_calls == Counter({str(n): 1 for n in range(1, PAGES + 1)})  # no page OCR'd twice
+        doc = client.get(f"/v1/documents/{sub['document_id']}").json()
+        assert doc["chunks"] == clean_chunks > 0
+        assert {p["engine"] for p in doc["page_details"]} == {"deepseek"}
+
+        # the worker has stopped: the API may open the embedded store now
+        hits = client.post("/v1/search", json={"query": "the", "kb": "scans", "top_k": 100, "mode": "sparse"}).json()
+        assert {h["doc_id"] for h in hits["results"]} == {sub["document_id"]}
+        assert client.delete(f"/v1/documents/{sub['document_id']}").status_code == 204
+        assert client.get("/v1/documents").json()["total"] == 0
