@@ -1,0 +1,45 @@
+"""The metadata DB on SQLite and PostgreSQL: one behaviour suite for both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages, latest_job, unfinished_jobs
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    url = f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    database = Database(url)
+    database.create_all()
+    request.addfinalizer(database.dispose)
+    return database
+
+
+def test_documents_pages_and_jobs_round_trip(db: Database) -> None:
+    with db.session() as s:
+        s.add(DocumentRow(id="d1", kb="kb", filename="a.pdf", sha256="x" * 64, pages=3, tags=["t"], options={"mode": "base"}))
+        s.flush()
+        s.add_all([PageRow(doc_id="d1", n=n, status=st) for n, st in ((1, "done"), (2, "failed"), (3, "pending"))])
+        s.add(JobRow(id="j1", doc_id="d1", pages_total=3, webhook_url="https://example.org/h"))
+    with db.session() as s:
+        assert count_finished_pages(s, "d1") == 2
+        job = latest_job(s, "d1")
+        assert job is not None and job.state == "queued" and job.webhook_url == "https://example.org/h"
+        assert [j.id for j in unfinished_jobs(s)] == ["j1"]
+        doc = s.get_one(DocumentRow, "d1")
+        assert doc.tags == ["t"] and doc.options == {"mode": "base"} and doc.created is not None
+        job.state = "done"
+    with db.session() as s:
+        assert unfinished_jobs(s) == []
+
+
+def test_a_failed_session_rolls_back(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.session() as s:
+        s.add(DocumentRow(id="d2", kb="kb", filename="b.pdf", sha256="y" * 64))
+        s.flush()
+        raise RuntimeError("boom")
+    with db.session() as s:
+        assert s.get(DocumentRow, "d2") is None
