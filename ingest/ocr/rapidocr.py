@@ -25,11 +25,12 @@ from ingest.preprocess import PreparedPage, decode_png, preprocess_page
 
 # Joining rules, in units of the text height of the lines involved.
 ROW_OVERLAP = 0.5  # two boxes share a row when they overlap this much vertically
-ROW_GAP = 0.8  # fragments of one row further apart than this start separate blocks
+ROW_GAP = 0.5  # fragments of one row further apart than this are separate phrases (det joins words)
 LINE_GAP = 0.9  # the next line joins a block when the blank above it is at most this
 HEIGHT_RATIO = 1.5  # a line this much taller or shorter (a heading) starts a new block
 COLUMN_OVERLAP = 0.3  # a line joins a block when it overlaps the block's width this much
-MIN_COLUMN_SHARE = 0.2  # a vertical cut needs blocks on both sides at least this share of the width
+MIN_COLUMN_SHARE = 0.2  # text columns are at least this share of the text width; narrower is a form
+NEARBY_ROWS = 3  # rows looked at, above and below, for a text-column gutter
 
 
 class RapidOcrConfig(BaseModel):
@@ -93,6 +94,11 @@ class RapidOcrEngine:
         )
         return _on_original(layout, prepared)
 
+    def warm_up(self) -> None:
+        """Load the models now (at start-up) rather than on the first page."""
+        with self._lock:
+            self._engine()
+
     def read_boxes(self, img: np.ndarray) -> list[TextBox]:
         """Run det + rec on BGR or gray pixels; lines below `min_score` are dropped."""
         with self._lock:
@@ -147,23 +153,26 @@ def boxes_from_result(quads: Any, texts: Any, scores: Any, min_score: float) -> 
 
 
 # --- blocks ----------------------------------------------------------------------------------
+Segment = list[TextBox]  # fragments of one row that belong together (a phrase, or a whole form row)
+
+
 def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
     """Lines grouped into text blocks in reading order; boxes normalized by `size_px`."""
     groups = group_lines(boxes)
     hulls = [_hull(g) for g in groups]
     blocks = []
     for order, i in enumerate(reading_order(hulls)):
-        group = groups[i]
         h = hulls[i]
         blocks.append(
             Block(
                 kind="text",
-                markdown=block_text(group),
+                markdown=block_text(groups[i]),
                 bbox=BBox.from_pixels((h.x0, h.y0, h.x1, h.y1), size_px),
                 order=order,
                 label="rapidocr",
                 lines=[
-                    Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px)) for b in group
+                    Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px))
+                    for b in groups[i]
                 ],
             )
         )
@@ -171,43 +180,93 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
 
 
 def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
-    """Greedy top-to-bottom grouping: same-row fragments and closely stacked, overlapping lines."""
-    groups: list[list[TextBox]] = []
-    for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
-        target = next((g for g in reversed(groups) if _joins(g, box)), None)
+    """Segments stacked top to bottom into blocks: small gap, horizontal overlap, similar height."""
+    groups: list[list[Segment]] = []
+    for seg in sorted(build_segments(boxes), key=lambda s: ((_hull(s).y0 + _hull(s).y1) / 2, _hull(s).x0)):
+        target = next((g for g in reversed(groups) if _stacks(g, seg)), None)
         if target is None:
-            groups.append([box])
+            groups.append([seg])
         else:
-            target.append(box)
-    return groups
+            target.append(seg)
+    return [[b for seg in g for b in seg] for g in groups]
 
 
-def _joins(group: list[TextBox], box: TextBox) -> bool:
-    last = group[-1]
-    h = min(last.height, box.height)
-    if max(last.height, box.height) / h > HEIGHT_RATIO:
+def build_segments(boxes: list[TextBox]) -> list[Segment]:
+    """Rows cut into phrases at wide gaps. A form row ("Total:" ... "9.00") stays whole, unless
+    its gap lines up with a text-column gutter in nearby rows (a short last line of a column)."""
+    if not boxes:
+        return []
+    width = max(b.x1 for b in boxes) - min(b.x0 for b in boxes)
+    phrases = [_phrases(row) for row in _rows(boxes)]
+    gutters = [
+        _gaps(segs) if all(_hull(s).width >= MIN_COLUMN_SHARE * width for s in segs) else []
+        for segs in phrases
+    ]
+    out: list[Segment] = []
+    for r, segs in enumerate(phrases):
+        if (
+            len(segs) > 1
+            and not gutters[r]
+            and not _in_gutter(segs, gutters[max(0, r - NEARBY_ROWS) : r + NEARBY_ROWS + 1])
+        ):
+            out.append([b for seg in segs for b in seg])
+        else:
+            out.extend(segs)
+    return out
+
+
+def _in_gutter(segs: list[Segment], nearby: list[list[tuple[float, float]]]) -> bool:
+    """A gap of this row lies in a gutter that recurs in two nearby rows (one wide pair is no column)."""
+    return any(sum(any(_overlaps(gap, g) for g in gs) for gs in nearby) >= 2 for gap in _gaps(segs))
+
+
+def _rows(boxes: list[TextBox]) -> list[list[TextBox]]:
+    rows: list[list[TextBox]] = []
+    for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
+        if rows and _same_row(rows[-1][0], box):
+            rows[-1].append(box)
+        else:
+            rows.append([box])
+    return [sorted(r, key=lambda b: b.x0) for r in rows]
+
+
+def _phrases(row: list[TextBox]) -> list[Segment]:
+    segs: list[Segment] = [[row[0]]]
+    for box in row[1:]:
+        last = segs[-1][-1]
+        if box.x0 - last.x1 <= ROW_GAP * min(last.height, box.height):
+            segs[-1].append(box)
+        else:
+            segs.append([box])
+    return segs
+
+
+def _gaps(segs: list[Segment]) -> list[tuple[float, float]]:
+    return [(_hull(a).x1, _hull(b).x0) for a, b in zip(segs, segs[1:], strict=False)]
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return min(a[1], b[1]) > max(a[0], b[0])
+
+
+def _same_row(a: TextBox, b: TextBox) -> bool:
+    return min(a.y1, b.y1) - max(a.y0, b.y0) > ROW_OVERLAP * min(a.height, b.height)
+
+
+def _stacks(group: list[Segment], seg: Segment) -> bool:
+    last, s = _hull(group[-1]), _hull(seg)
+    h = min(last.height, s.height)
+    if max(last.height, s.height) / h > HEIGHT_RATIO:
         return False
-    overlap_y = min(last.y1, box.y1) - max(last.y0, box.y0)
-    if overlap_y > ROW_OVERLAP * h:
-        return -0.5 * h <= box.x0 - last.x1 <= ROW_GAP * h
-    hull = _hull(group)
-    gap = box.y0 - hull.y1
-    overlap_x = min(hull.x1, box.x1) - max(hull.x0, box.x0)
-    return -0.5 * h <= gap <= LINE_GAP * h and overlap_x >= COLUMN_OVERLAP * min(hull.width, box.width)
+    hull = _hull([b for g in group for b in g])
+    gap = s.y0 - hull.y1
+    overlap_x = min(hull.x1, s.x1) - max(hull.x0, s.x0)
+    return -0.5 * h <= gap <= LINE_GAP * h and overlap_x >= COLUMN_OVERLAP * min(hull.width, s.width)
 
 
 def block_text(group: list[TextBox]) -> str:
     """Rows joined by newlines; fragments of one row by a space, left to right."""
-    rows: list[list[TextBox]] = []
-    for box in group:
-        row = rows[-1] if rows else None
-        if row and min(row[-1].y1, box.y1) - max(row[-1].y0, box.y0) > ROW_OVERLAP * min(
-            row[-1].height, box.height
-        ):
-            row.append(box)
-        else:
-            rows.append([box])
-    return "\n".join(" ".join(b.text for b in sorted(r, key=lambda b: b.x0)) for r in rows)
+    return "\n".join(" ".join(b.text for b in row) for row in _rows(group))
 
 
 def _hull(group: list[TextBox]) -> TextBox:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pymupdf
 import pytest
 
@@ -86,7 +87,8 @@ async def test_recognizes_english_and_chinese_lines_with_boxes_on_the_words(
 
 
 async def test_concurrent_pages_share_one_ocr_instance(engine: RapidOcrEngine, known_page: PageImage) -> None:
-    ocr = engine._engine()
+    engine.warm_up()
+    ocr = engine._ocr
     first, second = await asyncio.gather(
         engine.recognize(known_page, OcrOptions()), engine.recognize(known_page, OcrOptions())
     )
@@ -98,7 +100,8 @@ async def test_big_page_is_downscaled_and_boxes_stay_normalized(
     known_pdf: tuple[Path, dict[str, BBox]], engine: RapidOcrEngine
 ) -> None:
     small = RapidOcrEngine(RapidOcrConfig(max_side_px=1000, threads=2))
-    small._ocr = engine._ocr or engine._engine()  # same models; only the downscale differs
+    engine.warm_up()
+    small._ocr = engine._ocr  # same models; only the downscale differs
     with open_source(known_pdf[0]) as doc:
         page = doc.render_page(1)
     layout = await small.recognize(page, OcrOptions())
@@ -127,6 +130,15 @@ async def test_deskew_before_ocr_puts_boxes_on_the_skewed_original(
     cx, cy = (expected.x0 + expected.x1) / 2, (expected.y0 + expected.y1) / 2
     assert found.x0 <= cx <= found.x1 and found.y0 <= cy <= found.y1, (found, expected)
     assert found.iou(expected) > 0.4, (found, expected)
+
+
+async def test_blank_page_gives_no_blocks(engine: RapidOcrEngine) -> None:
+    blank = np.full((300, 400, 3), 255, np.uint8)
+    page = PageImage(
+        page=3, width=400, height=300, unit="px", image_png=encode_png(blank), image_size=(400, 300), dpi=72
+    )
+    layout = await engine.recognize(page, OcrOptions())
+    assert (layout.page, layout.blocks, layout.engine) == (3, [], "rapidocr")
 
 
 # --- grouping and order: pure rules on pixel boxes ------------------------------------------------
@@ -166,6 +178,28 @@ def test_same_row_fragments_join_but_column_neighbours_do_not() -> None:
     assert [len(g) for g in group_lines(fragments)] == [2]
     columns = [TextBox("left", 100, 100, 480, 120), TextBox("right", 530, 100, 900, 120)]
     assert [len(g) for g in group_lines(columns)] == [1, 1]
+
+
+def test_form_rows_keep_label_and_value_together() -> None:
+    rows = [("Date:", "25/12/2018"), ("Total:", "9.00"), ("Cash:", "10.00")]
+    boxes = [
+        box
+        for i, (label, value) in enumerate(rows)
+        for box in (
+            TextBox(label, 50, 100 + i * 28, 150, 120 + i * 28),
+            TextBox(value, 700, 100 + i * 28, 780, 120 + i * 28),
+        )
+    ]
+    (block,) = build_blocks(boxes, (800, 400))
+    assert block.markdown == "Date: 25/12/2018\nTotal: 9.00\nCash: 10.00"
+    assert len(block.lines) == 6
+
+
+def test_short_last_line_of_a_column_stays_in_its_column() -> None:
+    left = [*para(100, 100, 3, width=420), TextBox("end.", 100, 184, 160, 204)]
+    right = para(580, 100, 4, width=420)
+    blocks = sorted(build_blocks(left + right, (1100, 400)), key=lambda b: b.order)
+    assert [b.markdown.splitlines()[-1] for b in blocks] == ["end.", "l580-184"]
 
 
 def test_narrow_amount_column_is_read_row_by_row() -> None:
