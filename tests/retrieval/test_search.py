@@ -1,0 +1,100 @@
+"""Search over the knowledge base: hybrid, dense and sparse modes, reranker wiring, LlamaIndex."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from llama_index.core.schema import QueryBundle
+
+from retrieval.hits import SearchFilters, SearchHit
+from retrieval.llamaindex import KnowledgeBaseRetriever
+from retrieval.rerank import CrossEncoderReranker
+from retrieval.search import KnowledgeBase
+from tests.retrieval.conftest import contract_chunks, make_chunk
+
+# Near-identical clauses that differ only by their number: meaning cannot tell them apart, terms can.
+CLAUSES = [
+    f"Section {n} The obligations under this section survive termination of the Agreement for five years."
+    for n in ("14.2.1", "14.2.3", "14.2.5", "12.7.4", "14.2.7", "11.2.7", "14.1.7", "7.14.2")
+]
+TARGET = 4  # "14.2.7"
+
+
+def test_hybrid_finds_an_exact_clause_number_that_dense_ranks_lower(kb: KnowledgeBase) -> None:
+    chunks = [make_chunk("d", i, text) for i, text in enumerate(CLAUSES)]
+    kb.index_chunks(chunks)
+    query = "What survives under section 14.2.7?"
+    dense = [h.chunk_id for h in kb.search(query, mode="dense", top_k=8)]
+    sparse = [h.chunk_id for h in kb.search(query, mode="sparse", top_k=8)]
+    hybrid = [h.chunk_id for h in kb.search(query, mode="hybrid", top_k=8)]
+    target = chunks[TARGET].id
+    assert sparse[0] == target
+    assert hybrid[0] == target
+    assert dense.index(target) > 0
+
+
+def test_modes_rank_by_meaning_and_by_terms(kb: KnowledgeBase) -> None:
+    chunks = contract_chunks()
+    kb.index_chunks(chunks)
+    assert kb.search("Which jurisdiction's law applies?", mode="dense", top_k=1)[0].chunk_id == chunks[2].id
+    assert kb.search("courier registered mail", mode="sparse", top_k=1)[0].chunk_id == chunks[6].id
+    hits = kb.search("how long until the invoice must be paid", top_k=3)
+    assert chunks[3].id in [h.chunk_id for h in hits]
+    assert len(hits) == 3 and hits[0].score >= hits[-1].score
+
+
+def test_sparse_search_with_no_terms_returns_nothing(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    assert kb.search("?!", mode="sparse") == []
+
+
+def test_config_mode_and_top_k_are_the_defaults(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    kb.config = kb.config.model_copy(update={"top_k": 2, "mode": "sparse"})
+    assert len(kb.search("the party shall")) == 2
+
+
+class ReverseScorer:
+    """A ten-line stand-in cross-encoder: prefers shorter passages, records what it was asked."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        self.pairs.extend(pairs)
+        return [-float(len(p)) for _, p in pairs]
+
+
+def test_reranker_reorders_the_candidates_and_cuts_to_top_k(kb: KnowledgeBase) -> None:
+    chunks = contract_chunks()
+    kb.index_chunks(chunks)
+    scorer = ReverseScorer()
+    kb.reranker = CrossEncoderReranker("fake", scorer=scorer)
+    kb.config = kb.config.model_copy(update={"rerank_candidates": 6})
+    hits = kb.search("agreement", top_k=2)
+    assert len(scorer.pairs) == 6 and {q for q, _ in scorer.pairs} == {"agreement"}
+    shortest = sorted((p for _, p in scorer.pairs), key=len)[:2]
+    assert [h.markdown for h in hits] == shortest
+    assert hits[0].score == -len(shortest[0])
+
+
+def test_llamaindex_retriever_returns_nodes_with_citation_metadata(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks("doc-a", kb="kb-a") + contract_chunks("doc-b", kb="kb-b"))
+    retriever = KnowledgeBaseRetriever(kb, SearchFilters(kb="kb-b"), top_k=3)
+    nodes = retriever.retrieve(QueryBundle("governing law"))
+    assert len(nodes) == 3
+    top = nodes[0]
+    assert top.node.node_id == contract_chunks("doc-b")[2].id
+    assert top.node.get_content() == contract_chunks()[2].markdown
+    meta = top.node.metadata
+    assert (meta["doc_id"], meta["filename"], meta["pages"]) == ("doc-b", "doc-b.pdf", [1])
+    assert meta["regions"] == [{"page": 1, "bbox": [0.1, 0.2, 0.9, 0.3]}]
+    assert isinstance(top.score, float)
+    assert all(n.node.metadata["kb"] == "kb-b" for n in nodes)
+
+
+def test_hits_round_trip_to_public_json(kb: KnowledgeBase) -> None:
+    kb.index_chunks(contract_chunks())
+    hit: SearchHit = kb.search("warranty defects", top_k=1)[0]
+    public = hit.to_public()
+    assert public["chunk_id"] == contract_chunks()[5].id and public["regions"][0]["page"] == 2
