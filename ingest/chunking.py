@@ -58,9 +58,9 @@ _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 class ChunkingConfig(BaseModel):
     """Sizes in the embedder's tokens; `max_tokens` is lowered to the embedder's limit by `fitted`."""
 
-    target_tokens: int = Field(350, ge=16)
-    max_tokens: int = Field(512, ge=16)
-    table_max_rows: int = Field(40, ge=1)  # rows per table part, header row repeated in each
+    target_tokens: int = Field(default=350, ge=16)
+    max_tokens: int = Field(default=512, ge=16)
+    table_max_rows: int = Field(default=40, ge=1)  # rows per table part, header row repeated in each
 
     def fitted(self, embedder_max_tokens: int) -> ChunkingConfig:
         """This config with no chunk past what the embedder reads."""
