@@ -2,7 +2,7 @@
 // and citation highlights. Used by the Documents panel and by the Ask panel's source pane.
 
 import { getJson, imageUrl } from "./api.js";
-import { renderMarkdown } from "./markdown.js";
+import { blockMarkdown, renderMarkdown } from "./markdown.js";
 import { PageView } from "./pageview.js";
 import { el, guard } from "./ui.js";
 
@@ -91,7 +91,7 @@ export class DocViewer {
       this.md.innerHTML = "";
       blocks.forEach((b, i) => {
         const part = el("div", { class: `md-block kind-${b.kind}`, dataset: { index: String(i) } });
-        part.innerHTML = renderMarkdown(b.markdown || "");
+        part.innerHTML = renderMarkdown(blockMarkdown(b));
         this.md.append(part);
       });
       if (!blocks.length) this.md.textContent = "No text on this page.";

@@ -72,7 +72,8 @@ function renderBlocks(lines, opts) {
   let i = 0;
   const para = [];
   const flush = () => {
-    if (para.length) out.push(`<p>${para.map((l) => inline(l, opts)).join("<br>")}</p>`);
+    // a line break inside a paragraph is soft (OCR wraps lines), as in CommonMark
+    if (para.length) out.push(`<p>${para.map((l) => inline(l.trim(), opts)).join(" ")}</p>`);
     para.length = 0;
   };
   while (i < lines.length) {
@@ -122,6 +123,14 @@ function renderBlocks(lines, opts) {
   }
   flush();
   return out.join("\n");
+}
+
+/** A layout block's Markdown, with the heading marks an engine may leave out for titles and headings. */
+export function blockMarkdown(block) {
+  const md = block.markdown || "";
+  if (/^\s*#/.test(md) || !["title", "heading"].includes(block.kind)) return md;
+  const level = block.kind === "title" ? 1 : Math.min(Math.max(Number(block.level) || 2, 1), 6);
+  return `${"#".repeat(level)} ${md.replace(/\s*\n\s*/g, " ")}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 // OCR preview panel: OCR one file without indexing; page image with block boxes beside the Markdown.
 
 import { postForm, saveBlob } from "./api.js";
-import { renderMarkdown } from "./markdown.js";
+import { blockMarkdown, renderMarkdown } from "./markdown.js";
 import { OcrOptionsForm } from "./options.js";
 import { PageView } from "./pageview.js";
 import { ACCEPT, dropZone } from "./upload.js";
@@ -57,7 +57,7 @@ export function mountPreview(root) {
     md.innerHTML = "";
     blocks.forEach((b, i) => {
       const part = el("div", { class: `md-block kind-${b.kind}`, dataset: { index: String(i) } });
-      part.innerHTML = renderMarkdown(b.markdown || "");
+      part.innerHTML = renderMarkdown(blockMarkdown(b));
       md.append(part);
     });
     result.dataset.blocks = String(blocks.length);

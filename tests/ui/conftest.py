@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,17 @@ CHROMIUM_ARGS = [
 ]
 # Where the README screenshot is copied when set (not an OPTICITE_* variable: those are cleared per test).
 DOCS_SHOT_ENV = "UI_SCREENSHOT_DIR"
+
+
+@contextmanager
+def clean_env() -> Iterator[None]:
+    """No OPTICITE_* variables while a module-scoped app reads its settings (the autouse fixture is per test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("OPTICITE_")]:
+            mp.delenv(key)
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +57,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real app (embedded defaults, auth off) shared by one module so the embedder loads once."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("OPTICITE_")]:
-            mp.delenv(key)
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+    with clean_env():
         settings = test_settings(tmp_path_factory.mktemp("data"))
         with LiveServer(settings) as server:
             yield server
@@ -73,7 +81,7 @@ def shots(tmp_path: Path) -> Any:
 
     def save(tab: Any, name: str, docs: bool = False, **kwargs: Any) -> Path:
         path = tmp_path / f"{name}.png"
-        tab.screenshot(path=str(path), **kwargs)
+        tab.screenshot(path=str(path), animations="disabled", **kwargs)
         target = os.environ.get(DOCS_SHOT_ENV)
         if docs and target:
             Path(target).mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import LiveServer, test_settings
+from tests.ui.conftest import clean_env
 
 pytestmark = pytest.mark.ui
 
@@ -18,9 +18,7 @@ KEY = "ui-test-key-0123"
 
 @pytest.fixture(scope="module")
 def keyed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("OPTICITE_")]:
-            mp.delenv(key)
+    with clean_env():
         data: Path = tmp_path_factory.mktemp("keyed")
         with LiveServer(test_settings(data, api_keys=[{"key": KEY, "kbs": ["default"]}])) as server:
             yield server
