@@ -1,0 +1,305 @@
+"""The service as separate processes for crash runs: `opticite serve` and `opticite worker`, SIGKILLed
+at chosen points and restarted, with the checks that nothing was lost, duplicated or OCR'd twice.
+
+Shared by tests/reliability/test_crash.py (a reduced run) and bench/reliability.py (the full one).
+OCR goes to a fake vLLM in the calling process, so every OCR request is seen and counted there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import free_port, make_pdf, upload
+from tests.fakes.vllm_server import FakeVllm, request_image_and_prompt
+
+ROOT = Path(__file__).resolve().parents[2]
+_SCRIPT = Path(sys.executable).parent / "opticite"
+OPTICITE = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
+TERMINAL = frozenset({"done", "partial", "failed", "cancelled"})
+
+
+def flat_env(overrides: Mapping[str, Any], prefix: str = "OPTICITE_") -> dict[str, str]:
+    """Nested settings overrides as `OPTICITE_A__B` environment variables."""
+    env: dict[str, str] = {}
+    for key, value in overrides.items():
+        name = f"{prefix}{key.upper()}"
+        if isinstance(value, Mapping):
+            env |= flat_env(value, name + "__")
+        elif isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        elif isinstance(value, list | dict):
+            env[name] = json.dumps(value)
+        else:
+            env[name] = str(value)
+    return env
+
+
+def clean_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPTICITE_")}
+
+
+class Process:
+    """A child process in its own session (so a kill takes its children too), output in `log`."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.argv, self.env, self.log = argv, dict(env), log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.starts += 1
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        return None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, as in a power cut or an OOM kill."""
+        if self.alive():
+            os.killpg(self.pid, signal.SIGKILL)
+            assert self.proc is not None
+            self.proc.wait(30)
+
+    def stop(self, timeout_s: float = 30) -> None:
+        if not self.alive():
+            return
+        os.killpg(self.pid, signal.SIGTERM)
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
+
+    def _check_running(self, what: str) -> None:
+        if not self.alive():
+            raise RuntimeError(f"{what} exited during start-up:\n{self.tail()}")
+
+
+class ApiProcess(Process):
+    """`opticite serve` on a fixed free loopback port (kept across restarts)."""
+
+    def __init__(self, overrides: Mapping[str, Any], log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__([*OPTICITE, "serve", "--port", str(self.port)], clean_environ() | flat_env(overrides), log)
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_running("the API")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the API did not answer /healthz in {timeout_s}s:\n{self.tail()}")
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)
+
+
+class WorkerProcess(Process):
+    """`opticite worker`, ready once Celery logs that it consumes the queue."""
+
+    def __init__(self, overrides: Mapping[str, Any], log: Path, concurrency: int = 2) -> None:
+        argv = [*OPTICITE, "worker", "--concurrency", str(concurrency)]
+        super().__init__(argv, clean_environ() | flat_env(overrides), log)
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_running("the worker")
+            if self.log.read_text(errors="replace").count(" ready.") >= self.starts:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the worker was not ready in {timeout_s}s:\n{self.tail()}")
+
+
+def make_corpus(folder: Path, count: int, seed: int = 7, max_pages: int = 4, scanned_every: int = 2) -> list[Path]:
+    """`count` small contract PDFs of 1..max_pages pages; every `scanned_every`-th one scanned (needs OCR)."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        make_pdf(folder / f"doc{i:02d}.pdf", pages=rng.randint(1, max_pages), scanned=i % scanned_every == 0, seed=f"doc {i}")
+        for i in range(count)
+    ]
+
+
+def upload_all(client: httpx.Client, paths: list[Path], kb: str = "crash") -> dict[str, dict[str, Any]]:
+    subs: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        reply = upload(client, path, kb=kb)
+        assert reply.status_code == 202, reply.text
+        subs[path.name] = reply.json()
+    return subs
+
+
+def job_states(client: httpx.Client, subs: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: client.get(f"/v1/jobs/{sub['job_id']}").json() for name, sub in subs.items()}
+
+
+def wait_terminal(client: httpx.Client, subs: Mapping[str, dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    """Every document's detail once all jobs ended; raises with the stuck ones after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = job_states(client, subs)
+        if all(job["state"] in TERMINAL for job in jobs.values()):
+            return {name: client.get(f"/v1/documents/{sub['document_id']}").json() for name, sub in subs.items()}
+        if time.monotonic() > deadline:
+            stuck = {n: (j["state"], j["stage"], j["pages_done"]) for n, j in jobs.items() if j["state"] not in TERMINAL}
+            raise AssertionError(f"jobs not finished after {timeout_s}s: {stuck}")
+        time.sleep(0.2)
+
+
+def image_hash(body: Mapping[str, Any]) -> str:
+    image, _ = request_image_and_prompt(dict(body))
+    return hashlib.sha256(image.encode()).hexdigest()[:16]
+
+
+def repeated_without_kill(hashes: list[str], marks: list[int]) -> list[str]:
+    """Pages requested again with no kill in between: work that was done and then redone.
+
+    `marks[k]` is how many requests the fake had seen right after kill k; a repeat is only
+    legitimate when a kill falls between the two requests (the first never finished).
+    """
+    last: dict[str, int] = {}
+    repeated: list[str] = []
+    for i, h in enumerate(hashes):
+        if h in last and not any(last[h] < m <= i for m in marks):
+            repeated.append(h)
+        last[h] = i
+    return repeated
+
+
+@dataclass
+class CrashRun:
+    """What a run with kills produced, for the assertions and the bench JSON."""
+
+    documents: dict[str, Any] = field(default_factory=dict)
+    kills: list[dict[str, Any]] = field(default_factory=list)
+    ocr_hashes: list[str] = field(default_factory=list)
+    marks: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        docs = self.documents.values()
+        return {
+            "documents": len(self.documents),
+            "pages": sum(d["pages"] for d in docs),
+            "chunks": sum(d["chunks"] for d in docs),
+            "statuses": dict(Counter(d["status"] for d in docs)),
+            "kills": self.kills,
+            "ocr_requests": len(self.ocr_hashes),
+            "distinct_pages_ocrd": len(set(self.ocr_hashes)),
+            "repeated_without_kill": len(repeated_without_kill(self.ocr_hashes, self.marks)),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def run_with_kills(
+    victim: Process,
+    client: httpx.Client,
+    fake: FakeVllm,
+    corpus: list[Path],
+    delays_s: list[float],
+    timeout_s: float = 300,
+) -> CrashRun:
+    """Upload `corpus`, then for each delay: wait for OCR to be under way, wait the delay, SIGKILL
+    `victim` and restart it. Returns once every job has ended."""
+    started = time.monotonic()
+    run = CrashRun()
+    subs = upload_all(client, corpus)
+    for delay in delays_s:
+        seen = len(fake.requests)
+        _wait_for(lambda seen=seen: len(fake.requests) > seen or _all_ended(client, subs), 60, "OCR after a (re)start")
+        time.sleep(delay)
+        jobs = job_states(client, subs)
+        if all(job["state"] in TERMINAL for job in jobs.values()):
+            break  # the work ended before this kill point
+        victim.kill()
+        time.sleep(0.2)  # requests the dead process had sent are in the fake's list by now
+        run.marks.append(len(fake.requests))
+        run.kills.append({"after_s": round(time.monotonic() - started, 2), "delay_s": round(delay, 2),
+                          "pages_done": sum(j["pages_done"] for j in jobs.values()),
+                          "ocr_requests": len(fake.requests)})
+        victim.start()
+    run.documents = wait_terminal(client, subs, timeout_s)
+    run.ocr_hashes = [image_hash(body) for body in list(fake.requests)]
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _all_ended(client: httpx.Client, subs: Mapping[str, dict[str, Any]]) -> bool:
+    return all(job["state"] in TERMINAL for job in job_states(client, subs).values())
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def ocr_log_counts(docs_dir: Path, doc_id: str) -> Counter[int]:
+    """OCR calls per page from the document's ocr.log (one line per page OCR'd and saved)."""
+    path = docs_dir / doc_id / "ocr.log"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return Counter(int(line.split("\t")[0]) for line in lines if line.strip())
+
+
+def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: Any) -> dict[str, Any]:
+    """Settings for a crash run: DeepSeek on the fake vLLM, embeddings from the fake OpenAI server."""
+    from tests.fakes.openai_server import EMBED_DIM
+
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "deepseek": {"url": vllm_url, "concurrency": 2, "retries": 1, "backoff_s": 0.05, "read_timeout_s": 30},
+        "jobs": {"concurrency": 2, "page_concurrency": 2},
+        "embedder": {"backend": "http", "url": embed_url, "dim": EMBED_DIM},
+    }
+    for key, value in extra.items():
+        overrides[key] = overrides.get(key, {}) | value if isinstance(value, dict) else value
+    return overrides
+
+
+def stored_chunks(store_config: Any, dim: int, doc_ids: list[str]) -> dict[str, int]:
+    """Points per document in the embedded store; open it only once every process has stopped."""
+    from retrieval.store import VectorStore
+
+    store = VectorStore(store_config, dim)
+    try:
+        return {doc_id: store.count(doc_id=doc_id) for doc_id in doc_ids}
+    finally:
+        store.close()
