@@ -11,6 +11,7 @@ bundled MiniLM embedder) -> ExtractiveAnswerer. For each labelled (contract, cat
   retrieval_page  a top-k hit has a region on a gold page (what the answerer could reach)
 
     .venv/bin/python bench/answer_eval.py [--cuad DIR] [--top-k 8] [--no-rerank] [--no-layout-text]
+                                          [--cache /tmp/answer_eval_cache.json]
 
 Writes bench/results/answer_eval.json.
 """
@@ -112,28 +113,66 @@ def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict
     }
 
 
-async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    questions = load_questions(args.cuad)
+async def retrieve(
+    questions: list[CuadQuestion], top_k: int
+) -> tuple[dict[Path, list[PageLayout]], list[list[SearchHit]], dict[str, float]]:
+    """OCR, chunk and index every contract, then search each question within its contract."""
     started = time.perf_counter()
     layouts = {path: await read_layouts(path) for path in sorted({q.file for q in questions})}
-    ocr_s = time.perf_counter() - started
+    timing = {"ocr": time.perf_counter() - started}
     with tempfile.TemporaryDirectory(prefix="answer-eval-") as tmp:
         kb, embedder = build_knowledge_base(Path(tmp))
         chunking = ChunkingConfig().fitted(embedder.max_tokens)
         for path, pages in layouts.items():
-            chunks = chunk_document(path.stem, KB, path.name, pages, chunking, embedder.count_tokens)
-            kb.index_chunks(chunks)
-        index_s = time.perf_counter() - started - ocr_s
-        answerer = ExtractiveAnswerer(AnswerConfig(), None if args.no_rerank else embedder)
-        rows = []
-        for q in questions:
-            filters = SearchFilters(kb=KB, doc_ids=[q.file.stem])
-            hits = kb.search(q.question, filters, mode="hybrid", top_k=args.top_k)
-            if not args.no_layout_text:
-                hits = [with_layout_text(h, layouts[q.file]) for h in hits]
-            rows.append(score(q, await answerer.answer(q.question, hits), hits))
-        answer_s = time.perf_counter() - started - ocr_s - index_s
-    return summarize(rows, args) | {"timing_s": {"ocr": ocr_s, "index": index_s, "answer": answer_s}}
+            kb.index_chunks(chunk_document(path.stem, KB, path.name, pages, chunking, embedder.count_tokens))
+        timing["index"] = time.perf_counter() - started - timing["ocr"]
+        hits = [
+            kb.search(q.question, SearchFilters(kb=KB, doc_ids=[q.file.stem]), mode="hybrid", top_k=top_k)
+            for q in questions
+        ]
+    return layouts, hits, timing
+
+
+def load_or_retrieve(
+    questions: list[CuadQuestion], args: argparse.Namespace
+) -> tuple[dict[Path, list[PageLayout]], list[list[SearchHit]], dict[str, float]]:
+    """`--cache FILE` keeps layouts and hits, so answerer changes are measured in seconds."""
+    cache: Path | None = args.cache
+    if cache is not None and cache.is_file():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        layouts = {
+            Path(p): [PageLayout.model_validate(x) for x in pages] for p, pages in data["layouts"].items()
+        }
+        hits = [[SearchHit.model_validate(h) for h in row] for row in data["hits"]]
+        return layouts, hits, data["timing"]
+    layouts, hits, timing = asyncio.run(retrieve(questions, args.top_k))
+    if cache is not None:
+        data = {
+            "layouts": {str(p): [x.model_dump(mode="json") for x in pages] for p, pages in layouts.items()},
+            "hits": [[h.model_dump(mode="json") for h in row] for row in hits],
+            "timing": timing,
+        }
+        cache.write_text(json.dumps(data), encoding="utf-8")
+    return layouts, hits, timing
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    questions = load_questions(args.cuad)
+    layouts, all_hits, timing = load_or_retrieve(questions, args)
+    started = time.perf_counter()
+    embedder = None
+    if not args.no_rerank:
+        from retrieval.embed import EmbedderConfig, build_embedder
+
+        embedder = build_embedder(EmbedderConfig())
+    answerer = ExtractiveAnswerer(AnswerConfig(), embedder)
+    rows = []
+    for q, hits in zip(questions, all_hits, strict=True):
+        if not args.no_layout_text:
+            hits = [with_layout_text(h, layouts[q.file]) for h in hits]
+        rows.append(score(q, asyncio.run(answerer.answer(q.question, hits)), hits))
+    timing["answer"] = time.perf_counter() - started
+    return summarize(rows, args) | {"timing_s": timing}
 
 
 def summarize(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
@@ -170,9 +209,10 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=8)
     parser.add_argument("--no-rerank", action="store_true", help="extractive answers without the embedder")
     parser.add_argument("--no-layout-text", action="store_true", help="do not give hit regions line text")
+    parser.add_argument("--cache", type=Path, help="JSON file keeping layouts and hits between runs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/answer_eval.json")
     args = parser.parse_args()
-    result = asyncio.run(evaluate(args))
+    result = evaluate(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     keys = ("questions", "page_hit", "region_hit", "region_strict", "retrieval_page", "refused", "timing_s")

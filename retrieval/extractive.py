@@ -1,12 +1,15 @@
 """Choosing the sentences of the top hits that answer a question, without an LLM.
 
-A sentence scores by the idf-weighted share of the question's terms it contains, plus a small
-prior for its hit's rank and score; an embedder, when given, re-scores the best few by cosine.
+A sentence scores by the idf-weighted share of the question's terms it contains, a bonus when it
+holds the kind of answer the question asks for (a date for "when", a company for "who", a period
+for "how long", a jurisdiction for "which law"), and a small prior for its hit's rank and score;
+an embedder, when given, re-scores the best few by cosine.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +21,9 @@ MIN_OVERLAP = 0.2  # a sentence sharing less of the question than this never ans
 CLOSE_TO_BEST = 0.8  # further sentences join the answer only when scoring this close to the best
 LONG_SENTENCE_TERMS = 40  # longer sentences match more by chance, so they are damped
 NEW_TERMS_FOR_FULL_WEIGHT = 3  # an answer says something the question did not
+SHORT_SENTENCE_WORDS = 6  # fragments ("Name:") are damped below this many words
+TYPE_WEIGHT = 0.5  # bonus for holding the kind of answer asked for
+UNTYPED = 0.4  # weight of a sentence lacking the kind of answer the question asks for
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
@@ -33,8 +39,16 @@ class QueryEmbedder(Protocol):
 class Pick:
     hit: int  # index into the hits
     sentence: str  # verbatim from the hit's Markdown
-    score: float
-    lexical: float
+    lexical: float  # share of the question's terms, damped by the sentence's shape
+    weight: float  # lower when the sentence lacks the kind of answer asked for
+    bonus: float  # for holding that kind of answer, and the hit's rank and score
+    typed: bool = False
+    similarity: float | None = None  # embedding cosine to the question, when reranked
+
+    @property
+    def score(self) -> float:
+        fit = self.lexical if self.similarity is None else 0.5 * self.lexical + 0.5 * self.similarity
+        return self.weight * fit + self.bonus
 
     @property
     def text(self) -> str:
@@ -47,27 +61,62 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     sentence_terms = [terms(s) for _, s in candidates]
     idf = idf_weights(sentence_terms)
     question_terms = terms(question)
+    wanted = expected_answers(question)
     top_score = max((h.score for h in hits), default=0.0)
     picks: list[Pick] = []
     for (i, sentence), st in zip(candidates, sentence_terms, strict=True):
-        lexical = (
-            overlap_score(question_terms, st, idf) * _novelty(question_terms, st) / _length_damping(len(st))
-        )
-        prior = HIT_RANK_WEIGHT / (1 + i)
+        lexical = overlap_score(question_terms, st, idf) * _shape(question_terms, st, sentence)
+        typed = any(p.search(sentence) for p in wanted)
+        bonus = HIT_RANK_WEIGHT / (1 + i) + (TYPE_WEIGHT if typed else 0.0)
         if top_score > 0:
-            prior += HIT_SCORE_WEIGHT * max(0.0, hits[i].score) / top_score
-        picks.append(Pick(hit=i, sentence=sentence, score=lexical + prior, lexical=lexical))
+            bonus += HIT_SCORE_WEIGHT * max(0.0, hits[i].score) / top_score
+        weight = UNTYPED if wanted and not typed else 1.0
+        picks.append(Pick(hit=i, sentence=sentence, lexical=lexical, weight=weight, bonus=bonus, typed=typed))
     return sorted(picks, key=lambda p: -p.score)
 
 
-def _novelty(question_terms: Sequence[str], sentence_terms: Sequence[str]) -> float:
-    """Half weight for a sentence that only repeats the question (a heading such as "Governing Law")."""
+def _shape(question_terms: Sequence[str], sentence_terms: Sequence[str], sentence: str) -> float:
+    """Damping for sentences unlikely to be answers: ones that only repeat the question (a heading
+    such as "Governing Law"), fragments, and very long ones (they match by chance)."""
     new = len(set(sentence_terms) - set(question_terms))
-    return 0.5 + 0.5 * min(1.0, new / NEW_TERMS_FOR_FULL_WEIGHT)
+    novelty = min(1.0, (new + 0.5) / (NEW_TERMS_FOR_FULL_WEIGHT + 0.5))
+    words = len(sentence.split())
+    short = min(1.0, (words + 2) / (SHORT_SENTENCE_WORDS + 2))
+    long = 1.0 + max(0, len(sentence_terms) - LONG_SENTENCE_TERMS) / (2 * LONG_SENTENCE_TERMS)
+    return novelty * short / long
 
 
-def _length_damping(n_terms: int) -> float:
-    return 1.0 + max(0, n_terms - LONG_SENTENCE_TERMS) / (2 * LONG_SENTENCE_TERMS)
+# --- answer types: what the question asks for, and what a sentence holding it looks like -----
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|thirty|sixty|ninety)"
+_DATE = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}\w*,?\s+\d{{4}}|\b\d{{1,2}}\s*\w{{0,3}}\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
+    rf"|\b{_MONTH},?\s+\d{{4}}|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b",
+    re.IGNORECASE,
+)
+_ORGANIZATION = re.compile(
+    r"\b(?:Inc|LLC|L\.L\.C|Ltd|Limited|Corporation|Corp|Company|N\.A|plc|GmbH|AG|S\.A|L\.?P|LLP)\b"
+)
+_PERIOD = re.compile(
+    rf"\b(?:\d+|{_NUMBER_WORD})\s*(?:\(\d+\)\s*)?(?:business\s+|calendar\s+)?(?:days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
+_JURISDICTION = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
+_TITLE = re.compile(r"^[^a-z]*[A-Z]{3,}[^a-z]*$")  # an all-capitals line: a document's title
+
+ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\b(when|date|dated|day)\b", re.IGNORECASE), _DATE),
+    (re.compile(r"\b(who|parties|party)\b", re.IGNORECASE), _ORGANIZATION),
+    (re.compile(r"\b(how long|how much|how many|period|notice|term|duration)\b", re.IGNORECASE), _PERIOD),
+    (re.compile(r"\b(law|laws|governing|governs|governed|jurisdiction)\b", re.IGNORECASE), _JURISDICTION),
+    (re.compile(r"\b(name|title|called)\b", re.IGNORECASE), _TITLE),
+]
+
+
+def expected_answers(question: str) -> list[re.Pattern[str]]:
+    """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
+    return [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
 
 
 def rerank(question: str, picks: list[Pick], embedder: QueryEmbedder) -> list[Pick]:
@@ -78,8 +127,7 @@ def rerank(question: str, picks: list[Pick], embedder: QueryEmbedder) -> list[Pi
     query = embedder.embed_query(question)
     vectors = embedder.embed_passages([p.text for p in head])
     for pick, vector in zip(head, vectors, strict=True):
-        prior = pick.score - pick.lexical
-        pick.score = 0.5 * pick.lexical + 0.5 * _cosine(query, vector) + prior
+        pick.similarity = _cosine(query, vector)
     return sorted(head, key=lambda p: -p.score) + tail
 
 
@@ -92,7 +140,7 @@ def compose_extract(
     question: str, hits: Sequence[SearchHit], max_sentences: int, embedder: QueryEmbedder | None = None
 ) -> list[Pick]:
     """The 1..max_sentences sentences that answer the question, best first; [] when none does."""
-    picks = [p for p in score_sentences(question, hits) if p.lexical >= MIN_OVERLAP]
+    picks = [p for p in score_sentences(question, hits) if p.lexical >= MIN_OVERLAP or p.typed]
     if embedder is not None:
         picks = rerank(question, picks, embedder)
     chosen: list[Pick] = []

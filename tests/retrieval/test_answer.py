@@ -227,8 +227,11 @@ class PrefersRenewal:
 
 
 async def test_embedder_reranks_sentences_tied_on_words() -> None:
-    question = "What about the agreement period?"  # "period" appears once in each hit
-    hits = [make_hit(1, ["The notice period is thirty days."]), make_hit(2, [TERM_LINES[1] + " period"])]
+    question = "Is there an extension?"  # "extension" appears once in each hit
+    hits = [
+        make_hit(1, ["Any extension needs the written consent of both parties."]),
+        make_hit(2, ["It renews for successive periods unless either party objects, by extension."]),
+    ]
     plain = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(question, hits)
     reranked = await ExtractiveAnswerer(AnswerConfig(max_sentences=1), PrefersRenewal()).answer(
         question, hits
@@ -252,3 +255,18 @@ async def test_public_shape_has_answer_and_citations_with_regions() -> None:
     citation = public["citations"][0]
     assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "regions"}
     assert citation["regions"][0] == {"page": 7, "bbox": [0.1, 0.15, 0.9, 0.19]}
+
+
+async def test_extractive_prefers_the_sentence_holding_the_kind_of_answer_asked_for() -> None:
+    hits = [
+        make_hit(1, ["The date of any notice shall be the date it is delivered to the other party."]),
+        make_hit(
+            2, ["This Sponsorship Agreement is entered into as of December 19, 2018 by HOF Village, LLC."]
+        ),
+    ]
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "What is the date of this agreement?", hits
+    )
+    assert "December 19, 2018" in answer.answer and answer.citations[0].doc_id == "doc-2"
+    who = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer("Who are the parties?", hits)
+    assert who.citations[0].doc_id == "doc-2"

@@ -81,24 +81,24 @@ def test_conversation_without_user_message_is_a_bad_request() -> None:
 
 
 async def test_follow_up_is_condensed_by_the_llm_and_searched(fake_llm, client) -> None:
-    fake_llm.reply('"When does the Reynolds agreement renew?"')
+    fake_llm.reply('"How does the Reynolds agreement renew?"')
     kb = RecordingKb(HITS)
     service = ChatService(
         kb, ExtractiveAnswerer(AnswerConfig()), ChatConfig(top_k=4), LlmClient(llm_for(fake_llm), client)
     )
     messages = conversation(
-        "Which law governs the Reynolds agreement?", "Ohio law [1].", "and when does it renew?"
+        "Which law governs the Reynolds agreement?", "Ohio law [1].", "and how does it renew?"
     )
     answer = await service.ask(messages, SearchFilters(kb="contracts"))
     assert kb.queries == [
-        ("When does the Reynolds agreement renew?", SearchFilters(kb="contracts"), "hybrid", 4)
+        ("How does the Reynolds agreement renew?", SearchFilters(kb="contracts"), "hybrid", 4)
     ]
     assert "renews" in answer.answer
     sent = fake_llm.chat_requests[0]["messages"]
     assert sent == build_condense_messages(messages, ChatConfig())
     assert (
         "assistant: Ohio law [1]." in sent[1]["content"]
-        and "user: and when does it renew?" in sent[1]["content"]
+        and "user: and how does it renew?" in sent[1]["content"]
     )
 
 
