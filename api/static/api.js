@@ -16,7 +16,20 @@ export const settings = {
   get apiKey() { return localStorage.getItem(KEY_STORE) || ""; },
   set apiKey(v) { v ? localStorage.setItem(KEY_STORE, v) : localStorage.removeItem(KEY_STORE); },
   get kb() { return localStorage.getItem(KB_STORE) || "default"; },
-  set kb(v) { localStorage.setItem(KB_STORE, v || "default"); },
+  set kb(v) {
+    const kb = v || "default";
+    localStorage.setItem(KB_STORE, kb);
+    const seen = [kb, ...settings.kbs.filter((k) => k !== kb)].slice(0, 20);
+    localStorage.setItem(`${KB_STORE}s`, JSON.stringify(seen));
+  },
+  /** Knowledge bases used in this browser, most recent first (offered in the kb field). */
+  get kbs() {
+    try {
+      return JSON.parse(localStorage.getItem(`${KB_STORE}s`) || "[]");
+    } catch {
+      return [];
+    }
+  },
 };
 
 function headers(extra = {}) {

@@ -41,10 +41,14 @@ function route() {
 
 function setupKb() {
   const input = $("#kb");
+  const fillList = () =>
+    $("#kb-list").replaceChildren(...settings.kbs.map((kb) => Object.assign(document.createElement("option"), { value: kb })));
   input.value = settings.kb;
+  fillList();
   input.addEventListener("change", () => {
     settings.kb = input.value.trim();
     input.value = settings.kb;
+    fillList();
     checkEmpty();
   });
 }

@@ -6,6 +6,7 @@ import { DocViewer, forgetLayout } from "./docview.js";
 import { follow } from "./upload.js";
 import { el, guard, isFailed, notice } from "./ui.js";
 
+const REFRESH_MS = 2000; // while a document is queued or processing
 const docsOf = (reply) => (Array.isArray(reply) ? reply : reply.documents || reply.items || []);
 const docId = (d) => d.id || d.document_id;
 
@@ -76,6 +77,8 @@ export function mountDocuments(root) {
   root.append(el("div", { class: "panel-head" }, el("h2", {}, "Documents"), refreshButton),
     empty, el("div", { class: "table-wrap" }, table), jobs, viewerRoot);
 
+  let refreshTimer = null;
+
   async function open(doc, page = 1) {
     viewerRoot.hidden = false;
     await viewer.open(docId(doc), page, { filename: doc.filename });
@@ -85,7 +88,8 @@ export function mountDocuments(root) {
   async function reindex(doc) {
     const reply = await (await request("POST", `/v1/documents/${encodeURIComponent(docId(doc))}/reindex`)).json();
     forgetLayout(docId(doc));
-    if (reply.job_id) await follow(jobs, `${doc.filename} (reindex)`, reply.job_id);
+    const jobId = reply.job_id || reply.id;
+    if (jobId) await follow(jobs, `${doc.filename} (reindex)`, jobId);
     await refresh();
   }
 
@@ -121,6 +125,10 @@ export function mountDocuments(root) {
     tbody.replaceChildren(...detailed.map(row));
     table.hidden = !detailed.length;
     empty.replaceChildren(...(detailed.length ? [] : [firstRunCard(() => guard(refresh))]));
+    clearTimeout(refreshTimer);
+    if (detailed.some((d) => ["queued", "processing"].includes(d.status))) {
+      refreshTimer = setTimeout(() => !root.hidden && guard(refresh), REFRESH_MS);
+    }
     return detailed;
   }
 

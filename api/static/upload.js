@@ -3,7 +3,7 @@
 import { postForm, settings } from "./api.js";
 import { trackJob } from "./jobs.js";
 import { OcrOptionsForm } from "./options.js";
-import { el, guard, progressRow, showError } from "./ui.js";
+import { el, guard, progressRow } from "./ui.js";
 
 export const ACCEPT = ".pdf,.png,.jpg,.jpeg,.tif,.tiff,.webp,.bmp,application/pdf,image/*";
 
@@ -67,5 +67,4 @@ export function mountUpload(root, { onIngested }) {
     onIngested(reply.document_id, job);
   };
   dropZone(zone, input, (files) => files.forEach((f) => guard(() => send(f))));
-  return { showError };
 }

@@ -175,3 +175,18 @@ def test_markdown_renderer_escapes_html_and_keeps_only_table_tags(page: Any, liv
     assert '<button type="button" class="chip" data-n="1"' in html
     assert "<ul><li>a</li><li>b</li></ul>" in html and "<th>h</th>" in html
     assert '<td colspan="2">1bad()z</td>' in html
+
+
+def test_reindex_follows_its_job_and_delete_removes_the_document(page: Any, ingested: LiveServer) -> None:
+    page.goto(ingested.url + "/#documents")
+    row = page.locator(".doc-table tbody tr", has_text="sample-contract.pdf")
+    doc_id = row.get_attribute("data-id")
+    row.get_by_role("button", name="Reindex").click()
+    progress = page.locator("#panel-documents .progress-row", has_text="(reindex)")
+    progress.locator(FINISHED).wait_for(timeout=INGEST_TIMEOUT_MS)
+    assert progress.get_attribute("data-state") == "done", progress.inner_text()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f".doc-table tbody tr[data-id='{doc_id}']").get_by_role("button", name="Delete").click()
+    page.locator(f".doc-table tbody tr[data-id='{doc_id}']").wait_for(state="detached")
+    assert httpx.get(f"{ingested.url}/v1/documents/{doc_id}").status_code == 404
