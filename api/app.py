@@ -23,7 +23,9 @@ from ingest.errors import IngestError
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
-PLACEHOLDER = "<!doctype html><title>opticite</title><h1>opticite</h1><p>The API is at <a href='/docs'>/docs</a>.</p>"
+PLACEHOLDER = (
+    "<!doctype html><title>opticite</title><h1>opticite</h1><p>The API is at <a href='/docs'>/docs</a>.</p>"
+)
 
 
 def error_body(exc: Exception) -> tuple[int, str, str]:
@@ -59,7 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (documents, jobs, search, chat, ocr, samples):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
-    for exc_type in (ApiError, IngestError, RequestValidationError, ValidationError, HTTPException, Exception):
+    for exc_type in (
+        ApiError,
+        IngestError,
+        RequestValidationError,
+        ValidationError,
+        HTTPException,
+        Exception,
+    ):
         app.add_exception_handler(exc_type, handle_error)
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")

@@ -35,7 +35,9 @@ def key_scope(settings: Settings, authorization: str | None, x_api_key: str | No
         return None
     presented = presented_key(authorization, x_api_key)
     if not presented:
-        raise Unauthorized("this server needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+        raise Unauthorized(
+            "this server needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
+        )
     key = find_key(settings.api_keys, presented)
     if key is None:
         raise Unauthorized("the API key is not valid; check it or ask the operator for one")

@@ -40,7 +40,9 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         # unacked messages of a dead worker come back after `vt`; scan for them every vt/2 s
         broker_transport_options={
-            "visibility_timeout": vt, "unacked_restore_interval": max(1, vt // 2), "unacked_restore_throttle": 1,
+            "visibility_timeout": vt,
+            "unacked_restore_interval": max(1, vt // 2),
+            "unacked_restore_throttle": 1,
         },
     )
     return app
@@ -162,11 +164,22 @@ def worker_app(settings: Settings) -> Celery:
     return app
 
 
-def run_worker(settings: Settings, concurrency: int = 4, pool: str = "threads", loglevel: str = "INFO") -> None:
+def run_worker(
+    settings: Settings, concurrency: int = 4, pool: str = "threads", loglevel: str = "INFO"
+) -> None:
     """`opticite worker`: consume the job queue until stopped. Threads share one embedded store."""
     app = worker_app(settings)
-    argv = ["worker", f"--pool={pool}", f"--concurrency={concurrency}", "-Q", settings.jobs.celery_queue,
-            f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    argv = [
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        "-Q",
+        settings.jobs.celery_queue,
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     app.worker_main(argv)
 
 

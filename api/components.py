@@ -16,8 +16,8 @@ from ingest.ocr.engine import Engine
 from ingest.ocr.router import OcrRouter
 from ingest.pipeline import Pipeline
 from retrieval.answer import Answerer, ExtractiveAnswerer, LlmAnswerer
-from retrieval.llm import LlmClient
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
+from retrieval.llm import LlmClient
 from retrieval.search import KnowledgeBase
 
 
@@ -69,7 +69,9 @@ class Components:
                 self._kb = KnowledgeBase(self._store, embedder, SparseEncoder(), self.settings.search)
             return self._kb
 
-    def http_client(self, name: str, connect_s: float = 5.0, read_s: float = 120.0, key: str | None = None) -> httpx.AsyncClient:
+    def http_client(
+        self, name: str, connect_s: float = 5.0, read_s: float = 120.0, key: str | None = None
+    ) -> httpx.AsyncClient:
         """One AsyncClient per remote service, reused by every call in this process."""
         with self._lock:
             if name not in self.clients:

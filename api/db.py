@@ -117,8 +117,10 @@ class Database:
 
 
 def count_finished_pages(session: Session, doc_id: str) -> int:
-    stmt = select(func.count()).select_from(PageRow).where(
-        PageRow.doc_id == doc_id, PageRow.status.in_(("done", "failed"))
+    stmt = (
+        select(func.count())
+        .select_from(PageRow)
+        .where(PageRow.doc_id == doc_id, PageRow.status.in_(("done", "failed")))
     )
     return int(session.execute(stmt).scalar_one())
 

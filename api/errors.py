@@ -1,17 +1,17 @@
 """Errors raised by the service layer, rendered by the app's one handler as {"error": {"code", "message"}}.
 
-    ApiError
-    ├── NotFound             (404)
-    │   ├── UnknownDocument
-    │   ├── JobNotFound
-    │   └── PageNotFound
-    ├── Unauthorized         (401) no or unknown API key
-    ├── Forbidden            (403) the key lacks the kb asked for
-    ├── UploadTooLarge       (413)
-    ├── BadRequest           (400) a parameter that validation cannot express
-    ├── Conflict             (409) the document is busy
-    ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
-    └── ServiceUnavailable   (503) store or runner not reachable from this process
+ApiError
+├── NotFound             (404)
+│   ├── UnknownDocument
+│   ├── JobNotFound
+│   └── PageNotFound
+├── Unauthorized         (401) no or unknown API key
+├── Forbidden            (403) the key lacks the kb asked for
+├── UploadTooLarge       (413)
+├── BadRequest           (400) a parameter that validation cannot express
+├── Conflict             (409) the document is busy
+├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
+└── ServiceUnavailable   (503) store or runner not reachable from this process
 """
 
 from __future__ import annotations

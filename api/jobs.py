@@ -93,9 +93,15 @@ class JobSteps:
             if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
                 return None
             return JobContext(
-                job_id=job.id, kind=job.kind, doc_id=doc.id, kb=doc.kb, filename=doc.filename,
-                source=Path(doc.source_path), options=OcrOptions.model_validate(doc.options or {}),
-                tags=list(doc.tags or []), pages_total=doc.pages,
+                job_id=job.id,
+                kind=job.kind,
+                doc_id=doc.id,
+                kb=doc.kb,
+                filename=doc.filename,
+                source=Path(doc.source_path),
+                options=OcrOptions.model_validate(doc.options or {}),
+                tags=list(doc.tags or []),
+                pages_total=doc.pages,
             )
 
     def state(self, job_id: str) -> str:
@@ -105,12 +111,18 @@ class JobSteps:
 
     def unfinished_pages(self, doc_id: str) -> list[int]:
         with self.db.session() as s:
-            stmt = select(PageRow.n).where(PageRow.doc_id == doc_id, PageRow.status == "pending").order_by(PageRow.n)
+            stmt = (
+                select(PageRow.n)
+                .where(PageRow.doc_id == doc_id, PageRow.status == "pending")
+                .order_by(PageRow.n)
+            )
             return list(s.execute(stmt).scalars())
 
     def _reset_failed_pages(self, s: Any, doc_id: str) -> None:
         files = self.services.files(doc_id)
-        for row in s.execute(select(PageRow).where(PageRow.doc_id == doc_id, PageRow.status == "failed")).scalars():
+        for row in s.execute(
+            select(PageRow).where(PageRow.doc_id == doc_id, PageRow.status == "failed")
+        ).scalars():
             files.layout(row.n).unlink(missing_ok=True)
             row.status, row.engine, row.quality_status, row.quality_reason = "pending", None, None, None
 
@@ -158,23 +170,37 @@ class JobSteps:
             job = s.get_one(JobRow, job_id)
             if job.state != "running" or count_finished_pages(s, job.doc_id) < job.pages_total:
                 return False
-            stmt = update(JobRow).where(JobRow.id == job_id, JobRow.stage != "finalizing", JobRow.stage != "done")
+            stmt = update(JobRow).where(
+                JobRow.id == job_id, JobRow.stage != "finalizing", JobRow.stage != "done"
+            )
             return s.execute(stmt.values(stage="finalizing")).rowcount == 1  # type: ignore[attr-defined]
 
     async def ocr(self, ctx: JobContext, pages: list[int] | None = None) -> None:
         """OCR pages without a saved layout (all, or `pages`); progress goes to the DB."""
-        pipeline = self.services.components.pipeline(self.services.settings.page_concurrency(), with_index=False)
+        pipeline = self.services.components.pipeline(
+            self.services.settings.page_concurrency(), with_index=False
+        )
         files = self.services.files(ctx.doc_id)
         await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
 
     async def finalize(self, ctx: JobContext) -> DocumentOutcome:
-        pipeline = await asyncio.to_thread(self.services.components.pipeline, self.services.settings.page_concurrency())
+        pipeline = await asyncio.to_thread(
+            self.services.components.pipeline, self.services.settings.page_concurrency()
+        )
         files = self.services.files(ctx.doc_id)
         return await pipeline.finalize(
-            ctx.doc_id, ctx.kb, ctx.filename, files, ctx.tags, self.hooks(ctx.job_id), page_count=ctx.pages_total
+            ctx.doc_id,
+            ctx.kb,
+            ctx.filename,
+            files,
+            ctx.tags,
+            self.hooks(ctx.job_id),
+            page_count=ctx.pages_total,
         )
 
-    def finish(self, job_id: str, outcome: DocumentOutcome | None, error: str | None = None) -> tuple[JobPublic, DocumentPublic] | None:
+    def finish(
+        self, job_id: str, outcome: DocumentOutcome | None, error: str | None = None
+    ) -> tuple[JobPublic, DocumentPublic] | None:
         """Record the end state; returns what the webhook reports (None when already ended)."""
         with self.db.session() as s:
             job = s.get_one(JobRow, job_id)
@@ -182,7 +208,9 @@ class JobSteps:
             if job.state == "running":
                 state = outcome.status if outcome else "failed"
                 job.state, job.stage = state, "done" if outcome else job.stage
-                job.error = error or (f"pages failed: {outcome.failed_pages}" if outcome and outcome.failed_pages else None)
+                job.error = error or (
+                    f"pages failed: {outcome.failed_pages}" if outcome and outcome.failed_pages else None
+                )
                 doc.status, doc.error = state, job.error
                 if outcome is not None:
                     doc.chunks = outcome.chunks
@@ -199,8 +227,13 @@ class JobSteps:
             url = job.webhook_url if job else None
         if ended is None or not url:
             return
-        await deliver_webhook(self.services.components.http_client("webhooks"), url, ended[0], ended[1],
-                              self.services.settings.webhooks)
+        await deliver_webhook(
+            self.services.components.http_client("webhooks"),
+            url,
+            ended[0],
+            ended[1],
+            self.services.settings.webhooks,
+        )
 
     async def run(self, job_id: str) -> None:
         """The whole job in this process: OCR what is missing, finalize, record, notify."""
@@ -272,7 +305,9 @@ class InProcessRunner:
     def submit(self, job_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"job-{job_id}")
         self._tasks[job_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is _t else None)
+        task.add_done_callback(
+            lambda _t: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is _t else None
+        )
 
     async def _run(self, job_id: str) -> None:
         assert self._limit is not None, "start() the runner first"

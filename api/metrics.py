@@ -8,7 +8,9 @@ from ingest.pipeline import PageOutcome
 
 PAGES = Counter("opticite_pages_total", "Pages OCR'd, by engine and quality status", ["engine", "status"])
 OCR_SECONDS = Histogram(
-    "opticite_ocr_page_seconds", "Seconds to render and OCR one page", ["engine"],
+    "opticite_ocr_page_seconds",
+    "Seconds to render and OCR one page",
+    ["engine"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 QUEUE_DEPTH = Gauge("opticite_queue_depth", "Jobs waiting for a slot in this process")

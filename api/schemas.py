@@ -35,8 +35,15 @@ class JobPublic(BaseModel):
     @classmethod
     def from_row(cls, row: JobRow) -> JobPublic:
         return cls(
-            id=row.id, document_id=row.doc_id, kind=row.kind, state=row.state, stage=row.stage,
-            pages_done=row.pages_done, pages_total=row.pages_total, attempts=row.attempts, error=row.error,
+            id=row.id,
+            document_id=row.doc_id,
+            kind=row.kind,
+            state=row.state,
+            stage=row.stage,
+            pages_done=row.pages_done,
+            pages_total=row.pages_total,
+            attempts=row.attempts,
+            error=row.error,
         )
 
 
@@ -49,7 +56,9 @@ class PagePublic(BaseModel):
     @classmethod
     def from_row(cls, row: PageRow) -> PagePublic:
         return cls(
-            page=row.n, status=row.status, engine=row.engine,
+            page=row.n,
+            status=row.status,
+            engine=row.engine,
             quality={"status": row.quality_status, "reason": row.quality_reason},
         )
 
@@ -69,8 +78,16 @@ class DocumentPublic(BaseModel):
     @classmethod
     def from_row(cls, row: DocumentRow) -> DocumentPublic:
         return cls(
-            id=row.id, kb=row.kb, filename=row.filename, sha256=row.sha256, status=row.status, pages=row.pages,
-            chunks=row.chunks, error=row.error, tags=list(row.tags or []), created=row.created,
+            id=row.id,
+            kb=row.kb,
+            filename=row.filename,
+            sha256=row.sha256,
+            status=row.status,
+            pages=row.pages,
+            chunks=row.chunks,
+            error=row.error,
+            tags=list(row.tags or []),
+            created=row.created,
         )
 
 
@@ -83,7 +100,9 @@ class DocumentDetail(DocumentPublic):
     def from_rows(cls, row: DocumentRow, pages: list[PageRow], job: JobRow | None) -> DocumentDetail:
         base = DocumentPublic.from_row(row).model_dump()
         return cls(
-            **base, options=dict(row.options or {}), page_details=[PagePublic.from_row(p) for p in pages],
+            **base,
+            options=dict(row.options or {}),
+            page_details=[PagePublic.from_row(p) for p in pages],
             job=JobPublic.from_row(job) if job else None,
         )
 
@@ -119,7 +138,10 @@ class OcrPagePublic(BaseModel):
     @classmethod
     def from_layout(cls, layout: PageLayout) -> OcrPagePublic:
         return cls(
-            page=layout.page, width=layout.width, height=layout.height, engine=layout.engine,
+            page=layout.page,
+            width=layout.width,
+            height=layout.height,
+            engine=layout.engine,
             quality={"status": layout.quality.status, "reason": layout.quality.reason},
             blocks=[
                 OcrBlockPublic(kind=b.kind, markdown=b.markdown, bbox=[round(v, 5) for v in b.bbox.as_list()])
@@ -147,8 +169,12 @@ class SearchRequest(Strict):
 
     def filters(self) -> SearchFilters:
         return SearchFilters(
-            kb=self.kb, doc_ids=self.doc_ids, tags=self.tags, kind=self.kind,
-            page_from=self.page_from, page_to=self.page_to,
+            kb=self.kb,
+            doc_ids=self.doc_ids,
+            tags=self.tags,
+            kind=self.kind,
+            page_from=self.page_from,
+            page_to=self.page_to,
         )
 
 
@@ -173,7 +199,9 @@ class ChatRequest(Strict):
         return SearchFilters(kb=self.kb, doc_ids=self.doc_ids, tags=self.tags)
 
     def question(self) -> str:
-        return next((m.content for m in reversed(self.messages) if m.role == "user"), self.messages[-1].content)
+        return next(
+            (m.content for m in reversed(self.messages) if m.role == "user"), self.messages[-1].content
+        )
 
 
 class ReindexRequest(Strict):

@@ -125,7 +125,9 @@ class Services:
             s.flush()
             s.execute(delete(PageRow).where(PageRow.doc_id == doc.id))
             s.add_all(PageRow(doc_id=doc.id, n=n) for n in range(1, page_count + 1))
-            job = JobRow(id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url)
+            job = JobRow(
+                id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url
+            )
             s.add(job)
         self.runner.submit(job.id)
         return Submission(doc.id, job.id)
@@ -174,7 +176,9 @@ class Services:
         """Re-chunk + re-embed from stored layouts (no OCR), or re-OCR failed pages; a job id."""
         detail = self.get_document(doc_id, kbs)
         if detail.job is not None and not detail.job.terminal:
-            raise Conflict(f"document {doc_id} is being processed (job {detail.job.id}); wait or cancel it first")
+            raise Conflict(
+                f"document {doc_id} is being processed (job {detail.job.id}); wait or cancel it first"
+            )
         with self.db.session() as s:
             kind = "retry" if retry_failed else "reindex"
             job = JobRow(id=new_id(), doc_id=doc_id, kind=kind, pages_total=detail.pages)
@@ -261,15 +265,29 @@ class Services:
         return last
 
     # --- retrieval ----------------------------------------------------------------------
-    async def search(
-        self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10, kbs: Kbs = None
+    def search_sync(
+        self,
+        query: str,
+        filters: SearchFilters,
+        mode: SearchMode = "hybrid",
+        top_k: int = 10,
+        kbs: Kbs = None,
     ) -> list[SearchHit]:
         """Hybrid search within the kbs the caller may see; asking for another kb is Forbidden."""
-        kb = await asyncio.to_thread(self.components.knowledge_base)
-        hits: list[SearchHit] = []
-        for scoped in scope_filters(filters, kbs):
-            hits += await asyncio.to_thread(kb.search, query, scoped, mode, top_k)
+        scoped = scope_filters(filters, kbs)
+        kb = self.components.knowledge_base()
+        hits = [hit for f in scoped for hit in kb.search(query, f, mode, top_k)]
         return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
+
+    async def search(
+        self,
+        query: str,
+        filters: SearchFilters,
+        mode: SearchMode = "hybrid",
+        top_k: int = 10,
+        kbs: Kbs = None,
+    ) -> list[SearchHit]:
+        return await asyncio.to_thread(self.search_sync, query, filters, mode, top_k, kbs)
 
     async def ask(self, question: str, filters: SearchFilters, top_k: int = 8, kbs: Kbs = None) -> Answer:
         """Search, then answer with citations (LLM when configured, else extractive)."""
@@ -290,10 +308,10 @@ class ScopedSearcher:
         self.services = services
         self.kbs = kbs
 
-    async def search(
+    def search(
         self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10
     ) -> list[SearchHit]:
-        return await self.services.search(query, filters, mode, top_k, self.kbs)
+        return self.services.search_sync(query, filters, mode, top_k, self.kbs)
 
 
 def scope_filters(filters: SearchFilters, kbs: Kbs) -> list[SearchFilters]:

@@ -152,7 +152,11 @@ class Settings(BaseSettings):
 
 def validate_settings(settings: Settings) -> None:
     """Refuse combinations that would lose data or open holes; say which setting to change."""
-    if settings.runner == "celery" and settings.embedded_store() and not settings.jobs.allow_embedded_store_with_celery:
+    if (
+        settings.runner == "celery"
+        and settings.embedded_store()
+        and not settings.jobs.allow_embedded_store_with_celery
+    ):
         raise SettingsError(
             "runner=celery with an embedded vector store (store.path): the embedded store can be opened by "
             "one process only, and Celery workers run apart from the API. Set store.url to a Qdrant server "
@@ -160,7 +164,9 @@ def validate_settings(settings: Settings) -> None:
         )
     for key in settings.api_keys:
         if not key.kbs:
-            raise SettingsError(f"api_keys: key {key.name or key.key[:4] + '…'} has no kbs; list kbs or use ['*']")
+            raise SettingsError(
+                f"api_keys: key {key.name or key.key[:4] + '…'} has no kbs; list kbs or use ['*']"
+            )
     if len({k.key for k in settings.api_keys}) != len(settings.api_keys):
         raise SettingsError("api_keys: the same key is listed twice; give each client its own key")
     if settings.webhooks.retries < 0 or settings.webhooks.timeout_s <= 0:
@@ -169,7 +175,13 @@ def validate_settings(settings: Settings) -> None:
 
 def load_settings(path: Path | str | None = None, **overrides: object) -> Settings:
     """Settings from YAML (path, $OPTICITE_CONFIG or configs/default.yaml), env, then overrides."""
-    chosen = Path(path) if path else Path(os.environ["OPTICITE_CONFIG"]) if os.environ.get("OPTICITE_CONFIG") else None
+    chosen = (
+        Path(path)
+        if path
+        else Path(os.environ["OPTICITE_CONFIG"])
+        if os.environ.get("OPTICITE_CONFIG")
+        else None
+    )
     if chosen is None and DEFAULT_CONFIG.is_file():
         chosen = DEFAULT_CONFIG
     if chosen is not None and not chosen.is_file():

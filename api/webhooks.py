@@ -38,8 +38,14 @@ def verify(body: bytes, secret: str, signature: str) -> bool:
 
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address)
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-                or ip.is_multicast or ip.is_unspecified)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
 
 
 def check_target(url: str, allow_private: bool = False) -> None:
@@ -62,7 +68,11 @@ def check_target(url: str, allow_private: bool = False) -> None:
 
 
 def build_payload(job: JobPublic, document: DocumentPublic) -> bytes:
-    body = {"event": f"job.{job.state}", "job": job.model_dump(), "document": document.model_dump(mode="json")}
+    body = {
+        "event": f"job.{job.state}",
+        "job": job.model_dump(),
+        "document": document.model_dump(mode="json"),
+    }
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -76,8 +86,11 @@ async def deliver_webhook(
         log.warning("webhook for job %s not sent: %s", job.id, exc.message)
         return False
     body = build_payload(job, document)
-    headers = {"Content-Type": "application/json", "X-Opticite-Event": f"job.{job.state}",
-               "X-Opticite-Delivery": str(uuid.uuid4())}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Opticite-Event": f"job.{job.state}",
+        "X-Opticite-Delivery": str(uuid.uuid4()),
+    }
     if settings.secret:
         headers[SIGNATURE_HEADER] = sign(body, settings.secret)
     delay = settings.backoff_s

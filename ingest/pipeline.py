@@ -92,7 +92,10 @@ class DocumentFiles:
         folder = self.root / "layout"
         if not folder.is_dir():
             return {}
-        layouts = (PageLayout.model_validate_json(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json")))
+        layouts = (
+            PageLayout.model_validate_json(p.read_text(encoding="utf-8"))
+            for p in sorted(folder.glob("*.json"))
+        )
         return {layout.page: layout for layout in layouts}
 
     def save_layout(self, layout: PageLayout) -> None:
@@ -128,9 +131,7 @@ async def _call(result: Awaitable[None] | None) -> None:
 
 def pages_to_ocr(page_count: int, saved: Mapping[int, str], retry_failed: bool = False) -> list[int]:
     """The resume rule: pages without a saved layout, plus failed ones when retrying."""
-    return [
-        n for n in range(1, page_count + 1) if n not in saved or (retry_failed and saved[n] == "failed")
-    ]
+    return [n for n in range(1, page_count + 1) if n not in saved or (retry_failed and saved[n] == "failed")]
 
 
 def document_status(layouts: Sequence[PageLayout]) -> DocumentStatus:
@@ -143,7 +144,11 @@ def document_status(layouts: Sequence[PageLayout]) -> DocumentStatus:
 def failed_layout(page: int, reason: str, engine: str = "none") -> PageLayout:
     """A page that could not be rendered or recognized: recorded, with its reason."""
     return PageLayout(
-        page=page, width=0, height=0, image_size=(0, 0), engine=engine,
+        page=page,
+        width=0,
+        height=0,
+        image_size=(0, 0),
+        engine=engine,
         quality=Quality(status="failed", reason=reason),
     )
 
@@ -151,7 +156,12 @@ def failed_layout(page: int, reason: str, engine: str = "none") -> PageLayout:
 def outcome_of(layout: PageLayout, reused: bool = False, seconds: float = 0.0) -> PageOutcome:
     status: Literal["done", "failed"] = "failed" if layout.quality.status == "failed" else "done"
     return PageOutcome(
-        page=layout.page, status=status, engine=layout.engine, quality=layout.quality, reused=reused, seconds=seconds
+        page=layout.page,
+        status=status,
+        engine=layout.engine,
+        quality=layout.quality,
+        reused=reused,
+        seconds=seconds,
     )
 
 
@@ -188,7 +198,9 @@ class Pipeline:
         saved = files.saved_layouts()
         with open_source(source, self.source_config) as doc:
             wanted = list(pages) if pages is not None else list(range(1, doc.page_count + 1))
-            todo = set(pages_to_ocr(doc.page_count, {n: s.quality.status for n, s in saved.items()}, retry_failed))
+            todo = set(
+                pages_to_ocr(doc.page_count, {n: s.quality.status for n, s in saved.items()}, retry_failed)
+            )
             outcomes = [outcome_of(saved[n], reused=True) for n in wanted if n not in todo and n in saved]
             for outcome in outcomes:
                 await _call(hooks.on_page(outcome))
@@ -206,7 +218,9 @@ class Pipeline:
             outcomes += await asyncio.gather(*(one(n) for n in wanted if n in todo))
         return sorted(outcomes, key=lambda o: o.page)
 
-    async def _ocr_page(self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions) -> PageOutcome:
+    async def _ocr_page(
+        self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions
+    ) -> PageOutcome:
         started = time.monotonic()
         try:
             page = await asyncio.to_thread(doc.render_page, n)
@@ -234,13 +248,21 @@ class Pipeline:
         return prepared.map_layout(layout)
 
     async def finalize(
-        self, doc_id: str, kb: str, filename: str, files: DocumentFiles, tags: Sequence[str], hooks: Hooks,
+        self,
+        doc_id: str,
+        kb: str,
+        filename: str,
+        files: DocumentFiles,
+        tags: Sequence[str],
+        hooks: Hooks,
         page_count: int | None = None,
     ) -> DocumentOutcome:
         """Markdown, chunks and index from the saved layouts; re-running it gives the same result."""
         saved = files.saved_layouts()
         count = page_count if page_count is not None else (max(saved) if saved else 0)
-        layouts = [saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)]
+        layouts = [
+            saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)
+        ]
         await _call(hooks.on_stage("markdown"))
         layouts = mark_furniture(layouts)
         for layout in layouts:
@@ -268,8 +290,16 @@ class Pipeline:
             self.indexer.index_chunks(chunks)
 
     async def run(
-        self, doc_id: str, kb: str, filename: str, source: Path, files: DocumentFiles, options: OcrOptions,
-        hooks: Hooks, tags: Sequence[str] = (), retry_failed: bool = False,
+        self,
+        doc_id: str,
+        kb: str,
+        filename: str,
+        source: Path,
+        files: DocumentFiles,
+        options: OcrOptions,
+        hooks: Hooks,
+        tags: Sequence[str] = (),
+        retry_failed: bool = False,
     ) -> DocumentOutcome:
         """The whole document: OCR what is missing, then finalize."""
         outcomes = await self.ocr_pages(source, files, options, hooks, retry_failed=retry_failed)

@@ -44,5 +44,7 @@ async def chat_completions(
     scope_filters(SearchFilters(kb=kb_from_model(body.model)), scope)  # 403 for another kb
     service = await services.chat_service(scope)
     if body.stream:
-        return StreamingResponse(stream_chat(body, service), media_type="text/event-stream", headers=SSE_HEADERS)
+        return StreamingResponse(
+            stream_chat(body, service), media_type="text/event-stream", headers=SSE_HEADERS
+        )
     return await complete_chat(body, service)

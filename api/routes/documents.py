@@ -55,10 +55,13 @@ async def save_upload(upload: UploadFile, request: Request, settings: Settings, 
             await asyncio.to_thread(out.write, chunk)
 
 
-def build_options(settings: Settings, engine: str | None, mode: str | None, prompt: str | None,
-                  preprocess: str | None) -> OcrOptions:
+def build_options(
+    settings: Settings, engine: str | None, mode: str | None, prompt: str | None, preprocess: str | None
+) -> OcrOptions:
     base = settings.ocr.model_dump()
-    updates: dict[str, Any] = {k: v for k, v in {"engine": engine, "mode": mode, "prompt": prompt}.items() if v}
+    updates: dict[str, Any] = {
+        k: v for k, v in {"engine": engine, "mode": mode, "prompt": prompt}.items() if v
+    }
     if preprocess is not None:
         updates["preprocess"] = PreprocessOptions(**{name: True for name in _split(preprocess)})
     return OcrOptions.model_validate(base | updates)
@@ -75,7 +78,9 @@ async def upload_document(
     engine: Annotated[str | None, Form()] = None,
     mode: Annotated[str | None, Form()] = None,
     prompt: Annotated[str | None, Form()] = None,
-    preprocess: Annotated[str | None, Form(description="comma list: denoise,clahe,deskew,binarize,perspective")] = None,
+    preprocess: Annotated[
+        str | None, Form(description="comma list: denoise,clahe,deskew,binarize,perspective")
+    ] = None,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
     force: Annotated[bool, Form()] = False,
     webhook_url: Annotated[str | None, Form()] = None,
@@ -143,12 +148,18 @@ def document_markdown(services: ServicesDep, scope: KeyDep, document: DocumentDe
 @router.get("/{doc_id}/layout")
 def document_layout(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> dict[str, Any]:
     layouts = services.layouts(document.id, scope)
-    return {"document_id": document.id, "pages": [layout.model_dump(mode="json", exclude={"raw"}) for layout in layouts]}
+    return {
+        "document_id": document.id,
+        "pages": [layout.model_dump(mode="json", exclude={"raw"}) for layout in layouts],
+    }
 
 
 @router.get("/{doc_id}/pages/{page}/image")
 def page_image(
-    services: ServicesDep, scope: KeyDep, document: DocumentDep, page: int,
+    services: ServicesDep,
+    scope: KeyDep,
+    document: DocumentDep,
+    page: int,
     boxes: Annotated[str | None, Query(description="x0,y0,x1,y1;... in 0..1 of the page")] = None,
 ) -> Response:
     png = services.page_image(document.id, page, parse_boxes(boxes), scope)
@@ -157,7 +168,10 @@ def page_image(
 
 @router.get("/{doc_id}/pages/{page}/crop")
 def page_crop(
-    services: ServicesDep, scope: KeyDep, document: DocumentDep, page: int,
+    services: ServicesDep,
+    scope: KeyDep,
+    document: DocumentDep,
+    page: int,
     bbox: Annotated[str, Query(description="x0,y0,x1,y1 in 0..1 of the page")],
     margin: Annotated[float, Query(ge=0, le=0.5)] = 0.01,
 ) -> Response:

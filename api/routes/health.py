@@ -44,7 +44,9 @@ async def readiness(services: Services) -> dict[str, str]:
     if store_url:
         checks["store"] = await _http_ok(client, store_url.rstrip("/") + "/readyz")
     else:
-        checks["store"] = "ok" if services.components.loaded()["store"] else "ok (embedded, opens on first use)"
+        checks["store"] = (
+            "ok" if services.components.loaded()["store"] else "ok (embedded, opens on first use)"
+        )
     if settings.deepseek is not None:
         checks["ocr"] = await _http_ok(client, settings.deepseek.url.rstrip("/") + "/models")
     if settings.answer.llm.url:
@@ -63,7 +65,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 @router.get("/metrics")
 def prometheus(services: ServicesDep) -> Response:
     with services.db.session() as s:
-        unfinished = s.execute(select(func.count()).select_from(JobRow).where(JobRow.state.in_(("queued", "running"))))
+        unfinished = s.execute(
+            select(func.count()).select_from(JobRow).where(JobRow.state.in_(("queued", "running")))
+        )
         metrics.JOBS_UNFINISHED.set(unfinished.scalar_one())
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,8 @@ async def ingest_samples(
     submissions = []
     for path in await asyncio.to_thread(make_samples, folder):
         sub = await services.ingest(path, path.name, kb)
-        submissions.append(SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing))
-    await asyncio.to_thread(lambda: [p.unlink(missing_ok=True) for p in folder.iterdir()] and folder.rmdir())
+        submissions.append(
+            SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+        )
+    await asyncio.to_thread(shutil.rmtree, folder, True)
     return {"documents": submissions}

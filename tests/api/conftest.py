@@ -24,10 +24,16 @@ from api.settings import Settings, load_settings
 
 SECTIONS = [
     ("Payment terms", "The Customer shall pay every invoice within thirty days of receipt by bank transfer."),
-    ("Termination", "Either party may terminate this agreement with ninety days written notice to the other."),
+    (
+        "Termination",
+        "Either party may terminate this agreement with ninety days written notice to the other.",
+    ),
     ("Confidentiality", "Each party keeps the other party's confidential information secret for five years."),
     ("Governing law", "This agreement is governed by the laws of England and Wales and its courts."),
-    ("Liability", "Liability of the Provider is capped at the fees paid in the twelve months before a claim."),
+    (
+        "Liability",
+        "Liability of the Provider is capped at the fees paid in the twelve months before a claim.",
+    ),
     ("Warranties", "The Provider warrants that the services are performed with reasonable skill and care."),
     ("Notices", "Notices are given in writing to the addresses stated on the first page of the agreement."),
     ("Assignment", "Neither party may assign this agreement without the prior written consent of the other."),
@@ -42,7 +48,11 @@ def make_pdf(path: Path, pages: int = 2, scanned: bool = False, seed: str = "") 
         page = doc.new_page(width=595, height=842)
         page.insert_text((72, 90), f"{n + 1}. {title} {seed}".strip(), fontsize=18)
         y = 130.0
-        for line in (body, f"Clause {n + 1} applies from the effective date.", f"See {title.lower()} for details."):
+        for line in (
+            body,
+            f"Clause {n + 1} applies from the effective date.",
+            f"See {title.lower()} for details.",
+        ):
             page.insert_text((72, y), line, fontsize=11)
             y += 22
         if scanned:

@@ -17,7 +17,9 @@ def test_a_key_never_sees_another_kbs_documents_or_chunks(tmp_path: Path) -> Non
     settings = test_settings(tmp_path / "data", api_keys=keys)
     with LiveServer(settings) as server, server.client(headers={"X-API-Key": ADMIN}) as admin:
         with server.client(headers={"Authorization": f"Bearer {KEY_A}"}) as a:
-            doc_a = upload(a, make_pdf(tmp_path / "a.pdf", pages=1, seed="alpha")).json()  # kb default: refused
+            doc_a = upload(
+                a, make_pdf(tmp_path / "a.pdf", pages=1, seed="alpha")
+            ).json()  # kb default: refused
             assert doc_a["error"]["code"] == "forbidden"
             doc_a = upload(a, make_pdf(tmp_path / "a.pdf", pages=1, seed="alpha"), kb="a").json()
             doc_b = upload(admin, make_pdf(tmp_path / "b.pdf", pages=2, seed="bravo"), kb="b").json()
@@ -35,15 +37,31 @@ def test_a_key_never_sees_another_kbs_documents_or_chunks(tmp_path: Path) -> Non
             hits = a.post("/v1/search", json=query).json()["results"]
             assert hits and {h["doc_id"] for h in hits} == {doc_a["document_id"]}
             assert a.post("/v1/search", json=query | {"kb": "b"}).status_code == 403
-            answer = a.post("/v1/ask", json={"query": "Either party may terminate with how much notice?"}).json()
+            answer = a.post(
+                "/v1/ask", json={"query": "Either party may terminate with how much notice?"}
+            ).json()
             assert {c["doc_id"] for c in answer["citations"]} <= {doc_a["document_id"]}
-            chat = a.post("/v1/chat", json={"messages": [{"role": "user", "content": "termination notice days"}]})
+            chat = a.post(
+                "/v1/chat", json={"messages": [{"role": "user", "content": "termination notice days"}]}
+            )
             assert {c["doc_id"] for c in chat.json()["citations"]} <= {doc_a["document_id"]}
-            assert a.post("/v1/chat", json={"messages": [{"role": "user", "content": "x"}], "kb": "b"}).status_code == 403
-            facade = a.post("/v1/chat/completions", json={"model": "kb:b", "messages": [{"role": "user", "content": "x"}]})
+            assert (
+                a.post(
+                    "/v1/chat", json={"messages": [{"role": "user", "content": "x"}], "kb": "b"}
+                ).status_code
+                == 403
+            )
+            facade = a.post(
+                "/v1/chat/completions", json={"model": "kb:b", "messages": [{"role": "user", "content": "x"}]}
+            )
             assert facade.status_code == 403 and facade.json()["error"]["code"] == "forbidden"
-            ok = a.post("/v1/chat/completions", json={"model": "a", "messages": [{"role": "user", "content": "payment"}]})
-            assert ok.status_code == 200 and {c["doc_id"] for c in ok.json()["citations"]} <= {doc_a["document_id"]}
+            ok = a.post(
+                "/v1/chat/completions",
+                json={"model": "a", "messages": [{"role": "user", "content": "payment"}]},
+            )
+            assert ok.status_code == 200 and {c["doc_id"] for c in ok.json()["citations"]} <= {
+                doc_a["document_id"]
+            }
 
         with server.client() as anonymous:
             reply = anonymous.get("/v1/documents")
@@ -68,7 +86,9 @@ def test_errors_have_a_stable_shape_and_code(tmp_path: Path) -> None:
         big = make_pdf(tmp_path / "big.pdf", pages=6)
         assert big.stat().st_size > 4000
         cases.append((upload(client, big), 413, "upload_too_large"))
-        cases.append((upload(client, make_pdf(tmp_path / "s.pdf", pages=1), engine="magic"), 422, "invalid_request"))
+        cases.append(
+            (upload(client, make_pdf(tmp_path / "s.pdf", pages=1), engine="magic"), 422, "invalid_request")
+        )
         hook = upload(client, make_pdf(tmp_path / "s.pdf", pages=1), webhook_url="http://127.0.0.1:9/hook")
         cases.append((hook, 422, "bad_webhook_target"))
         for reply, status, code in cases:

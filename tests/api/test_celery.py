@@ -44,14 +44,23 @@ def one_reply_vllm() -> Iterator[FakeVllm]:
         yield fake
 
 
-def _env(data_dir: Path, db_url: str, redis_url: str, queue: str, vllm_url: str, embed_url: str) -> dict[str, str]:
+def _env(
+    data_dir: Path, db_url: str, redis_url: str, queue: str, vllm_url: str, embed_url: str
+) -> dict[str, str]:
     return {
-        "OPTICITE_EMBEDDER__BACKEND": "http", "OPTICITE_EMBEDDER__URL": embed_url,
-        "OPTICITE_DATA_DIR": str(data_dir), "OPTICITE_DB_URL": db_url, "OPTICITE_RUNNER": "celery",
-        "OPTICITE_REDIS_URL": redis_url, "OPTICITE_JOBS__CELERY_QUEUE": queue,
-        "OPTICITE_JOBS__VISIBILITY_TIMEOUT_S": "6", "OPTICITE_JOBS__PAGE_BATCH_SIZE": "2",
-        "OPTICITE_JOBS__ALLOW_EMBEDDED_STORE_WITH_CELERY": "true", "OPTICITE_DEEPSEEK__URL": vllm_url,
-        "OPTICITE_DEEPSEEK__CONCURRENCY": "1", "OPTICITE_JOBS__PAGE_CONCURRENCY": "1",
+        "OPTICITE_EMBEDDER__BACKEND": "http",
+        "OPTICITE_EMBEDDER__URL": embed_url,
+        "OPTICITE_DATA_DIR": str(data_dir),
+        "OPTICITE_DB_URL": db_url,
+        "OPTICITE_RUNNER": "celery",
+        "OPTICITE_REDIS_URL": redis_url,
+        "OPTICITE_JOBS__CELERY_QUEUE": queue,
+        "OPTICITE_JOBS__VISIBILITY_TIMEOUT_S": "6",
+        "OPTICITE_JOBS__PAGE_BATCH_SIZE": "2",
+        "OPTICITE_JOBS__ALLOW_EMBEDDED_STORE_WITH_CELERY": "true",
+        "OPTICITE_DEEPSEEK__URL": vllm_url,
+        "OPTICITE_DEEPSEEK__CONCURRENCY": "1",
+        "OPTICITE_JOBS__PAGE_CONCURRENCY": "1",
     }
 
 
@@ -64,8 +73,12 @@ class Worker:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.celery_app", "2"], cwd=ROOT, env=self.env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "api.celery_app", "2"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def kill(self) -> None:
@@ -93,9 +106,13 @@ def _wait_pages(client: httpx.Client, job_id: str, at_least: int, timeout_s: flo
 
 
 async def _clean_run_chunks(tmp_path: Path, pdf: Path, vllm_url: str, embedder: dict[str, str]) -> int:
-    settings = test_settings(tmp_path / "clean", deepseek={"url": vllm_url, "concurrency": 1}, embedder=embedder)
+    settings = test_settings(
+        tmp_path / "clean", deepseek={"url": vllm_url, "concurrency": 1}, embedder=embedder
+    )
     async with open_services(settings) as services:
-        sub = await services.ingest(pdf, pdf.name, "kb", settings.ocr.model_copy(update={"engine": "deepseek"}))
+        sub = await services.ingest(
+            pdf, pdf.name, "kb", settings.ocr.model_copy(update={"engine": "deepseek"})
+        )
         assert (await services.wait_job(sub.job_id)).state == "done"
         return services.get_document(sub.document_id).chunks
 
@@ -110,7 +127,11 @@ async def test_killed_worker_resumes_without_redoing_pages(
     queue = f"opticite-test-{uuid.uuid4().hex[:8]}"
     env = _env(tmp_path / "data", postgres_url, redis_url, queue, one_reply_vllm.url, embed_url)
     settings = test_settings(
-        tmp_path / "data", db_url=postgres_url, runner="celery", redis_url=redis_url, embedder=embedder,
+        tmp_path / "data",
+        db_url=postgres_url,
+        runner="celery",
+        redis_url=redis_url,
+        embedder=embedder,
         jobs={"celery_queue": env["OPTICITE_JOBS__CELERY_QUEUE"], "allow_embedded_store_with_celery": True},
     )
     worker = Worker(env, tmp_path / "worker.log")
@@ -128,7 +149,8 @@ async def test_killed_worker_resumes_without_redoing_pages(
             worker.stop()
         final = events[-1][1]
         assert (final["state"], final["pages_done"], final["pages_total"]) == ("done", PAGES, PAGES), (
-            final, (tmp_path / "worker.log").read_text()[-3000:]
+            final,
+            (tmp_path / "worker.log").read_text()[-3000:],
         )
         log = (settings.docs_dir / sub["document_id"] / "ocr.log").read_text().splitlines()
         ocr_calls = Counter(line.split("\t")[0] for line in log)
@@ -138,7 +160,9 @@ async def test_killed_worker_resumes_without_redoing_pages(
         assert {p["engine"] for p in doc["page_details"]} == {"deepseek"}
 
         # the worker has stopped: the API may open the embedded store now
-        hits = client.post("/v1/search", json={"query": "the", "kb": "scans", "top_k": 100, "mode": "sparse"}).json()
+        hits = client.post(
+            "/v1/search", json={"query": "the", "kb": "scans", "top_k": 100, "mode": "sparse"}
+        ).json()
         assert {h["doc_id"] for h in hits["results"]} == {sub["document_id"]}
         assert client.delete(f"/v1/documents/{sub['document_id']}").status_code == 204
         assert client.get("/v1/documents").json()["total"] == 0

@@ -11,7 +11,9 @@ from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages,
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    url = f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
     database = Database(url)
     database.create_all()
     request.addfinalizer(database.dispose)
@@ -20,9 +22,21 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 def test_documents_pages_and_jobs_round_trip(db: Database) -> None:
     with db.session() as s:
-        s.add(DocumentRow(id="d1", kb="kb", filename="a.pdf", sha256="x" * 64, pages=3, tags=["t"], options={"mode": "base"}))
+        s.add(
+            DocumentRow(
+                id="d1",
+                kb="kb",
+                filename="a.pdf",
+                sha256="x" * 64,
+                pages=3,
+                tags=["t"],
+                options={"mode": "base"},
+            )
+        )
         s.flush()
-        s.add_all([PageRow(doc_id="d1", n=n, status=st) for n, st in ((1, "done"), (2, "failed"), (3, "pending"))])
+        s.add_all(
+            [PageRow(doc_id="d1", n=n, status=st) for n, st in ((1, "done"), (2, "failed"), (3, "pending"))]
+        )
         s.add(JobRow(id="j1", doc_id="d1", pages_total=3, webhook_url="https://example.org/h"))
     with db.session() as s:
         assert count_finished_pages(s, "d1") == 2

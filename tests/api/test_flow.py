@@ -41,10 +41,15 @@ def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Pa
         again = upload(client, pdf, kb="contracts").json()
         assert again["document_id"] == doc_id and again["existing"] is True
 
-        hits = client.post("/v1/search", json={"query": "notice to terminate", "kb": "contracts"}).json()["results"]
+        hits = client.post("/v1/search", json={"query": "notice to terminate", "kb": "contracts"}).json()[
+            "results"
+        ]
         assert hits and hits[0]["doc_id"] == doc_id and "terminate" in hits[0]["markdown"]
         assert hits[0]["regions"] and len(hits[0]["regions"][0]["bbox"]) == 4
-        answer = client.post("/v1/ask", json={"query": "How many days does the Customer have to pay an invoice?", "kb": "contracts"}).json()
+        answer = client.post(
+            "/v1/ask",
+            json={"query": "How many days does the Customer have to pay an invoice?", "kb": "contracts"},
+        ).json()
         assert answer["citations"] and answer["citations"][0]["doc_id"] == doc_id, answer
         assert "thirty days" in answer["answer"]
 
@@ -98,7 +103,9 @@ async def test_unfinished_job_resumes_at_start_up_without_redoing_saved_pages(tm
         async def start(self) -> None: ...
         async def stop(self) -> None: ...
         def submit(self, job_id: str) -> None: ...
-        def status(self, job_id: str) -> str: return "queued"
+        def status(self, job_id: str) -> str:
+            return "queued"
+
         def cancel(self, job_id: str) -> None: ...
         async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None: ...
 
@@ -110,7 +117,9 @@ async def test_unfinished_job_resumes_at_start_up_without_redoing_saved_pages(tm
 
     files = first.files(sub.document_id)
     source = Path(first.get_document(sub.document_id).model_dump()["id"] and files.root / "original.pdf")
-    await pipeline.ocr_pages(source, files, settings.ocr, Hooks(), pages=[1])  # page 1 done before the "crash"
+    await pipeline.ocr_pages(
+        source, files, settings.ocr, Hooks(), pages=[1]
+    )  # page 1 done before the "crash"
     await first.aclose()
 
     second = Services(settings)

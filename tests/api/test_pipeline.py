@@ -30,11 +30,26 @@ class CountingRecognizer:
         await asyncio.sleep(self.delay_s)
         self.in_flight -= 1
         quality = Quality(status="failed", reason="boom") if page.page in self.fail else Quality()
-        blocks = [] if page.page in self.fail else [
-            Block(kind="text", markdown=f"Text of page {page.page} about payment terms.", bbox=BBox(x0=0.1, y0=0.1, x1=0.9, y1=0.2))
-        ]
-        return PageLayout(page=page.page, width=page.width, height=page.height, image_size=page.image_size,
-                          engine="fake", blocks=blocks, quality=quality)
+        blocks = (
+            []
+            if page.page in self.fail
+            else [
+                Block(
+                    kind="text",
+                    markdown=f"Text of page {page.page} about payment terms.",
+                    bbox=BBox(x0=0.1, y0=0.1, x1=0.9, y1=0.2),
+                )
+            ]
+        )
+        return PageLayout(
+            page=page.page,
+            width=page.width,
+            height=page.height,
+            image_size=page.image_size,
+            engine="fake",
+            blocks=blocks,
+            quality=quality,
+        )
 
 
 class ListIndexer:
@@ -67,7 +82,11 @@ def test_resume_rule_skips_saved_pages_and_retries_failed_only_on_request() -> N
 def test_document_status_from_page_qualities() -> None:
     ok = PageLayout(page=1, width=1, height=1, image_size=(1, 1), engine="x")
     bad = ok.model_copy(update={"quality": Quality(status="failed")})
-    assert (document_status([ok, ok]), document_status([ok, bad]), document_status([bad])) == ("done", "partial", "failed")
+    assert (document_status([ok, ok]), document_status([ok, bad]), document_status([bad])) == (
+        "done",
+        "partial",
+        "failed",
+    )
 
 
 async def test_pages_are_saved_and_never_ocrd_again(tmp_path: Path) -> None:
@@ -82,7 +101,9 @@ async def test_pages_are_saved_and_never_ocrd_again(tmp_path: Path) -> None:
     files.layout(3).unlink()  # as if the process died before page 3 was saved
     again = await _run(_pipeline(rec, indexer), pdf, files)
     assert sorted(rec.calls) == [1, 2, 3, 3, 4]  # only page 3 ran again
-    assert again.chunks == outcome.chunks == len(indexer.chunks["doc1"])  # re-index replaces, never duplicates
+    assert (
+        again.chunks == outcome.chunks == len(indexer.chunks["doc1"])
+    )  # re-index replaces, never duplicates
 
 
 async def test_failed_page_is_recorded_and_the_rest_kept(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ def test_celery_with_embedded_store_is_refused_naming_the_fix() -> None:
     with pytest.raises(ValueError, match=r"runner=celery.*store\.url") as info:
         load_settings(runner="celery")
     assert isinstance(info.value.__cause__ or info.value, ValueError)
-    assert load_settings(runner="celery", store={"engine": "server", "url": "http://q:6333"}).runner == "celery"
+    assert (
+        load_settings(runner="celery", store={"engine": "server", "url": "http://q:6333"}).runner == "celery"
+    )
 
 
 def test_missing_config_file_and_duplicate_keys_are_refused(tmp_path: Path) -> None:

@@ -48,7 +48,13 @@ class Receiver:
 
 
 def test_private_and_odd_targets_are_refused_unless_allowed() -> None:
-    for url in ("http://127.0.0.1/x", "http://10.1.2.3/x", "http://[::1]/x", "http://169.254.169.254/x", "ftp://a/x"):
+    for url in (
+        "http://127.0.0.1/x",
+        "http://10.1.2.3/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/x",
+        "ftp://a/x",
+    ):
         with pytest.raises(BadWebhookTarget):
             check_target(url)
     check_target("http://127.0.0.1/x", allow_private=True)
