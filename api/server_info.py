@@ -1,17 +1,26 @@
-"""Where a running `opticite serve` announces itself: `data_dir/server.json` with its URL and pid.
+"""A running `opticite serve`: its announcement (`data_dir/server.json`: URL and pid) and a client for it.
 
-The embedded vector store (a Qdrant folder) opens in one process only, so CLI commands on the
-same data directory look here first and, while a live server is announced, go through its HTTP API.
+The embedded vector store opens in one process only, so CLI commands on the same data directory
+look for an announced live server first and then go through its HTTP API (`ServerClient`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
+import uvicorn
 from pydantic import BaseModel, ValidationError
+
+from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from ingest.ocr.engine import OcrOptions
 
 SERVER_FILE = "server.json"
 
@@ -69,3 +78,99 @@ def _load(path: Path) -> ServerInfo | None:
         return ServerInfo.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, ValidationError):
         return None
+
+
+class ServerError(Exception):
+    """The announced server refused a request or cannot be reached; `message` is for the user."""
+
+    def __init__(self, message: str, code: str = "server_error", status: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn that writes server.json once it listens (after the app's start-up) and removes it at exit."""
+
+    def __init__(self, config: uvicorn.Config, data_dir: Path, on_ready: Callable[[str], None] | None = None) -> None:
+        super().__init__(config)
+        self.data_dir = data_dir
+        self.on_ready = on_ready
+        self.url: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.servers:
+            port = self.servers[0].sockets[0].getsockname()[1]
+            host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+            self.url = f"http://{host}:{port}"
+            write_server_info(self.data_dir, self.url)
+            if self.on_ready is not None:
+                self.on_ready(f"http://{self.config.host}:{port}")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        remove_server_info(self.data_dir)
+        await super().shutdown(sockets)
+
+
+class ServerClient:
+    """The CLI's way through a running server: the same operations as `Services`, over `/v1`."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 300.0) -> None:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self.url = url
+        self.http = httpx.AsyncClient(base_url=url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            reply = await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerError(
+                f"the opticite server at {self.url} does not answer ({type(exc).__name__}); "
+                "wait until it has started, or stop it so this command can open the data directory itself"
+            ) from exc
+        if reply.status_code >= 400:
+            raise _error_of(reply)
+        return reply
+
+    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
+        form = {"kb": kb, "engine": options.engine, "mode": options.mode, "prompt": options.prompt}
+        if tags:
+            form["tags"] = ",".join(tags)
+        with path.open("rb") as fh:
+            reply = await self.request("POST", "/v1/documents", data=form, files={"file": (path.name, fh)})
+        return SubmissionPublic.model_validate(reply.json())
+
+    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None], poll_s: float = 0.25) -> JobPublic:
+        while True:
+            job = JobPublic.model_validate((await self.request("GET", f"/v1/jobs/{job_id}")).json())
+            on_progress(job)
+            if job.terminal:
+                return job
+            await asyncio.sleep(poll_s)
+
+    async def search(self, request: SearchRequest) -> list[dict[str, Any]]:
+        reply = await self.request("POST", "/v1/search", json=request.model_dump(exclude_none=True))
+        return list(reply.json()["results"])
+
+    async def ask(self, request: AskRequest) -> dict[str, Any]:
+        reply = await self.request("POST", "/v1/ask", json=request.model_dump(exclude_none=True))
+        return dict(reply.json())
+
+    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
+        params: dict[str, Any] = {"limit": limit} | ({"kb": kb} if kb else {})
+        reply = await self.request("GET", "/v1/documents", params=params)
+        return [DocumentPublic.model_validate(d) for d in reply.json()["documents"]]
+
+    async def delete(self, doc_id: str) -> None:
+        await self.request("DELETE", f"/v1/documents/{doc_id}")
+
+
+def _error_of(reply: httpx.Response) -> ServerError:
+    try:
+        error = reply.json()["error"]
+        return ServerError(str(error["message"]), str(error["code"]), reply.status_code)
+    except (ValueError, KeyError, TypeError):
+        return ServerError(f"the server answered HTTP {reply.status_code}: {reply.text[:200]}", status=reply.status_code)

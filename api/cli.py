@@ -1,0 +1,447 @@
+"""The `opticite` command line: OCR, ingest, search, ask, documents, the server and the worker.
+
+Each command parses its input, calls one service operation and shapes the output (`--json` for
+data). With a live server announced on the data directory, commands go through its HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
+from api.errors import ApiError
+from api.schemas import AskRequest, DocumentPublic, JobPublic, OcrResult, SearchRequest, SubmissionPublic
+from api.server_info import ServerClient, ServerError, read_server_info
+from ingest.errors import IngestError
+from ingest.ocr.engine import EngineName, OcrOptions, ResolutionMode
+from retrieval.hits import SearchMode
+
+if TYPE_CHECKING:  # api.settings pulls in every component's config (PyMuPDF...): loaded per command
+    from api.settings import Settings
+
+T = TypeVar("T")
+# What an embedded store reports when another process holds its folder (Qdrant Edge, qdrant-client local).
+LOCK_MARKERS = ("WouldBlock", "already accessed by another instance")
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    from api.settings import SettingsError
+
+    return (IngestError, ApiError, SettingsError, ServerError, CliError)
+
+
+class _Group(TyperGroup):
+    """Typed errors become one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if not isinstance(exc, user_errors()):
+                raise
+            typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_Group, help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+docs_app = typer.Typer(cls=_Group, help="List and delete documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "--config", help="Settings YAML (default: $OPTICITE_CONFIG)."),
+) -> None:
+    ctx.obj = config
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    from api.settings import load_settings
+
+    return load_settings(ctx.find_root().obj)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+
+
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# --- backends: this process's own services, or the server that holds the data directory ----------
+class Backend(Protocol):
+    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic: ...
+    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic: ...
+    async def search(self, request: SearchRequest) -> list[dict[str, Any]]: ...
+    async def ask(self, request: AskRequest) -> dict[str, Any]: ...
+    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]: ...
+    async def delete(self, doc_id: str) -> None: ...
+
+
+class LocalBackend:
+    """The service operations the routes call, run in this process."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
+        # ingest moves its file into the data dir, so it gets a copy; under the real name, which
+        # its error messages quote
+        folder = Path(tempfile.mkdtemp(dir=self.services.settings.uploads_dir, prefix="cli-"))
+        staged = folder / path.name
+        await asyncio.to_thread(shutil.copyfile, path, staged)
+        try:
+            sub = await self.services.ingest(staged, path.name, kb, options, tags)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+
+    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic:
+        return await self.services.wait_job(job_id, on_progress)  # type: ignore[no-any-return]
+
+    async def search(self, request: SearchRequest) -> list[dict[str, Any]]:
+        hits = await self.services.search(request.query, request.filters(), request.mode, request.top_k)
+        return [hit.to_public() for hit in hits]
+
+    async def ask(self, request: AskRequest) -> dict[str, Any]:
+        answer = await self.services.ask(request.query, request.filters(), request.top_k)
+        return answer.to_public()  # type: ignore[no-any-return]
+
+    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
+        docs, _total = self.services.list_documents([kb] if kb else None, None, limit)
+        return list(docs)
+
+    async def delete(self, doc_id: str) -> None:
+        await self.services.delete_document(doc_id)
+
+
+def _api_key(settings: Settings) -> str | None:
+    keys = sorted(settings.api_keys, key=lambda k: "*" not in k.kbs)  # an all-kbs key first
+    return keys[0].key if keys else None
+
+
+@asynccontextmanager
+async def open_backend(settings: Settings, needs_store: bool = True) -> AsyncIterator[Backend]:
+    """The announced server when one runs on this data directory, else services in this process."""
+    info = read_server_info(settings.data_dir)
+    if info is not None:
+        typer.echo(f"through the server at {info.url} (it holds {settings.data_dir})", err=True)
+        client = ServerClient(info.url, _api_key(settings))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+        return
+    from api.services import open_services
+
+    async with open_services(settings) as services:
+        if needs_store and settings.embedded_store():
+            await _open_store(services, settings)
+        yield LocalBackend(services)
+
+
+async def _open_store(services: Any, settings: Settings) -> None:
+    try:
+        await asyncio.to_thread(services.components.knowledge_base)
+    except Exception as exc:  # the embedded store's lock error has no type of its own
+        if not any(marker in str(exc) for marker in LOCK_MARKERS):
+            raise
+        raise CliError(
+            f"the vector store in {settings.data_dir} is open in another process (an opticite server or "
+            "worker not started with `opticite serve`). Stop it, or run the server with `opticite serve`: it "
+            "announces itself in server.json and CLI commands then go through it."
+        ) from None
+
+
+# --- commands ------------------------------------------------------------------------------------
+@app.command()
+def ocr(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="Images or PDFs."),
+    engine: EngineName = typer.Option("auto", help="OCR engine."),
+    ocr_url: str | None = typer.Option(None, help="DeepSeek-OCR vLLM base URL, e.g. http://localhost:8000/v1."),
+    model: str | None = typer.Option(None, help="Model name served at --ocr-url."),
+    mode: ResolutionMode | None = typer.Option(None, help="DeepSeek resolution mode."),
+    prompt: str | None = typer.Option(None, help="Prompt preset (document, free, figure, describe) or text."),
+    fmt: Literal["md", "json"] = typer.Option("md", "--format", help="Output format."),
+    out: Path | None = typer.Option(None, help="Write NAME.md / NAME.json here instead of printing."),
+) -> None:
+    """OCR files to Markdown or JSON blocks with boxes; nothing is stored or indexed."""
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise CliError(f"no such file: {', '.join(missing)}")
+    settings = _with_ocr_server(_settings(ctx), ocr_url, model)
+    if engine == "deepseek" and settings.deepseek is None:
+        raise CliError("--engine deepseek needs a DeepSeek-OCR server: pass --ocr-url http://HOST:PORT/v1 "
+                       "or set deepseek.url in the settings")
+    options = _ocr_options(settings, engine, mode, prompt)
+
+    def emit(path: Path, result: OcrResult) -> None:
+        for page in result.pages:
+            status = page.quality.get("status")
+            if status in ("fallback", "failed"):
+                typer.echo(f"{path} page {page.page}: {status}: {page.quality.get('reason')}", err=True)
+        written = write_ocr_result(result, path, fmt, out)
+        if written is not None:
+            typer.echo(f"{path} -> {written}", err=True)
+        elif fmt == "json":
+            body = ocr_json(result, path)
+            typer.echo(json.dumps(body, ensure_ascii=False, indent=None if len(files) > 1 else 2))
+        else:
+            typer.echo((f"<!-- file {path} -->\n" if len(files) > 1 else "") + result.markdown)
+
+    _run(_ocr_files(settings, files, options, emit))
+
+
+async def _ocr_files(
+    settings: Settings, files: list[Path], options: OcrOptions, emit: Callable[[Path, OcrResult], None]
+) -> None:
+    from api.services import Services
+
+    services = Services(settings)  # OCR only: no tables created, no store opened, no model loaded
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("OCR", total=len(files))
+            for path in files:
+                bar.update(task, description=f"OCR {path.name}")
+                result = await services.ocr_file(path, options)
+                bar.advance(task)
+                emit(path, result)
+    finally:
+        await services.components.aclose()
+
+
+def _with_ocr_server(settings: Settings, url: str | None, model: str | None) -> Settings:
+    if url is None and model is None:
+        return settings
+    from ingest.ocr.deepseek import DeepSeekConfig
+
+    base = settings.deepseek.model_dump() if settings.deepseek else {}
+    updates = {k: v for k, v in {"url": url, "model": model}.items() if v}
+    return settings.model_copy(update={"deepseek": DeepSeekConfig.model_validate(base | updates)})
+
+
+def _ocr_options(settings: Settings, engine: str | None, mode: str | None, prompt: str | None) -> OcrOptions:
+    updates = {k: v for k, v in {"engine": engine, "mode": mode, "prompt": prompt}.items() if v}
+    return OcrOptions.model_validate(settings.ocr.model_dump() | updates)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., help="Files, folders (searched recursively) or glob patterns."),
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
+    engine: EngineName | None = typer.Option(None, help="OCR engine (default: settings)."),
+    tags: str | None = typer.Option(None, help="Comma-separated tags."),
+    wait: bool = typer.Option(True, help="Wait for the jobs and show progress."),
+    as_json: bool = typer.Option(False, "--json", help="Print the documents as JSON."),
+) -> None:
+    """Add documents to a knowledge base; files already there (same sha256) are skipped."""
+    settings = _settings(ctx)
+    files = expand_paths(paths)
+    options = _ocr_options(settings, engine, None, None)
+    tag_list = [t.strip() for t in (tags or "").split(",") if t.strip()]
+    rows = _run(_ingest(settings, files, kb, options, tag_list, wait))
+    if as_json:
+        _echo_json(rows)
+    else:
+        table = Table("file", "document", "status", "pages")
+        for row in rows:
+            table.add_row(row["file"], row["document_id"] or "-", row["status"], str(row.get("pages") or ""))
+        Console().print(table)
+    refused = [r for r in rows if r["status"] == "refused"]
+    for row in refused:
+        typer.echo(f"error: {row['file']}: {row['error']}", err=True)
+    if refused:
+        raise typer.Exit(2)
+
+
+async def _ingest(
+    settings: Settings, files: Sequence[Path], kb: str, options: OcrOptions, tags: list[str], wait: bool
+) -> list[dict[str, Any]]:
+    async with open_backend(settings, needs_store=wait) as backend:
+        rows = [await _submit(backend, path, kb, options, tags) for path in files]
+        if wait:
+            await _wait_jobs(backend, [r for r in rows if r["status"] == "queued"])
+    return rows
+
+
+async def _submit(backend: Backend, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> dict[str, Any]:
+    """One file's row; a file the service refuses (unsupported, damaged...) does not stop the others."""
+    row: dict[str, Any] = {"file": str(path), "document_id": None, "job_id": None, "error": None}
+    try:
+        sub = await backend.submit(path, kb, options, tags)
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        return row | {"status": "refused", "error": getattr(exc, "message", str(exc))}
+    status = "skipped (already indexed)" if sub.existing else "queued"
+    return row | {"document_id": sub.document_id, "job_id": sub.job_id, "status": status, "skipped": sub.existing}
+
+
+async def _wait_jobs(backend: Backend, pending: list[dict[str, Any]]) -> None:
+    done: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    with _progress() as bar:
+        task = bar.add_task(f"ingest {len(pending)} file(s)", total=None)
+
+        def progress(job: JobPublic) -> None:
+            done[job.id], totals[job.id] = job.pages_done, job.pages_total
+            bar.update(task, completed=sum(done.values()), total=sum(totals.values()) or None)
+
+        jobs = await asyncio.gather(*(backend.wait_job(r["job_id"], progress) for r in pending))
+    for row, job in zip(pending, jobs, strict=True):
+        row.update(status=job.state, pages=job.pages_total, error=job.error)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What to look for."),
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
+    mode: SearchMode = typer.Option("hybrid", help="Dense + sparse, or one of them."),
+    top_k: int = typer.Option(10, "--top-k", min=1, max=100),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Search a knowledge base: chunks with their pages and boxes."""
+    request = SearchRequest(query=query, kb=kb, mode=mode, top_k=top_k)
+    results = _run(_call(_settings(ctx), lambda b: b.search(request)))
+    if as_json:
+        _echo_json({"results": results})
+        return
+    console = Console()
+    for i, hit in enumerate(results, 1):
+        pages = ",".join(str(p) for p in hit.get("pages", []))
+        heading = " > ".join(hit.get("heading_path", []))
+        console.print(f"[bold]{i}. {hit['filename']}[/bold] p.{pages}  score {hit['score']:.3f}  {heading}")
+        console.print(hit["markdown"][:400], markup=False)
+    if not results:
+        console.print("no results")
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="The question."),
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
+    top_k: int = typer.Option(8, "--top-k", min=1, max=50),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer and citations as JSON."),
+) -> None:
+    """Answer a question from a knowledge base, citing page regions."""
+    request = AskRequest(query=question, kb=kb, top_k=top_k)
+    answer = _run(_call(_settings(ctx), lambda b: b.ask(request)))
+    if as_json:
+        _echo_json(answer)
+        return
+    console = Console()
+    console.print(answer["answer"], markup=False)
+    for c in answer["citations"]:
+        where = "; ".join(f"p.{r['page']} {r['bbox']}" for r in c["regions"])
+        console.print(f"[{c['n']}] {c['filename']} {where}", markup=False)
+
+
+async def _call(settings: Settings, op: Callable[[Backend], Awaitable[T]], needs_store: bool = True) -> T:
+    async with open_backend(settings, needs_store) as backend:
+        return await op(backend)
+
+
+@docs_app.command("list")
+def docs_list(
+    ctx: typer.Context,
+    kb: str | None = typer.Option(None, "--kb", help="Only this knowledge base."),
+    limit: int = typer.Option(100, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json", help="Print the documents as JSON."),
+) -> None:
+    """List documents, newest first."""
+    docs = _run(_call(_settings(ctx), lambda b: b.documents(kb, limit), needs_store=False))
+    if as_json:
+        _echo_json({"documents": [d.model_dump(mode="json") for d in docs]})
+        return
+    table = Table("id", "kb", "file", "status", "pages", "chunks")
+    for d in docs:
+        table.add_row(d.id, d.kb, d.filename, d.status, str(d.pages), str(d.chunks))
+    Console().print(table)
+
+
+@docs_app.command("delete")
+def docs_delete(
+    ctx: typer.Context, doc_ids: list[str] = typer.Argument(..., help="Document ids (see `opticite docs list`).")
+) -> None:
+    """Delete documents: vectors, files and records."""
+
+    async def delete_all(backend: Backend) -> None:
+        for doc_id in doc_ids:
+            await backend.delete(doc_id)
+            typer.echo(f"deleted {doc_id}", err=True)
+
+    _run(_call(_settings(ctx), delete_all))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port (0 = any free port)."),
+) -> None:
+    """Run the API and web UI; CLI commands on the same data directory then go through it."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.server_info import AnnouncingServer
+
+    settings = _settings(ctx)
+    running = read_server_info(settings.data_dir)
+    if running is not None:
+        raise CliError(f"a server (pid {running.pid}) already serves {settings.data_dir} at {running.url}")
+    config = uvicorn.Config(create_app(settings), host=host, port=port)
+    AnnouncingServer(config, settings.data_dir, on_ready=lambda url: typer.echo(f"opticite is serving on {url}")).run()
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(4, min=1, help="Jobs processed at once (threads)."),
+) -> None:
+    """Run a Celery worker for the job queue (needs runner: celery and a Qdrant server)."""
+    settings = _settings(ctx)
+    if settings.embedded_store() and not settings.jobs.allow_embedded_store_with_celery:
+        raise CliError(
+            f"the settings use an embedded vector store ({settings.store_config().path}), which only one "
+            "process can open: workers need a Qdrant server. Set store.url (OPTICITE_STORE__URL) and "
+            "runner: celery, as configs/compose.yaml does."
+        )
+    if settings.runner != "celery":
+        raise CliError("runner is 'inprocess': jobs run inside `opticite serve`. Set runner: celery to use workers.")
+    from api.celery_app import run_worker
+
+    run_worker(settings, concurrency=concurrency)
+
+
+def main() -> None:
+    app()
