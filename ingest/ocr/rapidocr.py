@@ -25,11 +25,12 @@ from ingest.preprocess import PreparedPage, decode_png, preprocess_page
 
 # Joining rules, in units of the text height of the lines involved.
 ROW_OVERLAP = 0.5  # two boxes share a row when they overlap this much vertically
-ROW_GAP = 0.5  # fragments of one row further apart than this are separate phrases (det joins words)
+ROW_GAP = 0.35  # fragments of one row further apart than this are separate phrases (det joins words)
 LINE_GAP = 0.9  # the next line joins a block when the blank above it is at most this
 HEIGHT_RATIO = 1.5  # a line this much taller or shorter (a heading) starts a new block
 COLUMN_OVERLAP = 0.3  # a line joins a block when it overlaps the block's width this much
-MIN_COLUMN_SHARE = 0.2  # text columns are at least this share of the text width; narrower is a form
+MIN_COLUMN_SHARE = 0.15  # text columns are at least this share of the text width; narrower is a form
+MIN_COLUMN_HEIGHTS = 8  # ... and at least this many line heights wide (a table cell rarely is)
 NEARBY_ROWS = 3  # rows looked at, above and below, for a text-column gutter
 
 
@@ -192,27 +193,30 @@ def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
 
 
 def build_segments(boxes: list[TextBox]) -> list[Segment]:
-    """Rows cut into phrases at wide gaps. A form row ("Total:" ... "9.00") stays whole, unless
-    its gap lines up with a text-column gutter in nearby rows (a short last line of a column)."""
+    """Rows cut into phrases at wide gaps. A row with two wide phrases is text in columns and stays
+    apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines
+    up with a column gutter recurring nearby (the short last line of a column)."""
     if not boxes:
         return []
     width = max(b.x1 for b in boxes) - min(b.x0 for b in boxes)
     phrases = [_phrases(row) for row in _rows(boxes)]
-    gutters = [
-        _gaps(segs) if all(_hull(s).width >= MIN_COLUMN_SHARE * width for s in segs) else []
-        for segs in phrases
-    ]
+    gutters = [_column_gutters(segs, width) for segs in phrases]
     out: list[Segment] = []
     for r, segs in enumerate(phrases):
-        if (
-            len(segs) > 1
-            and not gutters[r]
-            and not _in_gutter(segs, gutters[max(0, r - NEARBY_ROWS) : r + NEARBY_ROWS + 1])
-        ):
+        nearby = gutters[max(0, r - NEARBY_ROWS) : r + NEARBY_ROWS + 1]
+        if len(segs) > 1 and not gutters[r] and not _in_gutter(segs, nearby):
             out.append([b for seg in segs for b in seg])
         else:
             out.extend(segs)
     return out
+
+
+def _column_gutters(segs: list[Segment], width: float) -> list[tuple[float, float]]:
+    """The gaps between consecutive wide phrases of a row: none unless the row is text in columns."""
+    wide = [
+        h for h in map(_hull, segs) if h.width >= max(MIN_COLUMN_SHARE * width, MIN_COLUMN_HEIGHTS * h.height)
+    ]
+    return [(a.x1, b.x0) for a, b in zip(wide, wide[1:], strict=False)]
 
 
 def _in_gutter(segs: list[Segment], nearby: list[list[tuple[float, float]]]) -> bool:
