@@ -213,7 +213,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def run(fallback_name: str) -> dict[str, Any]:
+async def run(fallback_name: str, md_dir: Path | None = None) -> dict[str, Any]:
     fallback = None
     if fallback_name == "rapidocr":
         from ingest.ocr.rapidocr import RapidOcrEngine
@@ -225,6 +225,9 @@ async def run(fallback_name: str) -> dict[str, Any]:
         start = time.perf_counter()
         engine, md = await page_markdown(BENCH / "pdfs" / key[0], key[1], fallback)
         pages[key] = (engine, md, time.perf_counter() - start)
+        if md_dir is not None:
+            md_dir.mkdir(parents=True, exist_ok=True)
+            (md_dir / f"{Path(key[0]).stem}_pg{key[1]}.md").write_text(md)
     results = []
     for t in tests:
         engine, md, _ = pages[(t["pdf"], t["page"])]
@@ -239,8 +242,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fallback", choices=["rapidocr", "none"], default="rapidocr")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "olmocr_eval.json")
+    ap.add_argument("--md-dir", type=Path, help="also write each page's Markdown here (to read the failures)")
     args = ap.parse_args()
-    result = asyncio.run(run(args.fallback))
+    result = asyncio.run(run(args.fallback, args.md_dir))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps({k: v for k, v in result.items() if k not in ("results",)}, indent=2))

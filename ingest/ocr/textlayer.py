@@ -10,9 +10,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html import escape
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pymupdf
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from ingest.errors import BadOcrOption, DamagedFile
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
+from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, page_lines
 from ingest.ocr.reading_order import mark_furniture, order_blocks
+from ingest.ocr.tables import count_rulings, figure_blocks, table_blocks
 from ingest.page import PageImage
 
 __all__ = [
@@ -32,17 +33,9 @@ __all__ = [
     "text_layer_stats",
 ]
 
-_BULLET = r"[•●◦▪▫■□○◆◇►▸‣⁃➢➤✓✔∙·*\-–—]"
-LIST_RE = re.compile(rf"^\s*(?:{_BULLET}|\(?\d{{1,3}}[.)]|\(?[a-z][.)]|\(?[ivx]{{1,4}}\)|[A-Z]\))\s+\S")
-BULLET_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,3}}[.)]|(?:[^\w\s]\s*){{1,3}})\s*$")
-# checkboxes and symbol-font glyphs without a Unicode mapping used as list markers
-_GLYPH_MARKER_RE = re.compile(r"^[\ufffd\ue000-\uf8ff☐☑☒□◻◼❑❒✗✘]+(?:\s*[\ufffd\ue000-\uf8ff☐☑☒□])*\s*")
-_BULLET_RE = re.compile(_BULLET)
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
-_BOLD_FLAG = 16
-_MONO_FLAG = 8
 
 
 class TextLayerConfig(BaseModel):
@@ -66,10 +59,6 @@ class FontStats:
     body: float
     heading_sizes: tuple[float, ...] = ()
     title: float | None = None
-
-
-def _round_size(size: float) -> float:
-    return round(size * 2) / 2
 
 
 def font_stats_from(
@@ -98,7 +87,7 @@ def _read_fonts(doc: pymupdf.Document, ratio: float, max_pages: int) -> FontStat
     step = max(1, doc.page_count // max_pages)
     for pno in range(0, doc.page_count, step)[:max_pages]:
         page = doc[pno]
-        for line in _page_lines(page):
+        for line in page_lines(page):
             sizes[line.size] += len(line.text)
             if len(line.text) <= 120:
                 short_lines.setdefault(line.size, set()).add(pno + 1)
@@ -113,21 +102,9 @@ def _cached_fonts(path: str, mtime_ns: int, ratio: float, max_pages: int) -> Fon
         return _read_fonts(doc, ratio, max_pages)
 
 
-# --------------------------------------------------------------------------------------------- lines
-@dataclass
-class _Line:
-    text: str
-    box: tuple[float, float, float, float]  # points, top-left origin
-    size: float
-    bold: bool
-    mono: bool
-    block: int  # PyMuPDF block number
-    invisible: bool = False
-
-
 @dataclass
 class _Para:
-    lines: list[_Line] = field(default_factory=list)
+    lines: list[PdfLine] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -139,86 +116,7 @@ class _Para:
         return min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs)
 
 
-def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> _Line | None:
-    spans = [s for s in all_spans if s["text"].strip()]
-    if not spans:
-        return None
-    weights: Counter[tuple[float, bool, bool]] = Counter()
-    for s in spans:
-        bold = bool(s["flags"] & _BOLD_FLAG) or "bold" in s["font"].lower()
-        weights[(_round_size(s["size"]), bold, bool(s["flags"] & _MONO_FLAG))] += len(s["text"].strip())
-    size, bold, mono = weights.most_common(1)[0][0]
-    all_bold = all(k[1] for k in weights)
-    box = (
-        min(s["bbox"][0] for s in spans),
-        min(s["bbox"][1] for s in spans),
-        max(s["bbox"][2] for s in spans),
-        max(s["bbox"][3] for s in spans),
-    )
-    text = re.sub(r"\s+", " ", "".join(s["text"] for s in all_spans)).strip()
-    if _GLYPH_MARKER_RE.match(text) and not BULLET_ONLY_RE.match(text):
-        text = _GLYPH_MARKER_RE.sub("• ", text)
-    invisible = all(s.get("alpha", 255) == 0 for s in spans)
-    # an invisible OCR layer uses one glyph-less font: its style flags say nothing
-    return _Line(
-        text, box, size, bold and all_bold and not invisible, mono and not invisible, block_no, invisible
-    )
-
-
-def _page_lines(page: pymupdf.Page) -> list[_Line]:
-    # no TEXT_CID_FOR_UNKNOWN_UNICODE: unmapped glyphs must show as U+FFFD for has_real_text
-    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
-    lines: list[_Line] = []
-    for bno, block in enumerate(page.get_text("dict", flags=flags)["blocks"]):
-        spans: list[dict[str, Any]] = []
-        for raw in block.get("lines", []):
-            if spans and not _same_row(spans, raw):
-                lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
-                spans = []
-            spans = [
-                *spans,
-                {"text": " ", "bbox": raw["bbox"], "size": 0, "flags": 0, "font": ""},
-                *raw["spans"],
-            ]
-        lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
-    return lines
-
-
-def _same_row(spans: list[dict[str, Any]], raw: dict[str, Any]) -> bool:
-    """MuPDF cuts a line at a wide gap ("5.1" | "Results"); pieces on one baseline, close by, are one line."""
-    prev = spans[-1]["bbox"]
-    box = raw["bbox"]
-    overlap = min(prev[3], box[3]) - max(prev[1], box[1])
-    size = max(s["size"] for s in spans)
-    return overlap > 0.6 * min(prev[3] - prev[1], box[3] - box[1]) and 0 <= box[0] - prev[2] <= 3 * size
-
-
-def _attach_bullets(lines: list[_Line]) -> list[_Line]:
-    """A bullet glyph often sits in its own block left of its item; glue it onto that item's line."""
-    out: list[_Line] = []
-    for i, line in enumerate(lines):
-        if BULLET_ONLY_RE.match(line.text):
-            target = _right_neighbour(line, lines[i + 1 :])
-            if target is None and not any(c.isalnum() for c in line.text):
-                continue  # a stray marker glyph with nothing to mark carries no content
-            if target is not None:
-                glyph = line.text.strip() if _BULLET_RE.search(line.text) or line.text[0].isdigit() else "•"
-                target.text = target.text if target.text.startswith("• ") else f"{glyph} {target.text}"
-                target.box = (line.box[0], min(line.box[1], target.box[1]), target.box[2], target.box[3])
-                continue
-        out.append(line)
-    return out
-
-
-def _right_neighbour(bullet: _Line, rest: list[_Line]) -> _Line | None:
-    for cand in rest[:60]:
-        overlap = min(bullet.box[3], cand.box[3]) - max(bullet.box[1], cand.box[1])
-        if overlap > 0.4 * (bullet.box[3] - bullet.box[1]) and 0 <= cand.box[0] - bullet.box[2] < 40:
-            return cand
-    return None
-
-
-def _paragraphs(lines: list[_Line]) -> list[_Para]:
+def _paragraphs(lines: list[PdfLine]) -> list[_Para]:
     """Group lines top-down: a line joins the paragraph right above it when the style matches, the columns
     overlap and no paragraph cue (list marker, first-line indent, wide gap) starts a new one."""
     paras: list[_Para] = []
@@ -235,7 +133,7 @@ def _paragraphs(lines: list[_Line]) -> list[_Para]:
     return paras
 
 
-def _continues(para: _Para, line: _Line) -> bool:
+def _continues(para: _Para, line: PdfLine) -> bool:
     prev = para.lines[-1]
     height = max(1.0, prev.box[3] - prev.box[1])
     gap = line.box[1] - prev.box[3]
@@ -285,7 +183,7 @@ def _markdown(kind: str, para: _Para) -> str:
     return _dehyphenate(para.lines)
 
 
-def _dehyphenate(lines: list[_Line]) -> str:
+def _dehyphenate(lines: list[PdfLine]) -> str:
     out = ""
     for ln in lines:
         if out.endswith("-") and ln.text[:1].islower():
@@ -295,94 +193,12 @@ def _dehyphenate(lines: list[_Line]) -> str:
     return out
 
 
-# --------------------------------------------------------------------------------------------- tables
-def count_rulings(page: pymupdf.Page) -> int:
-    """The largest set of horizontal strokes (lines, thin or filled rectangles, >= 10% of the page width)
-    sharing one x-extent: table rules and shaded rows line up; stray rules and underlines rarely do."""
-    min_len = 0.1 * page.rect.width
-    groups: Counter[tuple[int, int]] = Counter()
-    seen: set[tuple[int, int, int]] = set()
-    for path in page.get_drawings():
-        for item in path["items"]:
-            if item[0] == "l" and abs(item[1].y - item[2].y) < 1:
-                x0, x1, y = min(item[1].x, item[2].x), max(item[1].x, item[2].x), item[1].y
-            elif item[0] == "re":
-                x0, x1, y = item[1].x0, item[1].x1, item[1].y0
-            else:
-                continue
-            key = (round(x0 / 4), round(x1 / 4), round(y / 2))
-            if x1 - x0 >= min_len and key not in seen:
-                seen.add(key)
-                groups[key[:2]] += 1
-    return max(groups.values(), default=0)
-
-
-def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
-    blocks = []
-    words = page.get_text("words")
-    for tab in page.find_tables().tables:
-        rows = [[_cell_text(cell, words) for cell in row.cells] for row in tab.rows]
-        if len(rows) < 2 or max(len(r) for r in rows) < 2:
-            continue
-        blocks.append(
-            Block(
-                kind="table",
-                markdown=table_markdown(rows),
-                html=table_html(rows),
-                bbox=BBox.from_points(tuple(tab.bbox), size),
-                label="find_tables",
-            )
-        )
-    return blocks
-
-
-def _cell_text(cell: tuple[float, float, float, float] | None, words: list[tuple[Any, ...]]) -> str:
-    """Words whose centre lies in the cell, in reading order (PyMuPDF's own cell text drops spaces)."""
-    if cell is None:
-        return ""
-    x0, y0, x1, y1 = cell
-    inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
-    return " ".join(w[4] for w in sorted(inside, key=lambda w: (w[5], w[6], w[7])))
-
-
-def table_markdown(rows: list[list[str]]) -> str:
-    width = max(len(r) for r in rows)
-    padded = [[c.replace("|", "\\|") for c in r] + [""] * (width - len(r)) for r in rows]
-    lines = ["| " + " | ".join(padded[0]) + " |", "|" + "---|" * width]
-    lines += ["| " + " | ".join(r) + " |" for r in padded[1:]]
-    return "\n".join(lines)
-
-
-def table_html(rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _inside(line: _Line, tables: list[BBox], size: tuple[float, float]) -> bool:
+# --------------------------------------------------------------------------------------------- page
+def _inside(line: PdfLine, tables: list[BBox], size: tuple[float, float]) -> bool:
     cx, cy = (line.box[0] + line.box[2]) / 2 / size[0], (line.box[1] + line.box[3]) / 2 / size[1]
     return any(t.x0 - 0.005 <= cx <= t.x1 + 0.005 and t.y0 - 0.005 <= cy <= t.y1 + 0.005 for t in tables)
 
 
-def figure_blocks(page: pymupdf.Page, size: tuple[float, float], lines: list[_Line]) -> list[Block]:
-    """Images covering 2-80% of the page with little text on them: smaller ones are logos, larger ones
-    scans or backgrounds, and an image under text is a backdrop, not a figure."""
-    blocks = []
-    page_area = size[0] * size[1]
-    for info in page.get_image_info():
-        rect = pymupdf.Rect(info["bbox"]) & page.rect
-        area = rect.width * rect.height
-        if rect.is_empty or not 0.02 * page_area <= area <= 0.8 * page_area:
-            continue
-        if sum((pymupdf.Rect(ln.box) & rect).get_area() for ln in lines) > 0.2 * area:
-            continue
-        blocks.append(
-            Block(kind="figure", markdown="", bbox=BBox.from_points(tuple(rect), size), label="image")
-        )
-    return blocks
-
-
-# --------------------------------------------------------------------------------------------- page
 def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig) -> list[Block]:
     """Every block of one PDF page in reading order."""
     size = (page.rect.width, page.rect.height)
@@ -390,10 +206,8 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
         config.tables == "auto" and count_rulings(page) >= config.min_rulings
     )
     tables = table_blocks(page, size) if run_tables else []
-    lines = [
-        ln for ln in _attach_bullets(_page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)
-    ]
-    blocks: list[Block] = [*tables, *figure_blocks(page, size, lines)]
+    lines = [ln for ln in attach_bullets(page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)]
+    blocks: list[Block] = [*tables, *figure_blocks(page, size, [ln.box for ln in lines])]
     for para in _paragraphs(lines):
         kind, level = classify(para, fonts, config)
         blocks.append(
@@ -474,7 +288,7 @@ def judge_text_layer(stats: TextLayerStats) -> bool:
 
 
 def text_layer_stats(pdf_page: pymupdf.Page) -> TextLayerStats:
-    lines = _page_lines(pdf_page)
+    lines = page_lines(pdf_page)
     text = " ".join(ln.text for ln in lines)
     chars = sum(1 for c in text if not c.isspace() and c.isprintable())
     hidden = sum(len(ln.text) for ln in lines if ln.invisible)

@@ -1,0 +1,116 @@
+"""Lines of a PDF page's own text (PyMuPDF): style per line, clean text, bullets and drop caps glued on.
+
+Boxes are PDF points with a top-left origin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pymupdf
+
+_BULLET = r"[•●◦▪▫■□○◆◇►▸‣⁃➢➤✓✔∙·*\-–—]"
+LIST_RE = re.compile(rf"^\s*(?:{_BULLET}|\(?\d{{1,3}}[.)]|\(?[a-z][.)]|\(?[ivx]{{1,4}}\)|[A-Z]\))\s+\S")
+BULLET_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,3}}[.)]|(?:[^\w\s]\s*){{1,3}})\s*$")
+# checkboxes and symbol-font glyphs without a Unicode mapping used as list markers
+_GLYPH_MARKER_RE = re.compile(r"^[\ufffd\ue000-\uf8ff☐☑☒□◻◼❑❒✗✘]+(?:\s*[\ufffd\ue000-\uf8ff☐☑☒□])*\s*")
+_BULLET_RE = re.compile(_BULLET)
+_BOLD_FLAG = 16
+_MONO_FLAG = 8
+
+
+def round_size(size: float) -> float:
+    return round(size * 2) / 2
+
+
+@dataclass
+class PdfLine:
+    text: str
+    box: tuple[float, float, float, float]  # points, top-left origin
+    size: float
+    bold: bool
+    mono: bool
+    block: int  # PyMuPDF block number
+    invisible: bool = False
+
+
+def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> PdfLine | None:
+    spans = [s for s in all_spans if s["text"].strip()]
+    if not spans:
+        return None
+    weights: Counter[tuple[float, bool, bool]] = Counter()
+    for s in spans:
+        bold = bool(s["flags"] & _BOLD_FLAG) or "bold" in s["font"].lower()
+        weights[(round_size(s["size"]), bold, bool(s["flags"] & _MONO_FLAG))] += len(s["text"].strip())
+    size, bold, mono = weights.most_common(1)[0][0]
+    all_bold = all(k[1] for k in weights)
+    box = (
+        min(s["bbox"][0] for s in spans),
+        min(s["bbox"][1] for s in spans),
+        max(s["bbox"][2] for s in spans),
+        max(s["bbox"][3] for s in spans),
+    )
+    text = re.sub(r"\s+", " ", "".join(s["text"] for s in all_spans)).strip()
+    if _GLYPH_MARKER_RE.match(text) and not BULLET_ONLY_RE.match(text):
+        text = _GLYPH_MARKER_RE.sub("• ", text)
+    invisible = all(s.get("alpha", 255) == 0 for s in spans)
+    # an invisible OCR layer uses one glyph-less font: its style flags say nothing
+    return PdfLine(
+        text, box, size, bold and all_bold and not invisible, mono and not invisible, block_no, invisible
+    )
+
+
+def page_lines(page: pymupdf.Page) -> list[PdfLine]:
+    # no TEXT_CID_FOR_UNKNOWN_UNICODE: unmapped glyphs must show as U+FFFD for has_real_text
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    lines: list[PdfLine] = []
+    for bno, block in enumerate(page.get_text("dict", flags=flags)["blocks"]):
+        spans: list[dict[str, Any]] = []
+        for raw in block.get("lines", []):
+            if spans and not _same_row(spans, raw):
+                lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
+                spans = []
+            spans = [
+                *spans,
+                {"text": " ", "bbox": raw["bbox"], "size": 0, "flags": 0, "font": ""},
+                *raw["spans"],
+            ]
+        lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
+    return lines
+
+
+def _same_row(spans: list[dict[str, Any]], raw: dict[str, Any]) -> bool:
+    """MuPDF cuts a line at a wide gap ("5.1" | "Results"); pieces on one baseline, close by, are one line."""
+    prev = spans[-1]["bbox"]
+    box = raw["bbox"]
+    overlap = min(prev[3], box[3]) - max(prev[1], box[1])
+    size = max(s["size"] for s in spans)
+    return overlap > 0.6 * min(prev[3] - prev[1], box[3] - box[1]) and 0 <= box[0] - prev[2] <= 3 * size
+
+
+def attach_bullets(lines: list[PdfLine]) -> list[PdfLine]:
+    """A bullet glyph often sits in its own block left of its item; glue it onto that item's line."""
+    out: list[PdfLine] = []
+    for i, line in enumerate(lines):
+        if BULLET_ONLY_RE.match(line.text):
+            target = _right_neighbour(line, lines[i + 1 :])
+            if target is None and not any(c.isalnum() for c in line.text):
+                continue  # a stray marker glyph with nothing to mark carries no content
+            if target is not None:
+                glyph = line.text.strip() if _BULLET_RE.search(line.text) or line.text[0].isdigit() else "•"
+                target.text = target.text if target.text.startswith("• ") else f"{glyph} {target.text}"
+                target.box = (line.box[0], min(line.box[1], target.box[1]), target.box[2], target.box[3])
+                continue
+        out.append(line)
+    return out
+
+
+def _right_neighbour(bullet: PdfLine, rest: list[PdfLine]) -> PdfLine | None:
+    for cand in rest[:60]:
+        overlap = min(bullet.box[3], cand.box[3]) - max(bullet.box[1], cand.box[1])
+        if overlap > 0.4 * (bullet.box[3] - bullet.box[1]) and 0 <= cand.box[0] - bullet.box[2] < 40:
+            return cand
+    return None
