@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,10 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from api.cli_backend import Backend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.errors import ApiError
-from api.schemas import AskRequest, DocumentPublic, JobPublic, OcrResult, SearchRequest, SubmissionPublic
-from api.server_info import ServerClient, ServerError, read_server_info
+from api.schemas import AskRequest, JobPublic, OcrResult, SearchRequest
+from api.server_info import ServerError, read_server_info
 from ingest.errors import IngestError
 from ingest.ocr.engine import EngineName, OcrOptions, ResolutionMode
 from retrieval.hits import SearchMode
@@ -33,8 +31,6 @@ if TYPE_CHECKING:  # api.settings pulls in every component's config (PyMuPDF...)
     from api.settings import Settings
 
 T = TypeVar("T")
-# What an embedded store reports when another process holds its folder (Qdrant Edge, qdrant-client local).
-LOCK_MARKERS = ("WouldBlock", "already accessed by another instance")
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -46,7 +42,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 class _Group(TyperGroup):
     """Typed errors become one line on stderr and exit code 2, never a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors its own click; its Context type is private
         try:
             return super().invoke(ctx)
         except Exception as exc:
@@ -57,7 +53,11 @@ class _Group(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Group, help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    cls=_Group,
+    help=__doc__.splitlines()[0],
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 docs_app = typer.Typer(cls=_Group, help="List and delete documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
@@ -84,98 +84,17 @@ def _run(coro: Awaitable[T]) -> T:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
 
 
 def _echo_json(data: object) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-# --- backends: this process's own services, or the server that holds the data directory ----------
-class Backend(Protocol):
-    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic: ...
-    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic: ...
-    async def search(self, request: SearchRequest) -> list[dict[str, Any]]: ...
-    async def ask(self, request: AskRequest) -> dict[str, Any]: ...
-    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]: ...
-    async def delete(self, doc_id: str) -> None: ...
-
-
-class LocalBackend:
-    """The service operations the routes call, run in this process."""
-
-    def __init__(self, services: Any) -> None:
-        self.services = services
-
-    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
-        # ingest moves its file into the data dir, so it gets a copy; under the real name, which
-        # its error messages quote
-        folder = Path(tempfile.mkdtemp(dir=self.services.settings.uploads_dir, prefix="cli-"))
-        staged = folder / path.name
-        await asyncio.to_thread(shutil.copyfile, path, staged)
-        try:
-            sub = await self.services.ingest(staged, path.name, kb, options, tags)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
-        return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
-
-    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic:
-        return await self.services.wait_job(job_id, on_progress)  # type: ignore[no-any-return]
-
-    async def search(self, request: SearchRequest) -> list[dict[str, Any]]:
-        hits = await self.services.search(request.query, request.filters(), request.mode, request.top_k)
-        return [hit.to_public() for hit in hits]
-
-    async def ask(self, request: AskRequest) -> dict[str, Any]:
-        answer = await self.services.ask(request.query, request.filters(), request.top_k)
-        return answer.to_public()  # type: ignore[no-any-return]
-
-    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
-        docs, _total = self.services.list_documents([kb] if kb else None, None, limit)
-        return list(docs)
-
-    async def delete(self, doc_id: str) -> None:
-        await self.services.delete_document(doc_id)
-
-
-def _api_key(settings: Settings) -> str | None:
-    keys = sorted(settings.api_keys, key=lambda k: "*" not in k.kbs)  # an all-kbs key first
-    return keys[0].key if keys else None
-
-
-@asynccontextmanager
-async def open_backend(settings: Settings, needs_store: bool = True) -> AsyncIterator[Backend]:
-    """The announced server when one runs on this data directory, else services in this process."""
-    info = read_server_info(settings.data_dir)
-    if info is not None:
-        typer.echo(f"through the server at {info.url} (it holds {settings.data_dir})", err=True)
-        client = ServerClient(info.url, _api_key(settings))
-        try:
-            yield client
-        finally:
-            await client.aclose()
-        return
-    from api.services import open_services
-
-    async with open_services(settings) as services:
-        if needs_store and settings.embedded_store():
-            await _open_store(services, settings)
-        yield LocalBackend(services)
-
-
-async def _open_store(services: Any, settings: Settings) -> None:
-    try:
-        await asyncio.to_thread(services.components.knowledge_base)
-    except Exception as exc:  # the embedded store's lock error has no type of its own
-        if not any(marker in str(exc) for marker in LOCK_MARKERS):
-            raise
-        raise CliError(
-            f"the vector store in {settings.data_dir} is open in another process (an opticite server or "
-            "worker not started with `opticite serve`). Stop it, or run the server with `opticite serve`: it "
-            "announces itself in server.json and CLI commands then go through it."
-        ) from None
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -184,7 +103,9 @@ def ocr(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="Images or PDFs."),
     engine: EngineName = typer.Option("auto", help="OCR engine."),
-    ocr_url: str | None = typer.Option(None, help="DeepSeek-OCR vLLM base URL, e.g. http://localhost:8000/v1."),
+    ocr_url: str | None = typer.Option(
+        None, help="DeepSeek-OCR vLLM base URL, e.g. http://localhost:8000/v1."
+    ),
     model: str | None = typer.Option(None, help="Model name served at --ocr-url."),
     mode: ResolutionMode | None = typer.Option(None, help="DeepSeek resolution mode."),
     prompt: str | None = typer.Option(None, help="Prompt preset (document, free, figure, describe) or text."),
@@ -197,8 +118,10 @@ def ocr(
         raise CliError(f"no such file: {', '.join(missing)}")
     settings = _with_ocr_server(_settings(ctx), ocr_url, model)
     if engine == "deepseek" and settings.deepseek is None:
-        raise CliError("--engine deepseek needs a DeepSeek-OCR server: pass --ocr-url http://HOST:PORT/v1 "
-                       "or set deepseek.url in the settings")
+        raise CliError(
+            "--engine deepseek needs a DeepSeek-OCR server: pass --ocr-url http://HOST:PORT/v1 "
+            "or set deepseek.url in the settings"
+        )
     options = _ocr_options(settings, engine, mode, prompt)
 
     def emit(path: Path, result: OcrResult) -> None:
@@ -292,7 +215,9 @@ async def _ingest(
     return rows
 
 
-async def _submit(backend: Backend, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> dict[str, Any]:
+async def _submit(
+    backend: Backend, path: Path, kb: str, options: OcrOptions, tags: list[str]
+) -> dict[str, Any]:
     """One file's row; a file the service refuses (unsupported, damaged...) does not stop the others."""
     row: dict[str, Any] = {"file": str(path), "document_id": None, "job_id": None, "error": None}
     try:
@@ -302,7 +227,12 @@ async def _submit(backend: Backend, path: Path, kb: str, options: OcrOptions, ta
             raise
         return row | {"status": "refused", "error": getattr(exc, "message", str(exc))}
     status = "skipped (already indexed)" if sub.existing else "queued"
-    return row | {"document_id": sub.document_id, "job_id": sub.job_id, "status": status, "skipped": sub.existing}
+    return row | {
+        "document_id": sub.document_id,
+        "job_id": sub.job_id,
+        "status": status,
+        "skipped": sub.existing,
+    }
 
 
 async def _wait_jobs(backend: Backend, pending: list[dict[str, Any]]) -> None:
@@ -391,7 +321,8 @@ def docs_list(
 
 @docs_app.command("delete")
 def docs_delete(
-    ctx: typer.Context, doc_ids: list[str] = typer.Argument(..., help="Document ids (see `opticite docs list`).")
+    ctx: typer.Context,
+    doc_ids: list[str] = typer.Argument(..., help="Document ids (see `opticite docs list`)."),
 ) -> None:
     """Delete documents: vectors, files and records."""
 
@@ -420,7 +351,9 @@ def serve(
     if running is not None:
         raise CliError(f"a server (pid {running.pid}) already serves {settings.data_dir} at {running.url}")
     config = uvicorn.Config(create_app(settings), host=host, port=port)
-    AnnouncingServer(config, settings.data_dir, on_ready=lambda url: typer.echo(f"opticite is serving on {url}")).run()
+    AnnouncingServer(
+        config, settings.data_dir, on_ready=lambda url: typer.echo(f"opticite is serving on {url}")
+    ).run()
 
 
 @app.command()
@@ -437,7 +370,9 @@ def worker(
             "runner: celery, as configs/compose.yaml does."
         )
     if settings.runner != "celery":
-        raise CliError("runner is 'inprocess': jobs run inside `opticite serve`. Set runner: celery to use workers.")
+        raise CliError(
+            "runner is 'inprocess': jobs run inside `opticite serve`. Set runner: celery to use workers."
+        )
     from api.celery_app import run_worker
 
     run_worker(settings, concurrency=concurrency)

@@ -73,7 +73,9 @@ def write_ocr_result(result: OcrResult, source: Path, fmt: str, out: Path | None
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{source.stem}.{fmt}"
     if fmt == "json":
-        target.write_text(json.dumps(ocr_json(result, source), ensure_ascii=False, indent=2), encoding="utf-8")
+        target.write_text(
+            json.dumps(ocr_json(result, source), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     else:
         target.write_text(result.markdown, encoding="utf-8")
     return target

@@ -91,7 +91,9 @@ class ServerError(Exception):
 class AnnouncingServer(uvicorn.Server):
     """uvicorn that writes server.json once it listens (after the app's start-up) and removes it at exit."""
 
-    def __init__(self, config: uvicorn.Config, data_dir: Path, on_ready: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, config: uvicorn.Config, data_dir: Path, on_ready: Callable[[str], None] | None = None
+    ) -> None:
         super().__init__(config)
         self.data_dir = data_dir
         self.on_ready = on_ready
@@ -118,7 +120,9 @@ class ServerClient:
     def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 300.0) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
         self.url = url
-        self.http = httpx.AsyncClient(base_url=url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self.http = httpx.AsyncClient(
+            base_url=url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0)
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -143,7 +147,9 @@ class ServerClient:
             reply = await self.request("POST", "/v1/documents", data=form, files={"file": (path.name, fh)})
         return SubmissionPublic.model_validate(reply.json())
 
-    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None], poll_s: float = 0.25) -> JobPublic:
+    async def wait_job(
+        self, job_id: str, on_progress: Callable[[JobPublic], None], poll_s: float = 0.25
+    ) -> JobPublic:
         while True:
             job = JobPublic.model_validate((await self.request("GET", f"/v1/jobs/{job_id}")).json())
             on_progress(job)
@@ -173,4 +179,6 @@ def _error_of(reply: httpx.Response) -> ServerError:
         error = reply.json()["error"]
         return ServerError(str(error["message"]), str(error["code"]), reply.status_code)
     except (ValueError, KeyError, TypeError):
-        return ServerError(f"the server answered HTTP {reply.status_code}: {reply.text[:200]}", status=reply.status_code)
+        return ServerError(
+            f"the server answered HTTP {reply.status_code}: {reply.text[:200]}", status=reply.status_code
+        )

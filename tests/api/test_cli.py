@@ -29,7 +29,9 @@ OPTICITE = Path(sys.executable).with_name("opticite")
 
 
 def run(data_dir: Path, *args: str, **env: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env})
+    return CliRunner().invoke(
+        app, list(args), env={"OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env}
+    )
 
 
 def run_json(data_dir: Path, *args: str) -> dict | list:
@@ -95,7 +97,16 @@ def test_ocr_writes_markdown_with_page_marks_to_out_dir(corpus: Path, tmp_path: 
 def test_ocr_through_deepseek_sends_model_and_prompt_to_the_given_server(
     scan: Path, tmp_path: Path, fake_vllm: FakeVllm
 ) -> None:
-    args = ["--engine", "deepseek", "--ocr-url", fake_vllm.url, "--model", fake_vllm.model, "--prompt", "document"]
+    args = [
+        "--engine",
+        "deepseek",
+        "--ocr-url",
+        fake_vllm.url,
+        "--model",
+        fake_vllm.model,
+        "--prompt",
+        "document",
+    ]
     body = run_json(tmp_path, "ocr", str(scan), "--format", "json", *args)
     assert isinstance(body, dict)
     (page,) = body["pages"]
@@ -104,7 +115,11 @@ def test_ocr_through_deepseek_sends_model_and_prompt_to_the_given_server(
         assert_box(block["bbox"])
     (sent,) = fake_vllm.requests
     image, prompt = request_image_and_prompt(sent)
-    assert sent["model"] == fake_vllm.model and prompt.endswith("Convert the document to markdown.") and image.startswith("data:image/")
+    assert (
+        sent["model"] == fake_vllm.model
+        and prompt.endswith("Convert the document to markdown.")
+        and image.startswith("data:image/")
+    )
 
 
 def test_ocr_with_deepseek_but_no_server_exits_2(scan: Path, tmp_path: Path) -> None:
@@ -116,7 +131,16 @@ def test_ocr_with_deepseek_but_no_server_exits_2(scan: Path, tmp_path: Path) -> 
 def test_ocr_reports_pages_that_fell_back_to_another_engine(corpus: Path, tmp_path: Path) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}/v1"
     no_retries = {"OPTICITE_DEEPSEEK__RETRIES": "0"}
-    result = run(tmp_path, "ocr", str(corpus / "contract.pdf"), "--engine", "deepseek", "--ocr-url", unreachable, **no_retries)
+    result = run(
+        tmp_path,
+        "ocr",
+        str(corpus / "contract.pdf"),
+        "--engine",
+        "deepseek",
+        "--ocr-url",
+        unreachable,
+        **no_retries,
+    )
     assert result.exit_code == 0, result.stderr
     for n in (1, 2, 3):
         assert f"contract.pdf page {n}: fallback: deepseek: engine_unavailable" in result.stderr
@@ -155,7 +179,9 @@ def test_search_of_another_kb_finds_nothing(indexed: tuple[Path, list[dict]]) ->
 
 def test_ask_json_answers_with_cited_regions(indexed: tuple[Path, list[dict]]) -> None:
     data_dir, _ = indexed
-    body = run_json(data_dir, "ask", "Within how many days must invoices be paid?", "--kb", "contracts", "--json")
+    body = run_json(
+        data_dir, "ask", "Within how many days must invoices be paid?", "--kb", "contracts", "--json"
+    )
     assert isinstance(body, dict)
     assert "thirty days" in body["answer"]
     assert body["citations"]
@@ -169,7 +195,12 @@ def test_reingest_skips_files_already_in_the_kb(indexed: tuple[Path, list[dict]]
     again = run_json(data_dir, "ingest", str(corpus / "contract.pdf"), "--kb", "contracts", "--json")
     first = next(r for r in rows if r["file"].endswith("contract.pdf"))
     assert again == [
-        {**again[0], "document_id": first["document_id"], "skipped": True, "status": "skipped (already indexed)"}
+        {
+            **again[0],
+            "document_id": first["document_id"],
+            "skipped": True,
+            "status": "skipped (already indexed)",
+        }
     ]
     docs = run_json(data_dir, "docs", "list", "--json")
     assert isinstance(docs, dict) and len(docs["documents"]) == 2
@@ -218,8 +249,12 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     data_dir = tmp_path / "data"
     env = {**os.environ, "OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        [str(OPTICITE), "serve", "--port", str(free_port())], env=env, cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(OPTICITE), "serve", "--port", str(free_port())],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -38,7 +38,11 @@ def compose(*args: str, api_key: str | None = KEY) -> subprocess.CompletedProces
         env["OPTICITE_API_KEY"] = api_key
     return subprocess.run(
         [*compose_command(), "-f", str(REPO / "docker-compose.yml"), *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
     )
 
 

@@ -1,0 +1,112 @@
+"""Where CLI commands run: services in this process, or the server that holds the data directory.
+
+The embedded vector store opens in one process only; while `opticite serve` announces itself in
+`data_dir/server.json`, commands go through its HTTP API instead (`ServerClient`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import typer
+
+from api.cli_files import CliError
+from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from api.server_info import ServerClient, read_server_info
+from ingest.ocr.engine import OcrOptions
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+# What an embedded store reports when another process holds its folder (Qdrant Edge, qdrant-client local).
+LOCK_MARKERS = ("WouldBlock", "already accessed by another instance")
+
+
+class Backend(Protocol):
+    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic: ...
+    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic: ...
+    async def search(self, request: SearchRequest) -> list[dict[str, Any]]: ...
+    async def ask(self, request: AskRequest) -> dict[str, Any]: ...
+    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]: ...
+    async def delete(self, doc_id: str) -> None: ...
+
+
+class LocalBackend:
+    """The service operations the routes call, run in this process."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
+        # ingest moves its file into the data dir, so it gets a copy; under the real name, which
+        # its error messages quote
+        folder = Path(tempfile.mkdtemp(dir=self.services.settings.uploads_dir, prefix="cli-"))
+        staged = folder / path.name
+        await asyncio.to_thread(shutil.copyfile, path, staged)
+        try:
+            sub = await self.services.ingest(staged, path.name, kb, options, tags)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+
+    async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic:
+        return await self.services.wait_job(job_id, on_progress)  # type: ignore[no-any-return]
+
+    async def search(self, request: SearchRequest) -> list[dict[str, Any]]:
+        hits = await self.services.search(request.query, request.filters(), request.mode, request.top_k)
+        return [hit.to_public() for hit in hits]
+
+    async def ask(self, request: AskRequest) -> dict[str, Any]:
+        answer = await self.services.ask(request.query, request.filters(), request.top_k)
+        return answer.to_public()  # type: ignore[no-any-return]
+
+    async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
+        docs, _total = self.services.list_documents([kb] if kb else None, None, limit)
+        return list(docs)
+
+    async def delete(self, doc_id: str) -> None:
+        await self.services.delete_document(doc_id)
+
+
+def _api_key(settings: Settings) -> str | None:
+    keys = sorted(settings.api_keys, key=lambda k: "*" not in k.kbs)  # an all-kbs key first
+    return keys[0].key if keys else None
+
+
+@asynccontextmanager
+async def open_backend(settings: Settings, needs_store: bool = True) -> AsyncIterator[Backend]:
+    """The announced server when one runs on this data directory, else services in this process."""
+    info = read_server_info(settings.data_dir)
+    if info is not None:
+        typer.echo(f"through the server at {info.url} (it holds {settings.data_dir})", err=True)
+        client = ServerClient(info.url, _api_key(settings))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+        return
+    from api.services import open_services
+
+    async with open_services(settings) as services:
+        if needs_store and settings.embedded_store():
+            await _open_store(services, settings)
+        yield LocalBackend(services)
+
+
+async def _open_store(services: Any, settings: Settings) -> None:
+    try:
+        await asyncio.to_thread(services.components.knowledge_base)
+    except Exception as exc:  # the embedded store's lock error has no type of its own
+        if not any(marker in str(exc) for marker in LOCK_MARKERS):
+            raise
+        raise CliError(
+            f"the vector store in {settings.data_dir} is open in another process (an opticite server or "
+            "worker not started with `opticite serve`). Stop it, or run the server with `opticite serve`: it "
+            "announces itself in server.json and CLI commands then go through it."
+        ) from None
