@@ -69,7 +69,12 @@ class Process:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.starts += 1
         self.wait_ready()
@@ -111,7 +116,9 @@ class ApiProcess(Process):
     def __init__(self, overrides: Mapping[str, Any], log: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__([*OPTICITE, "serve", "--port", str(self.port)], clean_environ() | flat_env(overrides), log)
+        super().__init__(
+            [*OPTICITE, "serve", "--port", str(self.port)], clean_environ() | flat_env(overrides), log
+        )
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
@@ -146,12 +153,19 @@ class WorkerProcess(Process):
         raise RuntimeError(f"the worker was not ready in {timeout_s}s:\n{self.tail()}")
 
 
-def make_corpus(folder: Path, count: int, seed: int = 7, max_pages: int = 4, scanned_every: int = 2) -> list[Path]:
+def make_corpus(
+    folder: Path, count: int, seed: int = 7, max_pages: int = 4, scanned_every: int = 2
+) -> list[Path]:
     """`count` small contract PDFs of 1..max_pages pages; every `scanned_every`-th one scanned (needs OCR)."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     return [
-        make_pdf(folder / f"doc{i:02d}.pdf", pages=rng.randint(1, max_pages), scanned=i % scanned_every == 0, seed=f"doc {i}")
+        make_pdf(
+            folder / f"doc{i:02d}.pdf",
+            pages=rng.randint(1, max_pages),
+            scanned=i % scanned_every == 0,
+            seed=f"doc {i}",
+        )
         for i in range(count)
     ]
 
@@ -169,15 +183,23 @@ def job_states(client: httpx.Client, subs: Mapping[str, dict[str, Any]]) -> dict
     return {name: client.get(f"/v1/jobs/{sub['job_id']}").json() for name, sub in subs.items()}
 
 
-def wait_terminal(client: httpx.Client, subs: Mapping[str, dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+def wait_terminal(
+    client: httpx.Client, subs: Mapping[str, dict[str, Any]], timeout_s: float
+) -> dict[str, Any]:
     """Every document's detail once all jobs ended; raises with the stuck ones after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
         jobs = job_states(client, subs)
         if all(job["state"] in TERMINAL for job in jobs.values()):
-            return {name: client.get(f"/v1/documents/{sub['document_id']}").json() for name, sub in subs.items()}
+            return {
+                name: client.get(f"/v1/documents/{sub['document_id']}").json() for name, sub in subs.items()
+            }
         if time.monotonic() > deadline:
-            stuck = {n: (j["state"], j["stage"], j["pages_done"]) for n, j in jobs.items() if j["state"] not in TERMINAL}
+            stuck = {
+                n: (j["state"], j["stage"], j["pages_done"])
+                for n, j in jobs.items()
+                if j["state"] not in TERMINAL
+            }
             raise AssertionError(f"jobs not finished after {timeout_s}s: {stuck}")
         time.sleep(0.2)
 
@@ -242,7 +264,11 @@ def run_with_kills(
     subs = upload_all(client, corpus)
     for delay in delays_s:
         seen = len(fake.requests)
-        _wait_for(lambda seen=seen: len(fake.requests) > seen or _all_ended(client, subs), 60, "OCR after a (re)start")
+
+        def resumed(seen: int = seen) -> bool:
+            return len(fake.requests) > seen or _all_ended(client, subs)
+
+        _wait_for(resumed, 60, "OCR after a (re)start")
         time.sleep(delay)
         jobs = job_states(client, subs)
         if all(job["state"] in TERMINAL for job in jobs.values()):
@@ -250,9 +276,14 @@ def run_with_kills(
         victim.kill()
         time.sleep(0.2)  # requests the dead process had sent are in the fake's list by now
         run.marks.append(len(fake.requests))
-        run.kills.append({"after_s": round(time.monotonic() - started, 2), "delay_s": round(delay, 2),
-                          "pages_done": sum(j["pages_done"] for j in jobs.values()),
-                          "ocr_requests": len(fake.requests)})
+        run.kills.append(
+            {
+                "after_s": round(time.monotonic() - started, 2),
+                "delay_s": round(delay, 2),
+                "pages_done": sum(j["pages_done"] for j in jobs.values()),
+                "ocr_requests": len(fake.requests),
+            }
+        )
         victim.start()
     run.documents = wait_terminal(client, subs, timeout_s)
     run.ocr_hashes = [image_hash(body) for body in list(fake.requests)]
@@ -285,13 +316,64 @@ def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: An
 
     overrides: dict[str, Any] = {
         "data_dir": str(data_dir),
-        "deepseek": {"url": vllm_url, "concurrency": 2, "retries": 1, "backoff_s": 0.05, "read_timeout_s": 30},
+        "deepseek": {
+            "url": vllm_url,
+            "concurrency": 2,
+            "retries": 1,
+            "backoff_s": 0.05,
+            "read_timeout_s": 30,
+        },
         "jobs": {"concurrency": 2, "page_concurrency": 2},
         "embedder": {"backend": "http", "url": embed_url, "dim": EMBED_DIM},
     }
     for key, value in extra.items():
         overrides[key] = overrides.get(key, {}) | value if isinstance(value, dict) else value
     return overrides
+
+
+def clean_chunks(data_dir: Path, corpus: list[Path], overrides: dict[str, Any]) -> dict[str, int]:
+    """Chunks per file from an uninterrupted in-process run of the same settings (no kills)."""
+    from api.settings import load_settings
+    from tests.api.conftest import LiveServer
+
+    settings = load_settings(**(overrides | {"data_dir": str(data_dir), "runner": "inprocess"}))
+    with LiveServer(settings) as server, server.client() as client:
+        docs = wait_terminal(client, upload_all(client, corpus), timeout_s=600)
+    statuses = {d["status"] for d in docs.values()}
+    if statuses != {"done"}:
+        raise AssertionError(f"the clean run did not finish cleanly: {statuses}")
+    return {name: doc["chunks"] for name, doc in docs.items()}
+
+
+def crash_problems(
+    run: CrashRun, clean: Mapping[str, int], docs_dir: Path, store_config: Any
+) -> dict[str, Any]:
+    """Everything a crashed run got wrong against a clean one; empty when nothing was lost or redone."""
+    from tests.fakes.openai_server import EMBED_DIM
+
+    docs = run.documents
+    problems: dict[str, Any] = {
+        "not_done": {n: d["status"] for n, d in docs.items() if d["status"] != "done"},
+        "chunks_differ": {
+            n: (d["chunks"], clean.get(n)) for n, d in docs.items() if d["chunks"] != clean.get(n)
+        },
+        "missing": sorted(set(clean) - set(docs)),
+        "pages_not_done": {
+            n: bad
+            for n, d in docs.items()
+            if (bad := [p["page"] for p in d["page_details"] if p["status"] != "done"])
+        },
+        "repeated_without_kill": repeated_without_kill(run.ocr_hashes, run.marks),
+    }
+    stored = stored_chunks(store_config, EMBED_DIM, [d["id"] for d in docs.values()])
+    problems["store_points_differ"] = {
+        n: (stored[d["id"]], d["chunks"]) for n, d in docs.items() if stored[d["id"]] != d["chunks"]
+    }
+    logs = {n: ocr_log_counts(docs_dir, d["id"]) for n, d in docs.items()}
+    problems["ocr_log_repeats"] = {
+        n: repeats for n, counts in logs.items() if (repeats := [p for p, c in counts.items() if c > 1])
+    }
+    return {key: value for key, value in problems.items() if value}
 
 
 def stored_chunks(store_config: Any, dim: int, doc_ids: list[str]) -> dict[str, int]:

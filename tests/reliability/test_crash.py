@@ -9,26 +9,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from api.settings import load_settings
 from tests.api.conftest import LiveServer
-from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
 from tests.reliability.harness import (
     ApiProcess,
-    CrashRun,
     WorkerProcess,
+    clean_chunks,
+    crash_problems,
     make_corpus,
-    ocr_log_counts,
-    repeated_without_kill,
     run_with_kills,
     service_overrides,
-    stored_chunks,
-    upload_all,
-    wait_terminal,
 )
 
 pytestmark = pytest.mark.slow
@@ -45,33 +39,12 @@ def slow_vllm() -> Iterator[FakeVllm]:
         yield fake
 
 
-def clean_chunks(tmp_path: Path, corpus: list[Path], overrides: dict[str, Any]) -> dict[str, int]:
-    """Chunks per file from an uninterrupted run of the same settings (in a thread, no kills)."""
-    settings = load_settings(**(overrides | {"data_dir": str(tmp_path / "clean")}))
-    with LiveServer(settings) as server, server.client() as client:
-        docs = wait_terminal(client, upload_all(client, corpus), timeout_s=120)
-    assert {d["status"] for d in docs.values()} == {"done"}
-    return {name: doc["chunks"] for name, doc in docs.items()}
-
-
-def check_nothing_lost_or_redone(run: CrashRun, clean: dict[str, int], docs_dir: Path, store: Any) -> None:
-    assert {name: d["status"] for name, d in run.documents.items()} == dict.fromkeys(clean, "done")
-    assert {name: d["chunks"] for name, d in run.documents.items()} == clean
-    ids = {name: d["id"] for name, d in run.documents.items()}
-    assert stored_chunks(store, EMBED_DIM, list(ids.values())) == {ids[n]: c for n, c in clean.items()}
-    assert repeated_without_kill(run.ocr_hashes, run.marks) == []
-    for name, doc in run.documents.items():
-        counts = ocr_log_counts(docs_dir, doc["id"])
-        assert max(counts.values()) == 1 and set(counts) <= set(range(1, doc["pages"] + 1)), (name, counts)
-        assert all(p["status"] == "done" for p in doc["page_details"]), doc["page_details"]
-
-
 def test_api_killed_twice_mid_ingest_loses_and_repeats_nothing(
     tmp_path: Path, slow_vllm: FakeVllm, embed_url: str
 ) -> None:
     corpus = make_corpus(tmp_path / "corpus", DOCS, max_pages=3, scanned_every=1)
     overrides = service_overrides(tmp_path / "data", slow_vllm.url, embed_url)
-    clean = clean_chunks(tmp_path, corpus, overrides)
+    clean = clean_chunks(tmp_path / "clean", corpus, overrides)
     slow_vllm.reset()
     slow_vllm.capacity(*CAPACITY)
     api = ApiProcess(overrides, tmp_path / "api.log")
@@ -84,7 +57,7 @@ def test_api_killed_twice_mid_ingest_loses_and_repeats_nothing(
     assert len(run.kills) == 2 and api.starts == 3
     assert any(k["pages_done"] < sum(d["pages"] for d in run.documents.values()) for k in run.kills)
     settings = load_settings(**overrides)
-    check_nothing_lost_or_redone(run, clean, settings.docs_dir, settings.store_config())
+    assert crash_problems(run, clean, settings.docs_dir, settings.store_config()) == {}
 
 
 def test_celery_worker_killed_twice_mid_ingest_loses_and_repeats_nothing(
@@ -92,11 +65,16 @@ def test_celery_worker_killed_twice_mid_ingest_loses_and_repeats_nothing(
 ) -> None:
     corpus = make_corpus(tmp_path / "corpus", 3, seed=11, max_pages=3, scanned_every=1)
     queue = f"opticite-rel-{uuid.uuid4().hex[:8]}"
-    jobs = {"celery_queue": queue, "visibility_timeout_s": 4, "page_batch_size": 2,
-            "allow_embedded_store_with_celery": True}
-    overrides = service_overrides(tmp_path / "data", slow_vllm.url, embed_url, runner="celery",
-                                  redis_url=redis_url, jobs=jobs)
-    clean = clean_chunks(tmp_path, corpus, service_overrides(tmp_path / "data", slow_vllm.url, embed_url))
+    jobs = {
+        "celery_queue": queue,
+        "visibility_timeout_s": 4,
+        "page_batch_size": 2,
+        "allow_embedded_store_with_celery": True,
+    }
+    overrides = service_overrides(
+        tmp_path / "data", slow_vllm.url, embed_url, runner="celery", redis_url=redis_url, jobs=jobs
+    )
+    clean = clean_chunks(tmp_path / "clean", corpus, overrides)
     slow_vllm.reset()
     slow_vllm.capacity(*CAPACITY)
     worker = WorkerProcess(overrides, tmp_path / "worker.log")
@@ -109,4 +87,4 @@ def test_celery_worker_killed_twice_mid_ingest_loses_and_repeats_nothing(
     finally:
         worker.stop()
     assert len(run.kills) == 2 and worker.starts == 3
-    check_nothing_lost_or_redone(run, clean, settings.docs_dir, settings.store_config())
+    assert crash_problems(run, clean, settings.docs_dir, settings.store_config()) == {}
