@@ -108,7 +108,9 @@ class RapidOcrEngine:
                 result = ocr(img)
             except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
                 raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
-        return boxes_from_result(result.boxes, result.txts, result.scores, self.config.min_score)
+        # an empty page comes back as a bare output, or as detections without text
+        texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
+        return boxes_from_result(getattr(result, "boxes", None), texts, scores, self.config.min_score)
 
     def _engine(self) -> Any:
         if self._ocr is None:
