@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pymupdf
@@ -11,6 +13,7 @@ from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import PreprocessOptions
 from ingest.page import PageImage
 from ingest.preprocess import decode_png, encode_png, estimate_skew, preprocess_page, rotate
+from ingest.sources import open_source
 
 MARKER_PT = (400.0, 600.0, 500.0, 700.0)  # a filled black square on the synthetic page
 
@@ -142,3 +145,12 @@ def test_map_layout_moves_block_and_line_boxes_and_restores_image_size() -> None
     assert mapped.image_size == original.image_size
     assert mapped.blocks[0].bbox == prepared.to_original(box) == mapped.blocks[0].lines[0].bbox
     assert mapped.blocks[0].bbox != box
+
+
+@pytest.mark.parametrize("name", ["skew.pdf", "rotated_skew.pdf"])
+def test_deskew_straightens_real_skewed_scans(testdata: Path, name: str) -> None:
+    with open_source(testdata / "ocrmypdf-test-resources" / name) as doc:
+        page = doc.render_page(1)
+    assert abs(estimate_skew(decode_png(page.image_png))) >= 1.0
+    prepared = preprocess_page(page, PreprocessOptions(deskew=True))
+    assert abs(estimate_skew(decode_png(prepared.page.image_png))) <= 0.2
