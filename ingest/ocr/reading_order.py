@@ -1,29 +1,19 @@
-"""Layout post-processing shared by engines: reading order on multi-column pages and page furniture.
+"""Reading order on multi-column pages, shared by engines (page furniture lives in `furniture.py`).
 
 Pure functions on normalized boxes (0..1 of the page, top-left origin).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import defaultdict
+from ingest.layout import BBox, Block
+from ingest.ocr.furniture import mark_furniture
 
-from ingest.layout import BBox, Block, PageLayout
+__all__ = ["column_separators", "mark_furniture", "order_blocks"]
 
 NARROW = 0.5  # blocks narrower than this share of the page may sit in a column
 MIN_GAP = 0.012  # an empty vertical strip this wide separates columns
 SPAN_TOL = 0.01
 SAME_ROW = 0.006
-
-TOP_BAND = 0.15  # headers live above this share of the page height, footers below 1 - this
-MIN_REPEAT_SHARE = 0.4  # a header/footer repeats on at least this share of the pages (and on two)
-PAGE_NUMBER_RE = re.compile(
-    r"^[-–—\s]*(?:page\s+)?(?:\d{1,4}|(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))"
-    r"(?:\s*(?:of|/)\s*\d{1,4})?[-–—\s]*$",
-    re.IGNORECASE,
-)
-_FURNITURE_CAND = frozenset({"text", "heading", "title", "caption", "list"})
 
 
 # --------------------------------------------------------------------------------------------- columns
@@ -88,43 +78,3 @@ def order_blocks(blocks: list[Block]) -> list[Block]:
             band.append(b)
     flush()
     return [b.model_copy(update={"order": i}) for i, b in enumerate(ordered)]
-
-
-# --------------------------------------------------------------------------------------------- furniture
-def _band(b: Block) -> str | None:
-    if b.bbox.y1 <= TOP_BAND:
-        return "header"
-    if b.bbox.y0 >= 1 - TOP_BAND:
-        return "footer"
-    return None
-
-
-def _furniture_key(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"\d+", "#", text.lower())).strip()[:80]
-
-
-def mark_furniture(layouts: list[PageLayout]) -> list[PageLayout]:
-    """Mark page numbers (number-like blocks in the top/bottom band) and headers/footers (text repeating in
-    the same band on at least 40% of the pages, and on two or more; digits ignored). Returns new layouts."""
-    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for i, layout in enumerate(layouts):
-        for b in layout.blocks:
-            band = _band(b)
-            if band and b.kind in _FURNITURE_CAND:
-                seen[(band, _furniture_key(b.markdown))].add(i)
-    need = max(2, math.ceil(MIN_REPEAT_SHARE * len(layouts)))
-    repeated = {key for key, pages in seen.items() if len(pages) >= need}
-    return [_mark_page(layout, repeated) for layout in layouts]
-
-
-def _mark_page(layout: PageLayout, repeated: set[tuple[str, str]]) -> PageLayout:
-    blocks = []
-    for b in layout.blocks:
-        band = _band(b)
-        if band and b.kind in _FURNITURE_CAND:
-            if PAGE_NUMBER_RE.match(b.markdown.strip()):
-                b = b.model_copy(update={"kind": "page_number", "level": None})
-            elif (band, _furniture_key(b.markdown)) in repeated:
-                b = b.model_copy(update={"kind": band, "level": None})
-        blocks.append(b)
-    return layout.model_copy(update={"blocks": blocks})

@@ -92,23 +92,22 @@ def header_above(
         if col is None:
             return None
         cells[col].append(w)
-    if sum(1 for c in cells if c) < 2 or not _gapped(row, columns, height):
+    if sum(1 for c in cells if c) < 2 or not _gapped(row, columns):
         return None
     texts = [" ".join(w[4] for w in sorted(c, key=lambda w: w[0])) for c in cells]
     return texts, min(w[1] for w in row)
 
 
-def _gapped(row: list[Word], columns: list[tuple[float, float]], height: float) -> bool:
+def _gapped(row: list[Word], columns: list[tuple[float, float]]) -> bool:
     """Header cells stand apart: words in different columns are a wide gap apart, not a word space (the last
-    line of a caption above the table also spreads over its columns)."""
+    line of a caption above the table also spreads over its columns). Rotated words are not compared."""
 
     def col(w: Word) -> int:
         return next(i for i, (lo, hi) in enumerate(columns) if lo - 1 <= (w[0] + w[2]) / 2 <= hi + 1)
 
-    ordered = sorted(row, key=lambda w: w[0])
-    return all(
-        b[0] - a[2] >= 0.8 * height for a, b in zip(ordered, ordered[1:], strict=False) if col(a) != col(b)
-    )
+    line = min(w[3] - w[1] for w in row)
+    flat = sorted((w for w in row if w[3] - w[1] <= 1.5 * line), key=lambda w: w[0])
+    return all(b[0] - a[2] >= 0.8 * line for a, b in zip(flat, flat[1:], strict=False) if col(a) != col(b))
 
 
 def cell_text(cell: PtBox | None, words: list[Word]) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.errors import BadOcrOption, DamagedFile
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
+from ingest.ocr.furniture import edge_furniture
 from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, page_lines
 from ingest.ocr.reading_order import mark_furniture, order_blocks
 from ingest.ocr.tables import count_rulings, figure_blocks, table_blocks
@@ -208,7 +209,9 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
     tables = table_blocks(page, size) if run_tables else []
     lines = [ln for ln in attach_bullets(page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)]
     blocks: list[Block] = [*tables, *figure_blocks(page, size, [ln.box for ln in lines])]
-    for para in _paragraphs(lines):
+    furniture = _furniture_lines(lines, size)
+    blocks += [_line_block(kind, lines[i], size) for i, kind in furniture.items()]
+    for para in _paragraphs([ln for i, ln in enumerate(lines) if i not in furniture]):
         kind, level = classify(para, fonts, config)
         blocks.append(
             Block(
@@ -221,6 +224,23 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
             )
         )
     return order_blocks(blocks)
+
+
+def _furniture_lines(lines: list[PdfLine], size: tuple[float, float]) -> dict[int, str]:
+    """Header/footer lines found before paragraphs are built, so a running head never joins the body."""
+    items = [(ln.text, BBox.from_points(ln.box, size), (ln.box[3] - ln.box[1]) / size[1]) for ln in lines]
+    return edge_furniture(items)
+
+
+def _line_block(kind: str, line: PdfLine, size: tuple[float, float]) -> Block:
+    box = BBox.from_points(line.box, size)
+    return Block(
+        kind=kind,  # type: ignore[arg-type]
+        markdown=line.text,
+        bbox=box,
+        label="textlayer",
+        lines=[Line(text=line.text, bbox=box)],
+    )
 
 
 def _open_pdf(page: PageImage) -> pymupdf.Document:

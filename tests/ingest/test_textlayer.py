@@ -177,7 +177,7 @@ def test_furniture_needs_repetition_on_many_pages() -> None:
     from ingest.layout import BBox, Block
 
     def lay(n: int, top: str) -> PageLayout:
-        blocks = [Block(kind="text", markdown=top, bbox=BBox(x0=0.1, y0=0.03, x1=0.5, y1=0.05))]
+        blocks = [Block(kind="text", markdown=top, bbox=BBox(x0=0.1, y0=0.08, x1=0.5, y1=0.1))]
         return PageLayout(page=n, width=612, height=792, image_size=(0, 0), engine="t", blocks=blocks)
 
     layouts = mark_furniture(
