@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.api.conftest import postgres_url
 from tests.fakes.openai_server import FakeLlmServer
 
 REDIS_DB = 14  # the reliability tests' own Redis database; queues are named per test
@@ -31,3 +32,6 @@ def redis_url() -> str:
     except OSError:
         pytest.skip(f"Redis not reachable at {url} (set OPTICITE_TEST_REDIS_URL)")
     return url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+
+
+__all__ = ["embed_url", "postgres_url", "redis_url"]
