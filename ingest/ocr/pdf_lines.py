@@ -6,6 +6,7 @@ Boxes are PDF points with a top-left origin.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,19 @@ BULLET_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,3}}[.)]|(?:[^\w\s]\s*){{1,
 # checkboxes and symbol-font glyphs without a Unicode mapping used as list markers
 _GLYPH_MARKER_RE = re.compile(r"^[\ufffd\ue000-\uf8ff☐☑☒□◻◼❑❒✗✘]+(?:\s*[\ufffd\ue000-\uf8ff☐☑☒□])*\s*")
 _BULLET_RE = re.compile(_BULLET)
+# spacing accents as LaTeX sets them before the letter ("J´an Min´aˇc"), as combining marks
+_ACCENTS = {
+    "´": "\u0301",
+    "ˆ": "\u0302",
+    "˜": "\u0303",
+    "¨": "\u0308",
+    "ˇ": "\u030c",
+    "˘": "\u0306",
+    "˚": "\u030a",
+}
+_ACCENT_RE = re.compile(rf"([{''.join(_ACCENTS)}])([A-Za-zı])")
+_NO_SPACE_RUN = re.compile(r"[^\W\d_]{12,}")  # a long letter run: words set without space characters
+WORD_GAP = 0.1  # a gap this share of the font size between glyphs is a word space
 _BOLD_FLAG = 16
 _MONO_FLAG = 8
 
@@ -37,6 +51,28 @@ class PdfLine:
     invisible: bool = False
 
 
+def clean_text(text: str) -> str:
+    """Paired single quotes as double quotes (‘‘x’’ → “x”), spacing accents joined to their letter."""
+
+    def join(m: re.Match[str]) -> str:
+        letter = "i" if m.group(2) == "ı" else m.group(2)
+        composed = unicodedata.normalize("NFC", letter + _ACCENTS[m.group(1)])
+        return composed if len(composed) == 1 else m.group(0)
+
+    return _ACCENT_RE.sub(join, text.replace("‘‘", "“").replace("’’", "”"))
+
+
+def _spaced(span: dict[str, Any]) -> str:
+    """A span's text from its glyphs, with a space wherever the gap between two glyphs is word-wide."""
+    chars = span["chars"]
+    out = [chars[0]["c"]] if chars else []
+    for a, b in zip(chars, chars[1:], strict=False):
+        if b["bbox"][0] - a["bbox"][2] > WORD_GAP * span["size"] and not (a["c"] + b["c"]).isspace():
+            out.append(" ")
+        out.append(b["c"])
+    return "".join(out)
+
+
 def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> PdfLine | None:
     spans = [s for s in all_spans if s["text"].strip()]
     if not spans:
@@ -53,7 +89,7 @@ def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> PdfLine 
         max(s["bbox"][2] for s in spans),
         max(s["bbox"][3] for s in spans),
     )
-    text = re.sub(r"\s+", " ", "".join(s["text"] for s in all_spans)).strip()
+    text = clean_text(re.sub(r"\s+", " ", "".join(s["text"] for s in all_spans)).strip())
     if _GLYPH_MARKER_RE.match(text) and not BULLET_ONLY_RE.match(text):
         text = _GLYPH_MARKER_RE.sub("• ", text)
     invisible = all(s.get("alpha", 255) == 0 for s in spans)
@@ -66,8 +102,18 @@ def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> PdfLine 
 def page_lines(page: pymupdf.Page) -> list[PdfLine]:
     # no TEXT_CID_FOR_UNKNOWN_UNICODE: unmapped glyphs must show as U+FFFD for has_real_text
     flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    blocks = page.get_text("dict", flags=flags)["blocks"]
+    spans = [s for b in blocks for ln in b.get("lines", []) for s in ln["spans"]]
+    spaceless = {s["font"] for s in spans if _NO_SPACE_RUN.search(s["text"])}
+    if spaceless:
+        # these fonts set words apart by gaps, not space characters: rebuild their text from the glyphs
+        blocks = page.get_text("rawdict", flags=flags)["blocks"]
+        for span in (s for b in blocks for ln in b.get("lines", []) for s in ln["spans"]):
+            span["text"] = (
+                _spaced(span) if span["font"] in spaceless else "".join(c["c"] for c in span["chars"])
+            )
     lines: list[PdfLine] = []
-    for bno, block in enumerate(page.get_text("dict", flags=flags)["blocks"]):
+    for bno, block in enumerate(blocks):
         spans: list[dict[str, Any]] = []
         for raw in block.get("lines", []):
             if spans and not _same_row(spans, raw):

@@ -15,6 +15,7 @@ from ingest.errors import BadOcrOption
 from ingest.layout import PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
+from ingest.ocr.pdf_lines import clean_text
 from ingest.ocr.textlayer import (
     FontStats,
     TextLayerConfig,
@@ -242,3 +243,24 @@ def test_form_rows_side_by_side_are_not_columns() -> None:
     rows = [cell(x, 0.1 + 0.05 * i, f"{side}{i}") for i in range(8) for x, side in ((0.6, "v"), (0.1, "k"))]
     ordered = sorted(order_blocks(rows), key=lambda b: b.order)
     assert [b.markdown for b in ordered][:4] == ["k0", "v0", "k1", "v1"]
+
+
+# --------------------------------------------------------------------------------------------- text cleanup
+def test_clean_text_pairs_quotes_and_joins_spacing_accents() -> None:
+    assert clean_text("‘‘corporate social responsibility’’") == "“corporate social responsibility”"
+    assert clean_text("J´an Min´aˇc, Jim´enez, Baˇsi´c, Mart´ınez") == "Ján Mináč, Jiménez, Bašić, Martínez"
+    assert clean_text("don´t ˆ2") == "don´t ˆ2"  # no precomposed letter: left as it is
+
+
+@pytest.mark.parametrize(
+    ("pdf", "wanted"),
+    [
+        ("olmo2-pg4.pdf", "Table 1 Composition of the pretraining data for OLMo 2."),  # words set by gaps
+        ("math_2503_04086.pdf", "We also thank Ján Mináč for his constant encouragement"),
+        ("multi_column_miss.pdf", "The term “corporate social responsibility” is in vogue"),
+    ],
+)
+async def test_olmocr_pages_keep_words_quotes_and_accents(testdata: Path, pdf: str, wanted: str) -> None:
+    (layout,) = mark_furniture([await recognize(testdata / "olmocr-bench-sample" / "pdfs" / pdf)])
+    md = render_document_markdown([layout])
+    assert wanted in " ".join(md.replace("*", "").split()), md[:800]
