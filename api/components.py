@@ -31,11 +31,17 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def shared_embedder(config: EmbedderConfig) -> Embedder:
-    """One model per configuration per process, however many Services share the process."""
+    """One model per configuration per process, however many Services share the process.
+
+    The sentence-transformers embedder loads its weights on first use; touching `dim` under the
+    lock makes that first use happen here, once, so two jobs starting together never load twice.
+    """
     key = config.model_dump_json()
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = build_embedder(config)
+            embedder = build_embedder(config)
+            _ = embedder.dim  # loads the model (or asks an HTTP server its size) before anyone shares it
+            _EMBEDDERS[key] = embedder
         return _EMBEDDERS[key]
 
 

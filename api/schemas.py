@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any, Literal
 
@@ -131,22 +132,27 @@ class OcrPagePublic(BaseModel):
     page: int
     width: float
     height: float
+    image_size: tuple[int, int]  # pixels (width, height) of the page image the boxes were read on
     engine: str
     quality: dict[str, Any]
     blocks: list[OcrBlockPublic]
+    image: str | None = None  # data:image/png;base64,… of the page as rendered for OCR
 
     @classmethod
-    def from_layout(cls, layout: PageLayout) -> OcrPagePublic:
+    def from_layout(cls, layout: PageLayout, image_png: bytes | None = None) -> OcrPagePublic:
+        image = f"data:image/png;base64,{base64.b64encode(image_png).decode()}" if image_png else None
         return cls(
             page=layout.page,
             width=layout.width,
             height=layout.height,
+            image_size=layout.image_size,
             engine=layout.engine,
             quality={"status": layout.quality.status, "reason": layout.quality.reason},
             blocks=[
                 OcrBlockPublic(kind=b.kind, markdown=b.markdown, bbox=[round(v, 5) for v in b.bbox.as_list()])
                 for b in sorted(layout.blocks, key=lambda b: b.order)
             ],
+            image=image,
         )
 
 

@@ -51,6 +51,12 @@ def _visible(row: DocumentRow | None, kbs: Kbs) -> bool:
     return row is not None and (kbs is None or row.kb in kbs)
 
 
+def _read_page_images(files: DocumentFiles, layouts: Sequence[PageLayout]) -> dict[int, bytes]:
+    """The rendered PNG of each page that has one (a page that failed to render has none)."""
+    paths = {layout.page: files.page_image(layout.page) for layout in layouts}
+    return {n: path.read_bytes() for n, path in paths.items() if path.is_file()}
+
+
 class Services:
     """Settings, the metadata DB, lazily built components and the job runner of one process."""
 
@@ -215,17 +221,23 @@ class Services:
 
         return render_crop(self.page_png(doc_id, page, kbs), bbox, margin)
 
-    async def ocr_file(self, path: Path, options: OcrOptions | None = None) -> OcrResult:
-        """OCR an image or PDF without storing or indexing anything."""
+    async def ocr_file(
+        self, path: Path, options: OcrOptions | None = None, with_images: bool = False
+    ) -> OcrResult:
+        """OCR an image or PDF without storing or indexing anything.
+
+        `with_images` puts each rendered page PNG in the reply as a data URI (the web UI's preview).
+        """
         options = options or self.settings.ocr
         scratch = DocumentFiles(Path(tempfile.mkdtemp(dir=self.settings.uploads_dir, prefix="ocr-")))
         try:
             pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
             await pipeline.ocr_pages(path, scratch, options, Hooks())
             layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
+            images = await asyncio.to_thread(_read_page_images, scratch, layouts) if with_images else {}
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch.root, True)
-        pages = [OcrPagePublic.from_layout(layout) for layout in layouts]
+        pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
         return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
     # --- jobs ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from api.schemas import DocumentDetail, DocumentList, JobPublic, ReindexRequest,
 from api.settings import Settings
 from api.webhooks import check_target
 from ingest.layout import BBox
+from ingest.ocr.deepseek import resolve_prompt
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -56,15 +57,22 @@ async def save_upload(upload: UploadFile, request: Request, settings: Settings, 
 
 
 def build_options(
-    settings: Settings, engine: str | None, mode: str | None, prompt: str | None, preprocess: str | None
+    settings: Settings,
+    engine: str | None,
+    mode: str | None,
+    prompt: str | None,
+    preprocess: str | None,
+    locate_text: str | None = None,
 ) -> OcrOptions:
+    """The upload's OCR options over the settings' defaults; a `locate` prompt needs `locate_text`."""
     base = settings.ocr.model_dump()
-    updates: dict[str, Any] = {
-        k: v for k, v in {"engine": engine, "mode": mode, "prompt": prompt}.items() if v
-    }
+    fields = {"engine": engine, "mode": mode, "prompt": prompt, "locate_text": (locate_text or "").strip()}
+    updates: dict[str, Any] = {k: v for k, v in fields.items() if v}
     if preprocess is not None:
         updates["preprocess"] = PreprocessOptions(**{name: True for name in _split(preprocess)})
-    return OcrOptions.model_validate(base | updates)
+    options = OcrOptions.model_validate(base | updates)
+    resolve_prompt(options)  # BadOcrOption (422) now rather than a failed page later
+    return options
 
 
 @router.post("", status_code=202, response_model=SubmissionPublic)
@@ -84,9 +92,10 @@ async def upload_document(
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
     force: Annotated[bool, Form()] = False,
     webhook_url: Annotated[str | None, Form()] = None,
+    locate_text: Annotated[str | None, Form(description="the text to find (prompt=locate)")] = None,
 ) -> SubmissionPublic:
     require_kb(scope, kb)
-    options = build_options(settings, engine, mode, prompt, preprocess)
+    options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
     if webhook_url:
         await asyncio.to_thread(check_target, webhook_url, settings.webhooks.allow_private_targets)
     staged = services.stage_upload()

@@ -25,13 +25,14 @@ async def ocr(
     mode: Annotated[str | None, Form()] = None,
     prompt: Annotated[str | None, Form()] = None,
     preprocess: Annotated[str | None, Form()] = None,
+    locate_text: Annotated[str | None, Form(description="the text to find (prompt=locate)")] = None,
 ) -> OcrResult:
-    options = build_options(settings, engine, mode, prompt, preprocess)
+    options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
     staged = services.stage_upload()
     named = staged.with_name(staged.name + Path(file.filename or "").suffix.lower())
     try:
         await save_upload(file, request, settings, named)
-        return await services.ocr_file(named, options)
+        return await services.ocr_file(named, options, with_images=True)
     finally:
         staged.unlink(missing_ok=True)
         named.unlink(missing_ok=True)

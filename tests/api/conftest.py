@@ -108,18 +108,28 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)
 
 
-def read_sse(client: httpx.Client, path: str, timeout_s: float = 90) -> list[tuple[str, dict[str, Any]]]:
+def sse_lines(
+    client: httpx.Client, path: str, body: dict[str, Any] | None = None, timeout_s: float = 90
+) -> list[str]:
+    """The non-empty lines of a server-sent event stream until it ends (POST when `body` is given)."""
+    method = "POST" if body is not None else "GET"
+    with client.stream(method, path, json=body, timeout=timeout_s) as reply:
+        assert reply.status_code == 200, reply.read()
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        return [line for line in reply.iter_lines() if line]
+
+
+def read_sse(
+    client: httpx.Client, path: str, timeout_s: float = 90, body: dict[str, Any] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """Every (event, data) of a server-sent event stream until it ends."""
     events: list[tuple[str, dict[str, Any]]] = []
     event = "message"
-    with client.stream("GET", path, timeout=timeout_s) as reply:
-        assert reply.status_code == 200, reply.read()
-        assert reply.headers["content-type"].startswith("text/event-stream")
-        for line in reply.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events.append((event, json.loads(line[6:])))
+    for line in sse_lines(client, path, body, timeout_s):
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            events.append((event, json.loads(line[6:])))
     return events
 
 

@@ -1,0 +1,144 @@
+"""Over real HTTP with DeepSeek on the fake vLLM: the `locate` prompt reaches the server, a page failed
+by a 500 storm is OCR'd again by retry, and cancel stops a document between pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ingest.errors import EngineUnavailable
+from ingest.ocr.rapidocr import RapidOcrEngine
+from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.fakes.vllm_server import BUILTIN_REPLY, FakeVllm, Reply, request_image_and_prompt
+
+pytestmark = pytest.mark.slow
+GOOD = Reply(content=BUILTIN_REPLY)  # a grounded page that passes the quality gate
+LOCATE_PROMPT = "Locate <|ref|>Payment terms<|/ref|> in the image."
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, _fake_vllm_server: FakeVllm) -> Iterator[LiveServer]:
+    """One page at a time, no retries inside the engine: each scripted reply is one page attempt."""
+    deepseek = {"url": _fake_vllm_server.url, "concurrency": 1, "retries": 0, "backoff_s": 0.0}
+    data = tmp_path_factory.mktemp("deepseek") / "data"
+    with LiveServer(test_settings(data, deepseek=deepseek, jobs={"page_concurrency": 1})) as live:
+        yield live
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def _prompts(fake: FakeVllm) -> list[str]:
+    return [request_image_and_prompt(body)[1] for body in list(fake.requests)]
+
+
+def _finish(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    final = read_sse(client, f"/v1/jobs/{job_id}/events")[-1]
+    assert final[0] == "done", final
+    return final[1]
+
+
+def test_locate_prompt_sends_the_text_to_find(
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
+) -> None:
+    found = Reply(content="<|ref|>Payment terms<|/ref|><|det|>[[120, 95, 420, 115]]<|/det|>")
+    fake_vllm.script(found, found)
+    pdf = make_pdf(tmp_path / "locate.pdf", pages=1, seed="locate")
+    fields = {"engine": "deepseek", "prompt": "locate", "locate_text": " Payment terms "}
+    sub = upload(client, pdf, kb="locate", **fields).json()
+    assert _finish(client, sub["job_id"])["state"] == "done"
+    assert _prompts(fake_vllm) == [LOCATE_PROMPT]
+    assert (
+        client.get(f"/v1/documents/{sub['document_id']}").json()["options"]["locate_text"] == "Payment terms"
+    )
+
+    with pdf.open("rb") as fh:
+        reply = client.post("/v1/ocr", files={"file": (pdf.name, fh, "application/pdf")}, data=fields)
+    assert reply.status_code == 200, reply.text
+    assert _prompts(fake_vllm) == [LOCATE_PROMPT] * 2
+    assert reply.json()["pages"][0]["engine"] == "deepseek"
+
+
+def test_locate_prompt_without_text_is_refused_before_any_work(
+    server: LiveServer, client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
+) -> None:
+    pdf = make_pdf(tmp_path / "nothing.pdf", pages=1, seed="no-locate-text")
+    for fields in ({"prompt": "locate"}, {"prompt": "locate", "locate_text": "  "}):
+        replies = [upload(client, pdf, **fields)]
+        with pdf.open("rb") as fh:
+            replies.append(
+                client.post("/v1/ocr", files={"file": (pdf.name, fh, "application/pdf")}, data=fields)
+            )
+        for reply in replies:
+            error = reply.json()["error"]
+            assert (reply.status_code, error["code"]) == (422, "bad_ocr_option"), error
+            assert "locate_text" in error["message"]
+    assert (
+        fake_vllm.requests == []
+        and client.get("/v1/documents", params={"kb": "default"}).json()["total"] == 0
+    )
+    assert list(server.settings.uploads_dir.iterdir()) == []
+
+
+def test_retry_reads_a_page_failed_by_a_500_storm_once_the_server_recovers(
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def cpu_engine_down(*_args: object, **_kwargs: object) -> None:
+        raise EngineUnavailable("the CPU fallback is down too")
+
+    fake_vllm.script(GOOD, "500")  # page 1 read, page 2 meets the storm (no retries configured)
+    with monkeypatch.context() as patch:
+        # The router falls back to RapidOCR after DeepSeek; it must fail too for the page to end failed.
+        patch.setattr(RapidOcrEngine, "recognize", cpu_engine_down)
+        pdf = make_pdf(tmp_path / "storm.pdf", pages=2, seed="storm")
+        sub = upload(client, pdf, kb="retry", engine="deepseek")
+        assert sub.status_code == 202, sub.text
+        doc_id = sub.json()["document_id"]
+        assert _finish(client, sub.json()["job_id"])["state"] == "partial"
+    doc = client.get(f"/v1/documents/{doc_id}").json()
+    assert doc["status"] == "partial" and [p["status"] for p in doc["page_details"]] == ["done", "failed"]
+    assert "500" in doc["page_details"][1]["quality"]["reason"]
+    before = len(fake_vllm.requests)
+
+    fake_vllm.script(GOOD)  # the server has recovered
+    job = client.post(f"/v1/documents/{doc_id}/retry")
+    assert job.status_code == 202 and job.json()["kind"] == "retry", job.text
+    assert _finish(client, job.json()["id"])["state"] == "done"
+    doc = client.get(f"/v1/documents/{doc_id}").json()
+    assert doc["status"] == "done" and doc["chunks"] >= 1
+    assert [(p["status"], p["engine"]) for p in doc["page_details"]] == [("done", "deepseek")] * 2
+    assert len(fake_vllm.requests) == before + 1  # only the failed page was sent again
+    markdown = client.get(f"/v1/documents/{doc_id}/markdown").text
+    assert "<!-- page 2 -->" in markdown and markdown.count("sixty days' notice") == 2  # page 2 is back
+
+
+def test_cancel_mid_document_stops_before_the_next_page(
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
+) -> None:
+    slow = Reply(content=BUILTIN_REPLY, delay_s=1.0)
+    fake_vllm.script(*[slow] * 4)
+    sub = upload(
+        client, make_pdf(tmp_path / "long.pdf", pages=4, seed="cancel"), kb="cancel", engine="deepseek"
+    )
+    doc_id, job_id = sub.json()["document_id"], sub.json()["job_id"]
+    deadline = time.monotonic() + 30
+    while not fake_vllm.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(fake_vllm.requests) == 1  # page 1 is in flight
+
+    cancelled = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled", cancelled.text
+    assert _finish(client, job_id)["state"] == "cancelled"
+    time.sleep(2.0)  # past page 1's reply: a runner that went on would have sent page 2 by now
+    assert len(fake_vllm.requests) == 1
+    doc = client.get(f"/v1/documents/{doc_id}").json()
+    assert doc["status"] == "cancelled" and doc["job"]["state"] == "cancelled"
+    assert [p["status"] for p in doc["page_details"]][1:] == ["pending"] * 3
