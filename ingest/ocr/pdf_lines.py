@@ -154,6 +154,32 @@ def attach_bullets(lines: list[PdfLine]) -> list[PdfLine]:
     return out
 
 
+def attach_drop_caps(lines: list[PdfLine]) -> list[PdfLine]:
+    """A drop cap (one large initial letter beside the first lines) joins the first word it starts."""
+    heights = sorted(ln.box[3] - ln.box[1] for ln in lines)
+    usual = heights[len(heights) // 2] if heights else 0.0
+    out: list[PdfLine] = []
+    for line in lines:
+        height = line.box[3] - line.box[1]
+        if len(line.text) == 1 and line.text.isupper() and height >= 1.8 * usual:
+            target = next(
+                (
+                    c
+                    for c in lines
+                    if c is not line
+                    and 0 <= c.box[0] - line.box[2] < 0.5 * height
+                    and abs(c.box[1] - line.box[1]) < 0.5 * (c.box[3] - c.box[1])
+                ),
+                None,
+            )
+            if target is not None:
+                target.text = line.text + target.text
+                target.box = (line.box[0], target.box[1], target.box[2], target.box[3])
+                continue
+        out.append(line)
+    return out
+
+
 def _right_neighbour(bullet: PdfLine, rest: list[PdfLine]) -> PdfLine | None:
     for cand in rest[:60]:
         overlap = min(bullet.box[3], cand.box[3]) - max(bullet.box[1], cand.box[1])

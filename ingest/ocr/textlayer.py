@@ -20,7 +20,7 @@ from ingest.errors import BadOcrOption, DamagedFile
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.furniture import edge_furniture
-from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, page_lines
+from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, attach_drop_caps, page_lines
 from ingest.ocr.reading_order import mark_furniture, order_blocks
 from ingest.ocr.tables import count_rulings, figure_blocks, table_blocks
 from ingest.page import PageImage
@@ -207,7 +207,11 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
         config.tables == "auto" and count_rulings(page) >= config.min_rulings
     )
     tables = table_blocks(page, size) if run_tables else []
-    lines = [ln for ln in attach_bullets(page_lines(page)) if not _inside(ln, [t.bbox for t in tables], size)]
+    lines = [
+        ln
+        for ln in attach_drop_caps(attach_bullets(page_lines(page)))
+        if not _inside(ln, [t.bbox for t in tables], size)
+    ]
     blocks: list[Block] = [*tables, *figure_blocks(page, size, [ln.box for ln in lines])]
     furniture = _furniture_lines(lines, size)
     blocks += [_line_block(kind, lines[i], size) for i, kind in furniture.items()]

@@ -258,9 +258,35 @@ def test_clean_text_pairs_quotes_and_joins_spacing_accents() -> None:
         ("olmo2-pg4.pdf", "Table 1 Composition of the pretraining data for OLMo 2."),  # words set by gaps
         ("math_2503_04086.pdf", "We also thank Ján Mináč for his constant encouragement"),
         ("multi_column_miss.pdf", "The term “corporate social responsibility” is in vogue"),
+        (
+            "multi_column_miss.pdf",
+            "Over the past three decades increasing pressure from non-governmental",
+        ),  # drop cap
+        (
+            "multi_column_miss.pdf",
+            "This paper examines whether a tobacco company espousing CSR",
+        ),  # column turn
     ],
 )
 async def test_olmocr_pages_keep_words_quotes_and_accents(testdata: Path, pdf: str, wanted: str) -> None:
     (layout,) = mark_furniture([await recognize(testdata / "olmocr-bench-sample" / "pdfs" / pdf)])
     md = render_document_markdown([layout])
     assert wanted in " ".join(md.replace("*", "").split()), md[:800]
+
+
+def test_sidebar_and_column_under_a_wide_abstract_are_read_before_the_next_column() -> None:
+    from ingest.layout import BBox, Block
+    from ingest.ocr.reading_order import order_blocks
+
+    def block(text: str, x0: float, y0: float, x1: float, y1: float) -> Block:
+        return Block(kind="text", markdown=text, bbox=BBox(x0=x0, y0=y0, x1=x1, y1=y1))
+
+    blocks = [
+        block("doi", 0.52, 0.48, 0.88, 0.49),  # right-aligned line crossing the gutter
+        block("abstract", 0.11, 0.5, 0.57, 0.7),
+        block("right column", 0.59, 0.5, 0.88, 0.92),
+        block("sidebar", 0.11, 0.8, 0.25, 0.92),
+        block("main", 0.27, 0.74, 0.57, 0.92),
+    ]
+    ordered = sorted(order_blocks(blocks), key=lambda b: b.order)
+    assert [b.markdown for b in ordered] == ["doi", "abstract", "sidebar", "main", "right column"]
