@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_after_search = rss_mb(api.pid)
         batch = [make_pdf(folder / f"up{i}.pdf", pages=2, seed=f"upload {i}") for i in range(args.uploads)]
         uploads = asyncio.run(upload_load(api.url, batch))
+        log = api.log.read_text(errors="replace").splitlines()
         return {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {psutil.cpu_count()} CPUs, "
@@ -193,6 +194,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "after_search": rss_after_search,
                 "after_uploads": rss_mb(api.pid),
             },
+            "server_log_problems": [line for line in log if "ERROR" in line or "Error" in line][:20],
         }
 
 

@@ -7,9 +7,7 @@ are vetted through the API, and no secret reaches a log, a reply or a file in th
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 
 from api.settings import load_settings
 from tests.api.conftest import LiveServer, make_pdf, read_sse, upload
+from tests.api.test_webhooks import Receiver
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
 from tests.reliability.files import small_scan
@@ -26,32 +25,6 @@ pytestmark = pytest.mark.slow
 KEY_A, KEY_B, ADMIN = "rel-key-kb-a-7f3c91", "rel-key-kb-b-2d8e44", "rel-admin-all-9a1b02"
 HOOK_SECRET, LLM_KEY, OCR_KEY = "whsec-rel-5e6f7a8b9c", "sk-llm-rel-0c1d2e3f", "ocr-rel-4a5b6c7d8e"
 SECRETS = (KEY_A, KEY_B, ADMIN, HOOK_SECRET, LLM_KEY, OCR_KEY)
-
-
-class FailingReceiver:
-    """A loopback webhook receiver that always answers 500 (so delivery retries and logs)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[dict[str, str], bytes]] = []
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +229,7 @@ def test_no_secret_reaches_logs_replies_or_files(
     stack: dict[str, Any], caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    receiver = FailingReceiver()
+    receiver = Receiver(failures=1_000_000)  # answers 500 to every delivery
     replies: list[str] = []
     try:
         with _client(stack, KEY_A) as a:
@@ -274,12 +247,12 @@ def test_no_secret_reaches_logs_replies_or_files(
                 replies.append(bad.get("/v1/documents").text)
         with _client(stack, None) as anon:
             replies += [anon.get(p).text for p in ("/healthz", "/readyz", "/metrics", "/")]
-        _wait(lambda: len(receiver.bodies) >= 2)
+        _wait(lambda: len(receiver.received) >= 2)
     finally:
         receiver.close()
     # the secrets were in use: sent as headers to the LLM and OCR servers, and as the signing key
     assert any(r["headers"].get("authorization") == f"Bearer {LLM_KEY}" for r in stack["llm"].requests)
-    assert receiver.bodies and "X-Opticite-Signature" in receiver.bodies[0][0]
+    assert receiver.received and "X-Opticite-Signature" in receiver.received[0][1]
     captured = capfd.readouterr()
     # every file: the metadata DB, layouts, logs, server.json
     files = b"".join(p.read_bytes() for p in stack["server"].settings.data_dir.rglob("*") if p.is_file())
