@@ -8,6 +8,8 @@ bundled MiniLM embedder) -> ExtractiveAnswerer. For each labelled (contract, cat
                   (the span's box: the union of its `search_for` rects, or one of them: one occurrence
                   or line of the span)
   region_strict   the same against the union only
+  region_iou      IoU >= 0.5 only (containment not counted: a whole-chunk box contains the span)
+  mean_cited_area mean area (share of the page) of the cited boxes on gold pages
   retrieval_page  a top-k hit has a region on a gold page (what the answerer could reach)
 
     .venv/bin/python bench/answer_eval.py [--cuad DIR] [--top-k 8] [--no-rerank] [--no-layout-text]
@@ -90,7 +92,7 @@ def box_matches(cited: BBox, gold: BBox) -> bool:
 def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict[str, Any]:
     boxes = cited_boxes(answer)
     gold_pages = question.gold_pages
-    strict = loose = False
+    strict = loose = iou = False
     for span in question.gold:
         if not span.boxes:
             continue
@@ -98,6 +100,8 @@ def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict
         on_page = [box for page, box in boxes if page == span.page]
         strict = strict or any(box_matches(c, union) for c in on_page)
         loose = loose or any(box_matches(c, g) for c in on_page for g in [union, *span.boxes])
+        iou = iou or any(c.iou(g) >= IOU_MIN for c in on_page for g in [union, *span.boxes])
+    on_gold = [box.area for page, box in boxes if page in gold_pages]
     return {
         "file": question.file.name,
         "category": question.category,
@@ -109,6 +113,8 @@ def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict
         "page_hit": any(page in gold_pages for page, _ in boxes),
         "region_hit": loose,
         "region_strict": strict,
+        "region_iou": iou,
+        "cited_area": round(sum(on_gold) / len(on_gold), 4) if on_gold else None,
         "retrieval_page": any(r.page in gold_pages for h in hits for r in h.regions),
     }
 
@@ -196,11 +202,17 @@ def summarize(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         "page_hit": share("page_hit"),
         "region_hit": share("region_hit"),
         "region_strict": share("region_strict"),
+        "region_iou": share("region_iou"),
+        "mean_cited_area": _mean([r["cited_area"] for r in rows if r["cited_area"] is not None]),
         "retrieval_page": share("retrieval_page"),
         "refused": share("refused"),
         "by_category": by_category,
         "rows": rows,
     }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def main() -> None:
@@ -215,7 +227,8 @@ def main() -> None:
     result = evaluate(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    keys = ("questions", "page_hit", "region_hit", "region_strict", "retrieval_page", "refused", "timing_s")
+    keys = ["questions", "page_hit", "region_hit", "region_strict", "region_iou", "mean_cited_area"]
+    keys += ["retrieval_page", "refused", "timing_s"]
     print(json.dumps({k: result[k] for k in keys}, indent=2))
 
 

@@ -24,6 +24,7 @@ NEW_TERMS_FOR_FULL_WEIGHT = 3  # an answer says something the question did not
 SHORT_SENTENCE_WORDS = 6  # fragments ("Name:") are damped below this many words
 TYPE_WEIGHT = 0.5  # bonus for holding the kind of answer asked for
 UNTYPED = 0.4  # weight of a sentence lacking the kind of answer the question asks for
+FURNITURE_HITS = 2  # a sentence in this many hits is a running header or footer, not content
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
@@ -57,7 +58,7 @@ class Pick:
 
 def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     """Every sentence of every hit with its score, best first."""
-    candidates = [(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)]
+    candidates = _without_furniture([(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)])
     sentence_terms = [terms(s) for _, s in candidates]
     idf = idf_weights(sentence_terms)
     question_terms = terms(question)
@@ -73,6 +74,14 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
         weight = UNTYPED if wanted and not typed else 1.0
         picks.append(Pick(hit=i, sentence=sentence, lexical=lexical, weight=weight, bonus=bonus, typed=typed))
     return sorted(picks, key=lambda p: -p.score)
+
+
+def _without_furniture(candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop sentences found in several hits: running headers and footers the engine kept as text."""
+    hits_with: dict[str, set[int]] = {}
+    for i, sentence in candidates:
+        hits_with.setdefault(clean_markdown(sentence).lower(), set()).add(i)
+    return [(i, s) for i, s in candidates if len(hits_with[clean_markdown(s).lower()]) < FURNITURE_HITS]
 
 
 def _shape(question_terms: Sequence[str], sentence_terms: Sequence[str], sentence: str) -> float:

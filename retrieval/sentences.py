@@ -22,6 +22,24 @@ _STANDALONE_LINE = re.compile(r"^\s*(?:#|\||[-*+•] |>)")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MARKDOWN_NOISE = re.compile(r"[*_`#>|]+")
 _MIN_SENTENCE_CHARS = 3
+_SUFFIXES = (
+    "ations",
+    "ation",
+    "ings",
+    "ing",
+    "ated",
+    "ates",
+    "ate",
+    "edly",
+    "ed",
+    "ies",
+    "es",
+    "als",
+    "al",
+    "s",
+    "ly",
+)
+_MIN_STEM = 3
 
 _STOPWORDS_TEXT = """a an and are as at be been being but by can could did do does doing for from had has have
     having he her here hers him his how i if in into is it its itself me my no nor not of off on once
@@ -75,12 +93,13 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: 'governing', 'governed', 'governs' and 'govern' meet."""
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            return word + "y" if suffix == "ies" else word
-    return word
+    """A light suffix stripper: 'governing', 'governed', 'governs' and 'govern' meet, as do
+    'date' and 'dated', 'expire' and 'expiration', 'terminate' and 'termination'."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            break
+    return word[:-1] if word.endswith("e") and len(word) > _MIN_STEM else word
 
 
 def terms(text: str) -> list[str]:

@@ -11,6 +11,7 @@ from ingest.layout import BBox, Region
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer, LlmAnswerer, build_messages
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmBadResponse, LlmConfig, LlmTimeout, LlmUnavailable
+from retrieval.markers import check_markers
 from tests.fakes.openai_server import FakeLlmServer
 
 LAW_LINES = [
@@ -183,6 +184,12 @@ async def test_streaming_yields_tokens_then_validated_citations_then_done(fake_l
     assert events[-2]["flags"] == ["invalid_marker_removed"]
     assert events[-1] == {"type": "done", "answer": "Ohio law governs [1].", "refused": False}
     assert fake_llm.chat_requests[0]["stream"] is True
+
+
+def test_marker_after_the_full_stop_belongs_to_its_sentence() -> None:
+    check = check_markers("The term is five years. [2] It renews every year [1, 2].", 2)
+    assert check.cited == [2, 1] and check.flags == []
+    assert check.text == "The term is five years. [2] It renews every year [1][2]."
 
 
 def test_prompt_numbers_sources_and_asks_for_markers() -> None:
