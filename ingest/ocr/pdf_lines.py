@@ -103,8 +103,8 @@ def page_lines(page: pymupdf.Page) -> list[PdfLine]:
     # no TEXT_CID_FOR_UNKNOWN_UNICODE: unmapped glyphs must show as U+FFFD for has_real_text
     flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
     blocks = page.get_text("dict", flags=flags)["blocks"]
-    spans = [s for b in blocks for ln in b.get("lines", []) for s in ln["spans"]]
-    spaceless = {s["font"] for s in spans if _NO_SPACE_RUN.search(s["text"])}
+    every = [s for b in blocks for ln in b.get("lines", []) for s in ln["spans"]]
+    spaceless = {s["font"] for s in every if _NO_SPACE_RUN.search(s["text"])}
     if spaceless:
         # these fonts set words apart by gaps, not space characters: rebuild their text from the glyphs
         blocks = page.get_text("rawdict", flags=flags)["blocks"]

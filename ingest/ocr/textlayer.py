@@ -34,6 +34,10 @@ __all__ = [
     "text_layer_stats",
 ]
 
+# prefixes written with a hyphen in compounds; never "re"/"pre"/"co"/"ex", where TeX breaks plain words
+HYPHEN_PREFIXES = frozenset(
+    {"non", "self", "post", "anti", "multi", "semi", "quasi", "pseudo", "cross", "well"}
+)
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
@@ -178,20 +182,35 @@ def classify(para: _Para, fonts: FontStats, config: TextLayerConfig) -> tuple[st
     return "text", None
 
 
-def _markdown(kind: str, para: _Para) -> str:
+def _markdown(kind: str, para: _Para, vocab: set[str]) -> str:
     if kind == "code":
         return "\n".join(ln.text for ln in para.lines)
-    return _dehyphenate(para.lines)
-
-
-def _dehyphenate(lines: list[PdfLine]) -> str:
     out = ""
-    for ln in lines:
-        if out.endswith("-") and ln.text[:1].islower():
-            out = out[:-1] + ln.text
+    for ln in para.lines:
+        word = out.rpartition(" ")[2]
+        if len(word) > 1 and word.endswith("-") and ln.text[:1].islower():
+            out = (out if keeps_hyphen(word, ln.text, vocab) else out[:-1]) + ln.text
         else:
             out = f"{out} {ln.text}" if out else ln.text
     return out
+
+
+def keeps_hyphen(first: str, rest: str, vocab: set[str]) -> bool:
+    """Pure rule for a line ending in a hyphen: a compound ("non-governmental", "self-publishing") keeps it,
+    a word broken across lines ("organi-sations") is joined. The page's own words decide first (either
+    form seen unbroken elsewhere), then a prefix that writes compounds with a hyphen."""
+    left = first.rstrip("-").lstrip("(\"“‘'").lower()
+    right = re.match(r"[^\W\d_]*", rest).group(0).lower()  # type: ignore[union-attr]
+    if f"{left}-{right}" in vocab:
+        return True
+    if left + right in vocab:
+        return False
+    return left in HYPHEN_PREFIXES or left.rsplit("-", 1)[-1] in HYPHEN_PREFIXES
+
+
+def page_vocabulary(lines: list[PdfLine]) -> set[str]:
+    """Lower-cased words of the page (hyphenated compounds whole) that the hyphen rule looks up."""
+    return {w.lower() for ln in lines for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", ln.text)}
 
 
 # --------------------------------------------------------------------------------------------- page
@@ -215,13 +234,14 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
     blocks: list[Block] = [*tables, *figure_blocks(page, size, [ln.box for ln in lines])]
     furniture = _furniture_lines(lines, size)
     blocks += [_line_block(kind, lines[i], size) for i, kind in furniture.items()]
+    vocab = page_vocabulary(lines)
     for para in _paragraphs([ln for i, ln in enumerate(lines) if i not in furniture]):
         kind, level = classify(para, fonts, config)
         blocks.append(
             Block(
                 kind=kind,  # type: ignore[arg-type]
                 level=level,
-                markdown=_markdown(kind, para),
+                markdown=_markdown(kind, para, vocab),
                 bbox=BBox.from_points(para.box, size),
                 label="textlayer",
                 lines=[Line(text=ln.text, bbox=BBox.from_points(ln.box, size)) for ln in para.lines],

@@ -24,6 +24,7 @@ from ingest.ocr.textlayer import (
     font_stats_from,
     has_real_text,
     judge_text_layer,
+    keeps_hyphen,
     mark_furniture,
 )
 from ingest.page import PageImage
@@ -290,3 +291,12 @@ def test_sidebar_and_column_under_a_wide_abstract_are_read_before_the_next_colum
     ]
     ordered = sorted(order_blocks(blocks), key=lambda b: b.order)
     assert [b.markdown for b in ordered] == ["doi", "abstract", "sidebar", "main", "right column"]
+
+
+def test_line_end_hyphen_is_kept_in_compounds_and_dropped_in_broken_words() -> None:
+    assert keeps_hyphen("post-", "conflict period", set())  # a prefix that writes compounds
+    assert keeps_hyphen("(self-", "publishing)", set())
+    assert not keeps_hyphen("organi-", "sations (NGOs)", set())
+    assert not keeps_hyphen("re-", "ported", set())  # TeX breaks plain words after "re"
+    assert keeps_hyphen("five-", "shift system", {"five-shift"})  # the page spells it hyphenated elsewhere
+    assert not keeps_hyphen("non-", "stop", {"nonstop"})  # ... or closed up
