@@ -1,0 +1,269 @@
+"""Contract QA retrieval on CUAD (shared test data): page hit@1, hit@5 and MRR per chunking and search mode.
+
+One question per labelled span category ("What is the governing law of this agreement?"), asked within
+its contract; the gold pages are the pages holding one of the category's lawyer-marked spans.
+
+    .venv/bin/python bench/retrieval_eval.py          # writes bench/results/retrieval_eval.json
+    .venv/bin/python bench/retrieval_eval.py --cjk    # bigram vs jieba on a few Chinese sentences
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pymupdf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
+from ingest.layout import BBox, PageLayout, Region  # noqa: E402
+from ingest.ocr.reading_order import mark_furniture  # noqa: E402
+from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
+from ingest.page import PageImage  # noqa: E402
+from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder  # noqa: E402
+from retrieval.hits import SearchFilters, SearchMode  # noqa: E402
+from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
+from retrieval.sparse import SparseEncoder, tokenize  # noqa: E402
+from retrieval.store import StoreConfig, VectorStore  # noqa: E402
+
+CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
+QUESTIONS = {
+    "Document Name": "What is the name of this agreement?",
+    "Parties": "Who are the parties to this agreement?",
+    "Agreement Date": "What is the date of this agreement?",
+    "Effective Date": "When does this agreement become effective?",
+    "Expiration Date": "When does this agreement expire?",
+    "Renewal Term": "What is the renewal term of this agreement?",
+    "Notice Period To Terminate Renewal": "How much notice is needed to terminate renewal?",
+    "Governing Law": "What is the governing law of this agreement?",
+}
+NAIVE_TOKENS = 512
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", "", text.lower())
+
+
+def gold_pages(doc: pymupdf.Document, spans: list[str]) -> set[int]:
+    """Pages holding a span: whitespace-insensitive match on the page text, else PyMuPDF search_for."""
+    pages: set[int] = set()
+    texts = [_norm(p.get_text()) for p in doc]
+    for span in spans:
+        key = _norm(span)
+        found = {i + 1 for i, t in enumerate(texts) if key and key in t}
+        if not found:
+            found = {p.number + 1 for p in doc if p.search_for(span[:80])}
+        pages |= found
+    return pages
+
+
+def layouts_for(path: Path) -> list[PageLayout]:
+    engine = TextLayerEngine()
+    with pymupdf.open(path) as doc:
+        sizes = [(p.rect.width, p.rect.height) for p in doc]
+    pages = [
+        PageImage(
+            page=i + 1,
+            width=w,
+            height=h,
+            unit="pt",
+            image_png=b"",
+            image_size=(int(w * 2), int(h * 2)),
+            dpi=144,
+            source=path,
+        )  # fmt: skip
+        for i, (w, h) in enumerate(sizes)
+    ]
+    return mark_furniture([engine.recognize_sync(p) for p in pages])
+
+
+def naive_chunks(doc_id: str, layouts: list[PageLayout], count_tokens) -> list[Chunk]:  # type: ignore[no-untyped-def]
+    """Fixed windows of NAIVE_TOKENS words-pieces over the raw page text, no structure."""
+    words = [(lay.page, w) for lay in layouts for w in lay.raw.split()]
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(words):
+        end, used = start, 0
+        while end < len(words) and used < NAIVE_TOKENS:
+            used += count_tokens(words[end][1])
+            end += 1
+        pages = sorted({p for p, _ in words[start:end]})
+        region = [Region(page=p, bbox=BBox(x0=0, y0=0, x1=1, y1=1)) for p in pages]
+        text = " ".join(w for _, w in words[start:end])
+        n = len(chunks)
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc_id, n),
+                doc_id=doc_id,
+                kb="cuad",
+                ordinal=n,
+                kind="text",
+                markdown=text,
+                regions=region,
+                pages=pages,
+            )  # fmt: skip
+        )
+        start = end
+    return chunks
+
+
+def evaluate(
+    kb: KnowledgeBase, questions: list[tuple[str, str, set[int]]], mode: SearchMode
+) -> dict[str, float]:
+    hit1 = hit5 = rr = 0.0
+    for doc_id, question, gold in questions:
+        hits = kb.search(question, SearchFilters(doc_ids=[doc_id]), mode=mode, top_k=10)
+        rank = next((i for i, h in enumerate(hits) if gold & set(h.pages)), None)
+        hit1 += rank == 0
+        hit5 += rank is not None and rank < 5
+        rr += 1 / (rank + 1) if rank is not None else 0
+    n = len(questions)
+    return {"hit@1": round(hit1 / n, 3), "hit@5": round(hit5 / n, 3), "mrr": round(rr / n, 3), "questions": n}
+
+
+def run_cuad() -> dict[str, object]:
+    meta = json.loads((CUAD / "metadata.json").read_text())
+    embedder = SentenceTransformerEmbedder(EmbedderConfig(device="cpu"))
+    config = ChunkingConfig().fitted(embedder.max_tokens)
+    structured: list[Chunk] = []
+    naive: list[Chunk] = []
+    questions: list[tuple[str, str, set[int]]] = []
+    start = time.perf_counter()
+    for entry in meta:
+        path = CUAD / "contracts" / entry["file"]
+        doc_id = path.stem
+        layouts = layouts_for(path)
+        structured += chunk_document(doc_id, "cuad", path.name, layouts, config, embedder.count_tokens)
+        naive += naive_chunks(doc_id, layouts, embedder.count_tokens)
+        with pymupdf.open(path) as doc:
+            for category, question in QUESTIONS.items():
+                gold = gold_pages(doc, entry.get(category) or [])
+                if gold:
+                    questions.append((doc_id, question, gold))
+    print(f"layouts+chunks {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    results: dict[str, object] = {
+        "contracts": len(meta),
+        "questions": len(questions),
+        "chunks": {"structured": len(structured), "naive_512": len(naive)},
+    }
+    for name, chunks, modes in (
+        ("structured", structured, ("hybrid", "dense", "sparse")),
+        ("naive_512", naive, ("hybrid", "dense")),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = VectorStore(StoreConfig(path=tmp), embedder.dim)
+            kb = KnowledgeBase(store, embedder, SparseEncoder(), SearchConfig())
+            t0 = time.perf_counter()
+            kb.index_chunks(chunks)
+            print(
+                f"indexed {name}: {len(chunks)} chunks in {time.perf_counter() - t0:.0f} s", file=sys.stderr
+            )
+            for mode in modes:
+                results[f"{name}+{mode}"] = evaluate(kb, questions, mode)
+                print(name, mode, results[f"{name}+{mode}"], file=sys.stderr)
+            store.close()
+    return results
+
+
+# --- CJK tokenizer choice: a few Chinese contract sentences, BM25 only --------------------------------
+
+CJK_DOCS = [
+    "本合同自双方签字盖章之日起生效，有效期为三年。",
+    "任何一方可提前三十日书面通知对方解除本合同。",
+    "本合同适用中华人民共和国法律，争议提交上海仲裁委员会仲裁。",
+    "买方应在收到发票后六十日内支付全部货款。",
+    "卖方保证所交付的货物符合国家质量标准。",
+    "因不可抗力导致无法履行合同的，双方均不承担违约责任。",
+    "双方应对在合作中知悉的商业秘密承担保密义务。",
+    "合同期满前一个月，双方可协商续签事宜。",
+    "知识产权归甲方所有，乙方不得擅自使用。",
+    "违约方应向守约方支付合同总金额百分之十的违约金。",
+]
+CJK_QUERIES = [  # (query, index of the document that answers it)
+    ("合同什么时候生效", 0),
+    ("提前多久通知可以解除合同", 1),
+    ("适用哪国法律", 2),
+    ("货款的付款期限", 3),
+    ("货物质量保证", 4),
+    ("不可抗力", 5),
+    ("保密义务", 6),
+    ("续签", 7),
+    ("知识产权归属", 8),
+    ("违约金是多少", 9),
+    ("仲裁机构", 2),
+    ("解除合同需要书面通知吗", 1),
+    ("合同有效期几年", 0),
+    ("上海仲裁委", 2),
+    ("发票", 3),
+    ("国家标准", 4),
+    ("商业秘密", 6),
+    ("协商续签", 7),
+    ("甲方所有", 8),
+    ("百分之十", 9),
+    ("签字盖章", 0),
+    ("三十日", 1),
+    ("守约方", 9),
+    ("擅自使用", 8),
+]
+
+
+def run_cjk() -> dict[str, object]:
+    out: dict[str, object] = {}
+    for method in ("bigram", "jieba"):
+        tokenize(CJK_DOCS[0], method)  # type: ignore[arg-type]  # jieba loads its dictionary once
+        start = time.perf_counter()
+        for _ in range(50):
+            docs = [tokenize(d, method) for d in CJK_DOCS]  # type: ignore[arg-type]
+        tok_s = (time.perf_counter() - start) / 50
+        df: dict[str, int] = {}
+        for d in docs:
+            for t in set(d):
+                df[t] = df.get(t, 0) + 1
+        avg = sum(len(d) for d in docs) / len(docs)
+        rr = hit1 = 0.0
+        for query, gold in CJK_QUERIES:
+            terms = set(tokenize(query, method))  # type: ignore[arg-type]
+            scores = [_bm25(terms, d, df, len(docs), avg) for d in docs]
+            order = sorted(range(len(docs)), key=lambda i: -scores[i])
+            rank = order.index(gold) if scores[gold] > 0 else None
+            hit1 += rank == 0
+            rr += 1 / (rank + 1) if rank is not None else 0
+        n = len(CJK_QUERIES)
+        out[method] = {
+            "hit@1": round(hit1 / n, 3),
+            "mrr": round(rr / n, 3),
+            "tokenize_ms_10_docs": round(tok_s * 1000, 2),
+        }
+    return out
+
+
+def _bm25(terms: set[str], doc: list[str], df: dict[str, int], n: int, avg: float, k1: float = 1.2) -> float:
+    score = 0.0
+    for t in terms:
+        tf = doc.count(t)
+        if tf:
+            idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))  # Qdrant's IDF modifier formula
+            score += idf * tf * (k1 + 1) / (tf + k1 * (0.25 + 0.75 * len(doc) / avg))
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cjk", action="store_true")
+    args = parser.parse_args()
+    name = "sparse_cjk" if args.cjk else "retrieval_eval"
+    results = run_cjk() if args.cjk else run_cuad()
+    (ROOT / "bench" / "results" / f"{name}.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
