@@ -65,13 +65,23 @@ def rss_mb(pid: int) -> float:
 
 
 async def search_load(
-    url: str, clients: int, seconds: float, headers: dict[str, str] | None = None, top_k: int = 10
+    url: str,
+    clients: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    top_k: int = 10,
+    keepalive_s: float = 5.0,
 ) -> dict[str, Any]:
-    """`clients` loops posting /v1/search back to back for `seconds`; every non-200 is an error."""
+    """`clients` loops posting /v1/search back to back for `seconds`; every non-200 is an error.
+
+    `keepalive_s` is how long the client keeps an idle connection (httpx's default is 5 s, the same
+    as uvicorn's keep-alive timeout, so a reused connection can meet the server's close)."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=keepalive_s
+    )
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
 
         async def client(n: int) -> None:
@@ -176,7 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed_docs = [make_pdf(folder / f"seed{i}.pdf", pages=3, seed=f"seed {i}") for i in range(args.docs)]
         seeded = asyncio.run(upload_load(api.url, seed_docs))
         rss_before = rss_mb(api.pid)
-        search = asyncio.run(search_load(api.url, args.clients, args.seconds))
+        search = asyncio.run(search_load(api.url, args.clients, args.seconds, keepalive_s=args.keepalive_s))
         rss_after_search = rss_mb(api.pid)
         batch = [make_pdf(folder / f"up{i}.pdf", pages=2, seed=f"upload {i}") for i in range(args.uploads)]
         uploads = asyncio.run(upload_load(api.url, batch))
@@ -186,6 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "machine": f"{platform.node()} {platform.machine()}, {psutil.cpu_count()} CPUs, "
             f"{round(psutil.virtual_memory().total / 2**30)} GiB; load avg {psutil.getloadavg()[0]:.1f}",
             "embedder": args.embedder,
+            "client_keepalive_s": args.keepalive_s,
             "seed": seeded,
             "search": search,
             "upload": uploads,
@@ -210,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         default="local",
         help="local: the bundled MiniLM in the server; http: a fake embeddings server",
     )
+    parser.add_argument("--keepalive-s", type=float, default=5.0, help="client idle-connection expiry")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     result = run(args)
