@@ -26,7 +26,7 @@ from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = 8
+PAGES = 6
 
 
 @pytest.fixture
@@ -123,7 +123,6 @@ async def test_killed_worker_resumes_without_redoing_pages(
     embedder = {"backend": "http", "url": embed_url}
     pdf = make_pdf(tmp_path / "long.pdf", pages=PAGES, scanned=True)
     copy = make_pdf(tmp_path / "copy.pdf", pages=PAGES, scanned=True)
-    clean_chunks = await _clean_run_chunks(tmp_path, copy, one_reply_vllm.url, embedder)
     queue = f"opticite-test-{uuid.uuid4().hex[:8]}"
     env = _env(tmp_path / "data", postgres_url, redis_url, queue, one_reply_vllm.url, embed_url)
     settings = test_settings(
@@ -137,7 +136,8 @@ async def test_killed_worker_resumes_without_redoing_pages(
     worker = Worker(env, tmp_path / "worker.log")
     with LiveServer(settings) as server, server.client() as client:
         try:
-            worker.start()
+            worker.start()  # it boots (seconds) while the clean run OCRs the copy in this process
+            clean_chunks = await _clean_run_chunks(tmp_path, copy, one_reply_vllm.url, embedder)
             sub = upload(client, pdf, kb="scans", engine="deepseek").json()
             _wait_pages(client, sub["job_id"], 2)
             worker.kill()

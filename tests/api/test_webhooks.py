@@ -13,7 +13,7 @@ import pytest
 
 from api.errors import BadWebhookTarget
 from api.webhooks import SIGNATURE_HEADER, check_target, verify
-from tests.api.conftest import LiveServer, read_sse, test_settings, upload
+from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 
 SECRET = "s3cret-for-tests"
 
@@ -61,7 +61,8 @@ def test_private_and_odd_targets_are_refused_unless_allowed() -> None:
 
 
 @pytest.mark.slow
-def test_completion_webhook_is_signed_and_retried(tmp_path: Path, pdf: Path) -> None:
+def test_completion_webhook_is_signed_and_retried(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "hooked.pdf", pages=1)
     receiver = Receiver(failures=2)
     hooks = {"secret": SECRET, "allow_private_targets": True, "backoff_s": 0.05, "retries": 3}
     settings = test_settings(tmp_path / "data", webhooks=hooks)
