@@ -50,6 +50,7 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
         if header is not None:
             rows = [header[0], *rows]
             box = (box[0], header[1], box[2], box[3])
+        rows = drop_empty_columns(rows)
         blocks.append(
             Block(
                 kind="table",
@@ -117,6 +118,13 @@ def cell_text(cell: PtBox | None, words: list[Word]) -> str:
     x0, y0, x1, y1 = cell
     inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
     return " ".join(w[4] for w in sorted(inside, key=lambda w: (w[5], w[6], w[7])))
+
+
+def drop_empty_columns(rows: list[list[str]]) -> list[list[str]]:
+    """Columns empty in every row (find_tables cuts them at stray rules and currency signs) go."""
+    width = max(len(r) for r in rows)
+    keep = [i for i in range(width) if any(i < len(r) and r[i].strip() for r in rows)]
+    return [[r[i] if i < len(r) else "" for i in keep] for r in rows]
 
 
 def table_markdown(rows: list[list[str]]) -> str:

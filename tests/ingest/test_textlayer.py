@@ -300,3 +300,16 @@ def test_line_end_hyphen_is_kept_in_compounds_and_dropped_in_broken_words() -> N
     assert not keeps_hyphen("re-", "ported", set())  # TeX breaks plain words after "re"
     assert keeps_hyphen("five-", "shift system", {"five-shift"})  # the page spells it hyphenated elsewhere
     assert not keeps_hyphen("non-", "stop", {"nonstop"})  # ... or closed up
+
+
+def test_table_columns_empty_in_every_row_are_dropped() -> None:
+    from ingest.ocr.tables import drop_empty_columns
+
+    rows = [["Model", "", "Score", ""], ["A", "", "0.66", ""], ["B", "", "", ""]]
+    assert drop_empty_columns(rows) == [["Model", "Score"], ["A", "0.66"], ["B", ""]]
+
+
+async def test_table_header_printed_above_the_top_rule_joins_the_table(testdata: Path) -> None:
+    layout = await recognize(testdata / "olmocr-bench-sample" / "pdfs" / "olmo2-pg4.pdf")
+    (table,) = [b for b in layout.blocks if b.kind == "table"]
+    assert table.markdown.splitlines()[0] == "| Source | Type | Tokens | Words | Bytes | Docs |"
