@@ -66,7 +66,7 @@ def latency(embedder: SentenceTransformerEmbedder, size: int) -> dict[str, objec
     with tempfile.TemporaryDirectory() as tmp:
         store = VectorStore(StoreConfig(path=tmp), embedder.dim)
         store.upsert(chunks, vectors.tolist(), [encoder.encode(t) for t in texts])
-        getattr(store.backend, "optimize", lambda: None)()
+        store.optimize()
         kb = KnowledgeBase(store, embedder, encoder, SearchConfig())
         cases: list[tuple[str, SearchMode, SearchFilters]] = [
             ("hybrid", "hybrid", SearchFilters()),

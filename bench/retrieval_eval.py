@@ -55,12 +55,12 @@ def _norm(text: str) -> str:
 def gold_pages(doc: pymupdf.Document, spans: list[str]) -> set[int]:
     """Pages holding a span: whitespace-insensitive match on the page text, else PyMuPDF search_for."""
     pages: set[int] = set()
-    texts = [_norm(p.get_text()) for p in doc]
+    texts = [_norm(p.get_text()) for p in doc.pages()]
     for span in spans:
         key = _norm(span)
         found = {i + 1 for i, t in enumerate(texts) if key and key in t}
         if not found:
-            found = {p.number + 1 for p in doc if p.search_for(span[:80])}
+            found = {(p.number or 0) + 1 for p in doc.pages() if p.search_for(span[:80])}
         pages |= found
     return pages
 
@@ -154,10 +154,11 @@ def run_cuad() -> dict[str, object]:
         "questions": len(questions),
         "chunks": {"structured": len(structured), "naive_512": len(naive)},
     }
-    for name, chunks, modes in (
+    setups: list[tuple[str, list[Chunk], tuple[SearchMode, ...]]] = [
         ("structured", structured, ("hybrid", "dense", "sparse")),
         ("naive_512", naive, ("hybrid", "dense")),
-    ):
+    ]
+    for name, chunks, modes in setups:
         with tempfile.TemporaryDirectory() as tmp:
             store = VectorStore(StoreConfig(path=tmp), embedder.dim)
             kb = KnowledgeBase(store, embedder, SparseEncoder(), SearchConfig())

@@ -51,7 +51,7 @@ def real_texts() -> list[str]:
         except Exception:  # the robustness corpus holds files that do not open: skip them
             continue
         with doc:
-            for page in doc:
+            for page in doc.pages():
                 flat = " ".join(page.get_text().split())
                 sentences = [s for s in re.split(r"(?<=[.!?;:])\s+", flat) if len(s) > 20]
                 for n in (1, 2, 3, 4):  # overlapping windows: distinct texts, real wording

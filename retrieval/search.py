@@ -55,6 +55,7 @@ class KnowledgeBase:
             self.store.upsert(
                 batch, self.embedder.embed_passages(texts), [self.sparse.encode(t) for t in texts]
             )
+        self.store.optimize()  # edge: a no-op until a segment passes the indexing threshold
         return len(chunks)
 
     def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> int:

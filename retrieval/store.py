@@ -329,6 +329,12 @@ class VectorStore:
         if chunks:
             self.backend.upsert(chunks, dense, sparse)
 
+    def optimize(self) -> None:
+        """Let the engine index what was written (Qdrant Edge builds HNSW here; a no-op elsewhere)."""
+        optimize = getattr(self.backend, "optimize", None)
+        if optimize is not None:
+            optimize()
+
     def delete_document(self, doc_id: str) -> None:
         self.backend.delete(SearchFilters(doc_ids=[doc_id]))
 
