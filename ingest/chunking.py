@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.layout import BBox, Block, PageLayout, Region
+from ingest.layout import Block, Line, PageLayout, Region
 
 CHUNK_NAMESPACE = uuid.UUID("5b0c7f0e-7a43-4b8e-9a55-0f4c3c1d2e10")
 
@@ -244,8 +244,8 @@ def _text_units(page: int, block: Block, budget: int, count_tokens: Callable[[st
     units: list[_Unit] = []
     for start, piece in _pieces(text, budget, count_tokens):
         end = start + len(piece)
-        lines = [bbox for (s, e, bbox) in spans if s < end and e > start]
-        regions = [Region(page=page, bbox=b) for b in lines] or [Region(page=page, bbox=block.bbox)]
+        lines = [line for (s, e, line) in spans if s < end and e > start]
+        regions = [_line_region(page, ln) for ln in lines] or [Region(page=page, bbox=block.bbox, text=piece)]
         units.append(_Unit(piece, regions, count_tokens(piece)))
     return units
 
@@ -308,9 +308,9 @@ def _fit(text: str, budget: int, count_tokens: Callable[[str], int]) -> list[str
     return parts
 
 
-def _line_spans(block: Block, text: str) -> list[tuple[int, int, BBox]]:
+def _line_spans(block: Block, text: str) -> list[tuple[int, int, Line]]:
     """Character span of each line of the block in its markdown (found, else proportional)."""
-    spans: list[tuple[int, int, BBox]] = []
+    spans: list[tuple[int, int, Line]] = []
     total = sum(len(ln.text) + 1 for ln in block.lines) or 1
     cursor = 0
     approx = 0
@@ -324,15 +324,21 @@ def _line_spans(block: Block, text: str) -> list[tuple[int, int, BBox]]:
             start = approx * len(text) // total
             end = (approx + len(line.text) + 1) * len(text) // total
         approx += len(line.text) + 1
-        spans.append((start, end, line.bbox))
+        spans.append((start, end, line))
     return spans
 
 
 def _block_regions(page: int, block: Block) -> list[Region]:
-    """The finest boxes a block has: its lines when the engine gave them, else the block box."""
+    """The finest boxes a block has: its lines when the engine gave them, else the block box.
+
+    Each region keeps its text, so an answer can narrow a citation to the lines it quotes."""
     if block.lines:
-        return [Region(page=page, bbox=ln.bbox) for ln in block.lines]
-    return [Region(page=page, bbox=block.bbox)]
+        return [_line_region(page, ln) for ln in block.lines]
+    return [Region(page=page, bbox=block.bbox, text=block.markdown)]
+
+
+def _line_region(page: int, line: Line) -> Region:
+    return Region(page=page, bbox=line.bbox, text=line.text)
 
 
 def _merge_regions(regions: list[Region]) -> list[Region]:

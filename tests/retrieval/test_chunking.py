@@ -156,3 +156,23 @@ def test_ids_are_deterministic_and_ordinal_based() -> None:
     first, second = chunk(contract()), chunk(contract())
     assert [c.id for c in first] == [c.id for c in second] == [chunk_id("doc1", i) for i in range(3)]
     assert all(c.kb == "kb1" and c.filename == "f.pdf" for c in first)
+
+
+def test_regions_keep_the_text_they_cover_so_citations_can_narrow() -> None:
+    lines = [
+        Line(text="The buyer pays within 30 days.", bbox=box(0.1, 0.02)),
+        Line(text="Interest is 2%.", bbox=box(0.13, 0.02)),
+    ]
+    with_lines = Block(
+        kind="text",
+        markdown="The buyer pays within 30 days. Interest is 2%.",
+        bbox=box(0.1, 0.05),
+        lines=lines,
+    )
+    without = Block(kind="text", markdown="Notices go to the registered office.", bbox=box(0.3))
+    [only] = chunk([page(1, [with_lines, without])])
+    assert [(r.text, r.bbox) for r in only.regions] == [
+        ("The buyer pays within 30 days.", lines[0].bbox),
+        ("Interest is 2%.", lines[1].bbox),
+        ("Notices go to the registered office.", without.bbox),
+    ]
