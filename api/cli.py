@@ -147,17 +147,30 @@ async def _ocr_files(
     from api.services import Services
 
     services = Services(settings)  # OCR only: no tables created, no store opened, no model loaded
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     try:
         with _progress() as bar:
-            task = bar.add_task("OCR", total=len(files))
+            task = bar.add_task("OCR pages", total=await asyncio.to_thread(_count_pages, files, settings))
             for path in files:
                 bar.update(task, description=f"OCR {path.name}")
-                result = await services.ocr_file(path, options)
-                bar.advance(task)
+                result = await services.ocr_file(path, options, on_page=lambda _page: bar.advance(task))
                 emit(path, result)
     finally:
         await services.components.aclose()
+
+
+def _count_pages(files: Sequence[Path], settings: Settings) -> int | None:
+    """Pages in all `files`, for the progress bar; a file that cannot be opened counts none (its
+    error is reported when its turn comes)."""
+    from ingest.sources import open_source
+
+    total = 0
+    for path in files:
+        try:
+            with open_source(path, settings.source) as src:
+                total += src.page_count
+        except IngestError:
+            continue
+    return total or None
 
 
 def _with_ocr_server(settings: Settings, url: str | None, model: str | None) -> Settings:

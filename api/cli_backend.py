@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,15 +43,10 @@ class LocalBackend:
         self.services = services
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
-        # ingest moves its file into the data dir, so it gets a copy; under the real name, which
-        # its error messages quote
-        folder = Path(tempfile.mkdtemp(dir=self.services.settings.uploads_dir, prefix="cli-"))
-        staged = folder / path.name
-        await asyncio.to_thread(shutil.copyfile, path, staged)
-        try:
-            sub = await self.services.ingest(staged, path.name, kb, options, tags)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
+        # ingest moves its file into the data dir, so it gets a copy, staged like an HTTP upload
+        with self.services.stage_upload(path.name) as staged:
+            await asyncio.to_thread(shutil.copyfile, path, staged)
+            sub = await self.services.ingest(staged, staged.name, kb, options, tags)
         return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
 
     async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic:

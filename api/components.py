@@ -101,7 +101,9 @@ class Components:
     def router(self) -> OcrRouter:
         with self._lock:
             if self._router is None:
-                self._router = OcrRouter(self.engines())
+                deepseek = self.settings.deepseek
+                fallback = deepseek.cpu_fallback_on_error if deepseek is not None else True
+                self._router = OcrRouter(self.engines(), cpu_fallback_on_error=fallback)
             return self._router
 
     def answerer(self) -> Answerer:

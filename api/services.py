@@ -7,12 +7,11 @@ components (embedder, vector store, OCR engines, HTTP clients) are built on firs
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +23,11 @@ from api.errors import Conflict, Forbidden, JobNotFound, PageNotFound, UnknownDo
 from api.jobs import JobRunner, build_runner
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
+from api.uploads import safe_filename, staged_upload
 from ingest.layout import BBox, PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
-from ingest.pipeline import DocumentFiles, Hooks
+from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
 from ingest.sources import open_source
 from retrieval.answer import Answer
 from retrieval.chat import ChatService
@@ -82,12 +82,13 @@ class Services:
     def files(self, doc_id: str) -> DocumentFiles:
         return DocumentFiles(self.settings.docs_dir / doc_id)
 
-    def stage_upload(self) -> Path:
-        """A fresh temp file under data_dir/uploads for a streamed upload."""
-        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.settings.uploads_dir, prefix="upload-")
-        os.close(fd)
-        return Path(name)
+    def stage_upload(self, filename: str | None) -> AbstractContextManager[Path]:
+        """`data_dir/uploads/<random>/<safe filename>` for one upload, removed with its folder at exit.
+
+        The name and extension are the client's (sanitized), so errors quote the user's file and a
+        known extension that contradicts the content is refused at upload (unsupported_file).
+        """
+        return staged_upload(self.settings.uploads_dir, filename)
 
     # --- documents ----------------------------------------------------------------------
     async def ingest(
@@ -107,6 +108,7 @@ class Services:
         which re-processes that document from scratch.
         """
         options = options or self.settings.ocr
+        filename = safe_filename(filename)
         with open_source(path, self.settings.source) as src:
             sha256, page_count = src.sha256, src.page_count
         with self.db.session() as s:
@@ -222,17 +224,24 @@ class Services:
         return render_crop(self.page_png(doc_id, page, kbs), bbox, margin)
 
     async def ocr_file(
-        self, path: Path, options: OcrOptions | None = None, with_images: bool = False
+        self,
+        path: Path,
+        options: OcrOptions | None = None,
+        with_images: bool = False,
+        on_page: Callable[[PageOutcome], None] | None = None,
     ) -> OcrResult:
         """OCR an image or PDF without storing or indexing anything.
 
-        `with_images` puts each rendered page PNG in the reply as a data URI (the web UI's preview).
+        `with_images` puts each rendered page PNG in the reply as a data URI (the web UI's preview);
+        `on_page` sees each page as it finishes, in completion order (the CLI's progress bar).
         """
         options = options or self.settings.ocr
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         scratch = DocumentFiles(Path(tempfile.mkdtemp(dir=self.settings.uploads_dir, prefix="ocr-")))
+        hooks = Hooks(on_page=on_page) if on_page is not None else Hooks()
         try:
             pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
-            await pipeline.ocr_pages(path, scratch, options, Hooks())
+            await pipeline.ocr_pages(path, scratch, options, hooks)
             layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
             images = await asyncio.to_thread(_read_page_images, scratch, layouts) if with_images else {}
         finally:

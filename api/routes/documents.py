@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -11,9 +10,10 @@ from pydantic import ValidationError
 
 from api.auth import require_kb
 from api.deps import DocumentDep, KeyDep, ServicesDep, SettingsDep
-from api.errors import BadRequest, UploadTooLarge
+from api.errors import BadRequest
 from api.schemas import DocumentDetail, DocumentList, JobPublic, ReindexRequest, SubmissionPublic
 from api.settings import Settings
+from api.uploads import save_upload
 from api.webhooks import check_target
 from ingest.layout import BBox
 from ingest.ocr.deepseek import resolve_prompt
@@ -21,7 +21,6 @@ from ingest.ocr.engine import OcrOptions, PreprocessOptions
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-COPY_CHUNK = 1 << 20
 
 
 def _split(value: str | None) -> list[str]:
@@ -38,22 +37,6 @@ def parse_boxes(value: str | None) -> list[BBox]:
 
 def _split_boxes(value: str | None) -> list[str]:
     return [p for p in (value or "").split(";") if p.strip()]
-
-
-async def save_upload(upload: UploadFile, request: Request, settings: Settings, target: Path) -> None:
-    """Copy the upload to `target`, refusing it (413) past `max_upload_bytes`."""
-    limit = settings.max_upload_bytes
-    declared = int(request.headers.get("content-length") or 0)
-    too_large = UploadTooLarge(f"the upload is over the limit of {limit} bytes; split or compress the file")
-    if declared > limit + 64 * 1024:  # multipart framing adds a little
-        raise too_large
-    size = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(COPY_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            await asyncio.to_thread(out.write, chunk)
 
 
 def build_options(
@@ -98,13 +81,9 @@ async def upload_document(
     options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
     if webhook_url:
         await asyncio.to_thread(check_target, webhook_url, settings.webhooks.allow_private_targets)
-    staged = services.stage_upload()
-    try:
-        await save_upload(file, request, settings, staged)
-        filename = Path(file.filename or "upload").name
-        sub = await services.ingest(staged, filename, kb, options, _split(tags), force, webhook_url)
-    finally:
-        staged.unlink(missing_ok=True)
+    with services.stage_upload(file.filename) as staged:
+        await save_upload(file, request, settings.max_upload_bytes, staged)
+        sub = await services.ingest(staged, staged.name, kb, options, _split(tags), force, webhook_url)
     return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from api.deps import KeyDep, ServicesDep, SettingsDep
-from api.routes.documents import build_options, save_upload
+from api.routes.documents import build_options
 from api.schemas import OcrResult
+from api.uploads import save_upload
 
 router = APIRouter(tags=["ocr"])
 
@@ -28,11 +28,6 @@ async def ocr(
     locate_text: Annotated[str | None, Form(description="the text to find (prompt=locate)")] = None,
 ) -> OcrResult:
     options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
-    staged = services.stage_upload()
-    named = staged.with_name(staged.name + Path(file.filename or "").suffix.lower())
-    try:
-        await save_upload(file, request, settings, named)
-        return await services.ocr_file(named, options, with_images=True)
-    finally:
-        staged.unlink(missing_ok=True)
-        named.unlink(missing_ok=True)
+    with services.stage_upload(file.filename) as staged:
+        await save_upload(file, request, settings.max_upload_bytes, staged)
+        return await services.ocr_file(staged, options, with_images=True)

@@ -82,6 +82,9 @@ class DeepSeekConfig(BaseModel):
     # The router's retry after a loop: shorter n-grams are banned over a longer window.
     strict_ngram: NGramSettings = NGramSettings(ngram_size=20, window_size=180)
     send_mm_processor_kwargs: bool = False  # only for a vLLM whose processor reads them per request
+    # After a service error (unreachable, timeout, 5xx after `retries`): True reads the page with the
+    # CPU engine now; False leaves it failed with the reason, for `retry` once the server is back.
+    cpu_fallback_on_error: bool = True
 
 
 class Completion(BaseModel):

@@ -1,8 +1,9 @@
 """Route each page to an OCR engine, gate DeepSeek output, retry and fall back.
 
 DeepSeek chain: the requested prompt → the same with a stronger n-gram blocker → `Free OCR.` (one
-page-level block; grounding prompt only) → the CPU engine. A page never raises: when every attempt
-fails it comes back as a PageLayout with `quality.status == "failed"`, the reason and the raw output.
+page-level block; grounding prompt only) → the CPU engine (after a DeepSeek service error only when
+`cpu_fallback_on_error`). A page never raises: when every attempt fails it comes back as a PageLayout
+with `quality.status == "failed"`, the reason and the raw output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from ingest.errors import BadOcrOption, IngestError
+from ingest.errors import BadOcrOption, IngestError, ServiceError
 from ingest.layout import PageLayout, Quality, QualityStatus
 from ingest.ocr.deepseek import resolve_prompt
 from ingest.ocr.engine import Engine, OcrOptions
@@ -93,10 +94,27 @@ class _StrictEngine(Protocol):
     ) -> PageLayout: ...
 
 
+def ends_page(attempt: Attempt, exc: Exception, cpu_fallback_on_error: bool) -> bool:
+    """Whether an attempt that raised leaves the page failed instead of trying the next engine.
+
+    With `cpu_fallback_on_error` off, a DeepSeek service error (unreachable, timeout, 5xx after its
+    retries) fails the page, so `retry` reads it with DeepSeek once the server is back rather than
+    the page keeping CPU text for good.
+    """
+    return not cpu_fallback_on_error and attempt.engine == "deepseek" and isinstance(exc, ServiceError)
+
+
 class OcrRouter:
-    def __init__(self, engines: Mapping[str, Engine], has_text: Callable[[PageImage], bool] = has_real_text):
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        has_text: Callable[[PageImage], bool] = has_real_text,
+        *,
+        cpu_fallback_on_error: bool = True,
+    ):
         self.engines = dict(engines)
         self._has_text = has_text
+        self.cpu_fallback_on_error = cpu_fallback_on_error
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         try:
@@ -119,6 +137,8 @@ class OcrRouter:
                 skip.add(attempt.engine)  # its other attempts would meet the same fault
                 notes.append(note)
                 reason = reason or note
+                if ends_page(attempt, exc, self.cpu_fallback_on_error):
+                    return failed_layout(page, first, note, notes, raw)
                 continue
             verdict = gate(attempt, layout)
             notes.append(f"{attempt.label}: {verdict.reason or 'ok'}")

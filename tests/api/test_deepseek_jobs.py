@@ -11,8 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from ingest.errors import EngineUnavailable
-from ingest.ocr.rapidocr import RapidOcrEngine
 from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 from tests.fakes.vllm_server import BUILTIN_REPLY, FakeVllm, Reply, request_image_and_prompt
 
@@ -23,8 +21,15 @@ LOCATE_PROMPT = "Locate <|ref|>Payment terms<|/ref|> in the image."
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, _fake_vllm_server: FakeVllm) -> Iterator[LiveServer]:
-    """One page at a time, no retries inside the engine: each scripted reply is one page attempt."""
-    deepseek = {"url": _fake_vllm_server.url, "concurrency": 1, "retries": 0, "backoff_s": 0.0}
+    """One page at a time, no retries inside the engine: each scripted reply is one page attempt.
+    A DeepSeek service error leaves the page failed (no CPU fallback), for `retry` to read later."""
+    deepseek = {
+        "url": _fake_vllm_server.url,
+        "concurrency": 1,
+        "retries": 0,
+        "backoff_s": 0.0,
+        "cpu_fallback_on_error": False,
+    }
     data = tmp_path_factory.mktemp("deepseek") / "data"
     with LiveServer(test_settings(data, deepseek=deepseek, jobs={"page_concurrency": 1})) as live:
         yield live
@@ -89,23 +94,19 @@ def test_locate_prompt_without_text_is_refused_before_any_work(
 
 
 def test_retry_reads_a_page_failed_by_a_500_storm_once_the_server_recovers(
-    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
 ) -> None:
-    async def cpu_engine_down(*_args: object, **_kwargs: object) -> None:
-        raise EngineUnavailable("the CPU fallback is down too")
-
     fake_vllm.script(GOOD, "500")  # page 1 read, page 2 meets the storm (no retries configured)
-    with monkeypatch.context() as patch:
-        # The router falls back to RapidOCR after DeepSeek; it must fail too for the page to end failed.
-        patch.setattr(RapidOcrEngine, "recognize", cpu_engine_down)
-        pdf = make_pdf(tmp_path / "storm.pdf", pages=2, seed="storm")
-        sub = upload(client, pdf, kb="retry", engine="deepseek")
-        assert sub.status_code == 202, sub.text
-        doc_id = sub.json()["document_id"]
-        assert _finish(client, sub.json()["job_id"])["state"] == "partial"
+    pdf = make_pdf(tmp_path / "storm.pdf", pages=2, seed="storm")
+    sub = upload(client, pdf, kb="retry", engine="deepseek")
+    assert sub.status_code == 202, sub.text
+    doc_id = sub.json()["document_id"]
+    assert _finish(client, sub.json()["job_id"])["state"] == "partial"
     doc = client.get(f"/v1/documents/{doc_id}").json()
     assert doc["status"] == "partial" and [p["status"] for p in doc["page_details"]] == ["done", "failed"]
     assert "500" in doc["page_details"][1]["quality"]["reason"]
+    failed = client.get(f"/v1/documents/{doc_id}/layout").json()["pages"][1]["quality"]
+    assert len(failed["attempts"]) == 1 and failed["attempts"][0].startswith("deepseek:")  # no CPU attempt
     before = len(fake_vllm.requests)
 
     fake_vllm.script(GOOD)  # the server has recovered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -56,8 +57,9 @@ def rapidocr() -> FakeEngine:
 
 def _router(fake_vllm: FakeVllm, client: httpx.AsyncClient, *others: FakeEngine, **cfg: object) -> OcrRouter:
     engines: dict[str, Engine] = {e.name: e for e in others}
-    engines["deepseek"] = DeepSeekEngine(fast_config(fake_vllm.url, **cfg), client)
-    return OcrRouter(engines)
+    config = fast_config(fake_vllm.url, **cfg)
+    engines["deepseek"] = DeepSeekEngine(config, client)
+    return OcrRouter(engines, cpu_fallback_on_error=config.cpu_fallback_on_error)
 
 
 def _has_text(page: PageImage) -> bool:
@@ -154,6 +156,56 @@ async def test_service_errors_skip_the_retries_and_fall_back(fake_vllm: FakeVllm
     assert layout.engine == "rapidocr" and layout.quality.status == "fallback"
     assert layout.quality.attempts[0].startswith("deepseek: engine_bad_response")
     assert len(fake_vllm.requests) == 2  # one try + one retry, then no strict/free attempts
+
+
+async def test_without_cpu_fallback_a_500_storm_leaves_the_page_failed_with_its_reason(
+    fake_vllm: FakeVllm, client, rapidocr
+) -> None:
+    fake_vllm.script("500", "500")
+    router = _router(fake_vllm, client, rapidocr, retries=1, cpu_fallback_on_error=False)
+    layout = await router.recognize(make_page(page=4), OcrOptions())
+    assert layout.page == 4 and layout.quality.status == "failed" and layout.blocks == []
+    assert layout.engine == "deepseek" and rapidocr.calls == 0
+    assert (layout.quality.reason or "").startswith("deepseek: engine_bad_response")
+    assert "500" in (layout.quality.reason or "")
+    assert len(layout.quality.attempts) == 1 and len(fake_vllm.requests) == 2
+
+
+async def test_without_cpu_fallback_an_unreachable_server_leaves_the_page_failed(
+    client: httpx.AsyncClient, rapidocr: FakeEngine
+) -> None:
+    config = fast_config(f"http://127.0.0.1:{_closed_port()}/v1", retries=0, cpu_fallback_on_error=False)
+    engines: dict[str, Engine] = {"deepseek": DeepSeekEngine(config, client), "rapidocr": rapidocr}
+    layout = await OcrRouter(engines, cpu_fallback_on_error=False).recognize(make_page(), OcrOptions())
+    assert layout.quality.status == "failed" and rapidocr.calls == 0
+    assert (layout.quality.reason or "").startswith("deepseek: engine_unavailable")
+
+
+async def test_without_cpu_fallback_quality_failures_still_go_free_ocr_then_cpu(
+    fake_vllm: FakeVllm, client, rapidocr
+) -> None:
+    fake_vllm.script("length", "loop", "length")
+    router = _router(fake_vllm, client, rapidocr, cpu_fallback_on_error=False)
+    layout = await router.recognize(make_page(), OcrOptions())
+    assert layout.engine == "rapidocr" and layout.quality.status == "fallback" and rapidocr.calls == 1
+    assert request_image_and_prompt(fake_vllm.requests[-1])[1] == "Free OCR."
+
+
+async def test_without_cpu_fallback_a_storm_after_a_loop_fails_the_page_on_the_service_error(
+    fake_vllm: FakeVllm, client, rapidocr
+) -> None:
+    fake_vllm.script("loop", "500")
+    router = _router(fake_vllm, client, rapidocr, retries=0, cpu_fallback_on_error=False)
+    layout = await router.recognize(make_page(), OcrOptions())
+    assert layout.quality.status == "failed" and rapidocr.calls == 0
+    assert (layout.quality.reason or "").startswith("deepseek(strict): engine_bad_response")
+    assert layout.quality.attempts[0].startswith("deepseek: ") and "<|ref|>" in layout.raw
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def test_when_everything_fails_the_page_comes_back_failed(fake_vllm: FakeVllm, client) -> None:
