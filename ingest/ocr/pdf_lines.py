@@ -52,14 +52,16 @@ class PdfLine:
 
 
 def clean_text(text: str) -> str:
-    """Paired single quotes as double quotes (‘‘x’’ → “x”), spacing accents joined to their letter."""
+    """Paired single quotes as double quotes (‘‘x’’ → “x”), spacing accents joined to their letter, no
+    zero-width spaces."""
 
     def join(m: re.Match[str]) -> str:
         letter = "i" if m.group(2) == "ı" else m.group(2)
         composed = unicodedata.normalize("NFC", letter + _ACCENTS[m.group(1)])
         return composed if len(composed) == 1 else m.group(0)
 
-    return _ACCENT_RE.sub(join, text.replace("‘‘", "“").replace("’’", "”"))
+    text = text.replace("‘‘", "“").replace("’’", "”").replace("\u200b", "").replace("\ufeff", "")
+    return _ACCENT_RE.sub(join, text)
 
 
 def _spaced(span: dict[str, Any]) -> str:

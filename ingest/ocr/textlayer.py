@@ -38,6 +38,8 @@ __all__ = [
 HYPHEN_PREFIXES = frozenset(
     {"non", "self", "post", "anti", "multi", "semi", "quasi", "pseudo", "cross", "well"}
 )
+_WORDY_RE = re.compile(r"[^\W\d_]{2,}")  # headings have a word of two letters or more
+_MATH_RE = re.compile(r"[=+−±×÷∇∂∑∏∫√≤≥≠≈∞⋅]")
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
@@ -161,7 +163,11 @@ def classify(para: _Para, fonts: FontStats, config: TextLayerConfig) -> tuple[st
     """Pure rule: (kind, heading level) of one paragraph given the document's font statistics."""
     text = para.text
     size = Counter(ln.size for ln in para.lines).most_common(1)[0][0]
-    short = len(text) <= config.heading_max_chars and len(para.lines) <= 3 and any(c.isalpha() for c in text)
+    sentence = text.rstrip().endswith(".") and len(text.split()) >= 6
+    short = len(text) <= config.heading_max_chars and len(para.lines) <= 3 and not sentence
+    short = short and _WORDY_RE.search(text) is not None
+    if _MATH_RE.search(text) and not re.search(r"[^\W\d_]{3,}", text):
+        return "text", None  # a displayed formula set large ("e + iπ 1 = 0") is not a heading
     if short and fonts.title is not None and abs(size - fonts.title) < 0.6:
         return "title", 1
     shift = 1 if fonts.title is not None else 0

@@ -313,3 +313,10 @@ async def test_table_header_printed_above_the_top_rule_joins_the_table(testdata:
     layout = await recognize(testdata / "olmocr-bench-sample" / "pdfs" / "olmo2-pg4.pdf")
     (table,) = [b for b in layout.blocks if b.kind == "table"]
     assert table.markdown.splitlines()[0] == "| Source | Type | Tokens | Words | Bytes | Docs |"
+
+
+async def test_displayed_formulas_and_sentences_set_large_are_not_headings(testdata: Path) -> None:
+    layout = await recognize(testdata / "olmocr-bench-sample" / "pdfs" / "mathfuncs.pdf")
+    headings = [b.markdown for b in layout.blocks if b.kind in ("heading", "title")]
+    assert "2. Pythagorean Theorem" in headings
+    assert not [h for h in headings if "=" in h or "\u200b" in h], headings
