@@ -1,7 +1,8 @@
 """Contract QA retrieval on CUAD (shared test data): page hit@1, hit@5 and MRR per chunking and search mode.
 
-One question per labelled span category ("What is the governing law of this agreement?"), asked within
-its contract; the gold pages are the pages holding one of the category's lawyer-marked spans.
+Questions and gold pages come from the shared loader `bench/cuad.py`: one question per labelled span
+category ("What is the governing law of this agreement?"), asked within its contract; gold = the pages
+holding one of the category's lawyer-marked spans (whitespace-normalized text match).
 
     .venv/bin/python bench/retrieval_eval.py          # writes bench/results/retrieval_eval.json
     .venv/bin/python bench/retrieval_eval.py --cjk    # bigram vs jieba on a few Chinese sentences
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import tempfile
 import time
@@ -23,6 +23,7 @@ import pymupdf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cuad import load_questions  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
 from ingest.layout import BBox, PageLayout, Region  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
@@ -35,34 +36,7 @@ from retrieval.sparse import SparseEncoder, tokenize  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
-QUESTIONS = {
-    "Document Name": "What is the name of this agreement?",
-    "Parties": "Who are the parties to this agreement?",
-    "Agreement Date": "What is the date of this agreement?",
-    "Effective Date": "When does this agreement become effective?",
-    "Expiration Date": "When does this agreement expire?",
-    "Renewal Term": "What is the renewal term of this agreement?",
-    "Notice Period To Terminate Renewal": "How much notice is needed to terminate renewal?",
-    "Governing Law": "What is the governing law of this agreement?",
-}
 NAIVE_TOKENS = 512
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\W+", "", text.lower())
-
-
-def gold_pages(doc: pymupdf.Document, spans: list[str]) -> set[int]:
-    """Pages holding a span: whitespace-insensitive match on the page text, else PyMuPDF search_for."""
-    pages: set[int] = set()
-    texts = [_norm(p.get_text()) for p in doc.pages()]
-    for span in spans:
-        key = _norm(span)
-        found = {i + 1 for i, t in enumerate(texts) if key and key in t}
-        if not found:
-            found = {(p.number or 0) + 1 for p in doc.pages() if p.search_for(span[:80])}
-        pages |= found
-    return pages
 
 
 def layouts_for(path: Path) -> list[PageLayout]:
@@ -143,11 +117,7 @@ def run_cuad() -> dict[str, object]:
         layouts = layouts_for(path)
         structured += chunk_document(doc_id, "cuad", path.name, layouts, config, embedder.count_tokens)
         naive += naive_chunks(doc_id, layouts, embedder.count_tokens)
-        with pymupdf.open(path) as doc:
-            for category, question in QUESTIONS.items():
-                gold = gold_pages(doc, entry.get(category) or [])
-                if gold:
-                    questions.append((doc_id, question, gold))
+    questions = [(q.file.stem, q.question, q.gold_pages) for q in load_questions(CUAD)]
     print(f"layouts+chunks {time.perf_counter() - start:.0f} s", file=sys.stderr)
     results: dict[str, object] = {
         "contracts": len(meta),
