@@ -88,7 +88,10 @@ def test_kind_tags_and_doc_filters(kb: KnowledgeBase) -> None:
     )
     query = "price of bolts"
     assert {h.kind for h in kb.search(query, SearchFilters(kind="table"))} == {"table"}
-    assert {(h.doc_id, h.kind) for h in kb.search(query, SearchFilters(kind="text"))} == {("d1", "text"), ("d2", "text")}
+    assert {(h.doc_id, h.kind) for h in kb.search(query, SearchFilters(kind="text"))} == {
+        ("d1", "text"),
+        ("d2", "text"),
+    }
     assert {h.doc_id for h in kb.search(query, SearchFilters(doc_ids=["d2"]))} == {"d2"}
     assert len(kb.search(query, SearchFilters(tags=["prices"]))) == 2
 
