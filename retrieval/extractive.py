@@ -24,7 +24,7 @@ NEW_TERMS_FOR_FULL_WEIGHT = 3  # an answer says something the question did not
 SHORT_SENTENCE_WORDS = 6  # fragments ("Name:") are damped below this many words
 TYPE_WEIGHT = 0.5  # bonus for holding the kind of answer asked for
 UNTYPED = 0.4  # weight of a sentence lacking the kind of answer the question asks for
-FURNITURE_HITS = 2  # a sentence in this many hits is a running header or footer, not content
+FURNITURE_HITS = 2  # a sentence in this many hits of one document is a running header or footer
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
@@ -58,7 +58,9 @@ class Pick:
 
 def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     """Every sentence of every hit with its score, best first."""
-    candidates = _without_furniture([(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)])
+    candidates = _without_furniture(
+        hits, [(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)]
+    )
     sentence_terms = [terms(s) for _, s in candidates]
     idf = idf_weights(sentence_terms)
     question_terms = terms(question)
@@ -76,12 +78,17 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     return sorted(picks, key=lambda p: -p.score)
 
 
-def _without_furniture(candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Drop sentences found in several hits: running headers and footers the engine kept as text."""
-    hits_with: dict[str, set[int]] = {}
+def _without_furniture(hits: Sequence[SearchHit], candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop sentences found in several hits of one document: running headers and footers the engine
+    kept as text. The same sentence in two documents is content (contracts share their boilerplate)."""
+
+    def key(i: int, sentence: str) -> tuple[str, str]:
+        return hits[i].doc_id, clean_markdown(sentence).lower()
+
+    hits_with: dict[tuple[str, str], set[int]] = {}
     for i, sentence in candidates:
-        hits_with.setdefault(clean_markdown(sentence).lower(), set()).add(i)
-    return [(i, s) for i, s in candidates if len(hits_with[clean_markdown(s).lower()]) < FURNITURE_HITS]
+        hits_with.setdefault(key(i, sentence), set()).add(i)
+    return [(i, s) for i, s in candidates if len(hits_with[key(i, s)]) < FURNITURE_HITS]
 
 
 def _shape(question_terms: Sequence[str], sentence_terms: Sequence[str], sentence: str) -> float:

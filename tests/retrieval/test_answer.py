@@ -277,3 +277,22 @@ async def test_extractive_prefers_the_sentence_holding_the_kind_of_answer_asked_
     assert "December 19, 2018" in answer.answer and answer.citations[0].doc_id == "doc-2"
     who = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer("Who are the parties?", hits)
     assert who.citations[0].doc_id == "doc-2"
+
+
+async def test_extractive_keeps_a_clause_two_documents_share_but_drops_one_repeated_within_a_document() -> (
+    None
+):
+    clause = "The Customer shall pay every invoice within thirty days of receipt."
+    footer = "Source: ACME CORP, S-4/A, filed 1/23/2020, payable within thirty days."
+    shared = [make_hit(1, [clause], 0.9), make_hit(2, [clause], 0.8)]  # two contracts, same boilerplate
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(
+        "Within how many days must invoices be paid?", shared
+    )
+    assert "thirty days of receipt" in answer.answer
+
+    page1, page2 = make_hit(3, [footer], 0.9, page=1), make_hit(4, [footer, clause], 0.8, page=2)
+    page2 = page2.model_copy(update={"doc_id": page1.doc_id})  # one document: the footer runs on every page
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(
+        "Within how many days is payment due?", [page1, page2]
+    )
+    assert "Source:" not in answer.answer and "thirty days of receipt" in answer.answer
