@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from ingest.chunking import Chunk
 from retrieval.embed import Embedder
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.rerank import build_reranker
 from retrieval.sparse import SparseEncoder
 from retrieval.store import StoreQuery, VectorStore
 
@@ -44,7 +45,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.sparse = sparse
         self.config = config or SearchConfig()
-        self.reranker = reranker
+        self.reranker = reranker or build_reranker(self.config.reranker)
 
     def index_chunks(self, chunks: Sequence[Chunk]) -> int:
         """Embed and upsert; ids are the chunk ids, so indexing a document again replaces it."""

@@ -9,7 +9,7 @@ from llama_index.core.schema import QueryBundle
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.llamaindex import KnowledgeBaseRetriever
 from retrieval.rerank import CrossEncoderReranker
-from retrieval.search import KnowledgeBase
+from retrieval.search import KnowledgeBase, SearchConfig
 from tests.retrieval.conftest import contract_chunks, make_chunk
 
 # Near-identical clauses that differ only by their number: meaning cannot tell them apart, terms can.
@@ -76,6 +76,13 @@ def test_reranker_reorders_the_candidates_and_cuts_to_top_k(kb: KnowledgeBase) -
     shortest = sorted((p for _, p in scorer.pairs), key=len)[:2]
     assert [h.markdown for h in hits] == shortest
     assert hits[0].score == -len(shortest[0])
+
+
+def test_reranker_model_in_config_is_wired_and_off_by_default(kb: KnowledgeBase) -> None:
+    assert kb.reranker is None
+    configured = KnowledgeBase(kb.store, kb.embedder, kb.sparse, SearchConfig(reranker="some/cross-encoder"))
+    assert isinstance(configured.reranker, CrossEncoderReranker)
+    assert configured.reranker.model_name == "some/cross-encoder"  # loaded lazily, on first rerank
 
 
 def test_llamaindex_retriever_returns_nodes_with_citation_metadata(kb: KnowledgeBase) -> None:
