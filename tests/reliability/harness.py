@@ -233,6 +233,7 @@ class CrashRun:
     ocr_hashes: list[str] = field(default_factory=list)
     marks: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    stuck: str | None = None  # jobs that had not ended by the deadline
 
     def summary(self) -> dict[str, Any]:
         docs = self.documents.values()
@@ -285,7 +286,13 @@ def run_with_kills(
             }
         )
         victim.start()
-    run.documents = wait_terminal(client, subs, timeout_s)
+    try:
+        run.documents = wait_terminal(client, subs, timeout_s)
+    except AssertionError as exc:  # recorded as a problem of the run, not a crash of the bench
+        run.stuck = str(exc)
+        run.documents = {
+            n: client.get(f"/v1/documents/{sub['document_id']}").json() for n, sub in subs.items()
+        }
     run.ocr_hashes = [image_hash(body) for body in list(fake.requests)]
     run.seconds = time.monotonic() - started
     return run
@@ -353,6 +360,7 @@ def crash_problems(
 
     docs = run.documents
     problems: dict[str, Any] = {
+        "stuck": run.stuck,
         "not_done": {n: d["status"] for n, d in docs.items() if d["status"] != "done"},
         "chunks_differ": {
             n: (d["chunks"], clean.get(n)) for n, d in docs.items() if d["chunks"] != clean.get(n)

@@ -106,7 +106,7 @@ def test_damaged_and_hostile_files_get_a_clear_answer_in_time(server: LiveServer
         "random bytes, no extension": ("blob", os.urandom(50_000), {415}),
         "png bomb": ("bomb.png", png_bomb(tmp_path / "bomb.png").read_bytes(), {413, 422}),
         "10,000-page pdf": ("huge.pdf", huge_pdf(tmp_path / "huge.pdf").read_bytes(), {413}),
-        "pdf named .png": ("scan.png", pdf, {415, "failed"}),  # see the xfail test below
+        "pdf named .png": ("scan.png", pdf, {415}),
         "text named .pdf": ("notes.pdf", b"just some words, not a PDF\n" * 50, {415, 422}),
     }
     with server.client() as client:
@@ -164,13 +164,6 @@ def test_a_traversal_filename_writes_nothing_outside_the_data_dir(server: LiveSe
     assert not Path("/tmp/opticite-escape.pdf").exists() and not Path("/etc/passwd.pdf").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: api/routes/documents.py keeps Path(file.filename).name, which splits on '/' only, so a Windows "
-        "client's '..\\..\\evil.pdf' is stored and handed back whole; use PureWindowsPath(name).name too"
-    ),
-)
 def test_a_windows_style_traversal_name_is_reduced_to_its_last_part(
     server: LiveServer, tmp_path: Path
 ) -> None:
@@ -181,14 +174,6 @@ def test_a_windows_style_traversal_name_is_reduced_to_its_last_part(
     assert doc["filename"] == "evil.pdf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: Services.stage_upload (api/services.py) stages uploads without their extension, so open_source's "
-        "strict_extension check cannot run at upload; a PDF named .png is accepted (202) and its job fails later "
-        "with unsupported_file. Stage with the filename's suffix (mkstemp(suffix=...)) to refuse it with 415"
-    ),
-)
 def test_a_known_extension_that_contradicts_the_content_is_refused_at_upload(
     server: LiveServer, tmp_path: Path
 ) -> None:
@@ -199,14 +184,6 @@ def test_a_known_extension_that_contradicts_the_content_is_refused_at_upload(
 
 
 @pytest.mark.services
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a filename over 500 characters is 500 internal_error on PostgreSQL (documents.filename is "
-        "String(500) in api/db.py; SQLite ignores the length) and leaves docs/<id>/original.* behind: "
-        "truncate the name in the upload route (keeping the suffix) or refuse it with 422"
-    ),
-)
 def test_a_very_long_filename_is_not_a_server_error_on_postgresql(
     tmp_path: Path, postgres_url: str, embed_url: str
 ) -> None:

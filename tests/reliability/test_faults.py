@@ -35,7 +35,7 @@ def vllm() -> Iterator[FakeVllm]:
         yield fake
 
 
-def deepseek_settings(data_dir: Path, url: str, embed_url: str, **extra: Any) -> Any:
+def deepseek_settings(data_dir: Path, url: str, embed_url: str, fallback: bool = True, **extra: Any) -> Any:
     deepseek = {
         "url": url,
         "concurrency": 1,
@@ -43,6 +43,7 @@ def deepseek_settings(data_dir: Path, url: str, embed_url: str, **extra: Any) ->
         "backoff_s": 0.05,
         "read_timeout_s": READ_TIMEOUT_S,
         "connect_timeout_s": 1.0,
+        "cpu_fallback_on_error": fallback,
     }
     embedder = {"backend": "http", "url": embed_url, "dim": EMBED_DIM}
     return load_settings(
@@ -157,6 +158,34 @@ def test_refused_connections_fall_back_and_the_service_stays_up(tmp_path: Path, 
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["ocr"].startswith("unreachable")
         assert client.get("/healthz").status_code == 200
+
+
+def test_without_cpu_fallback_a_failing_page_fails_alone_and_retry_recovers_it(
+    vllm: FakeVllm, tmp_path: Path, embed_url: str
+) -> None:
+    settings = deepseek_settings(tmp_path / "data", vllm.url, embed_url, fallback=False)
+    vllm.reset()
+    vllm.script("ok", *("500",) * (RETRIES + 1), "ok", "hang")
+    with LiveServer(settings) as server, server.client() as client:
+        doc, _ = ingest_scan(client, tmp_path, "partial", pages=3)
+        pages = [(p["engine"], p["status"]) for p in doc["page_details"]]
+        assert (
+            doc["status"] == "partial"
+            and pages[1][1] == "failed"
+            and pages[0] == pages[2] == ("deepseek", "done")
+        )
+        assert "500" in doc["page_details"][1]["quality"]["reason"] and "2" in (doc["error"] or ""), doc
+        hung, seconds = ingest_scan(client, tmp_path, "hung-alone")  # the last scripted step: a hang
+        assert hung["status"] == "failed" and "engine_timeout" in hung["page_details"][0]["quality"]["reason"]
+        assert seconds < READ_TIMEOUT_S + 30 and client.get("/healthz").status_code == 200
+        vllm.reset()  # the server is back: retry OCRs the failed page only
+        job = client.post(f"/v1/documents/{doc['id']}/retry").json()
+        assert (
+            read_sse(client, f"/v1/jobs/{job['id']}/events", timeout_s=DEADLINE_S)[-1][1]["state"] == "done"
+        )
+        after = client.get(f"/v1/documents/{doc['id']}").json()
+        assert after["status"] == "done" and len(vllm.requests) == 1
+        assert [p["engine"] for p in after["page_details"]] == ["deepseek"] * 3
 
 
 # --- the LLM answerer -------------------------------------------------------------------------
