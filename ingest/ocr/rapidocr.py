@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
+from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
 from ingest.page import PageImage
 from ingest.preprocess import PreparedPage, decode_png, preprocess_page
 
@@ -40,6 +41,7 @@ class RapidOcrConfig(BaseModel):
     max_side_px: int = 2000  # bigger page images are downscaled first: speed, with boxes kept normalized
     min_score: float = 0.5  # lines recognized with less confidence are dropped
     threads: int | None = None  # onnxruntime intra-op threads; None = onnxruntime's default (all cores)
+    auto_orient: bool = True  # turn pages scanned sideways or upside down upright before reading them
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class TextBox:
     def width(self) -> float:
         return max(self.x1 - self.x0, 1.0)
 
+    @property
+    def bbox_px(self) -> tuple[float, float, float, float]:
+        return (self.x0, self.y0, self.x1, self.y1)
+
 
 class RapidOcrEngine:
     name = "rapidocr"
@@ -76,9 +82,18 @@ class RapidOcrEngine:
     def recognize_sync(self, page: PageImage, options: OcrOptions | None = None) -> PageLayout:
         options = options or OcrOptions()
         prepared = preprocess_page(page, options.preprocess)
-        img = decode_png(prepared.page.image_png)
-        img = fit_side(img, self.config.max_side_px)
-        boxes = self.read_boxes(img)
+        img = fit_side(decode_png(prepared.page.image_png), self.config.max_side_px)
+        lines = self.read_lines(img)
+        orientation = Orientation(rotation=0)
+        if self.config.auto_orient:
+            orientation = detect_orientation(
+                img, [b.bbox_px for b in lines], [b.score for b in lines], self.score_crops
+            )
+        if orientation.rotation:
+            img = rotate_image(img, orientation.rotation)
+            prepared = rotate_prepared(prepared, orientation.rotation)
+            lines = self.read_lines(img)
+        boxes = [b for b in lines if b.score >= self.config.min_score]
         size_px = (img.shape[1], img.shape[0])
         layout = PageLayout(
             page=page.page,
@@ -88,10 +103,7 @@ class RapidOcrEngine:
             image_size=prepared.page.image_size,
             engine=self.name,
             blocks=build_blocks(boxes, size_px),
-            raw=json.dumps(
-                {"size_px": size_px, "lines": [[b.text, [b.x0, b.y0, b.x1, b.y1], b.score] for b in boxes]},
-                ensure_ascii=False,
-            ),
+            raw=raw_record(boxes, size_px, orientation),
         )
         return _on_original(layout, prepared)
 
@@ -100,8 +112,8 @@ class RapidOcrEngine:
         with self._lock:
             self._engine()
 
-    def read_boxes(self, img: np.ndarray) -> list[TextBox]:
-        """Run det + rec on BGR or gray pixels; lines below `min_score` are dropped."""
+    def read_lines(self, img: np.ndarray) -> list[TextBox]:
+        """Every line det + rec found, however unsure (orientation probes read the unsure ones too)."""
         with self._lock:
             ocr = self._engine()
             try:
@@ -110,17 +122,29 @@ class RapidOcrEngine:
                 raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
         # an empty page comes back as a bare output, or as detections without text
         texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
-        return boxes_from_result(getattr(result, "boxes", None), texts, scores, self.config.min_score)
+        return boxes_from_result(getattr(result, "boxes", None), texts, scores, 0.0)
+
+    def score_crops(self, crops: list[np.ndarray]) -> list[float]:
+        """Recognition confidence for each line image, read as it is (no detection)."""
+        bgr = [
+            cv2.cvtColor(c, cv2.COLOR_GRAY2BGR) if c.ndim == 2 else c for c in crops
+        ]  # rec wants 3 channels
+        with self._lock:
+            try:
+                result = self._engine().recognize_txt(bgr)
+            except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
+                raise EngineBadResponse(f"RapidOCR failed on an orientation probe: {exc}") from exc
+        return [float(s) for s in result.scores]
 
     def _engine(self) -> Any:
         if self._ocr is None:
             from rapidocr import RapidOCR  # loads onnxruntime: only when the first page arrives
 
             params: dict[str, Any] = {
-                "Global.use_cls": False,  # pages arrive upright (sources apply EXIF; deskew is separate)
+                "Global.use_cls": False,  # whole pages are turned upright instead (ingest.orientation)
                 "Global.log_level": "warning",
                 "Global.max_side_len": self.config.max_side_px,
-                "Global.text_score": self.config.min_score,
+                "Global.text_score": 0.0,  # unsure lines still tell the orientation; min_score drops them later
             }
             if self.config.threads:
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.config.threads
@@ -131,6 +155,17 @@ class RapidOcrEngine:
 
 def _on_original(layout: PageLayout, prepared: PreparedPage) -> PageLayout:
     return prepared.map_layout(layout) if prepared.steps else layout
+
+
+def raw_record(boxes: list[TextBox], size_px: tuple[int, int], orientation: Orientation) -> str:
+    """Every kept line in pixels of the image read (after `rotation`), and how the page was turned."""
+    record = {
+        "size_px": size_px,
+        "rotation": orientation.rotation,
+        "orientation_scores": dict(orientation.scores),
+        "lines": [[b.text, [b.x0, b.y0, b.x1, b.y1], b.score] for b in boxes],
+    }
+    return json.dumps(record, ensure_ascii=False)
 
 
 def fit_side(img: np.ndarray, max_side_px: int) -> np.ndarray:
