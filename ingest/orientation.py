@@ -52,7 +52,7 @@ def is_sideways(boxes: Sequence[Box]) -> bool:
             tall += h
         elif w >= ELONGATED * h:
             wide += w
-    return tall > wide
+    return bool(tall > wide)
 
 
 def candidates(sideways: bool) -> tuple[int, int]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pymupdf
 import pytest
+from PIL import Image
 
 from ingest.layout import BBox, PageLayout
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
@@ -84,6 +88,7 @@ async def test_recognizes_english_and_chinese_lines_with_boxes_on_the_words(
     assert [b.order for b in layout.blocks] == list(range(len(layout.blocks)))
     assert layout.blocks[0].markdown.startswith("Invoice number 4711")
     assert CHINESE in layout.raw
+    assert json.loads(layout.raw)["rotation"] == 0
 
 
 async def test_concurrent_pages_share_one_ocr_instance(engine: RapidOcrEngine, known_page: PageImage) -> None:
@@ -139,6 +144,107 @@ async def test_blank_page_gives_no_blocks(engine: RapidOcrEngine) -> None:
     )
     layout = await engine.recognize(page, OcrOptions())
     assert (layout.page, layout.blocks, layout.engine) == (3, [], "rapidocr")
+
+
+# --- pages scanned sideways or upside down ----------------------------------------------------------
+def words_of(layout: PageLayout) -> set[str]:
+    return {w for b in layout.blocks for w in b.markdown.split()}
+
+
+def recall(layout: PageLayout, truth: str) -> float:
+    found, words = words_of(layout), truth.split()
+    return sum(w in found for w in words) / len(words)
+
+
+@functools.cache
+def upright_recall(engine: RapidOcrEngine, root: Path) -> float:
+    """Word recall on the upright phototest page (read once, shared by the rotated variants)."""
+    with open_source(root / "phototest.tif") as doc:
+        layout = engine.recognize_sync(doc.render_page(1))
+    return recall(layout, (root / "phototest.txt").read_text())
+
+
+@pytest.mark.parametrize(
+    ("image", "rotation"),
+    [("phototest-rotated-180.png", 180), ("phototest-rotated-L.png", 90), ("phototest-rotated-R.png", 270)],
+)
+def test_rotated_scan_is_turned_upright_and_reads_like_the_upright_one(
+    engine: RapidOcrEngine, testdata: Path, image: str, rotation: int
+) -> None:
+    root = testdata / "tesseract-test"
+    with open_source(root / image) as doc:
+        page = doc.render_page(1)
+    layout = engine.recognize_sync(page)
+    assert json.loads(layout.raw)["rotation"] == rotation
+    assert layout.image_size == page.image_size  # boxes are on the page as uploaded
+    assert recall(layout, (root / "phototest.txt").read_text()) >= upright_recall(engine, root) - 0.03
+    assert layout.blocks[0].markdown.startswith("This is a lot of 12 point text")
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_scanned_pdf_is_turned_upright(engine: RapidOcrEngine, testdata: Path, rotation: int) -> None:
+    with open_source(
+        testdata / "docling-testdata" / "ocr" / "sources" / f"ocr_test_rotated_{rotation}.pdf"
+    ) as doc:
+        layout = engine.recognize_sync(doc.render_page(1))
+    assert json.loads(layout.raw)["rotation"] == rotation
+    assert layout.blocks[0].markdown.startswith("Docling bundles PDF document conversion")
+
+
+def turned_pil(page: PageImage, degrees_ccw: int) -> PageImage:
+    """The page as a scan lying turned `degrees_ccw` counter-clockwise (Pillow's convention)."""
+    img = Image.open(io.BytesIO(page.image_png)).rotate(degrees_ccw, expand=True)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    w, h = img.size
+    return PageImage(
+        page=1, width=w, height=h, unit="px", image_png=buf.getvalue(), image_size=(w, h), dpi=144
+    )
+
+
+def turned_box(box: BBox, degrees_ccw: int) -> BBox:
+    """Where a normalized box lies once the page is turned counter-clockwise by a quarter turn or two."""
+    x0, y0, x1, y1 = box.as_list()
+    return {
+        90: BBox(x0=y0, y0=1 - x1, x1=y1, y1=1 - x0),
+        180: BBox(x0=1 - x1, y0=1 - y1, x1=1 - x0, y1=1 - y0),
+        270: BBox(x0=1 - y1, y0=x0, x1=1 - y0, y1=x1),
+    }[degrees_ccw]
+
+
+@pytest.mark.parametrize("degrees_ccw", [90, 180, 270])
+async def test_line_boxes_on_a_turned_page_land_on_its_words_as_uploaded(
+    engine: RapidOcrEngine, known_page: PageImage, known_pdf: tuple[Path, dict[str, BBox]], degrees_ccw: int
+) -> None:
+    page = turned_pil(known_page, degrees_ccw)
+    layout = await engine.recognize(page, OcrOptions())
+    assert json.loads(layout.raw)["rotation"] == degrees_ccw  # a turn clockwise undoes it
+    assert layout.image_size == page.image_size
+    for text in ["Invoice number 4711", "Total amount due 1250.00", CHINESE]:
+        assert_lands_on(line_for(layout, text), turned_box(known_pdf[1][text], degrees_ccw))
+    block = next(b for b in layout.blocks if "Total amount due" in b.markdown)
+    assert all(block.bbox.contains(ln.bbox, tol=1e-6) for ln in block.lines)
+
+
+async def test_turning_off_auto_orient_reads_the_page_as_it_lies(
+    engine: RapidOcrEngine, known_page: PageImage
+) -> None:
+    plain = RapidOcrEngine(RapidOcrConfig(threads=2, auto_orient=False))
+    engine.warm_up()
+    plain._ocr = engine._ocr  # same models; only the setting differs
+    layout = await plain.recognize(turned_pil(known_page, 180), OcrOptions())
+    assert json.loads(layout.raw)["rotation"] == 0
+    assert "Invoice" not in " ".join(b.markdown for b in layout.blocks)
+
+
+async def test_turned_page_with_deskew_maps_back_through_both_steps(
+    engine: RapidOcrEngine, known_page: PageImage, known_pdf: tuple[Path, dict[str, BBox]]
+) -> None:
+    page = turned_pil(known_page, 90)
+    layout = await engine.recognize(page, OcrOptions(preprocess=PreprocessOptions(deskew=True, clahe=True)))
+    assert json.loads(layout.raw)["rotation"] == 90
+    truth = turned_box(known_pdf[1]["Total amount due 1250.00"], 90)
+    assert_lands_on(line_for(layout, "Total amount due"), truth)
 
 
 # --- grouping and order: pure rules on pixel boxes ------------------------------------------------
