@@ -393,3 +393,7 @@ def worker(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
