@@ -83,6 +83,16 @@ def wait_healthy(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"the API at {url} did not start")
 
 
+def wait_workers_ready(logs: list[Path], timeout_s: float = 180) -> None:
+    """Celery prints "ready." once a worker consumes; timing starts after that, not during start-up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(log.exists() and b" ready." in log.read_bytes() for log in logs):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"workers did not become ready: {[str(p) for p in logs]}")
+
+
 def ingest_and_time(api: str, pdf: Path, pages: int) -> dict[str, float]:
     """Upload, then poll the job: seconds to the last page OCR'd and to done."""
     with httpx.Client(base_url=api, timeout=120) as client:
@@ -128,6 +138,7 @@ def run(
         stack.enter_context(process(["-m", "api.cli", "serve", "--port", str(port)], env, data / "api.log"))
         api = f"http://127.0.0.1:{port}"
         wait_healthy(api)
+        wait_workers_ready([data / f"worker{n}.log" for n in range(workers)])
         times = ingest_and_time(api, pdf, pages)
     pages_per_s = pages / times["ocr_s"]
     row = {
