@@ -15,13 +15,15 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from api import metrics
-from api.errors import ApiError
+from api.errors import ApiError, UploadTooLarge
 from api.routes import chat, documents, health, jobs, ocr, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
+from api.uploads import UploadBodyLimit
 from ingest.errors import IngestError
 
 log = logging.getLogger(__name__)
+UPLOAD_PATHS = ("/v1/documents", "/v1/ocr")
 STATIC_DIR = Path(__file__).parent / "static"
 PLACEHOLDER = (
     "<!doctype html><title>opticite</title><h1>opticite</h1><p>The API is at <a href='/docs'>/docs</a>.</p>"
@@ -36,6 +38,8 @@ def error_body(exc: Exception) -> tuple[int, str, str]:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return 422, "invalid_request", details or "the request is not valid"
     if isinstance(exc, HTTPException):
+        if exc.status_code == 413:  # UploadBodyLimit, raised while the body streams in
+            return 413, UploadTooLarge.code, str(exc.detail)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return exc.status_code, code, str(exc.detail)
     log.exception("unhandled error", exc_info=exc)
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
     for module in (documents, jobs, search, chat, ocr, samples):
         app.include_router(module.router, prefix="/v1")
+    app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)
     app.include_router(health.router)
     for exc_type in (
         ApiError,

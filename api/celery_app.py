@@ -93,8 +93,8 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
         if ctx is None:
             return
         todo = [] if ctx.kind == "reindex" else steps().unfinished_pages(ctx.doc_id)
-        if not todo:
-            if steps().claim_finalize(job_id):
+        if not todo:  # a redelivered start may find the claim taken by its killed first run
+            if steps().claim_finalize(job_id, replay=True):
                 app.send_task(FINALIZE, args=[job_id], queue=queue)
             return
         steps().record_stage(job_id, "ocr")

@@ -357,13 +357,15 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.server_info import AnnouncingServer
+    from api.server_info import SERVER_KEEP_ALIVE_S, AnnouncingServer
 
     settings = _settings(ctx)
     running = read_server_info(settings.data_dir)
     if running is not None:
         raise CliError(f"a server (pid {running.pid}) already serves {settings.data_dir} at {running.url}")
-    config = uvicorn.Config(create_app(settings), host=host, port=port)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, timeout_keep_alive=SERVER_KEEP_ALIVE_S
+    )
     AnnouncingServer(
         config, settings.data_dir, on_ready=lambda url: typer.echo(f"opticite is serving on {url}")
     ).run()

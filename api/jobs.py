@@ -164,12 +164,18 @@ class JobSteps:
             job.state, job.error = "cancelled", "cancelled by request"
             s.execute(update(DocumentRow).where(DocumentRow.id == job.doc_id).values(status="cancelled"))
 
-    def claim_finalize(self, job_id: str) -> bool:
-        """True for exactly one caller once every page is finished (Celery fan-in)."""
+    def claim_finalize(self, job_id: str, replay: bool = False) -> bool:
+        """True for exactly one caller once every page is finished (Celery fan-in).
+
+        A `replay` (a redelivered step that finds its work already done) also gets True while the
+        job runs at stage `finalizing`: the claimer may have died before queueing finalize, and a
+        second finalize is harmless (it rewrites the same result; `finish` records once)."""
         with self.db.session() as s:
             job = s.get_one(JobRow, job_id)
             if job.state != "running" or count_finished_pages(s, job.doc_id) < job.pages_total:
                 return False
+            if replay and job.stage == "finalizing":
+                return True
             stmt = update(JobRow).where(
                 JobRow.id == job_id, JobRow.stage != "finalizing", JobRow.stage != "done"
             )
@@ -254,7 +260,9 @@ class JobSteps:
         ctx = self.context(job_id)
         if ctx is None:
             return False
-        return await self._guarded(job_id, self.ocr(ctx, pages)) and self.claim_finalize(job_id)
+        files = self.services.files(ctx.doc_id)
+        replay = all(files.layout(n).exists() for n in pages)  # a redelivery: nothing left to OCR
+        return await self._guarded(job_id, self.ocr(ctx, pages)) and self.claim_finalize(job_id, replay)
 
     async def run_finalize(self, job_id: str) -> None:
         ctx = self.context(job_id)

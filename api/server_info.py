@@ -23,6 +23,11 @@ from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, Su
 from ingest.ocr.engine import OcrOptions
 
 SERVER_FILE = "server.json"
+# uvicorn's default keep-alive (5 s) equals httpx's pool expiry, so a client could reuse a connection
+# just as the server closed it (a ReadError on a POST); the server now keeps idle connections well
+# past common client defaults (nginx/ALB use 60 s) and our own client drops them well before that
+SERVER_KEEP_ALIVE_S = 75
+CLIENT_KEEP_ALIVE_S = 30.0
 
 
 class ServerInfo(BaseModel):
@@ -121,7 +126,12 @@ class ServerClient:
         headers = {"X-API-Key": api_key} if api_key else {}
         self.url = url
         self.http = httpx.AsyncClient(
-            base_url=url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0)
+            base_url=url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=CLIENT_KEEP_ALIVE_S
+            ),
         )
 
     async def aclose(self) -> None:

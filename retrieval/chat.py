@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import re
 import time
 import uuid
@@ -19,11 +20,13 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.errors import UserInputError
+from ingest.errors import IngestError, UserInputError
 from retrieval.answer import Answer, Answerer, Event
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.llm import LlmClient, Message
 from retrieval.sentences import terms
+
+log = logging.getLogger(__name__)
 
 # a last message leans on the previous one when it has too few content terms of its own or opens
 # or refers back like a follow-up ("and the renewal?", "when does it end?")
@@ -197,14 +200,24 @@ def _chunk(model: str, completion_id: str, created: int, delta: dict[str, Any]) 
 async def completion_chunks(
     events: AsyncIterator[Event], model: str, completion_id: str, created: int
 ) -> AsyncIterator[dict[str, Any]]:
-    """`chat.completion.chunk` objects: role, content deltas, then a final chunk with `citations`."""
+    """`chat.completion.chunk` objects: role, content deltas, then a final chunk with `citations`.
+
+    An error after the first chunk (the 200 is sent by then) ends the stream with a final chunk
+    carrying `error: {code, message}`, which OpenAI clients raise as an API error."""
     yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
     final: dict[str, Any] = {"citations": [], "flags": []}
-    async for event in events:
-        if event["type"] == "token":
-            yield _chunk(model, completion_id, created, {"content": event["text"]})
-        elif event["type"] == "citations":
-            final = {"citations": event["citations"], "flags": event["flags"]}
+    try:
+        async for event in events:
+            if event["type"] == "token":
+                yield _chunk(model, completion_id, created, {"content": event["text"]})
+            elif event["type"] == "citations":
+                final = {"citations": event["citations"], "flags": event["flags"]}
+    except IngestError as exc:
+        log.warning("chat stream failed: %s: %s", exc.code, exc.message)
+        yield _chunk(model, completion_id, created, {}) | {
+            "error": {"code": exc.code, "message": exc.message}
+        }
+        return
     last = _chunk(model, completion_id, created, {})
     last["choices"][0]["finish_reason"] = "stop"
     yield last | final

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from api import metrics
 from api.deps import KeyDep, ServicesDep
+from api.errors import ApiError
 from api.routes.jobs import SSE_HEADERS, sse
 from api.schemas import ChatRequest
 from api.services import scope_filters
+from ingest.errors import IngestError
 from retrieval.chat import ChatCompletionRequest, ChatMessage, complete_chat, kb_from_model, stream_chat
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 
 
 @router.post("/chat", response_model=None)
 async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[str, Any] | StreamingResponse:
-    """`stream: true` gives SSE events `token`, `citations`, `done`; else the Answer JSON."""
+    """`stream: true` gives SSE events `token`, `citations`, `done` (or a last `error`); else the Answer JSON."""
     service = await services.chat_service(scope)
     messages = [ChatMessage(role=m.role, content=m.content) for m in body.messages]
     filters = body.filters()
@@ -28,8 +33,13 @@ async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[
         return (await service.ask(messages, filters)).to_public()
 
     async def events() -> AsyncIterator[str]:
-        async for event in service.stream(messages, filters):
-            yield sse(str(event.get("type", "message")), event)
+        try:
+            async for event in service.stream(messages, filters):
+                yield sse(str(event.get("type", "message")), event)
+        except (ApiError, IngestError) as exc:  # the 200 is sent: the error becomes the last event
+            log.warning("chat stream failed: %s: %s", exc.code, exc.message)
+            metrics.HTTP_ERRORS.labels(code=exc.code).inc()
+            yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 

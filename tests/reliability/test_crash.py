@@ -115,16 +115,6 @@ class QueueNothing:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a Celery worker killed after JobSteps.claim_finalize committed stage=finalizing but before "
-        "ocr_batch queued FINALIZE (api/celery_app.py) leaves the job running/finalizing for good: the "
-        "redelivered batch finds the claim taken and queues nothing. Seen in bench.reliability --seed 21. "
-        "Let run_batch queue finalize whenever every page is finished and the job still runs (finalize is "
-        "idempotent, finish() records once), or re-queue FINALIZE for such jobs at worker start"
-    ),
-)
 async def test_a_batch_redelivered_after_a_kill_between_claim_and_queue_still_finalizes(
     tmp_path: Path, embed_url: str
 ) -> None:

@@ -264,14 +264,6 @@ def test_llm_fault_is_a_clear_error_within_the_timeout(
         assert again.status_code == 200, again.text
 
 
-STREAM_BUG = (
-    "bug: an LLM error inside a streamed /v1/chat or /v1/chat/completions reply escapes the SSE generator "
-    "(api/routes/chat.py events(), retrieval/chat.py stream_chat): the server logs 'response already started' "
-    "and cuts the chunked body; the client gets no error event"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STREAM_BUG, raises=httpx.RemoteProtocolError)
 @pytest.mark.parametrize("path", ["/v1/chat", "/v1/chat/completions"])
 def test_llm_fault_during_a_stream_ends_it_with_an_error_event(
     llm_server: LiveServer, llm: FakeLlmServer, path: str

@@ -194,15 +194,6 @@ def test_the_upload_limit_holds_without_a_content_length(stack: dict[str, Any], 
     assert list(stack["server"].settings.uploads_dir.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: without a Content-Length the whole multipart body is received and spooled to the temp dir by "
-        "Starlette before save_upload (api/routes/documents.py) counts bytes: a 64 MiB chunked upload against a "
-        "2 MB limit is read to the end, then 413. Bound the body before parsing: FastAPI(max_body_size=...) "
-        "in api/app.py, or an ASGI middleware on /v1/documents and /v1/ocr that answers 413 past the limit"
-    ),
-)
 def test_an_oversized_chunked_upload_is_cut_off_early(stack: dict[str, Any]) -> None:
     sent = [0]
 
