@@ -53,7 +53,8 @@ def _norm(text: str) -> str:
 def _locate(doc: pymupdf.Document, span: str) -> GoldSpan | None:
     """The first page whose text holds the span (whitespace-normalized), with search_for boxes."""
     wanted = _norm(span)
-    for index, page in enumerate(doc):
+    for index in range(doc.page_count):
+        page = doc[index]
         if wanted not in _norm(page.get_text()):
             continue
         size = (page.rect.width, page.rect.height)
