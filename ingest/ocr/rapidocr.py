@@ -126,9 +126,8 @@ class RapidOcrEngine:
 
     def score_crops(self, crops: list[np.ndarray]) -> list[float]:
         """Recognition confidence for each line image, read as it is (no detection)."""
-        bgr = [
-            cv2.cvtColor(c, cv2.COLOR_GRAY2BGR) if c.ndim == 2 else c for c in crops
-        ]  # rec wants 3 channels
+        # rec takes 3 channels only (a full call converts grey pages itself)
+        bgr = [cv2.cvtColor(c, cv2.COLOR_GRAY2BGR) if c.ndim == 2 else c for c in crops]
         with self._lock:
             try:
                 result = self._engine().recognize_txt(bgr)
