@@ -98,6 +98,10 @@ class DocumentFiles:
         )
         return {layout.page: layout for layout in layouts}
 
+    def saved_layout(self, n: int) -> PageLayout | None:
+        path = self.layout(n)
+        return PageLayout.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
+
     def save_layout(self, layout: PageLayout) -> None:
         """Atomic (write then rename), so a crash never leaves a half-written resume point."""
         path = self.layout(layout.page)
@@ -210,6 +214,12 @@ class Pipeline:
                 async with limit:
                     if hooks.cancelled():
                         raise PipelineCancelled(f"cancelled before page {n}")
+                    # a redelivered duplicate batch may have saved this page since the snapshot above
+                    fresh = files.saved_layout(n)
+                    if fresh is not None and not (retry_failed and fresh.quality.status == "failed"):
+                        outcome = outcome_of(fresh, reused=True)
+                        await _call(hooks.on_page(outcome))
+                        return outcome
                     outcome = await self._ocr_page(doc, n, files, options)
                     hooks.ocr_seconds.append(outcome.seconds)
                     await _call(hooks.on_page(outcome))

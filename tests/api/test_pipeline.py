@@ -130,3 +130,22 @@ async def test_pages_run_concurrently_within_the_bound(tmp_path: Path) -> None:
     rec = CountingRecognizer(delay_s=0.05)
     await _run(_pipeline(rec, concurrency=3), pdf, DocumentFiles(tmp_path / "d"))
     assert rec.max_in_flight == 3
+
+
+async def test_a_page_saved_by_a_duplicate_batch_meanwhile_is_not_ocrd_again(tmp_path: Path) -> None:
+    """A redelivered batch runs beside the original: each page is re-checked on disk just before OCR."""
+    pdf = make_pdf(tmp_path / "a.pdf", pages=3)
+    files = DocumentFiles(tmp_path / "doc1")
+    rec = CountingRecognizer()
+    original = rec.recognize
+
+    async def recognize_and_race(page: PageImage, options: OcrOptions) -> PageLayout:
+        layout = await original(page, options)
+        if page.page == 1:  # meanwhile the other copy of the batch finished page 2
+            files.save_layout((await original(page, options)).model_copy(update={"page": 2}))
+        return layout
+
+    rec.recognize = recognize_and_race  # type: ignore[method-assign]
+    outcomes = await _pipeline(rec, concurrency=1).ocr_pages(pdf, files, OcrOptions(), Hooks())
+    assert [(o.page, o.reused) for o in outcomes] == [(1, False), (2, True), (3, False)]
+    assert sorted(rec.calls) == [1, 1, 3]  # page 2 never reached our recognizer
