@@ -1,6 +1,6 @@
 """Sparse BM25 vectors: term weights with TF saturation and length normalization; Qdrant applies IDF.
 
-Tokens are hashed to indices in [0, 2^31) with crc32, so there is no vocabulary file to keep.
+Terms are tokens with English words stemmed (Snowball), hashed to [0, 2^31) with crc32.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _TOKEN = re.compile(
 )
 _CJK_RUN = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+$")
 _INDEX_SPACE = 2**31
+_LATIN_WORD = re.compile(r"^[a-z]+(?:['’][a-z]+)?$")
 
 
 class SparseVector(BaseModel):
@@ -33,6 +34,8 @@ class SparseConfig(BaseModel):
     b: float = Field(default=0.75, ge=0, le=1)
     avg_doc_tokens: float = Field(default=120.0, gt=0)  # typical chunk length in these tokens
     cjk: Literal["bigram", "jieba"] = "bigram"  # chosen by measurement, see docs/retrieval.md
+    # Snowball English stemming, chosen on CUAD contracts (docs/retrieval.md); changing it needs a re-index.
+    stem: bool = True  # "dated" matches "date", "parties" matches "party"
 
 
 def tokenize(text: str, cjk: Literal["bigram", "jieba"] = "bigram") -> list[str]:
@@ -59,16 +62,24 @@ class SparseEncoder:
 
     def __init__(self, config: SparseConfig | None = None) -> None:
         self.config = config or SparseConfig()
+        self._stem = _english_stemmer() if self.config.stem else None
+
+    def terms(self, text: str) -> list[str]:
+        """The tokens that are weighed: English words stemmed, numbers and CJK as tokenized."""
+        tokens = tokenize(text, self.config.cjk)
+        if self._stem is None:
+            return tokens
+        return [self._stem(t) if _LATIN_WORD.match(t) else t for t in tokens]
 
     def encode(self, text: str) -> SparseVector:
-        counts = Counter(tokenize(text, self.config.cjk))
+        counts = Counter(self.terms(text))
         length = sum(counts.values())
         k1, b = self.config.k1, self.config.b
         norm = k1 * (1 - b + b * length / self.config.avg_doc_tokens)
         return _to_vector({t: tf * (k1 + 1) / (tf + norm) for t, tf in counts.items()})
 
     def encode_query(self, text: str) -> SparseVector:
-        return _to_vector(dict.fromkeys(tokenize(text, self.config.cjk), 1.0))
+        return _to_vector(dict.fromkeys(self.terms(text), 1.0))
 
 
 def _to_vector(weights: dict[str, float]) -> SparseVector:
@@ -101,3 +112,10 @@ def _jieba_cut() -> Callable[[str], list[str]]:
         jieba.setLogLevel(logging.WARNING)
         _JIEBA.append(jieba.lcut_for_search)
     return _JIEBA[0]
+
+
+def _english_stemmer() -> Callable[[str], str]:
+    import snowballstemmer
+
+    stemmer = snowballstemmer.stemmer("english")
+    return lambda word: str(stemmer.stemWord(word))

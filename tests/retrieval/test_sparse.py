@@ -9,7 +9,8 @@ from retrieval.sparse import SparseConfig, SparseEncoder, token_index, tokenize
 
 def weight(encoder: SparseEncoder, text: str, token: str) -> float:
     vector = encoder.encode(text)
-    return dict(zip(vector.indices, vector.values, strict=True))[token_index(token)]
+    [term] = encoder.terms(token)  # "indemnification" is weighed as its stem
+    return dict(zip(vector.indices, vector.values, strict=True))[token_index(term)]
 
 
 def test_tokens_are_lowercased_and_keep_clause_numbers_and_amounts() -> None:
@@ -50,3 +51,25 @@ def test_query_terms_weigh_one_each_and_indices_are_stable() -> None:
 @pytest.mark.parametrize("text", ["", "  ", "—…!!"])
 def test_text_without_tokens_gives_an_empty_vector(text: str) -> None:
     assert SparseEncoder().encode(text).indices == []
+
+
+def test_english_words_are_stemmed_so_inflections_match() -> None:
+    encoder = SparseEncoder()
+    assert encoder.terms("The Parties dated it; expiration of the party's date") == [
+        "the", "parti", "date", "it", "expir", "of", "the", "parti", "date",
+    ]  # fmt: skip
+    assert set(encoder.encode_query("when does it expire").indices) & set(
+        encoder.encode("Expiration: the agreement expires in 2030.").indices
+    ) >= {token_index("expir")}
+
+
+def test_numbers_and_chinese_are_not_stemmed_and_stemming_can_be_turned_off() -> None:
+    assert SparseEncoder().terms("Section 12.3 合同终止 fees") == [
+        "section",
+        "12.3",
+        "合同",
+        "同终",
+        "终止",
+        "fee",
+    ]
+    assert SparseEncoder(SparseConfig(stem=False)).terms("Parties dated") == ["parties", "dated"]
