@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -21,7 +22,7 @@ from typer.core import TyperGroup
 from api.cli_backend import Backend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.errors import ApiError
-from api.schemas import AskRequest, JobPublic, OcrResult, SearchRequest
+from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
 from api.server_info import ServerError, read_server_info
 from ingest.errors import IngestError
 from ingest.ocr.engine import EngineName, OcrOptions, ResolutionMode
@@ -188,11 +189,20 @@ def _ocr_options(settings: Settings, engine: str | None, mode: str | None, promp
     return OcrOptions.model_validate(settings.ocr.model_dump() | updates)
 
 
+def _check_kb(kb: str) -> str:
+    """The kb name rule of uploads and samples, so a local ingest cannot create a kb they would refuse."""
+    if not re.fullmatch(KB_PATTERN, kb):
+        raise typer.BadParameter(
+            f"{kb!r}: use 1-100 letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return kb
+
+
 @app.command()
 def ingest(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., help="Files, folders (searched recursively) or glob patterns."),
-    kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name.", callback=_check_kb),
     engine: EngineName | None = typer.Option(None, help="OCR engine (default: settings)."),
     tags: str | None = typer.Option(None, help="Comma-separated tags."),
     wait: bool = typer.Option(True, help="Wait for the jobs and show progress."),
@@ -232,7 +242,14 @@ async def _submit(
     backend: Backend, path: Path, kb: str, options: OcrOptions, tags: list[str]
 ) -> dict[str, Any]:
     """One file's row; a file the service refuses (unsupported, damaged...) does not stop the others."""
-    row: dict[str, Any] = {"file": str(path), "document_id": None, "job_id": None, "error": None}
+    row: dict[str, Any] = {  # the same keys on every row: null while unknown (pages: until waited for)
+        "file": str(path),
+        "document_id": None,
+        "job_id": None,
+        "error": None,
+        "skipped": None,
+        "pages": None,
+    }
     try:
         sub = await backend.submit(path, kb, options, tags)
     except Exception as exc:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow
 from ingest.layout import PageLayout
 from retrieval.hits import SearchFilters, SearchMode
+
+KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+KbName = Annotated[str, Field(pattern=KB_PATTERN)]  # a kb a request may create documents in
+
+
+def _as_utc(value: datetime) -> datetime:
+    """The DB stores UTC; SQLite gives it back without an offset, so the offset is put back."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class Strict(BaseModel):
@@ -74,7 +85,7 @@ class DocumentPublic(BaseModel):
     chunks: int
     error: str | None = None
     tags: list[str] = Field(default_factory=list)
-    created: datetime
+    created: UtcDatetime
 
     @classmethod
     def from_row(cls, row: DocumentRow) -> DocumentPublic:

@@ -7,7 +7,10 @@
     │   ├── DamagedFile           truncated or corrupt
     │   ├── EncryptedPdf
     │   ├── FileTooLarge          bytes, pages or pixels over the configured limits
-    │   └── BadOcrOption          unknown engine, mode or prompt preset
+    │   └── BadOcrOption          empty prompt or `locate` without locate_text (422 at upload);
+    │                             engine not configured or unfit for the page (that page fails
+    │                             with the reason). An unknown engine or mode name is refused
+    │                             earlier by validation: 422 invalid_request.
     └── ServiceError              (a service we depend on is at fault)
         ├── EngineUnavailable     connection refused, DNS, no server configured
         ├── EngineTimeout

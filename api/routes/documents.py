@@ -6,12 +6,18 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from pydantic import ValidationError
 
 from api.auth import require_kb
 from api.deps import DocumentDep, KeyDep, ServicesDep, SettingsDep
 from api.errors import BadRequest
-from api.schemas import DocumentDetail, DocumentList, JobPublic, ReindexRequest, SubmissionPublic
+from api.schemas import (
+    KB_PATTERN,
+    DocumentDetail,
+    DocumentList,
+    JobPublic,
+    ReindexRequest,
+    SubmissionPublic,
+)
 from api.settings import Settings
 from api.uploads import save_upload
 from api.webhooks import check_target
@@ -20,7 +26,7 @@ from ingest.ocr.deepseek import resolve_prompt
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
 
 router = APIRouter(prefix="/documents", tags=["documents"])
-KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+BOX_FORM = "x0,y0,x1,y1: 4 numbers in 0..1 of the page"
 
 
 def _split(value: str | None) -> list[str]:
@@ -28,11 +34,20 @@ def _split(value: str | None) -> list[str]:
 
 
 def parse_boxes(value: str | None) -> list[BBox]:
-    """`x0,y0,x1,y1;x0,...` in 0..1 of the page."""
+    """The `boxes` query: `x0,y0,x1,y1;x0,...` in 0..1 of the page."""
+    return [parse_box(part, "boxes", f"{BOX_FORM}, boxes separated by ';'") for part in _split_boxes(value)]
+
+
+def parse_box(value: str, param: str, form: str = BOX_FORM) -> BBox:
+    """One box `x0,y0,x1,y1` in 0..1; otherwise BadRequest naming `param` and the expected `form`."""
     try:
-        return [BBox.model_validate([float(v) for v in part.split(",")]) for part in _split_boxes(value)]
-    except (ValueError, ValidationError) as exc:
-        raise BadRequest(f"boxes must be 'x0,y0,x1,y1' in 0..1, separated by ';' ({exc})") from exc
+        values = [float(v) for v in value.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(0 <= v <= 1 for v in values):  # NaN fails the range check too
+        shown = value.strip() if len(value) <= 60 else value.strip()[:57] + "..."
+        raise BadRequest(f"{param}: {shown!r} is not a box; expected {form}")
+    return BBox.model_validate(values)
 
 
 def _split_boxes(value: str | None) -> list[str]:
@@ -163,7 +178,5 @@ def page_crop(
     bbox: Annotated[str, Query(description="x0,y0,x1,y1 in 0..1 of the page")],
     margin: Annotated[float, Query(ge=0, le=0.5)] = 0.01,
 ) -> Response:
-    boxes = parse_boxes(bbox)
-    if len(boxes) != 1:
-        raise BadRequest("bbox must be one box 'x0,y0,x1,y1' in 0..1 of the page")
-    return Response(services.page_crop(document.id, page, boxes[0], margin, scope), media_type="image/png")
+    box = parse_box(bbox, "bbox")
+    return Response(services.page_crop(document.id, page, box, margin, scope), media_type="image/png")

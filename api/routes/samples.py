@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import require_kb
 from api.deps import KeyDep, ServicesDep
 from api.samples import make_samples
-from api.schemas import SubmissionPublic
+from api.schemas import KbName, SubmissionPublic
 
 router = APIRouter(tags=["samples"])
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["samples"])
 class SamplesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kb: str = "samples"
+    kb: KbName = "samples"
 
 
 @router.post("/samples", status_code=202)

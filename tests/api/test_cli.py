@@ -209,6 +209,27 @@ def test_bad_file_exits_2_with_a_one_line_reason(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_ingest_json_rows_have_the_same_keys_whatever_their_status(tmp_path: Path, corpus: Path) -> None:
+    bad = tmp_path / "broken.pdf"
+    bad.write_text("this is not a PDF at all")
+    result = run(
+        tmp_path / "data", "ingest", str(bad), str(corpus / "sub"), "--kb", "x", "--no-wait", "--json"
+    )
+    assert result.exit_code == 2, result.stderr
+    queued, refused = sorted(json.loads(result.stdout), key=lambda r: r["status"])
+    keys = {"file", "document_id", "job_id", "status", "error", "skipped", "pages"}
+    assert refused.keys() == queued.keys() == keys
+    assert (refused["status"], refused["skipped"], refused["pages"]) == ("refused", None, None)
+    assert (queued["status"], queued["skipped"], queued["pages"]) == ("queued", False, None)
+
+
+def test_ingest_refuses_a_kb_name_uploads_refuse(tmp_path: Path, corpus: Path) -> None:
+    result = run(tmp_path / "data", "ingest", str(corpus / "sub"), "--kb", "bad kb/x", "--json")
+    assert result.exit_code == 2
+    assert "--kb" in result.stderr and "'bad kb/x'" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_missing_path_exits_2(tmp_path: Path) -> None:
     result = run(tmp_path, "ingest", str(tmp_path / "nothing-here" / "*.pdf"), "--kb", "x")
     assert result.exit_code == 2
