@@ -17,8 +17,9 @@ KbName = Annotated[str, Field(pattern=KB_PATTERN)]  # a kb a request may create 
 
 
 def _as_utc(value: datetime) -> datetime:
-    """The DB stores UTC; SQLite gives it back without an offset, so the offset is put back."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    """The DB stores UTC: SQLite gives it back without an offset (put back), PostgreSQL in the
+    session's time zone (converted)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
