@@ -58,9 +58,13 @@ _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 class ChunkingConfig(BaseModel):
     """Sizes in the embedder's tokens; `max_tokens` is lowered to the embedder's limit by `fitted`."""
 
-    target_tokens: int = Field(default=350, ge=16)
+    target_tokens: int = Field(default=160, ge=16)  # chosen on CUAD, docs/retrieval.md
     max_tokens: int = Field(default=512, ge=16)
     table_max_rows: int = Field(default=40, ge=1)  # rows per table part, header row repeated in each
+    # A text chunk with fewer content tokens than this joins the next text chunk (the last one: the
+    # previous) when the two fit in max_tokens. 1 = only a heading with no text after it; larger
+    # values also join short sections, which cost dense recall on CUAD (docs/retrieval.md).
+    min_tokens: int = Field(default=1, ge=0)
 
     def fitted(self, embedder_max_tokens: int) -> ChunkingConfig:
         """This config with no chunk past what the embedder reads."""
@@ -162,11 +166,56 @@ def _draft_chunks(
             pending = []
     if pending:  # trailing headings with no content still get cited somewhere
         drafts.append(_Draft("text", [t for _, t in headings], [_Unit("", pending, 0)]))
-    return [d for d in drafts if any(u.regions for u in d.units)]
+    drafts = [d for d in drafts if any(u.regions for u in d.units)]
+    return _merge_small(drafts, config, count_tokens)
 
 
 def _tokens(draft: _Draft) -> int:
     return sum(u.tokens for u in draft.units) + len(draft.units)
+
+
+def _merge_small(
+    drafts: list[_Draft], config: ChunkingConfig, count_tokens: Callable[[str], int]
+) -> list[_Draft]:
+    """Text drafts under `min_tokens` joined to the next text draft (the last one to the previous)."""
+    out: list[_Draft] = []
+    carry: _Draft | None = None
+    for draft in drafts:
+        if carry is not None:
+            joined = _join(carry, draft, draft.heading_path, count_tokens) if draft.kind == "text" else None
+            if joined is not None and _fits(joined, config, count_tokens):
+                draft = joined
+            else:
+                out.append(carry)
+            carry = None
+        if draft.kind == "text" and sum(u.tokens for u in draft.units) < config.min_tokens:
+            carry = draft
+        else:
+            out.append(draft)
+    if carry is not None:
+        previous = out[-1] if out and out[-1].kind == "text" else None
+        joined = _join(previous, carry, previous.heading_path, count_tokens) if previous else None
+        if joined is not None and _fits(joined, config, count_tokens):
+            out[-1] = joined
+        else:
+            out.append(carry)
+    return out
+
+
+def _join(first: _Draft, second: _Draft, path: list[str], count_tokens: Callable[[str], int]) -> _Draft:
+    """One draft under `path`; a part from another section keeps its own headings as a text line."""
+
+    def label(draft: _Draft) -> list[_Unit]:
+        extra = [h for i, h in enumerate(draft.heading_path) if i >= len(path) or path[i] != h]
+        text = " > ".join(extra)
+        return [_Unit(text, [], count_tokens(text))] if extra else []
+
+    return _Draft("text", path, [*label(first), *first.units, *label(second), *second.units])
+
+
+def _fits(draft: _Draft, config: ChunkingConfig, count_tokens: Callable[[str], int]) -> bool:
+    path = " > ".join(draft.heading_path)
+    return _tokens(draft) + (count_tokens(path) + 1 if path else 0) <= config.max_tokens
 
 
 def _pending_unit(pending: list[Region]) -> list[_Unit]:

@@ -15,14 +15,16 @@ from retrieval.embed import Embedder
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
 from retrieval.sparse import SparseEncoder
-from retrieval.store import StoreQuery, VectorStore
+from retrieval.store import Fusion, StoreQuery, VectorStore
 
 
 class SearchConfig(BaseModel):
     mode: SearchMode = "hybrid"
     top_k: int = Field(default=10, ge=1)
     prefetch_k: int = Field(default=50, ge=1)  # candidates from each of dense and sparse before fusion
+    fusion: Fusion = "rrf"
     rrf_k: int | None = None  # None = Qdrant's default
+    rrf_weights: tuple[float, float] | None = None  # (dense, sparse); None = equal
     index_batch: int = Field(default=64, ge=1)  # chunks embedded and upserted at a time
     reranker: str | None = None  # a cross-encoder model name or path; None = off
     rerank_candidates: int = Field(default=30, ge=1)
@@ -86,7 +88,9 @@ class KnowledgeBase:
             filters=filters or SearchFilters(),
             limit=limit,
             prefetch_limit=max(self.config.prefetch_k, limit),
+            fusion=self.config.fusion,
             rrf_k=self.config.rrf_k,
+            rrf_weights=self.config.rrf_weights,
         )
         if request.sparse is not None and not request.sparse.indices and request.dense is None:
             return []  # nothing to match on (only punctuation)

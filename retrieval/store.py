@@ -24,6 +24,7 @@ SPARSE = "sparse"
 KEYWORD_FIELDS = ("kb", "doc_id", "kind", "tags")
 INTEGER_FIELDS = ("pages",)
 UPSERT_BATCH = 256
+Fusion = Literal["rrf", "dbsf"]  # reciprocal rank fusion, or distribution-based score fusion
 
 
 class StoreConfig(BaseModel):
@@ -43,7 +44,10 @@ class StoreQuery(BaseModel):
     filters: SearchFilters = Field(default_factory=SearchFilters)
     limit: int = 10
     prefetch_limit: int = 50
+    fusion: Fusion = "rrf"
     rrf_k: int | None = None  # None = Qdrant's default (2)
+    # RRF weights of the dense and the sparse ranking; None = equal
+    rrf_weights: tuple[float, float] | None = None
 
 
 class StoreBackend(Protocol):
@@ -99,6 +103,11 @@ def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
         regions=payload.get("regions", []),
         pages=payload.get("pages", []),
     )
+
+
+def _weights(query: StoreQuery) -> list[float] | None:
+    """RRF weights in prefetch order (dense first), for the sources the query has."""
+    return list(query.rrf_weights) if query.rrf_weights is not None else None
 
 
 def _mismatch(found: int, dim: int, where: str) -> DimensionMismatch:
@@ -194,11 +203,13 @@ class QdrantClientStore:
             vector, using = sources[0]
             kwargs: dict[str, Any] = {"query": vector, "using": using, "query_filter": flt}
         else:
-            fusion = (
-                m.FusionQuery(fusion=m.Fusion.RRF)
-                if query.rrf_k is None
-                else m.RrfQuery(rrf=m.Rrf(k=query.rrf_k))
-            )
+            fusion: Any
+            if query.fusion == "dbsf":
+                fusion = m.FusionQuery(fusion=m.Fusion.DBSF)
+            elif query.rrf_k is None and query.rrf_weights is None:
+                fusion = m.FusionQuery(fusion=m.Fusion.RRF)
+            else:
+                fusion = m.RrfQuery(rrf=m.Rrf(k=query.rrf_k, weights=_weights(query)))
             prefetch = [
                 m.Prefetch(query=v, using=u, filter=flt, limit=query.prefetch_limit) for v, u in sources
             ]
@@ -291,7 +302,11 @@ class EdgeStore:
             request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=True)
         else:
             prefetches = [q.Prefetch(limit=query.prefetch_limit, query=s, filter=flt) for s in sources]
-            fusion = q.Fusion.Rrf(k=query.rrf_k if query.rrf_k is not None else 2)
+            fusion = (
+                q.Fusion.Dbsf()
+                if query.fusion == "dbsf"
+                else q.Fusion.Rrf(k=query.rrf_k if query.rrf_k is not None else 2, weights=_weights(query))
+            )
             request = q.QueryRequest(
                 limit=query.limit, query=fusion, prefetches=prefetches, with_payload=True
             )

@@ -22,7 +22,9 @@ def page(n: int, blocks: list[Block]) -> PageLayout:
 
 
 def chunk(layouts: list[PageLayout], **cfg: int) -> list[Chunk]:
-    return chunk_document("doc1", "kb1", "f.pdf", layouts, ChunkingConfig(**cfg), words)
+    """Tiny sections stay apart unless a test asks for `min_tokens` (the fixtures are a few words)."""
+    config = ChunkingConfig(**{"min_tokens": 0, **cfg})
+    return chunk_document("doc1", "kb1", "f.pdf", layouts, config, words)
 
 
 def contract() -> list[PageLayout]:
@@ -176,3 +178,71 @@ def test_regions_keep_the_text_they_cover_so_citations_can_narrow() -> None:
         ("Interest is 2%.", lines[1].bbox),
         ("Notices go to the registered office.", without.bbox),
     ]
+
+
+def test_a_small_chunk_joins_the_next_section_keeping_its_heading_as_text() -> None:
+    layouts = [
+        page(
+            1,
+            [
+                Block(kind="heading", level=1, markdown="# Exhibit 10.8", bbox=box(0.02)),
+                Block(kind="text", markdown="EXECUTION COPY", bbox=box(0.05)),
+                Block(kind="title", level=1, markdown="# Services Agreement", bbox=box(0.1)),
+                Block(
+                    kind="text", markdown="This Services Agreement is made by Acme and Beta.", bbox=box(0.15)
+                ),
+                Block(kind="heading", level=1, markdown="# 1. Term", bbox=box(0.3)),
+                Block(kind="text", markdown=" ".join(["The term is one year."] * 8), bbox=box(0.35)),
+            ],
+        )
+    ]
+    chunks = chunk(layouts, min_tokens=12)
+    assert [c.heading_path for c in chunks] == [["Services Agreement"], ["1. Term"]]
+    assert (
+        chunks[0].markdown
+        == "Exhibit 10.8\n\nEXECUTION COPY\n\nThis Services Agreement is made by Acme and Beta."
+    )
+    assert [r.bbox for r in chunks[0].regions] == [box(0.02), box(0.05), box(0.1), box(0.15)]
+
+
+def test_a_trailing_heading_alone_joins_the_previous_chunk() -> None:
+    blocks = [
+        Block(kind="heading", level=1, markdown="# 1. Term", bbox=box(0.1)),
+        Block(kind="text", markdown="The term is one year from signing.", bbox=box(0.2)),
+        Block(kind="heading", level=1, markdown="# Schedule A", bbox=box(0.9)),
+    ]
+    [only] = chunk([page(1, blocks)], min_tokens=4)
+    assert only.heading_path == ["1. Term"]
+    assert only.markdown == "The term is one year from signing.\n\nSchedule A"
+    assert [r.bbox for r in only.regions] == [box(0.1), box(0.2), box(0.9)]
+    assert len(chunk([page(1, blocks)], min_tokens=0)) == 2
+
+
+def test_small_chunks_do_not_join_past_the_size_limit_or_into_a_table() -> None:
+    table = Block(kind="table", markdown="| a | b |\n|---|---|\n| 1 | 2 |", bbox=box(0.5))
+    blocks = [
+        Block(kind="heading", level=1, markdown="# Prices", bbox=box(0.1)),
+        Block(kind="text", markdown="See below.", bbox=box(0.2)),
+        table,
+        Block(kind="text", markdown="Net of tax.", bbox=box(0.6)),
+        Block(kind="heading", level=1, markdown="# Notes", bbox=box(0.7)),
+        Block(kind="text", markdown=" ".join(["word"] * 25), bbox=box(0.8)),
+    ]
+    chunks = chunk([page(1, blocks)], min_tokens=8, max_tokens=30, target_tokens=30)
+    assert [c.markdown for c in chunks[:3]] == ["See below.", table.markdown, "Net of tax."]
+    assert chunks[3].heading_path == ["Notes"] and all(c.tokens <= 30 for c in chunks)
+    joined = chunk([page(1, blocks)], min_tokens=8, max_tokens=40, target_tokens=40)
+    assert joined[2].markdown.startswith("Prices\n\nNet of tax.\n\nword word")
+
+
+def test_by_default_only_a_heading_with_no_text_joins_another_chunk() -> None:
+    blocks = [
+        Block(kind="heading", level=1, markdown="# 1. Law", bbox=box(0.1)),
+        Block(kind="text", markdown="Delaware law governs.", bbox=box(0.2)),
+        Block(kind="heading", level=1, markdown="# 2. Notices", bbox=box(0.3)),
+        Block(kind="text", markdown="Notices are in writing.", bbox=box(0.4)),
+        Block(kind="heading", level=1, markdown="# Schedule A", bbox=box(0.9)),
+    ]
+    chunks = chunk_document("d", "kb", "f", [page(1, blocks)], ChunkingConfig(), words)
+    assert [c.heading_path for c in chunks] == [["1. Law"], ["2. Notices"]]
+    assert chunks[1].markdown == "Notices are in writing.\n\nSchedule A"

@@ -33,6 +33,22 @@ def test_hybrid_finds_an_exact_clause_number_that_dense_ranks_lower(kb: Knowledg
     assert dense.index(target) > 0
 
 
+def test_rrf_weights_let_one_ranking_lead_and_dbsf_fuses_scores(kb: KnowledgeBase) -> None:
+    chunks = [make_chunk("d", i, text) for i, text in enumerate(CLAUSES)]
+    kb.index_chunks(chunks)
+    query = "What survives under section 14.2.7?"
+    dense = [h.chunk_id for h in kb.search(query, mode="dense", top_k=8)]
+
+    def fused(**config: object) -> list[str]:
+        kb.config = SearchConfig(**config)  # type: ignore[arg-type]
+        return [h.chunk_id for h in kb.search(query, mode="hybrid", top_k=8)]
+
+    assert fused(rrf_weights=(1.0, 0.01))[0] == dense[0] != chunks[TARGET].id
+    assert fused(rrf_weights=(0.01, 1.0))[0] == chunks[TARGET].id
+    dbsf = fused(fusion="dbsf")
+    assert sorted(dbsf) == sorted(c.id for c in chunks) and dbsf[0] == chunks[TARGET].id
+
+
 def test_modes_rank_by_meaning_and_by_terms(kb: KnowledgeBase) -> None:
     chunks = contract_chunks()
     kb.index_chunks(chunks)
