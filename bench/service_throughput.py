@@ -83,6 +83,21 @@ def wait_healthy(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"the API at {url} did not start")
 
 
+def scanned_pdf(path: Path, pages: int) -> Path:
+    """A scan as a scanner writes it: each page a grayscale JPEG at 150 dpi, no text layer."""
+    import pymupdf
+
+    text_pdf = make_pdf(path.with_name("text.pdf"), pages=pages)
+    out = pymupdf.open()
+    with pymupdf.open(text_pdf) as doc:
+        for page in doc:
+            jpeg = page.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY).tobytes("jpeg", jpg_quality=75)
+            out.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, stream=jpeg)
+    out.save(path)
+    out.close()
+    return path
+
+
 def wait_workers_ready(logs: list[Path], timeout_s: float = 180) -> None:
     """Celery prints "ready." once a worker consumes; timing starts after that, not during start-up."""
     deadline = time.monotonic() + timeout_s
@@ -161,7 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     capacity = args.slots / args.service_s
     with tempfile.TemporaryDirectory() as tmp, fake_in_subprocess(args.slots, args.service_s) as vllm_url:
-        pdf = make_pdf(Path(tmp) / "scan-100.pdf", pages=args.pages, scanned=True)
+        pdf = scanned_pdf(Path(tmp) / f"scan-{args.pages}.pdf", args.pages)
         workers = {"inprocess": 0, "celery1": 1, "celery2": 2}
         rows = [
             run(r, workers[r], pdf, args.pages, vllm_url, args.slots, capacity) for r in args.runs.split(",")
