@@ -82,7 +82,11 @@ def load_questions(cuad_dir: Path) -> list[CuadQuestion]:
 if __name__ == "__main__":
     import sys
 
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared/testdata/cuad-dev"
+    root = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parents[2] / "shared/testdata/cuad-dev"
+    )
     qs = load_questions(root)
     with_box = sum(1 for q in qs if any(g.boxes for g in q.gold))
     print(f"{len(qs)} questions over {len({q.file for q in qs})} contracts; {with_box} with a gold box")
