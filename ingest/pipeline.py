@@ -44,9 +44,7 @@ class Recognizer(Protocol):
 
 
 class Indexer(Protocol):
-    def delete_document(self, doc_id: str) -> object: ...
-
-    def index_chunks(self, chunks: list[Chunk]) -> int: ...
+    def replace_document(self, doc_id: str, chunks: list[Chunk]) -> int: ...
 
 
 class PageOutcome(BaseModel):
@@ -295,9 +293,7 @@ class Pipeline:
 
     def _index(self, doc_id: str, chunks: list[Chunk]) -> None:
         assert self.indexer is not None
-        self.indexer.delete_document(doc_id)  # idempotent: re-runs replace, never duplicate
-        if chunks:
-            self.indexer.index_chunks(chunks)
+        self.indexer.replace_document(doc_id, chunks)  # re-runs replace in place, never duplicate
 
     async def run(
         self,

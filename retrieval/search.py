@@ -62,9 +62,13 @@ class KnowledgeBase:
         return len(chunks)
 
     def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> int:
-        """Drop the document's old chunks (a re-chunk may make fewer) and index the new ones."""
-        self.store.delete_document(doc_id)
-        return self.index_chunks(chunks)
+        """Index the new chunks, then drop the old ones past them (a re-chunk may make fewer).
+
+        Chunk ids are fixed per (document, ordinal), so the upsert overwrites in place and the
+        document stays searchable throughout a reindex."""
+        count = self.index_chunks(chunks)
+        self.store.delete_document(doc_id, keep_below=len(chunks))
+        return count
 
     def delete_document(self, doc_id: str) -> None:
         self.store.delete_document(doc_id)

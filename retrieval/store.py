@@ -55,7 +55,7 @@ class StoreBackend(Protocol):
         self, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
     ) -> None: ...
 
-    def delete(self, filters: SearchFilters) -> None: ...
+    def delete(self, filters: SearchFilters, ordinal_from: int | None = None) -> None: ...
 
     def count(self, filters: SearchFilters) -> int: ...
 
@@ -69,9 +69,12 @@ class StoreBackend(Protocol):
 Condition = tuple[str, Literal["value", "any", "range"], Any]
 
 
-def filter_conditions(filters: SearchFilters) -> list[Condition]:
-    """The filter as engine-neutral conditions, all of which must hold."""
+def filter_conditions(filters: SearchFilters, ordinal_from: int | None = None) -> list[Condition]:
+    """The filter as engine-neutral conditions, all of which must hold; `ordinal_from` keeps only
+    chunks at or past that ordinal (the stale tail of a re-chunked document)."""
     out: list[Condition] = []
+    if ordinal_from is not None:
+        out.append(("ordinal", "range", (ordinal_from, None)))
     if filters.kb is not None:
         out.append(("kb", "value", filters.kb))
     if filters.doc_ids is not None:
@@ -155,10 +158,10 @@ class QdrantClientStore:
             for key in INTEGER_FIELDS:
                 self.client.create_payload_index(name, key, m.PayloadSchemaType.INTEGER)
 
-    def _filter(self, filters: SearchFilters) -> Any:
+    def _filter(self, filters: SearchFilters, ordinal_from: int | None = None) -> Any:
         m = self._m
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters):
+        for key, op, value in filter_conditions(filters, ordinal_from):
             if op == "value":
                 must.append(m.FieldCondition(key=key, match=m.MatchValue(value=value)))
             elif op == "any":
@@ -182,8 +185,8 @@ class QdrantClientStore:
         for i in range(0, len(points), UPSERT_BATCH):
             self.client.upsert(self.config.collection, points[i : i + UPSERT_BATCH], wait=True)
 
-    def delete(self, filters: SearchFilters) -> None:
-        selector = self._m.FilterSelector(filter=self._filter(filters))
+    def delete(self, filters: SearchFilters, ordinal_from: int | None = None) -> None:
+        selector = self._m.FilterSelector(filter=self._filter(filters, ordinal_from))
         self.client.delete(self.config.collection, points_selector=selector, wait=True)
 
     def count(self, filters: SearchFilters) -> int:
@@ -250,10 +253,10 @@ class EdgeStore:
             for key in INTEGER_FIELDS:
                 self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
 
-    def _filter(self, filters: SearchFilters) -> Any:
+    def _filter(self, filters: SearchFilters, ordinal_from: int | None = None) -> Any:
         q = self._q
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters):
+        for key, op, value in filter_conditions(filters, ordinal_from):
             if op == "value":
                 must.append(q.FieldCondition(key=key, match=q.MatchValue(value)))
             elif op == "any":
@@ -282,8 +285,10 @@ class EdgeStore:
         """Build the HNSW index over what was upserted (blocking)."""
         self.shard.optimize()
 
-    def delete(self, filters: SearchFilters) -> None:
-        self.shard.update(self._q.UpdateOperation.delete_points_by_filter(self._filter(filters)))
+    def delete(self, filters: SearchFilters, ordinal_from: int | None = None) -> None:
+        self.shard.update(
+            self._q.UpdateOperation.delete_points_by_filter(self._filter(filters, ordinal_from))
+        )
         self.shard.flush()
 
     def count(self, filters: SearchFilters) -> int:
@@ -350,8 +355,9 @@ class VectorStore:
         if optimize is not None:
             optimize()
 
-    def delete_document(self, doc_id: str) -> None:
-        self.backend.delete(SearchFilters(doc_ids=[doc_id]))
+    def delete_document(self, doc_id: str, keep_below: int = 0) -> None:
+        """The document's points, or only those whose chunk ordinal is `keep_below` or more."""
+        self.backend.delete(SearchFilters(doc_ids=[doc_id]), ordinal_from=keep_below or None)
 
     def count(self, doc_id: str | None = None, kb: str | None = None) -> int:
         return self.backend.count(SearchFilters(kb=kb, doc_ids=[doc_id] if doc_id is not None else None))

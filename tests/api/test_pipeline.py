@@ -56,12 +56,8 @@ class ListIndexer:
     def __init__(self) -> None:
         self.chunks: dict[str, list[Chunk]] = {}
 
-    def delete_document(self, doc_id: str) -> None:
-        self.chunks.pop(doc_id, None)
-
-    def index_chunks(self, chunks: list[Chunk]) -> int:
-        for c in chunks:
-            self.chunks.setdefault(c.doc_id, []).append(c)
+    def replace_document(self, doc_id: str, chunks: list[Chunk]) -> int:
+        self.chunks[doc_id] = list(chunks)
         return len(chunks)
 
 

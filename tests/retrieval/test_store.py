@@ -32,6 +32,28 @@ def test_replacing_a_document_drops_chunks_a_shorter_rechunk_no_longer_has(kb: K
     assert kb.count(doc_id="doc-1") == 3
 
 
+def test_a_document_stays_searchable_while_it_is_replaced(kb: KnowledgeBase) -> None:
+    """The new chunks go in first (same ids overwrite), then only the stale tail is deleted."""
+    kb.index_chunks(contract_chunks() + contract_chunks("doc-2"))
+    backend = kb.store.backend
+    upsert, delete = backend.upsert, backend.delete
+    counts_after_each_write: list[int] = []
+
+    def recording(write):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            write(*args, **kwargs)
+            counts_after_each_write.append(kb.count(doc_id="doc-1"))
+
+        return call
+
+    backend.upsert, backend.delete = recording(upsert), recording(delete)  # type: ignore[method-assign]
+    kb.replace_document("doc-1", contract_chunks()[:3])
+    assert counts_after_each_write and all(n > 0 for n in counts_after_each_write)
+    assert counts_after_each_write[-1] == 3 and kb.count(doc_id="doc-2") == len(contract_chunks())
+    kb.replace_document("doc-1", [])
+    assert kb.count(doc_id="doc-1") == 0
+
+
 def test_count_by_kb(kb: KnowledgeBase) -> None:
     kb.index_chunks(contract_chunks("doc-1", kb="kb-a") + contract_chunks("doc-2", kb="kb-b")[:2])
     assert (kb.count(kb="kb-a"), kb.count(kb="kb-b"), kb.count(kb="kb-c")) == (8, 2, 0)
