@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +15,10 @@ from urllib.parse import urlsplit
 import httpx
 import pymupdf
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.settings import Settings, load_settings
+from tests.fakes.loopback import LoopbackServer
 
 SECTIONS = [
     ("Payment terms", "The Customer shall pay every invoice within thirty days of receipt by bank transfer."),
@@ -83,26 +81,22 @@ class LiveServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._loopback = LoopbackServer(create_app(settings), lifespan="on")
+
+    @property
+    def url(self) -> str:
+        return self._loopback.url
+
+    @property
+    def port(self) -> int:
+        return self._loopback.port
 
     def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("the test server did not start")
+        self._loopback.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        self._loopback.stop(timeout_s=30)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)

@@ -11,21 +11,19 @@ import asyncio
 import hashlib
 import json
 import re
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 EMBED_DIM = 16
 
@@ -46,8 +44,7 @@ class FakeLlmServer:
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[_Action] = deque()
         self._stopping = False
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self.port = 0
 
     # --- scripting ----------------------------------------------------------------------
@@ -114,33 +111,15 @@ class FakeLlmServer:
         )
 
     def start(self) -> FakeLlmServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", http="h11", ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        self._wait_healthy()
+        self._loopback = LoopbackServer(self.app(), http="h11", ws="none")
+        self._loopback.start()
+        self.port = self._loopback.port
         return self
-
-    def _wait_healthy(self, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"fake LLM server did not start on port {self.port}")
 
     def stop(self) -> None:
         self._stopping = True
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._loopback is not None:
+            self._loopback.stop(timeout_s=5)
 
     def __enter__(self) -> FakeLlmServer:
         return self.start()

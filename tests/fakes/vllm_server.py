@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -21,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 RECORDED_DIR = (
     Path(__file__).resolve().parents[2].parent / "shared/testdata/docling-testdata/md_deepseek/sources"
@@ -108,8 +107,7 @@ class FakeVllm:
         self._generation = 0
         self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self.port = port
 
     # --- control -------------------------------------------------------------------------
@@ -143,42 +141,23 @@ class FakeVllm:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeVllm:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(), log_level="critical", lifespan="off", timeout_graceful_shutdown=1, backlog=4096
+        self._loopback = LoopbackServer(
+            self._app(), self.port, log_level="critical", timeout_graceful_shutdown=1, backlog=4096
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        self._wait_healthy()
+        self._loopback.start()
+        self.port = self._loopback.port
         return self
 
     def stop(self) -> None:
         self._generation += 1
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def __enter__(self) -> FakeVllm:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _wait_healthy(self, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"fake vLLM did not come up on port {self.port}")
 
     # --- the app -------------------------------------------------------------------------
     def _app(self) -> Starlette:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from retrieval.embed import EmbedderConfig, HttpEmbedder, SentenceTransformerEmbedder, build_embedder
 from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -51,19 +49,11 @@ class EmbeddingServer:
 @pytest.fixture(scope="module")
 def server(minilm: SentenceTransformerEmbedder) -> Iterator[EmbeddingServer]:
     state = EmbeddingServer(minilm)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    state.port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(state.app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    loopback = LoopbackServer(state.app())
+    loopback.start()
+    state.port = loopback.port
     yield state
-    uv.should_exit = True
-    thread.join(10)
-    sock.close()
+    loopback.stop()
 
 
 @pytest.fixture
