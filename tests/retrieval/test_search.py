@@ -29,8 +29,11 @@ def test_hybrid_finds_an_exact_clause_number_that_dense_ranks_lower(kb: Knowledg
     hybrid = [h.chunk_id for h in kb.search(query, mode="hybrid", top_k=8)]
     target = chunks[TARGET].id
     assert sparse[0] == target
-    assert hybrid[0] == target
     assert dense.index(target) > 0
+    # RRF can put one chunk above the target: the one dense ranks first *if* it is also second for
+    # sparse. The other clauses tie on terms, so which of them is second varies from run to run;
+    # what fusion guarantees is the exact clause in the top two, never below where dense put it.
+    assert hybrid.index(target) <= min(1, dense.index(target))
 
 
 def test_rrf_weights_let_one_ranking_lead_and_dbsf_fuses_scores(kb: KnowledgeBase) -> None:
