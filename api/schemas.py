@@ -174,26 +174,15 @@ class OcrResult(BaseModel):
 
 
 # --- retrieval requests ---------------------------------------------------------------
-class SearchRequest(Strict):
+class SearchRequest(SearchFilters):
+    """The filters (unknown fields refused, as SearchFilters does) plus the query and how to run it."""
+
     query: str = Field(min_length=1, max_length=4000)
-    kb: str | None = None
-    doc_ids: list[str] | None = None
-    tags: list[str] | None = None
-    kind: Literal["text", "table"] | None = None
-    page_from: int | None = None
-    page_to: int | None = None
     mode: SearchMode = "hybrid"
     top_k: int = Field(default=10, ge=1, le=100)
 
     def filters(self) -> SearchFilters:
-        return SearchFilters(
-            kb=self.kb,
-            doc_ids=self.doc_ids,
-            tags=self.tags,
-            kind=self.kind,
-            page_from=self.page_from,
-            page_to=self.page_to,
-        )
+        return SearchFilters.model_validate(self.model_dump(include=set(SearchFilters.model_fields)))
 
 
 class AskRequest(SearchRequest):

@@ -90,7 +90,10 @@ class BBox(BaseModel):
         if not bs:
             raise ValueError("union of no boxes")
         return cls(
-            x0=min(b.x0 for b in bs), y0=min(b.y0 for b in bs), x1=max(b.x1 for b in bs), y1=max(b.y1 for b in bs)
+            x0=min(b.x0 for b in bs),
+            y0=min(b.y0 for b in bs),
+            x1=max(b.x1 for b in bs),
+            y1=max(b.y1 for b in bs),
         )
 
     # --- converters ---------------------------------------------------------------------

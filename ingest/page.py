@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
+
+from ingest.layout import PageLayout
 
 
 class PageImage(BaseModel):
@@ -22,3 +24,8 @@ class PageImage(BaseModel):
     dpi: int
     source: Path | None = None  # the original file; the text-layer engine reopens PDFs from here
     text_chars: int = 0  # printable characters in the PDF text layer (0 for images)
+
+    def layout(self, engine: str, **fields: Any) -> PageLayout:
+        """A layout of this page: its number, size and image size, plus what the engine found."""
+        geometry = {"page": self.page, "width": self.width, "height": self.height, "unit": self.unit}
+        return PageLayout(**(geometry | {"image_size": self.image_size, "engine": engine} | fields))

@@ -325,13 +325,8 @@ def layout_from_completion(page: PageImage, completion: Completion, *, grounded:
         blocks = parse_grounding(completion.text).blocks
     else:
         blocks = page_level_blocks(strip_grounding(completion.text))
-    return PageLayout(
-        page=page.page,
-        width=page.width,
-        height=page.height,
-        unit=page.unit,
-        image_size=page.image_size,
-        engine=DeepSeekEngine.name,
+    return page.layout(
+        DeepSeekEngine.name,
         blocks=blocks,
         raw=completion.text,
         finish_reason=completion.finish_reason,

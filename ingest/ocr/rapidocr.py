@@ -95,13 +95,9 @@ class RapidOcrEngine:
             lines = self.read_lines(img)
         boxes = [b for b in lines if b.score >= self.config.min_score]
         size_px = (img.shape[1], img.shape[0])
-        layout = PageLayout(
-            page=page.page,
-            width=page.width,
-            height=page.height,
-            unit=page.unit,
+        layout = page.layout(
+            self.name,
             image_size=prepared.page.image_size,
-            engine=self.name,
             blocks=build_blocks(boxes, size_px),
             raw=raw_record(boxes, size_px, orientation),
         )

@@ -158,13 +158,8 @@ class OcrRouter:
 
 def failed_layout(page: PageImage, engine: str, reason: str, attempts: list[str], raw: str) -> PageLayout:
     """A page no engine could read: no blocks, the reason, every attempt, the last raw output."""
-    return PageLayout(
-        page=page.page,
-        width=page.width,
-        height=page.height,
-        unit=page.unit,
-        image_size=page.image_size,
-        engine=engine,
+    return page.layout(
+        engine,
         quality=Quality(status="failed", reason=reason, attempts=attempts),
         raw=raw,
     )

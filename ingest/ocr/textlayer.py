@@ -303,16 +303,7 @@ class TextLayerEngine:
             pdf_page = doc[page.page - 1]
             blocks = extract_blocks(pdf_page, fonts, cfg)
             raw = pdf_page.get_text()
-        return PageLayout(
-            page=page.page,
-            width=page.width,
-            height=page.height,
-            unit="pt",
-            image_size=page.image_size,
-            engine=self.name,
-            blocks=blocks,
-            raw=raw,
-        )
+        return page.layout(self.name, unit="pt", blocks=blocks, raw=raw)
 
 
 # --------------------------------------------------------------------------------------------- real text?
