@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ingest.clauses import mark_clauses, parse_number, run_in_title, sub_clause
 from ingest.layout import Block, Line, PageLayout, Region
 
 CHUNK_NAMESPACE = uuid.UUID("5b0c7f0e-7a43-4b8e-9a55-0f4c3c1d2e10")
@@ -34,6 +35,7 @@ class Chunk(BaseModel):
     regions: list[Region] = Field(default_factory=list)  # every contributing block/line, per page
     pages: list[int] = Field(default_factory=list)
     tokens: int = 0
+    clause: str | None = None  # the legal clause its content sits in ("12.3", "12.3(a)", "Article IV")
     filename: str = ""
     tags: list[str] = Field(default_factory=list)
 
@@ -88,6 +90,14 @@ class _Draft:
     kind: Literal["text", "table"]
     heading_path: list[str]
     units: list[_Unit] = field(default_factory=list)
+    clause: str | None = None
+
+
+@dataclass(frozen=True)
+class _Heading:
+    level: int
+    text: str
+    clause: str | None = None
 
 
 def chunk_document(
@@ -99,8 +109,9 @@ def chunk_document(
     count_tokens: Callable[[str], int],
     tags: Sequence[str] = (),
 ) -> list[Chunk]:
-    """Split one document's pages into chunks; pure, deterministic, furniture excluded."""
-    drafts = _draft_chunks(layouts, config, count_tokens)
+    """Split one document's pages into chunks; pure, deterministic, furniture excluded. Legal numbering
+    is read first (`ingest.clauses`), so sections follow the clauses whatever engine read the pages."""
+    drafts = _draft_chunks(mark_clauses(layouts), config, count_tokens)
     chunks: list[Chunk] = []
     for ordinal, draft in enumerate(drafts):
         text = (
@@ -116,6 +127,7 @@ def chunk_document(
             ordinal=ordinal,
             kind=draft.kind,
             heading_path=draft.heading_path,
+            clause=draft.clause,
             markdown=text,
             regions=regions,
             pages=sorted({r.page for r in regions}),
@@ -130,7 +142,7 @@ def _draft_chunks(
     layouts: list[PageLayout], config: ChunkingConfig, count_tokens: Callable[[str], int]
 ) -> list[_Draft]:
     blocks = [(lay.page, b) for lay in sorted(layouts, key=lambda x: x.page) for b in lay.content_blocks()]
-    headings: list[tuple[int, str]] = []
+    headings: list[_Heading] = []
     pending: list[Region] = []  # heading boxes waiting for the section's first chunk
     drafts: list[_Draft] = []
     current: _Draft | None = None
@@ -139,11 +151,15 @@ def _draft_chunks(
         if i in used_captions:
             continue
         if block.kind in ("title", "heading"):
-            headings = _push_heading(headings, block)
-            pending.extend(_block_regions(page, block))
+            headings = _push_heading(headings, _heading_of(block))
+            pending.extend(block.regions(page))
             current = None
             continue
-        path = [text for _, text in headings]
+        if block.clause and (run_in := _run_in_heading(block)) is not None:
+            headings = _push_heading(headings, run_in)  # "12.3 Governing Law. This ..." opens a section
+            current = None
+        path = [h.text for h in headings]
+        clause = _clause_of(headings, block)
         budget = max(8, config.max_tokens - (count_tokens(" > ".join(path)) if path else 0) - 1)
         if block.kind == "table":
             caption = _adjacent_caption(blocks, i, current, used_captions)
@@ -153,19 +169,19 @@ def _draft_chunks(
             for part in _table_parts(
                 page, block, caption, config, min(budget, config.max_tokens), count_tokens
             ):
-                drafts.append(_Draft("table", path, [*_pending_unit(pending), part]))
+                drafts.append(_Draft("table", path, [*_pending_unit(pending), part], clause))
                 pending = []
             current = None
             continue
         target = min(config.target_tokens, budget)
         for unit in _text_units(page, block, budget, count_tokens):
             if current is None or current.heading_path != path or _tokens(current) + unit.tokens > target:
-                current = _Draft("text", path)
+                current = _Draft("text", path, clause=clause)
                 drafts.append(current)
             current.units.extend([*_pending_unit(pending), unit])
             pending = []
     if pending:  # trailing headings with no content still get cited somewhere
-        drafts.append(_Draft("text", [t for _, t in headings], [_Unit("", pending, 0)]))
+        drafts.append(_Draft("text", [h.text for h in headings], [_Unit("", pending, 0)], _clause_of(headings)))
     drafts = [d for d in drafts if any(u.regions for u in d.units)]
     return _merge_small(drafts, config, count_tokens)
 
@@ -210,7 +226,8 @@ def _join(first: _Draft, second: _Draft, path: list[str], count_tokens: Callable
         text = " > ".join(extra)
         return [_Unit(text, [], count_tokens(text))] if extra else []
 
-    return _Draft("text", path, [*label(first), *first.units, *label(second), *second.units])
+    units = [*label(first), *first.units, *label(second), *second.units]
+    return _Draft("text", path, units, first.clause or second.clause)
 
 
 def _fits(draft: _Draft, config: ChunkingConfig, count_tokens: Callable[[str], int]) -> bool:
@@ -222,11 +239,31 @@ def _pending_unit(pending: list[Region]) -> list[_Unit]:
     return [_Unit("", list(pending), 0)] if pending else []
 
 
-def _push_heading(headings: list[tuple[int, str]], block: Block) -> list[tuple[int, str]]:
+def _heading_of(block: Block) -> _Heading:
     level = block.level if block.level is not None else (0 if block.kind == "title" else 1)
-    text = " ".join(block.markdown.lstrip("#").split())
-    kept = [(lv, t) for lv, t in headings if lv < level]
-    return [*kept, (level, text)] if text else kept
+    return _Heading(level, " ".join(block.markdown.lstrip("#").split()), block.clause)
+
+
+def _run_in_heading(block: Block) -> _Heading | None:
+    """The section a numbered paragraph opens ("Section 1.1 Usage and Definitions. Capitalized ...")."""
+    number = parse_number(block.markdown)
+    if number is None:
+        return None
+    written = block.markdown.strip()[: len(block.markdown.strip()) - len(number.rest)].strip()
+    title = run_in_title(number.rest)
+    return _Heading(number.level, f"{written} {title}" if title else written, number.label)
+
+
+def _clause_of(headings: list[_Heading], block: Block | None = None) -> str | None:
+    """The deepest clause label in force, with a list item's "(a)" appended."""
+    clause = next((h.clause for h in reversed(headings) if h.clause), None)
+    sub = sub_clause(block.markdown) if block is not None and block.kind == "list" else None
+    return f"{clause}{sub}" if clause and sub else clause
+
+
+def _push_heading(headings: list[_Heading], heading: _Heading) -> list[_Heading]:
+    kept = [h for h in headings if h.level < heading.level]
+    return [*kept, heading] if heading.text else kept
 
 
 def _adjacent_caption(
@@ -238,7 +275,7 @@ def _adjacent_caption(
     if i + 1 < len(blocks) and blocks[i + 1][1].kind == "caption":
         used.add(i + 1)
         page, cap = blocks[i + 1]
-        return _Unit(cap.markdown.strip(), _block_regions(page, cap), 0)
+        return _Unit(cap.markdown.strip(), cap.regions(page), 0)
     return None
 
 
@@ -258,7 +295,7 @@ def _table_parts(
     header = lines[:2] if len(lines) > 1 and _TABLE_SEP.match(lines[1]) else lines[:1]
     rows = lines[len(header) :]
     prefix = ([caption.text] if caption and caption.text else []) + header
-    regions = (caption.regions if caption else []) + _block_regions(page, block)
+    regions = (caption.regions if caption else []) + block.regions(page)
     fixed = count_tokens("\n".join(prefix))
     parts: list[list[str]] = [[]]
     used = fixed
@@ -285,16 +322,16 @@ def _text_units(page: int, block: Block, budget: int, count_tokens: Callable[[st
     """The block whole when it fits, else sentence runs; each piece keeps the lines it came from."""
     text = block.markdown.strip()
     if not text:
-        return [_Unit("", _block_regions(page, block), 0)]
+        return [_Unit("", block.regions(page), 0)]
     tokens = count_tokens(text)
     if tokens <= budget:
-        return [_Unit(text, _block_regions(page, block), tokens)]
+        return [_Unit(text, block.regions(page), tokens)]
     spans = _line_spans(block, text)
     units: list[_Unit] = []
     for start, piece in _pieces(text, budget, count_tokens):
         end = start + len(piece)
         lines = [line for (s, e, line) in spans if s < end and e > start]
-        regions = [_line_region(page, ln) for ln in lines] or [Region(page=page, bbox=block.bbox, text=piece)]
+        regions = [ln.region(page) for ln in lines] or [Region(page=page, bbox=block.bbox, text=piece)]
         units.append(_Unit(piece, regions, count_tokens(piece)))
     return units
 
@@ -375,19 +412,6 @@ def _line_spans(block: Block, text: str) -> list[tuple[int, int, Line]]:
         approx += len(line.text) + 1
         spans.append((start, end, line))
     return spans
-
-
-def _block_regions(page: int, block: Block) -> list[Region]:
-    """The finest boxes a block has: its lines when the engine gave them, else the block box.
-
-    Each region keeps its text, so an answer can narrow a citation to the lines it quotes."""
-    if block.lines:
-        return [_line_region(page, ln) for ln in block.lines]
-    return [Region(page=page, bbox=block.bbox, text=block.markdown)]
-
-
-def _line_region(page: int, line: Line) -> Region:
-    return Region(page=page, bbox=line.bbox, text=line.text)
 
 
 def _merge_regions(regions: list[Region]) -> list[Region]:

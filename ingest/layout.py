@@ -6,6 +6,7 @@ DeepSeek's 0..999 grid, PDF points and image pixels live on `BBox`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -135,11 +136,20 @@ class BBox(BaseModel):
         )
 
 
+# Horizontal extent (x0, x1, 0..1 of the page) of each whitespace-separated word of a line's text, where
+# the engine knows it (text layer: PyMuPDF words). Lets a citation highlight a phrase, not the whole line.
+WordsX = list[tuple[float, float]]
+
+
 class Line(BaseModel):
     """A finer box inside a block (text-layer line, RapidOCR line)."""
 
     text: str
     bbox: BBox
+    words_x: WordsX | None = None
+
+    def region(self, page: int) -> Region:
+        return Region(page=page, bbox=self.bbox, text=self.text, words_x=self.words_x)
 
 
 class Block(BaseModel):
@@ -151,6 +161,14 @@ class Block(BaseModel):
     html: str | None = None  # tables keep the engine's HTML
     label: str = ""  # the label exactly as the engine emitted it
     lines: list[Line] = Field(default_factory=list)
+    clause: str | None = None  # legal numbering the block opens with ("12.3", "Article IV"): ingest.clauses
+
+    def regions(self, page: int) -> list[Region]:
+        """The finest boxes the block has, each with its text: its lines when the engine gave them,
+        else the block box. A citation narrows a chunk to the regions holding its quote."""
+        if self.lines:
+            return [line.region(page) for line in self.lines]
+        return [Region(page=page, bbox=self.bbox, text=self.markdown)]
 
 
 QualityStatus = Literal["ok", "retried", "fallback", "failed"]
@@ -190,6 +208,29 @@ class Region(BaseModel):
     bbox: BBox
     # the text inside the box (a line's or block's), so answers can narrow a chunk to the quoted lines
     text: str | None = None
+    words_x: WordsX | None = None  # see `WordsX`; only for a one-line region
 
     def to_public(self) -> dict[str, Any]:
         return {"page": self.page, "bbox": [round(v, 5) for v in self.bbox.as_list()]}
+
+    def part(self, start: int, end: int) -> Region:
+        """The region of `text[start:end]`: its words' extent when known, else its share of the
+        characters (a fair estimate on one line; a multi-line block keeps its whole box)."""
+        text = self.text or ""
+        start, end = max(0, start), min(len(text), end)
+        if not text or end <= start or (start == 0 and end == len(text)):
+            return self
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        if self.words_x is not None and len(self.words_x) == len(words):
+            inside = [x for (a, b), x in zip(words, self.words_x, strict=True) if a < end and b > start]
+            if not inside:
+                return self
+            x0, x1 = min(x[0] for x in inside), max(x[1] for x in inside)
+        elif "\n" in text.strip():
+            return self
+        else:
+            width = self.bbox.x1 - self.bbox.x0
+            x0 = self.bbox.x0 + width * start / len(text)
+            x1 = self.bbox.x0 + width * end / len(text)
+        box = BBox(x0=x0, y0=self.bbox.y0, x1=x1, y1=self.bbox.y1)
+        return Region(page=self.page, bbox=box, text=text[start:end])

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
+from ingest.clauses import chip
 from ingest.layout import Region
 from retrieval.citations import best_quote, narrow_regions
 from retrieval.extractive import QueryEmbedder, compose_extract
@@ -44,6 +45,12 @@ class Citation(BaseModel):
     quote: str  # verbatim chunk text
     regions: list[Region] = Field(default_factory=list)
     score: float
+    clause: str | None = None  # the legal clause quoted ("12.3"), when the document numbers its clauses
+
+    @property
+    def label(self) -> str:
+        """How the citation reads beside its quote: "§12.3 · p. 15"."""
+        return chip(self.clause, self.regions[0].page if self.regions else None)
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -53,6 +60,8 @@ class Citation(BaseModel):
             "chunk_id": self.chunk_id,
             "quote": self.quote,
             "score": self.score,
+            "clause": self.clause,
+            "label": self.label,
             "regions": [r.to_public() for r in self.regions],
         }
 
@@ -89,6 +98,7 @@ def cite(n: int, hit: SearchHit, quote: str) -> Citation:
         quote=quote,
         regions=narrow_regions(quote, hit.regions),
         score=hit.score,
+        clause=hit.clause,
     )
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
-from ingest.layout import Block, PageLayout, Region
+from ingest.layout import PageLayout, Region
 from retrieval.sentences import idf_weights, overlap_score, split_sentences, terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -76,14 +76,8 @@ def attach_layout_text(regions: Sequence[Region], layouts: Iterable[PageLayout])
 def _layout_pieces(layout: PageLayout) -> list[Region]:
     pieces: list[Region] = []
     for block in sorted(layout.blocks, key=lambda b: b.order):
-        pieces.extend(_block_pieces(layout.page, block))
+        pieces.extend(block.regions(layout.page))
     return pieces
-
-
-def _block_pieces(page: int, block: Block) -> list[Region]:
-    if block.lines:
-        return [Region(page=page, bbox=line.bbox, text=line.text) for line in block.lines]
-    return [Region(page=page, bbox=block.bbox, text=block.markdown)]
 
 
 def _mostly_inside(piece: Region, region: Region) -> bool:

@@ -31,6 +31,7 @@ class SearchHit(BaseModel):
     kind: str
     markdown: str
     heading_path: list[str] = Field(default_factory=list)
+    clause: str | None = None
     regions: list[Region] = Field(default_factory=list)
     pages: list[int] = Field(default_factory=list)
 
@@ -44,6 +45,7 @@ class SearchHit(BaseModel):
             "kind": self.kind,
             "markdown": self.markdown,
             "heading_path": self.heading_path,
+            "clause": self.clause,
             "pages": self.pages,
             "regions": [r.to_public() for r in self.regions],
         }

@@ -90,7 +90,7 @@ def filter_conditions(filters: SearchFilters, ordinal_from: int | None = None) -
 
 
 def chunk_payload(chunk: Chunk) -> dict[str, Any]:
-    return chunk.model_dump(mode="json")
+    return chunk.model_dump(mode="json", exclude_none=True)
 
 
 def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
@@ -103,6 +103,7 @@ def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
         kind=payload["kind"],
         markdown=payload["markdown"],
         heading_path=payload.get("heading_path", []),
+        clause=payload.get("clause"),
         regions=payload.get("regions", []),
         pages=payload.get("pages", []),
     )

@@ -69,7 +69,7 @@ export function mountAsk(root, { emptyCard }) {
     return el("ol", { class: "sources" }, citations.map((c) => el("li", { class: "source", dataset: { n: String(c.n) } },
       el("button", { type: "button", class: "chip", dataset: { n: String(c.n) } }, String(c.n)),
       el("blockquote", {}, c.quote || ""),
-      el("span", { class: "where" }, `${c.filename || c.doc_id} · page ${regionPages(c).join(", ") || "?"}`))));
+      el("span", { class: "where" }, `${c.filename || c.doc_id} · ${c.label || "p. " + (regionPages(c).join(", ") || "?")}`))));
   }
 
   function renderAnswer(box, reply) {

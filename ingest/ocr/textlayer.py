@@ -11,13 +11,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pymupdf
 from pydantic import BaseModel, ConfigDict
 
 from ingest.errors import BadOcrOption, DamagedFile
-from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.layout import BBox, Block, Line, PageLayout, WordsX
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.furniture import edge_furniture
 from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, attach_drop_caps, page_lines
@@ -241,6 +241,7 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
     furniture = _furniture_lines(lines, size)
     blocks += [_line_block(kind, lines[i], size) for i, kind in furniture.items()]
     vocab = page_vocabulary(lines)
+    words = page.get_text("words", flags=pymupdf.TEXT_MEDIABOX_CLIP)
     for para in _paragraphs([ln for i, ln in enumerate(lines) if i not in furniture]):
         kind, level = classify(para, fonts, config)
         blocks.append(
@@ -250,10 +251,26 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
                 markdown=_markdown(kind, para, vocab),
                 bbox=BBox.from_points(para.box, size),
                 label="textlayer",
-                lines=[Line(text=ln.text, bbox=BBox.from_points(ln.box, size)) for ln in para.lines],
+                lines=[
+                    Line(text=ln.text, bbox=BBox.from_points(ln.box, size), words_x=words_x(ln, words, size[0]))
+                    for ln in para.lines
+                ],
             )
         )
     return order_blocks(blocks)
+
+
+def words_x(line: PdfLine, words: list[tuple[Any, ...]], width: float) -> WordsX | None:
+    """Each word's horizontal extent on the line, from PyMuPDF's words (x0, y0, x1, y1, text, ...) whose
+    centre lies in the line's box; None when they do not pair one to one with the line's words."""
+    x0, y0, x1, y1 = line.box
+    inside = sorted(
+        (w for w in words if x0 - 1 <= (w[0] + w[2]) / 2 <= x1 + 1 and y0 - 1 <= (w[1] + w[3]) / 2 <= y1 + 1),
+        key=lambda w: w[0],
+    )
+    if len(inside) != len(line.text.split()):
+        return None
+    return [(round(w[0] / width, 5), round(w[2] / width, 5)) for w in inside]
 
 
 def _furniture_lines(lines: list[PdfLine], size: tuple[float, float]) -> dict[int, str]:

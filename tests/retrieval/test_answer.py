@@ -260,7 +260,7 @@ async def test_public_shape_has_answer_and_citations_with_regions() -> None:
     public = answer.to_public()
     assert set(public) >= {"answer", "citations"}
     citation = public["citations"][0]
-    assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "regions"}
+    assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "clause", "label", "regions"}
     assert citation["regions"][0] == {"page": 7, "bbox": [0.1, 0.15, 0.9, 0.19]}
 
 
