@@ -28,7 +28,8 @@ def normalize(text: str) -> str:
 
 
 def narrow_regions(quote: str, regions: Sequence[Region]) -> list[Region]:
-    """The regions whose text holds (part of) `quote`, in order; all of `regions` when none match."""
+    """The regions holding (part of) `quote`, in order, each cut to the quoted words (`Region.part`): a
+    quote that starts mid-line is not highlighted from the line's start. All of `regions` when none match."""
     texted = [r for r in regions if r.text]
     q = normalize(quote)
     if not texted or not q:
@@ -36,8 +37,28 @@ def narrow_regions(quote: str, regions: Sequence[Region]) -> list[Region]:
     spans, joined = _concatenate(texted)
     start = joined.find(q)
     hits = [(start, start + len(q))] if start >= 0 else _fuzzy_runs(joined, q)
-    chosen = [r for r, (a, b) in zip(texted, spans, strict=True) if any(a < e and s < b for s, e in hits)]
+    chosen = [
+        _cut(region, a, [(max(s, a), min(e, b)) for s, e in hits if a < e and s < b])
+        for region, (a, b) in zip(texted, spans, strict=True)
+        if any(a < e and s < b for s, e in hits)
+    ]
     return chosen or list(regions)
+
+
+def _cut(region: Region, offset: int, runs: list[tuple[int, int]]) -> Region:
+    """`region` cut to the words that the matched runs (offsets in the joined normalized text) cover."""
+    words = list(_WORD.finditer((region.text or "").lower()))
+    first = last = None
+    pos = offset
+    for i, word in enumerate(words):  # normalize() joins these same words with single spaces
+        end = pos + len(word.group(0))
+        if any(pos < e and s < end for s, e in runs):
+            first = i if first is None else first
+            last = i
+        pos = end + 1
+    if first is None or last is None:
+        return region
+    return region.part(words[first].start(), words[last].end())
 
 
 def _concatenate(regions: Sequence[Region]) -> tuple[list[tuple[int, int]], str]:

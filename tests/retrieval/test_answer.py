@@ -75,7 +75,8 @@ async def test_valid_markers_are_kept_and_cite_narrowed_quotes(fake_llm, client)
         "doc-2",
     )
     assert first.quote in HITS[0].markdown and "governed" in first.quote
-    assert [r.text for r in first.regions] == LAW_LINES[1:3]  # only the quoted lines, not the chunk
+    # only the quoted words of the quoted lines, not the chunk nor the clause number before the quote
+    assert [r.text for r in first.regions] == [LAW_LINES[1][19:], LAW_LINES[2][:-1]]
     assert all(r.page == 7 for r in first.regions)
     sent = fake_llm.chat_requests[0]
     assert sent["model"] == "test-model" and sent["stream"] is False
@@ -209,13 +210,13 @@ async def test_extractive_picks_the_sentence_that_holds_the_answer() -> None:
     )
     citation = answer.citations[0]
     assert citation.doc_id == "doc-1" and citation.quote in HITS[0].markdown
-    assert [r.text for r in citation.regions] == LAW_LINES[1:3]
+    assert [r.text for r in citation.regions] == [LAW_LINES[1][19:], LAW_LINES[2][:-1]]
 
 
 async def test_extractive_answer_from_a_lower_ranked_hit_cites_that_hit() -> None:
     answer = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term of the agreement end?", HITS)
     assert "December 31, 2028" in answer.answer
-    assert answer.citations[0].doc_id == "doc-2" and answer.citations[0].regions[0].text == TERM_LINES[0]
+    assert answer.citations[0].doc_id == "doc-2" and answer.citations[0].regions[0].text == TERM_LINES[0][9:-1]
 
 
 async def test_extractive_refuses_when_no_sentence_shares_the_question() -> None:
@@ -261,7 +262,9 @@ async def test_public_shape_has_answer_and_citations_with_regions() -> None:
     assert set(public) >= {"answer", "citations"}
     citation = public["citations"][0]
     assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "clause", "label", "regions"}
-    assert citation["regions"][0] == {"page": 7, "bbox": [0.1, 0.15, 0.9, 0.19]}
+    assert citation["regions"][0]["page"] == 7
+    x0, y0, x1, y1 = citation["regions"][0]["bbox"]
+    assert (y0, y1) == (0.15, 0.19) and 0.1 < x0 < x1 <= 0.9  # the quote starts after "13. Governing Law."
 
 
 async def test_extractive_prefers_the_sentence_holding_the_kind_of_answer_asked_for() -> None:
