@@ -349,6 +349,31 @@ def docs_list(
     Console().print(table)
 
 
+@app.command()
+def reindex(
+    ctx: typer.Context,
+    kb: str = typer.Option(..., "--kb", help="The knowledge base to re-embed."),
+) -> None:
+    """Re-chunk and re-embed a knowledge base from its saved layouts (no OCR), with the configured
+    embedder: needed after changing the embedder, which a kb built with another one refuses."""
+
+    async def run(backend: Backend) -> list[JobPublic]:
+        jobs = await backend.reindex_kb(_check_kb(kb))
+        done: list[JobPublic] = []
+        with _progress() as bar:
+            task = bar.add_task(f"reindex {kb}", total=len(jobs))
+            for job_id in jobs:
+                done.append(await backend.wait_job(job_id, lambda _job: None))
+                bar.advance(task)
+        return done
+
+    finished = _run(_call(_settings(ctx), run))
+    failed = [job for job in finished if job.state not in ("done", "partial")]
+    typer.echo(f"reindexed {len(finished) - len(failed)} of {len(finished)} documents in {kb}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 @docs_app.command("delete")
 def docs_delete(
     ctx: typer.Context,

@@ -34,6 +34,7 @@ class Backend(Protocol):
     async def ask(self, request: AskRequest) -> dict[str, Any]: ...
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]: ...
     async def delete(self, doc_id: str) -> None: ...
+    async def reindex_kb(self, kb: str) -> list[str]: ...
 
 
 class LocalBackend:
@@ -66,6 +67,9 @@ class LocalBackend:
 
     async def delete(self, doc_id: str) -> None:
         await self.services.delete_document(doc_id)
+
+    async def reindex_kb(self, kb: str) -> list[str]:
+        return await self.services.reindex_kb(kb)  # type: ignore[no-any-return]
 
 
 def _api_key(settings: Settings) -> str | None:

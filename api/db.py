@@ -47,6 +47,17 @@ class DocumentRow(Base):
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class KbRow(Base):
+    """The embedder that built a knowledge base's vectors: a kb is searched and filled with that one only."""
+
+    __tablename__ = "kbs"
+
+    kb: Mapped[str] = mapped_column(String(200), primary_key=True)
+    embedder: Mapped[str] = mapped_column(String(500))  # retrieval.embed.embedder_name
+    dim: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class PageRow(Base):
     __tablename__ = "pages"
 

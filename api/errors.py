@@ -10,6 +10,7 @@ ApiError
 ├── UploadTooLarge       (413)
 ├── BadRequest           (400) a parameter that validation cannot express
 ├── Conflict             (409) the document is busy
+│   └── EmbedderMismatch       the kb was built with another embedder: reindex it
 ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
 └── ServiceUnavailable   (503) store or runner not reachable from this process
 """
@@ -72,6 +73,10 @@ class BadRequest(ApiError):
 class Conflict(ApiError):
     code = "conflict"
     status = 409
+
+
+class EmbedderMismatch(Conflict):
+    code = "embedder_mismatch"
 
 
 class BadWebhookTarget(ApiError):

