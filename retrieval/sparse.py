@@ -6,6 +6,7 @@ Terms are tokens with English words stemmed (Snowball), hashed to [0, 2^31) with
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -117,5 +118,13 @@ def _jieba_cut() -> Callable[[str], list[str]]:
 def _english_stemmer() -> Callable[[str], str]:
     import snowballstemmer
 
-    stemmer = snowballstemmer.stemmer("english")
-    return lambda word: str(stemmer.stemWord(word))
+    # a Snowball stemmer keeps the word being stemmed on itself: one per thread, or two jobs indexing at
+    # once corrupt each other's word (IndexError inside find_among_b)
+    local = threading.local()
+
+    def stem(word: str) -> str:
+        if not hasattr(local, "stemmer"):
+            local.stemmer = snowballstemmer.stemmer("english")
+        return str(local.stemmer.stemWord(word))
+
+    return stem
