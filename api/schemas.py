@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow
+from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
 from retrieval.hits import SearchFilters, SearchMode
 
@@ -108,16 +109,34 @@ class DocumentDetail(DocumentPublic):
     options: dict[str, Any] = Field(default_factory=dict)
     page_details: list[PagePublic] = Field(default_factory=list)
     job: JobPublic | None = None
+    # title, parties and dates read from the first pages, each with where it is written (ingest.card)
+    card: dict[str, Any] | None = None
 
     @classmethod
-    def from_rows(cls, row: DocumentRow, pages: list[PageRow], job: JobRow | None) -> DocumentDetail:
+    def from_rows(
+        cls, row: DocumentRow, pages: list[PageRow], job: JobRow | None, card: DocumentCard | None = None
+    ) -> DocumentDetail:
         base = DocumentPublic.from_row(row).model_dump()
         return cls(
             **base,
             options=dict(row.options or {}),
             page_details=[PagePublic.from_row(p) for p in pages],
             job=JobPublic.from_row(job) if job else None,
+            card=card_public(card) if card is not None else None,
         )
+
+
+def card_public(card: DocumentCard) -> dict[str, Any]:
+    """The card on the wire: each field's value, role and regions as `{page, bbox}`."""
+
+    def field(f: CardField) -> dict[str, Any]:
+        return {"value": f.value, "role": f.role, "regions": [r.to_public() for r in f.regions]}
+
+    return {
+        "title": field(card.title) if card.title else None,
+        "parties": [field(f) for f in card.parties],
+        "dates": [field(f) for f in card.dates],
+    }
 
 
 class DocumentList(BaseModel):

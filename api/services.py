@@ -176,7 +176,8 @@ class Services:
             if row is None or not _visible(row, kbs):
                 raise UnknownDocument(doc_id)
             pages = s.execute(select(PageRow).where(PageRow.doc_id == doc_id).order_by(PageRow.n)).scalars()
-            return DocumentDetail.from_rows(row, list(pages), latest_job(s, doc_id))
+            card = self.files(doc_id).saved_card()
+            return DocumentDetail.from_rows(row, list(pages), latest_job(s, doc_id), card)
 
     async def delete_document(self, doc_id: str, kbs: Kbs = None) -> None:
         """Vectors, files, layouts and rows gone; a running job is cancelled first."""

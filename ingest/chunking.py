@@ -13,9 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ingest.card import DocumentCard, read_card
 from ingest.clauses import mark_clauses, parse_number, run_in_title, sub_clause
 from ingest.layout import Block, Line, PageLayout, Region
 
+CARD_HEADING = "Document card"
 CHUNK_NAMESPACE = uuid.UUID("5b0c7f0e-7a43-4b8e-9a55-0f4c3c1d2e10")
 
 
@@ -108,10 +110,16 @@ def chunk_document(
     config: ChunkingConfig,
     count_tokens: Callable[[str], int],
     tags: Sequence[str] = (),
+    card: DocumentCard | None = None,
 ) -> list[Chunk]:
     """Split one document's pages into chunks; pure, deterministic, furniture excluded. Legal numbering
-    is read first (`ingest.clauses`), so sections follow the clauses whatever engine read the pages."""
+    is read first (`ingest.clauses`), so sections follow the clauses whatever engine read the pages.
+    The document card (`ingest.card`, read here unless given) is the last chunk: title, parties and
+    dates in one place, each cited where it is written, so preamble questions land on it."""
     drafts = _draft_chunks(mark_clauses(layouts), config, count_tokens)
+    card = card if card is not None else read_card(layouts)
+    if card.regions():
+        drafts.append(_Draft("text", [CARD_HEADING], [_Unit(card.text(), card.regions(), count_tokens(card.text()))]))
     chunks: list[Chunk] = []
     for ordinal, draft in enumerate(drafts):
         text = (

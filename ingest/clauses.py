@@ -25,7 +25,7 @@ _ARTICLE = re.compile(rf"^(?:ARTICLE|Article)\s+({_ROMAN}|\d+|[A-Z]{{3,}})\b[.:]
 _SECTION_WORD = re.compile(r"^(?:SECTION|Section|§+)\s*(\d+(?:\.\d+)*)(\([a-z0-9]{1,4}\))?\.?\s*")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\([a-z0-9]{1,4}\))?(?:\.|\s)\s*(?=\S)")
 _SUB = re.compile(r"^\(([a-z]{1,2}|[ivx]{1,5}|\d{1,2})\)\s+")
-_SMALL_WORDS = frozenset("with upon from into under over than that this such".split())  # lower case in titles
+_SMALL_WORDS = frozenset({"with", "upon", "from", "into", "under", "over", "than", "that", "this", "such"})
 _WORD_NUMBERS = {"ONE": "1", "TWO": "2", "THREE": "3", "FOUR": "4", "FIVE": "5", "SIX": "6", "SEVEN": "7"}
 
 

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from ingest.card import DocumentCard, read_card
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest.errors import IngestError
 from ingest.layout import PageLayout, Quality
@@ -85,6 +86,14 @@ class DocumentFiles:
     @property
     def ocr_log(self) -> Path:
         return self.root / "ocr.log"
+
+    @property
+    def card(self) -> Path:
+        return self.root / "card.json"
+
+    def saved_card(self) -> DocumentCard | None:
+        path = self.card
+        return DocumentCard.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def saved_layouts(self) -> dict[int, PageLayout]:
         folder = self.root / "layout"
@@ -280,7 +289,9 @@ class Pipeline:
         files.markdown.write_text(render_document_markdown(layouts), encoding="utf-8")
         await _call(hooks.on_stage("chunking"))
         good = [layout for layout in layouts if layout.quality.status != "failed"]
-        chunks = chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags)
+        card = read_card(good)
+        files.card.write_text(card.model_dump_json(), encoding="utf-8")
+        chunks = chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags, card)
         await _call(hooks.on_stage("indexing"))
         if self.indexer is not None:
             await asyncio.to_thread(self._index, doc_id, chunks)

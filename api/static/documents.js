@@ -64,6 +64,14 @@ export function firstRunCard(onLoaded) {
     button, list);
 }
 
+// the document card (title, parties, date read from the first pages) under the file name
+function cardLine(card) {
+  if (!card) return "";
+  const parts = [card.title && card.title.value, card.parties.map((p) => p.value).join(" · "),
+    card.dates.length ? card.dates[0].value : ""].filter(Boolean);
+  return parts.length ? el("div", { class: "doc-card hint" }, parts.join(" — ")) : "";
+}
+
 export function mountDocuments(root) {
   const tbody = el("tbody");
   const table = el("table", { class: "doc-table" },
@@ -108,7 +116,8 @@ export function mountDocuments(root) {
     const mdName = `${(doc.filename || "document").replace(/\.[^.]+$/, "")}.md`;
     const getMd = () => download(`/v1/documents/${encodeURIComponent(docId(doc))}/markdown`, mdName);
     return el("tr", { dataset: { id: docId(doc), status: doc.status || "" } },
-      el("td", { class: "file" }, el("a", { href: `#documents/${docId(doc)}/1` }, doc.filename || docId(doc))),
+      el("td", { class: "file" }, el("a", { href: `#documents/${docId(doc)}/1` }, doc.filename || docId(doc)),
+        cardLine(doc.card)),
       el("td", {}, el("span", { class: `badge ${isFailed(doc.status) ? "bad" : doc.status}` }, doc.status || "")),
       el("td", {}, String(pageCount(doc))),
       el("td", {}, engines(doc)),

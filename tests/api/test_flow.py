@@ -7,8 +7,11 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pymupdf
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.db import DocumentRow, JobRow
 from api.services import Services
 from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
@@ -131,3 +134,34 @@ async def test_unfinished_job_resumes_at_start_up_without_redoing_saved_pages(tm
         assert s.get_one(DocumentRow, sub.document_id).status == "done"
         assert s.get_one(JobRow, sub.job_id).attempts == 1
     await second.aclose()
+
+
+def test_document_detail_carries_its_card_and_search_finds_it(tmp_path: Path) -> None:
+    pdf = tmp_path / "msa.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_text((72, 90), "MASTER SERVICES AGREEMENT", fontsize=16)
+    preamble = [
+        "This Master Services Agreement is entered into as of March 3, 2021 by and between",
+        'Acme Widgets Inc. ("Customer") and Beta Robotics LLC ("Supplier").',
+    ]
+    for i, line in enumerate(preamble):
+        page.insert_text((72, 130 + 16 * i), line, fontsize=11)
+    page.insert_text((72, 200), "1. Term. This Agreement lasts two years from the date above.", fontsize=11)
+    doc.save(pdf)
+    doc.close()
+    with TestClient(create_app(test_settings(tmp_path / "data"))) as client:
+        with pdf.open("rb") as f:
+            sub = client.post("/v1/documents", files={"file": f}, data={"kb": "cards"}).json()
+        client.portal.call(client.app.state.services.wait_job, sub["job_id"])  # type: ignore[attr-defined]
+        card = client.get(f"/v1/documents/{sub['document_id']}").json()["card"]
+        assert card["title"]["value"] == "MASTER SERVICES AGREEMENT"
+        assert [(p["value"], p["role"]) for p in card["parties"]] == [
+            ("Acme Widgets Inc.", "Customer"),
+            ("Beta Robotics LLC", "Supplier"),
+        ]
+        assert [d["value"] for d in card["dates"]] == ["March 3, 2021"]
+        [region] = card["dates"][0]["regions"]
+        assert region["page"] == 1 and region["bbox"][2] - region["bbox"][0] < 0.2  # the date, not the line
+        reply = client.post("/v1/ask", json={"query": "Who are the parties?", "kb": "cards"}).json()
+        assert "Acme Widgets Inc." in reply["answer"] and "Beta Robotics LLC" in reply["answer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest.card import DocumentCard
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id, split_sentences
 from ingest.layout import BBox, Block, Line, PageLayout
 
@@ -21,10 +22,13 @@ def page(n: int, blocks: list[Block]) -> PageLayout:
     return PageLayout(page=n, width=612, height=792, image_size=(1224, 1584), engine="test", blocks=blocks)
 
 
+NO_CARD = DocumentCard(title=None, parties=[], dates=[])  # these tests are about sections; tests/ingest/test_card.py
+
+
 def chunk(layouts: list[PageLayout], **cfg: int) -> list[Chunk]:
     """Tiny sections stay apart unless a test asks for `min_tokens` (the fixtures are a few words)."""
     config = ChunkingConfig(**{"min_tokens": 0, **cfg})
-    return chunk_document("doc1", "kb1", "f.pdf", layouts, config, words)
+    return chunk_document("doc1", "kb1", "f.pdf", layouts, config, words, card=NO_CARD)
 
 
 def contract() -> list[PageLayout]:

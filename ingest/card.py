@@ -1,0 +1,626 @@
+"""The document card: the title, parties and dates a document's first pages state, each with the page
+and tight box where it is written, so preamble questions ("who are the parties?") get cited answers.
+
+Rules only (regexes and small heuristics over blocks' lines and boxes, no model), so every engine's
+layouts read alike. Boxes are `BBox`, 0..1 of the page; a value written over two lines has a region on
+each line. Where nothing matches, the field stays empty rather than guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ingest.layout import BBox, Block, PageLayout, Region
+
+
+class CardField(BaseModel):
+    name: Literal["title", "party", "date"]
+    # as written: "TRANSITION SERVICES AGREEMENT", "Reynolds Group Holdings Inc.", "January 18, 2020"
+    value: str
+    # party: its defined name or role ("RGHI", "Licensor"); date: "agreement" | "effective"
+    role: str | None = None
+    regions: list[Region] = Field(default_factory=list)  # where the value is written, one per line it spans
+
+
+class DocumentCard(BaseModel):
+    title: CardField | None = None
+    parties: list[CardField] = Field(default_factory=list)
+    dates: list[CardField] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """One readable paragraph for embedding and search; empty for an empty card."""
+        parts: list[str] = []
+        if self.title is not None:
+            parts.append(_sentence(f"Document: {_readable(self.title.value)}"))
+        if self.parties:
+            named = [f"{p.value} ({p.role})" if p.role else p.value for p in self.parties]
+            parts.append(_sentence("Parties: " + "; ".join(named)))
+        for label, role in (("Dated", "agreement"), ("Effective", "effective")):
+            values = [d.value for d in self.dates if d.role == role]
+            if values:
+                parts.append(_sentence(f"{label}: " + "; ".join(values)))
+        return " ".join(parts)
+
+    def regions(self) -> list[Region]:
+        """Every field's regions in page order (stable within a page), each box once."""
+        fields = [self.title] if self.title is not None else []
+        seen: set[tuple[int, tuple[float, ...]]] = set()
+        out: list[Region] = []
+        for region in sorted(
+            (r for f in [*fields, *self.parties, *self.dates] for r in f.regions), key=lambda r: r.page
+        ):
+            key = (region.page, tuple(region.bbox.as_list()))
+            if key not in seen:
+                seen.add(key)
+                out.append(region)
+        return out
+
+
+def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
+    """The card of a document from its first `max_pages` pages (furniture, tables and figures left out)."""
+    stream = _stream(layouts, max_pages)
+    preamble = _preamble(stream)
+    title_end = preamble[0] if preamble else len(stream.text)
+    title = _title_line(stream, title_end) or (_title_in_preamble(stream, preamble) if preamble else None)
+    parties = _parties(stream, preamble) if preamble else []
+    dates = _dates(stream, preamble) if preamble else []
+    cn_parties, cn_dates = _chinese_fields(stream)
+    return DocumentCard(title=title, parties=_unique(parties + cn_parties), dates=_unique(dates + cn_dates))
+
+
+# --- the text stream: first pages' lines joined, each line's span kept -------------------------------
+
+_TEXT_KINDS = frozenset({"title", "heading", "text", "list", "caption"})
+_TOKEN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    region: Region
+    block: int
+    coarse: bool  # one of several lines of a block the engine gave no lines for: cite the block's box
+
+
+@dataclass(frozen=True)
+class _Stream:
+    text: str
+    pieces: tuple[_Piece, ...]
+    block_starts: tuple[int, ...]
+
+
+def _stream(layouts: list[PageLayout], max_pages: int) -> _Stream:
+    parts: list[str] = []
+    pieces: list[_Piece] = []
+    block_starts: list[int] = []
+    cursor = 0
+    for layout in sorted(layouts, key=lambda lay: lay.page)[:max_pages]:
+        for block in layout.content_blocks():
+            lines = _block_lines(layout.page, block) if block.kind in _TEXT_KINDS else []
+            for i, (region, coarse) in enumerate(lines):
+                if parts:
+                    parts.append(" ")
+                    cursor += 1
+                if i == 0:
+                    block_starts.append(cursor)
+                line = region.text or ""
+                pieces.append(_Piece(cursor, cursor + len(line), region, len(block_starts) - 1, coarse))
+                parts.append(line)
+                cursor += len(line)
+    return _Stream("".join(parts), tuple(pieces), tuple(block_starts))
+
+
+def _block_lines(page: int, block: Block) -> list[tuple[Region, bool]]:
+    if block.lines:
+        return [(line.region(page), False) for line in block.lines if line.text.strip()]
+    texts = [re.sub(r"^#+\s*|\*\*|__", "", t).strip() for t in block.markdown.splitlines()]
+    texts = [t for t in texts if t]
+    return [(Region(page=page, bbox=block.bbox, text=t), len(texts) > 1) for t in texts]
+
+
+def _regions(stream: _Stream, start: int, end: int) -> list[Region]:
+    out: list[Region] = []
+    for piece in stream.pieces:
+        if piece.start < end and piece.end > start:
+            local = _part(
+                piece.region, max(start, piece.start) - piece.start, min(end, piece.end) - piece.start
+            )
+            region = piece.region if piece.coarse else local
+            if not any(r.page == region.page and r.bbox == region.bbox for r in out):
+                out.append(region)
+    return out
+
+
+def _part(region: Region, start: int, end: int) -> Region:
+    """`Region.part`, narrowed inside a word cut by the value ("LLC," without its comma, "甲方：上海…公司"
+    without its label) by the word's share of characters."""
+    part = region.part(start, end)
+    words = [(m.start(), m.end()) for m in _TOKEN.finditer(region.text or "")]
+    if part is region or region.words_x is None or len(region.words_x) != len(words):
+        return part
+    x0, x1 = part.bbox.x0, part.bbox.x1
+    for (a, b), (wx0, wx1) in zip(words, region.words_x, strict=True):
+        if a < start < b:
+            x0 = wx0 + (wx1 - wx0) * (start - a) / (b - a)
+        if a < end < b:
+            x1 = wx0 + (wx1 - wx0) * (end - a) / (b - a)
+    return part.model_copy(update={"bbox": BBox(x0=x0, y0=part.bbox.y0, x1=x1, y1=part.bbox.y1)})
+
+
+def _field(
+    stream: _Stream, name: Literal["title", "party", "date"], start: int, end: int, role: str | None = None
+) -> CardField:
+    text = stream.text
+    while start < end and text[start] in " ,;:":
+        start += 1
+    while end > start and text[end - 1] in " ,;:":
+        end -= 1
+    return CardField(name=name, value=text[start:end], role=role, regions=_regions(stream, start, end))
+
+
+def _block_start(stream: _Stream, pos: int) -> int:
+    return max((s for s in stream.block_starts if s <= pos), default=0)
+
+
+# --- the preamble: the first sentence(s) naming the parties ---------------------------------------
+
+_TRIGGER = re.compile(
+    r"\b(?:between|among(?:st)?|entered\s+into|made|dated|effective\s+as\s+of|agreed)\b", re.I
+)
+# where recitals, a table of contents or the body begin: a preamble lies before the first of these
+_STOP = re.compile(
+    r"\s*(?:WHEREAS|Whereas|RECITALS?\b|Recitals?\b|BACKGROUND\b|Background\b|NOW,?\s+THEREFORE|"
+    r"Now,?\s+[Tt]herefore|W\s?I\s?T\s?N\s?E\s?S\s?S\s?E\s?T\s?H|(?:TABLE\s+OF\s+)?CONTENTS\b|"
+    r"Table\s+of\s+Contents\b|(?:ARTICLE|Article)\s+(?:1|I|ONE)\b|(?:SECTION|Section)\s+1\b|1\.\s|第一条)"
+)
+_REACH = 8000  # characters from the start within which a preamble must begin ("near the start")
+_PREAMBLE_CHARS = 2500
+_SENTENCE_END = re.compile(r"[.!?。](?:[\"”’)\]])*(?=\s+[\"“(\[]?[A-Z0-9\u4e00-\u9fff]|\s*$)")
+# fmt: off
+_ABBREVIATIONS = frozenset({
+    "inc", "ltd", "co", "corp", "no", "nos", "st", "mr", "mrs", "ms", "dr", "jr", "sr", "bldg", "ave",
+    "fl", "u.s", "u.s.a", "n.a", "s.a", "l.p", "l.l.c", "b.v", "n.v", "e.g", "i.e", "vs", "v", "p.c",
+    "s.p.a"
+})
+# fmt: on
+
+
+def _preamble(stream: _Stream) -> tuple[int, int] | None:
+    """Span of the first sentence near the start that has a preamble word and names a party; the
+    sentence grows by up to two more when its parties come after it ("... is dated 1 May 2020. PARTIES")."""
+    text = stream.text
+    limit = min(_REACH, _first_block(stream, _STOP))
+    ends = _sentence_ends(text)
+    searched = 0
+    for trigger in _TRIGGER.finditer(text, 0, limit):
+        if trigger.start() < searched:
+            continue
+        start = max(
+            _block_start(stream, trigger.start()), max((e for e in ends if e <= trigger.start()), default=0)
+        )
+        bound = min(_first_block(stream, _STOP, after=trigger.end()), start + _PREAMBLE_CHARS)
+        end = trigger.end()
+        for _ in range(3):
+            end = min((e for e in ends if e > end), default=bound)
+            end = min(end, bound)
+            if _names(text, start, end):
+                return start, end
+        searched = end
+    return None
+
+
+def _first_block(stream: _Stream, pattern: re.Pattern[str], after: int = -1) -> int:
+    return next(
+        (s for s in stream.block_starts if s > after and pattern.match(stream.text, s)), len(stream.text)
+    )
+
+
+def _sentence_ends(text: str) -> list[int]:
+    ends: list[int] = []
+    for m in _SENTENCE_END.finditer(text):
+        words = text[max(0, m.start() - 12) : m.start()].split()
+        word = words[-1].lstrip('(“"').lower() if words and not text[m.start() - 1].isspace() else ""
+        if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+            continue
+        ends.append(m.end())
+    return ends
+
+
+# --- parties --------------------------------------------------------------------------------------
+
+# fmt: off
+_SUFFIXES = frozenset({
+    "inc", "incorporated", "llc", "l.l.c", "ltd", "limited", "corporation", "corp", "company", "co",
+    "n.a", "plc", "gmbh", "ag", "s.a", "l.p", "lp", "llp", "lllp", "trust", "university", "fund",
+    "partnership", "bank", "foundation", "institute", "association", "s.p.a", "b.v", "n.v", "pty",
+    "pte", "s.a.r.l", "sarl", "kg", "a/s"
+})
+# fmt: on
+_HEAD_SUFFIXES = frozenset({"university", "bank", "institute", "college"})  # "University of Iowa"
+_CONNECTORS = frozenset({"of", "&", "de", "du", "la", "der", "von", "van"})
+# fmt: off
+_STOPWORDS = frozenset({
+    "this", "between", "among", "amongst", "and", "by", "dated", "date", "made", "entered", "into",
+    "with", "effective", "whereas", "is", "as", "to", "from", "in", "on", "exhibit"
+})
+# fmt: on
+_NAME_WORD = re.compile(r"(?:[A-Z]|\d+[A-Za-z])[\w&'’\-./!]*")
+_CAPS_WORD = re.compile(r"[A-Z][A-Z0-9&'’\-.]+")
+_DBA = frozenset({"d/b/a", "dba", "d.b.a."})
+_DESIGNATOR = re.compile(r"\d{2,4}-[A-Z0-9]+,?")  # "VERIZON OWNER TRUST 2020-A"
+_DEFINED = re.compile(r"\(([^()]*)\)")
+_QUOTED = re.compile(r"[“\"]([^”\"]{1,60})[”\"]")
+_AS_ROLE = re.compile(r"\bas\s+(?:the\s+)?([A-Z][\w’'\-]*(?:(?:,\s*|\s+and\s+|\s+)[A-Z][\w’'\-]*)*)")
+_BARE_ROLE = re.compile(r"(?:the\s+)?([A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*){0,2})")
+_ACRONYM = re.compile(r"[A-Z0-9&\-]{2,}")
+_GENERIC_TERMS = frozenset({"party", "parties", "agreement"})
+
+Token = tuple[int, int, str]
+
+
+def _tokens(text: str, start: int, end: int) -> list[Token]:
+    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
+
+
+def _bare(word: str) -> str:
+    return word.strip("()“”\"',;:").rstrip(".").lower()
+
+
+def _is_name_word(word: str) -> bool:
+    bare = word.rstrip(",")
+    return (
+        bool(_NAME_WORD.fullmatch(bare))
+        and _bare(bare) not in _STOPWORDS
+        and not _DOC_WORD.fullmatch(_bare(bare))
+    )
+
+
+def _names(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the organization names in text[start:end]: capitalized words ending in a legal suffix
+    ("Photronics, Inc.", "The University of Iowa"), or all-caps names followed by a role."""
+    tokens = _tokens(text, start, end)
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        found = _suffix_name(tokens, i) or _caps_name(text, tokens, i)
+        if found is None:
+            i += 1
+            continue
+        first, last = found
+        spans.append((tokens[first][0], _value_end(tokens[last][2], tokens[last][1])))
+        i = last + 1
+    return spans
+
+
+def _suffix_name(tokens: list[Token], i: int) -> tuple[int, int] | None:
+    word = tokens[i][2]
+    if _bare(word) not in _SUFFIXES or not word.lstrip("(")[:1].isupper() or word.startswith(("“", '"', "(")):
+        return None
+    first = i
+    k = i - 1
+    if k >= 0 and tokens[k][2].endswith(",") and _is_name_word(tokens[k][2]):
+        first, k = k, k - 1  # "ArTara, Inc."
+    while k >= 0 and not re.search(r"[,;:)(”\"]$", tokens[k][2]):
+        word_k = tokens[k][2]
+        before = tokens[k - 1][2] if k > 0 else ""
+        if _is_name_word(word_k) or (
+            word_k.lower() in _CONNECTORS and _is_name_word(before) and before[-1] != ","
+        ):
+            first, k = k, k - 1
+        else:
+            break
+    if k >= 0 and tokens[k][2].lower() in ("a", "an"):
+        return None  # "a BVI Corporation" describes a party
+    last = _name_tail(tokens, i)
+    own = [w for _, _, w in tokens[first : last + 1] if _bare(w) not in _SUFFIXES | _CONNECTORS | {"the"}]
+    return (first, last) if own else None  # "the Company" is a defined term, not a name
+
+
+def _name_tail(tokens: list[Token], i: int) -> int:
+    """The suffix's last token after "Co., Ltd.", "University of Iowa", "Trust 2020-A", "Inc., d/b/a X"."""
+    last = i
+    while (
+        last + 1 < len(tokens) and tokens[last][2].endswith(",") and _bare(tokens[last + 1][2]) in _SUFFIXES
+    ):
+        last += 1
+    if _bare(tokens[i][2]) in _HEAD_SUFFIXES and not tokens[last][2].endswith(","):
+        last = _words_after(tokens, last, require="of")
+    if (
+        last + 1 < len(tokens)
+        and _DESIGNATOR.fullmatch(tokens[last + 1][2])
+        and not tokens[last][2].endswith(",")
+    ):
+        last += 1
+    if last + 2 < len(tokens) and tokens[last + 1][2].lower() in _DBA:
+        last = _words_after(tokens, last + 1)
+    return last
+
+
+def _words_after(tokens: list[Token], k: int, require: str | None = None) -> int:
+    """The last of the capitalized words (and connectors) right after tokens[k]; k itself when none."""
+    j = k + 1
+    if require is not None:
+        if j >= len(tokens) or tokens[j][2] != require:
+            return k
+        j += 1
+    last = k
+    while j < len(tokens) and (_is_name_word(tokens[j][2]) or tokens[j][2] in _CONNECTORS):
+        if tokens[j][2] not in _CONNECTORS:
+            last = j
+        if re.search(r"[,;:)]$", tokens[j][2]):
+            break
+        j += 1
+    return last
+
+
+def _caps_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | None:
+    """Two or more all-caps words followed by a defined term or ", as Issuer" ("ACME HOLDINGS (“Buyer”)")."""
+    if i > 0 and _is_caps_word(tokens[i - 1][2]) and not tokens[i - 1][2].endswith(","):
+        return None  # not the start of the run
+    last = i
+    while last < len(tokens) and _is_caps_word(tokens[last][2]):
+        last += 1
+        if tokens[last - 1][2].endswith(","):
+            break
+    last -= 1
+    if last - i < 1:
+        return None
+    after = text[tokens[last][1] : tokens[last][1] + 12]
+    return (i, last) if re.match(r",?\s*(?:\(|as\s+[A-Z])", after) else None
+
+
+def _is_caps_word(word: str) -> bool:
+    return bool(_CAPS_WORD.fullmatch(word.rstrip(","))) and _is_name_word(word)
+
+
+def _value_end(word: str, end: int) -> int:
+    """End of a name's last word without trailing punctuation; "Inc." keeps its period, "LLC." does not."""
+    trimmed = re.sub(r"\W+$", "", word)
+    if word[len(trimmed) :].startswith(".") and (trimmed.lower() in _ABBREVIATIONS or "." in trimmed):
+        trimmed += "."
+    return end - (len(word) - len(trimmed))
+
+
+def _parties(stream: _Stream, span: tuple[int, int]) -> list[CardField]:
+    names = _names(stream.text, *span)
+    out: list[CardField] = []
+    for n, (start, end) in enumerate(names):
+        window = stream.text[end : names[n + 1][0] if n + 1 < len(names) else span[1]]
+        out.append(_field(stream, "party", start, end, _role(window)))
+    return out
+
+
+def _role(window: str) -> str | None:
+    """The party's defined term ("(the “Company” or “RCP”)" gives RCP) or its capacity ("as Issuer")."""
+    for group in _DEFINED.finditer(window):
+        terms = [
+            t.strip() for t in _QUOTED.findall(group.group(1)) if t.strip().lower() not in _GENERIC_TERMS
+        ]
+        if terms:
+            return next((t for t in terms if _ACRONYM.fullmatch(t)), terms[0]).rstrip(",.")
+        bare = _BARE_ROLE.fullmatch(group.group(1).strip())  # "(Supplier)", English style
+        if bare and bare.group(1).lower() not in _GENERIC_TERMS:
+            return bare.group(1)
+    capacity = _AS_ROLE.search(window)
+    if capacity is None:
+        return None
+    words: list[str] = []
+    for word in capacity.group(1).split(" "):
+        if _bare(word) in _STOPWORDS - {"and"}:
+            break
+        words.append(word)
+    return " ".join(words).rstrip(", ") or None
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+_MONTH = r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?"
+_ORDINAL = r"(?:\s?(?:st|nd|rd|th|s\s?t|n\s?d|r\s?d|t\s?h)\b)?"  # "19t h": a text layer's split ordinal
+_DATE_FORMS = tuple(
+    re.compile(p, re.I)
+    for p in (
+        rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORDINAL},?\s+(?P<year>\d{{4}})\b",
+        rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+(?:day\s+of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})\b",
+        r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})\b",
+        r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b",
+        r"(?P<year>\d{4})\s*年\s*(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日",
+    )
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EFFECTIVE_BEFORE = re.compile(r"effective|生效", re.I)
+_EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective\s+Date", re.I)
+
+
+def parse_date(value: str) -> dt.date | None:
+    """The calendar date a full written date names ("19th day of December, 2018", "2020年1月18日")."""
+    match = next((m for m in (f.search(value) for f in _DATE_FORMS) if m), None)
+    return _date_of(match) if match else None
+
+
+def _date_of(match: re.Match[str]) -> dt.date | None:
+    month = match.group("month")
+    number = int(month) if month.isdigit() else _MONTHS.index(month[:3].lower()) + 1
+    try:
+        return dt.date(int(match.group("year")), number, int(match.group("day")))
+    except ValueError:
+        return None
+
+
+def _date_matches(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    found = sorted(
+        (m for f in _DATE_FORMS for m in f.finditer(text, start, end) if _date_of(m)), key=lambda m: m.start()
+    )
+    taken = start
+    for m in found:
+        if m.start() >= taken:
+            taken = m.end()
+            yield m
+
+
+def _dates(stream: _Stream, span: tuple[int, int]) -> list[CardField]:
+    text = stream.text
+    out: list[CardField] = []
+    for m in _date_matches(text, *span):
+        effective = _EFFECTIVE_BEFORE.search(
+            text, max(span[0], m.start() - 40), m.start()
+        ) or _EFFECTIVE_AFTER.match(text, m.end())
+        out.append(_field(stream, "date", m.start(), m.end(), "effective" if effective else "agreement"))
+    return out
+
+
+# --- title ----------------------------------------------------------------------------------------
+
+_DOC_WORD = re.compile(
+    r"\b(?:agreements?|contracts?|licen[cs]es?|leases?|amendments?|plan|addendum|memorandum|note|indenture|"
+    r"deed|guarant(?:y|ee)|warrant|charter|bylaws|supplement|understanding|undertaking|protocol|"
+    r"certificate|consent|waiver|instrument)\b|合同|协议|合约|契约|章程|备忘录",
+    re.I,
+)
+_SOLO_DOC_WORDS = frozenset({"agreement", "contract", "indenture", "lease", "合同", "协议", "协议书"})
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NOT_TITLE = re.compile(
+    r"(?:exhibit|schedule|annex|appendix|attachment)\s+[\w.\-]+\b|execution\s+(?:copy|version)|confidential|draft\b|"
+    r"conformed\s+copy|table\s+of\s+contents|(?:by\s+and\s+)?between\b|among\b|and\b|dated\b",
+    re.I,
+)
+_SMALL_WORDS = frozenset({"of", "and", "the", "for", "to", "in", "on", "by", "a", "an", "or", "with", "&"})
+_FORM_OF = re.compile(r"form\s+of\s+", re.I)
+
+
+def _title_line(stream: _Stream, before: int) -> CardField | None:
+    """The first title-like line before `before`, joined with title-like neighbours of its block."""
+    pieces = [p for p in stream.pieces if p.end <= before]
+    for n, piece in enumerate(pieces):
+        if not _is_title(piece.region.text or ""):
+            continue
+        first = last = n
+        while first > 0 and _continues_title(pieces[first - 1], piece):
+            first -= 1
+        while last + 1 < len(pieces) and _continues_title(pieces[last + 1], piece):
+            last += 1
+        start = pieces[first].start
+        form_of = _FORM_OF.match(stream.text, start)
+        return _field(stream, "title", form_of.end() if form_of else start, pieces[last].end)
+    return None
+
+
+def _is_title(text: str) -> bool:
+    t = text.strip()
+    if not t or _NOT_TITLE.match(t) or not _DOC_WORD.search(t):
+        return False
+    if _CJK.search(t):
+        return len(t) <= 40 and not re.search(r"[：:。；;]|[甲乙丙]方", t)
+    words = t.split()
+    if len(words) > 14 or len(t) > 120 or re.search(r"[“”\"()]|\.\s", t) or re.search(r"[.;:,!?]$", t):
+        return False
+    if len(words) == 1 and t.lower() not in _SOLO_DOC_WORDS:
+        return False
+    return _headline_case(t)
+
+
+def _continues_title(neighbour: _Piece, title: _Piece) -> bool:
+    t = (neighbour.region.text or "").strip()
+    return (
+        neighbour.block == title.block
+        and 0 < len(t.split()) <= 8
+        and not _NOT_TITLE.match(t)
+        and not re.search(r"[“”\"()]|[.;:,!?]$", t)
+        and _headline_case(t)
+    )
+
+
+def _headline_case(text: str) -> bool:
+    words = [w for w in re.findall(r"[^\W\d_][\w'’\-]*", text) if w.lower() not in _SMALL_WORDS]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.85 * len(words)
+
+
+def _title_in_preamble(stream: _Stream, span: tuple[int, int]) -> CardField | None:
+    """The agreement's name as the preamble writes it: "This Sponsorship and Services Agreement (...)"."""
+    tokens = _tokens(stream.text, *span)[:20]
+    doc = next((i for i, t in enumerate(tokens) if _DOC_WORD.fullmatch(_bare(t[2]))), None)
+    if doc is None:
+        return None
+    while (
+        doc + 1 < len(tokens) and _DOC_WORD.fullmatch(_bare(tokens[doc + 1][2])) and _in_title(tokens[doc][2])
+    ):
+        doc += 1  # "License Agreement"
+    first = doc
+    while first > 0 and _in_title(tokens[first - 1][2]):
+        first -= 1
+    while first < doc and tokens[first][2].lower() in _SMALL_WORDS:
+        first += 1
+    if first == doc:
+        return None  # "This Agreement": no name
+    return _field(stream, "title", tokens[first][0], _value_end(tokens[doc][2], tokens[doc][1]))
+
+
+def _in_title(word: str) -> bool:
+    if word.lower() in ("this", "the", "a", "an") or re.search(r"[,;:)(”\"]$", word):
+        return False
+    return word.lower() in _SMALL_WORDS or word[:1].isupper()
+
+
+# --- Chinese contracts: 甲方：…公司, 签订日期：… -----------------------------------------------------
+
+_CN_PARTY = re.compile(
+    r"(?:[\u4e00-\u9fff]{0,6}[（(])?(?P<role>[甲乙丙丁]方)[）)]?(?:[（(][^）)]{0,10}[）)])?\s*[：:]\s*"
+    r"(?P<value>[^\s，,。；;：:（(_]{2,60})"
+)
+_CN_NOT_NAME = re.compile(r"^[甲乙丙丁]方|签字|签章|盖章|代表")
+_CN_DATE_LABEL = re.compile(r"(?P<label>签订|签署|签约|订立|生效)?(?:日期|时间)\s*[：:]\s*")
+
+
+def _chinese_fields(stream: _Stream) -> tuple[list[CardField], list[CardField]]:
+    text = stream.text
+    parties: list[CardField] = []
+    roles: set[str] = set()
+    for m in _CN_PARTY.finditer(text):
+        value = m.group("value")
+        if (
+            m.group("role") not in roles
+            and re.search(r"[\u4e00-\u9fffA-Za-z]", value)
+            and not _CN_NOT_NAME.search(value)
+        ):
+            roles.add(m.group("role"))
+            parties.append(_field(stream, "party", m.start("value"), m.end("value"), m.group("role")))
+    dates: list[CardField] = []
+    for label in _CN_DATE_LABEL.finditer(text):
+        found = next(_date_matches(text, label.end(), min(len(text), label.end() + 20)), None)
+        if found is not None and found.start() == label.end():
+            role = "effective" if label.group("label") == "生效" else "agreement"
+            dates.append(_field(stream, "date", found.start(), found.end(), role))
+    return parties, dates
+
+
+# --- small helpers --------------------------------------------------------------------------------
+
+
+def _unique(fields: list[CardField]) -> list[CardField]:
+    """The first field of each value (case and spacing ignored) and role."""
+    seen: set[tuple[str, str | None]] = set()
+    out: list[CardField] = []
+    for f in fields:
+        key = (" ".join(f.value.lower().split()), f.role if f.name == "date" else None)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _readable(title: str) -> str:
+    """An all-caps title in title case for reading; anything else as written."""
+    if not title.isupper():
+        return title
+    words = title.lower().split()
+    return " ".join(w if i and w in _SMALL_WORDS else w.capitalize() for i, w in enumerate(words))
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "。")) else f"{text}."

@@ -1,0 +1,409 @@
+"""The document card: title, parties and dates read from the first pages, each cited to a tight box."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from ingest.card import CardField, DocumentCard, parse_date, read_card
+from ingest.layout import BBox, Block, Line, PageLayout, Region
+from ingest.ocr.reading_order import mark_furniture
+from ingest.ocr.textlayer import TextLayerEngine
+from ingest.page import PageImage
+
+CUAD = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "cuad-dev"
+CHAR_W = 0.0075  # page width per character of the hand-made lines
+
+
+def _line(text: str, y: float, x0: float = 0.08, words: bool = True) -> Line:
+    """A line whose characters are CHAR_W wide; word extents given unless `words` is False."""
+    words_x = [(x0 + m.start() * CHAR_W, x0 + m.end() * CHAR_W) for m in re.finditer(r"\S+", text)]
+    box = BBox(x0=x0, y0=y, x1=x0 + len(text) * CHAR_W, y1=y + 0.012)
+    return Line(text=text, bbox=box, words_x=words_x if words else None)
+
+
+def _block(kind: str, lines: list[Line], order: int) -> Block:
+    markdown = " ".join(line.text for line in lines)
+    return Block.model_validate(
+        {
+            "kind": kind,
+            "markdown": markdown,
+            "bbox": BBox.union(ln.bbox for ln in lines),
+            "order": order,
+            "lines": lines,
+        }
+    )
+
+
+def _page(blocks: list[Block], page: int = 1) -> PageLayout:
+    return PageLayout(page=page, width=612, height=792, image_size=(1224, 1584), engine="test", blocks=blocks)
+
+
+def _stacked(texts: list[str], kind: str = "text", page: int = 1, y: float = 0.1) -> PageLayout:
+    """One block per text, each a single line, top to bottom (a cover page)."""
+    return _page([_block(kind, [_line(t, y + 0.02 * i)], i) for i, t in enumerate(texts)], page)
+
+
+def _within(region: Region, line: Line) -> bool:
+    return line.bbox.contains(region.bbox, tol=1e-9)
+
+
+def _narrower(region: Region, line: Line) -> bool:
+    return region.bbox.x1 - region.bbox.x0 < line.bbox.x1 - line.bbox.x0 - 1e-9
+
+
+PREAMBLE = [
+    "This TRANSITION SERVICES AGREEMENT (this “Agreement”) is entered into as of January 18, 2020",
+    "by and between Reynolds Group Holdings Inc., a Delaware corporation (“RGHI”), and Reynolds",
+    "Consumer Products Inc., a Delaware corporation (the “Company” or “RCP”). Each Party shall be a “Provider.”",
+]
+
+
+def _reynolds() -> tuple[PageLayout, list[Line], Line]:
+    title = _line("TRANSITION SERVICES AGREEMENT", 0.08, x0=0.38)
+    lines = [_line(t, 0.12 + 0.015 * i) for i, t in enumerate(PREAMBLE)]
+    recital = _line(
+        "WHEREAS, Acme Widgets Inc. (“Acme”) made certain services available on March 3, 2019.", 0.2
+    )
+    blocks = [
+        _block("heading", [_line("Exhibit 10.22", 0.03, x0=0.8)], 0),
+        _block("heading", [title], 1),
+        _block("text", lines, 2),
+        _block("text", [recital], 3),
+        _block("footer", [_line("Source: RCP, S-1/A, 1/21/2020", 0.95)], 4),
+    ]
+    return _page(blocks), lines, title
+
+
+def test_preamble_gives_title_parties_and_dates() -> None:
+    layout, lines, title_line = _reynolds()
+    card = read_card([layout])
+
+    assert card.title is not None
+    assert card.title.value == "TRANSITION SERVICES AGREEMENT"
+    assert [r.bbox for r in card.title.regions] == [title_line.bbox]
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("Reynolds Group Holdings Inc.", "RGHI"),
+        ("Reynolds Consumer Products Inc.", "RCP"),
+    ]
+    assert [(d.value, d.role) for d in card.dates] == [("January 18, 2020", "agreement")]
+
+    first, second = card.parties
+    assert (
+        len(first.regions) == 1
+        and _within(first.regions[0], lines[1])
+        and _narrower(first.regions[0], lines[1])
+    )
+    start = lines[1].text.index("Reynolds")
+    assert first.regions[0].bbox.x0 == pytest.approx(lines[1].bbox.x0 + start * CHAR_W)
+    date = card.dates[0].regions[0]
+    assert _within(date, lines[0]) and _narrower(date, lines[0])
+    assert date.bbox.x1 == pytest.approx(lines[0].bbox.x1)  # the date ends the line
+
+
+def test_a_value_over_two_lines_gets_a_region_on_each_line() -> None:
+    layout, lines, _ = _reynolds()
+    second = read_card([layout]).parties[1]
+    assert [r.text for r in second.regions] == ["Reynolds", "Consumer Products Inc."]
+    for region, line in zip(second.regions, lines[1:], strict=True):
+        assert _within(region, line) and _narrower(region, line)
+    assert second.regions[0].bbox.x1 == pytest.approx(lines[1].bbox.x1)
+    assert second.regions[1].bbox.x0 == pytest.approx(lines[2].bbox.x0)
+
+
+def test_card_text_and_regions_for_search_and_citation() -> None:
+    layout, _, _ = _reynolds()
+    card = read_card([layout])
+    assert card.text() == (
+        "Document: Transition Services Agreement. Parties: Reynolds Group Holdings Inc. (RGHI); "
+        "Reynolds Consumer Products Inc. (RCP). Dated: January 18, 2020."
+    )
+    boxes = [(r.page, r.bbox) for r in card.regions()]
+    assert len(boxes) == len(set(boxes)) == 5  # title, one + two party boxes, date
+    assert DocumentCard.model_validate_json(card.model_dump_json()) == card
+
+
+def test_effective_date_and_title_from_the_preamble_when_no_heading() -> None:
+    lines = [
+        _line(
+            "This Trademark License Agreement (the “Agreement”) is made effective as of the 5th day of March,",
+            0.1,
+        ),
+        _line(
+            "2019 (the “Effective Date”) between Morgan Stanley Investment Management Inc. (“Licensor”),",
+            0.115,
+        ),
+        _line("and ArTara, Inc., with offices at 1 Little West Street, New York (“Licensee”).", 0.13),
+    ]
+    card = read_card([_page([_block("text", lines, 0)])])
+    assert card.title is not None and card.title.value == "Trademark License Agreement"
+    assert _within(card.title.regions[0], lines[0]) and _narrower(card.title.regions[0], lines[0])
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("Morgan Stanley Investment Management Inc.", "Licensor"),
+        ("ArTara, Inc.", "Licensee"),
+    ]
+    assert [(d.value, d.role) for d in card.dates] == [("5th day of March, 2019", "effective")]
+    assert len(card.dates[0].regions) == 2
+    assert parse_date(card.dates[0].value) == dt.date(2019, 3, 5)
+    assert card.text().endswith("Effective: 5th day of March, 2019.")
+
+
+def test_cover_page_lists_parties_line_by_line() -> None:
+    cover = _stacked(
+        [
+            "Exhibit 10.4",
+            "FORM OF TRANSFER AND SERVICING AGREEMENT",
+            "among",
+            "VERIZON OWNER TRUST 2020-A,",
+            "as Issuer,",
+            "VERIZON ABS LLC,",
+            "as Depositor",
+            "and",
+            "CELLCO PARTNERSHIP d/b/a VERIZON WIRELESS,",
+            "as Servicer, Marketing Agent and Custodian",
+            "Dated as of January 29, 2020",
+        ]
+    )
+    body = _stacked(["TABLE OF CONTENTS", "Section 1.1 Payments made to Foo Holdings LLC (“Foo”)"], page=2)
+    card = read_card([body, cover])  # pages in any order
+
+    assert card.title is not None and card.title.value == "TRANSFER AND SERVICING AGREEMENT"
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("VERIZON OWNER TRUST 2020-A", "Issuer"),
+        ("VERIZON ABS LLC", "Depositor"),
+        ("CELLCO PARTNERSHIP d/b/a VERIZON WIRELESS", "Servicer, Marketing Agent and Custodian"),
+    ]
+    assert [(d.value, d.role) for d in card.dates] == [("January 29, 2020", "agreement")]
+    abs_line = cover.blocks[5].lines[0]
+    (region,) = card.parties[1].regions
+    assert _within(region, abs_line) and _narrower(region, abs_line)  # the comma is left out
+    title_line = cover.blocks[1].lines[0]
+    assert card.title.regions[0].bbox.x0 > title_line.bbox.x0  # "FORM OF" is left out
+
+
+def test_title_is_the_agreement_line_not_a_disclaimer_or_exhibit_number() -> None:
+    blocks = [
+        _block("heading", [_line("Exhibit 10.8", 0.03, x0=0.8)], 0),
+        _block("text", [_line("EXECUTION COPY", 0.05, x0=0.8)], 1),
+        _block(
+            "heading",
+            [_line("BEEN REDACTED.", 0.08, x0=0.4), _line("AMENDED AND RESTATED", 0.095, x0=0.36)],
+            2,
+        ),
+        _block("heading", [_line("LICENSE AGREEMENT", 0.11, x0=0.38)], 3),
+        _block(
+            "text", [_line("This Agreement is made on 2020-01-18 between Acme GmbH and Beta AG.", 0.14)], 4
+        ),
+    ]
+    card = read_card([_page(blocks)])
+    assert card.title is not None and card.title.value == "LICENSE AGREEMENT"
+    assert [p.value for p in card.parties] == ["Acme GmbH", "Beta AG"]
+    assert [d.value for d in card.dates] == ["2020-01-18"]
+
+
+def test_title_over_two_lines_of_one_block_joins_them() -> None:
+    lines = [_line("AMENDED AND RESTATED", 0.08, x0=0.36), _line("LICENSE AGREEMENT", 0.095, x0=0.38)]
+    card = read_card([_page([_block("title", lines, 0)])])
+    assert card.title is not None and card.title.value == "AMENDED AND RESTATED LICENSE AGREEMENT"
+    assert [r.bbox for r in card.title.regions] == [ln.bbox for ln in lines]
+
+
+def test_lines_without_word_extents_estimate_by_characters() -> None:
+    lines = [
+        _line(
+            "This Outsourcing Agreement is made and entered into by and between Photronics DNP Photomask",
+            0.1,
+            words=False,
+        ),
+        _line("Corporation (“PDMC”) and Dai Nippon Printing Co., Ltd. (“DNP”).", 0.115, words=False),
+    ]
+    card = read_card([_page([_block("text", lines, 0)])])
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("Photronics DNP Photomask Corporation", "PDMC"),
+        ("Dai Nippon Printing Co., Ltd.", "DNP"),
+    ]
+    first, second = card.parties[0].regions
+    start = lines[0].text.index("Photronics")
+    assert first.bbox.x0 == pytest.approx(lines[0].bbox.x0 + start * CHAR_W)
+    assert first.bbox.x1 == pytest.approx(lines[0].bbox.x1)
+    assert second.bbox.x0 == pytest.approx(lines[1].bbox.x0)
+    assert second.bbox.x1 == pytest.approx(lines[1].bbox.x0 + len("Corporation") * CHAR_W)
+
+
+def test_blocks_without_lines_are_read_from_markdown() -> None:
+    box = BBox(x0=0.1, y0=0.1, x1=0.9, y1=0.13)
+    blocks = [
+        Block(
+            kind="heading",
+            markdown="## SUPPLY AGREEMENT",
+            bbox=BBox(x0=0.4, y0=0.05, x1=0.6, y1=0.07),
+            order=0,
+        ),
+        Block(
+            kind="text",
+            markdown="This Agreement is dated May 1, 2021 between Acme Corp. and Beta LLC.",
+            bbox=box,
+            order=1,
+        ),
+    ]
+    card = read_card([_page(blocks)])
+    assert card.title is not None and card.title.value == "SUPPLY AGREEMENT"
+    assert [p.value for p in card.parties] == ["Acme Corp.", "Beta LLC"]
+    assert [d.value for d in card.dates] == ["May 1, 2021"]
+    assert all(box.contains(r.bbox) for p in card.parties for r in p.regions)
+
+
+def test_chinese_contract_reads_labelled_lines() -> None:
+    layout = _stacked(
+        [
+            "房屋租赁合同",
+            "合同编号：HT-2020-001",
+            "甲方：上海明远科技有限公司",
+            "乙方（承租方）：北京华信物业管理有限公司",
+            "签订日期：2020年1月18日",
+            "第一条 甲方同意将房屋出租给乙方使用。",
+            "甲方（盖章）：",
+        ]
+    )
+    card = read_card([layout])
+    assert card.title is not None and card.title.value == "房屋租赁合同"
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("上海明远科技有限公司", "甲方"),
+        ("北京华信物业管理有限公司", "乙方"),
+    ]
+    assert [(d.value, d.role) for d in card.dates] == [("2020年1月18日", "agreement")]
+    assert parse_date(card.dates[0].value) == dt.date(2020, 1, 18)
+    party_line = layout.blocks[2].lines[0]
+    (region,) = card.parties[0].regions
+    assert _within(region, party_line) and _narrower(region, party_line)
+    assert region.bbox.x0 == pytest.approx(party_line.bbox.x0 + 3 * CHAR_W)
+
+
+def test_english_style_parties_listed_after_the_dated_sentence() -> None:
+    layout = _stacked(
+        [
+            "SUPPLY AGREEMENT",
+            "THIS AGREEMENT is dated 1 May 2020",
+            "PARTIES",
+            "(1) ACME LIMITED incorporated in England with company number 123 (Supplier); and",
+            "(2) BETA LTD incorporated in England with company number 456 (Customer).",
+            "AGREED TERMS",
+        ]
+    )
+    card = read_card([layout])
+    assert card.title is not None and card.title.value == "SUPPLY AGREEMENT"
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("ACME LIMITED", "Supplier"),
+        ("BETA LTD", "Customer"),
+    ]
+    assert [(d.value, d.role) for d in card.dates] == [("1 May 2020", "agreement")]
+
+
+def test_a_body_sentence_is_not_a_preamble() -> None:
+    layout = _stacked(["1. Definitions", "Payments made to Acme Inc. shall be due on January 1, 2020."])
+    assert read_card([layout]) == DocumentCard()
+
+
+def test_no_preamble_gives_an_empty_card() -> None:
+    layout = _stacked(
+        [
+            "Attention Is All You Need",
+            "Abstract",
+            "The dominant sequence transduction models are based on recurrent networks made of encoders.",
+            "We propose a new simple network architecture based solely on attention, dated 2017.",
+        ]
+    )
+    card = read_card([layout])
+    assert card == DocumentCard(title=None, parties=[], dates=[])
+    assert card.text() == "" and card.regions() == []
+    assert read_card([]) == card
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("January 18, 2020", dt.date(2020, 1, 18)),
+        ("Feb 10, 2014", dt.date(2014, 2, 10)),
+        ("18th day of January, 2020", dt.date(2020, 1, 18)),
+        ("19t h day of December, 2018", dt.date(2018, 12, 19)),
+        ("30 December 2016", dt.date(2016, 12, 30)),
+        ("1/18/2020", dt.date(2020, 1, 18)),
+        ("2020-01-18", dt.date(2020, 1, 18)),
+        ("2020年1月18日", dt.date(2020, 1, 18)),
+        ("[•], 2020", None),
+        ("[·] day of [·], 2019", None),
+        ("February 30, 2020", None),
+    ],
+)
+def test_parse_date_reads_full_dates_only(written: str, expected: dt.date | None) -> None:
+    assert parse_date(written) == expected
+
+
+# --- CUAD contracts (shared test data) ----------------------------------------------------------
+
+
+def _first_pages(path: Path, count: int = 3) -> list[PageLayout]:
+    """Text-layer layouts of the first pages, built as bench/retrieval_eval.py's `layouts_for` does."""
+    engine = TextLayerEngine()
+    with pymupdf.open(path) as doc:
+        sizes = [(p.rect.width, p.rect.height) for p in doc][:count]
+    pages = [
+        PageImage(
+            page=i + 1,
+            width=w,
+            height=h,
+            unit="pt",
+            image_png=b"",
+            image_size=(int(w * 2), int(h * 2)),
+            dpi=144,
+            source=path,
+        )
+        for i, (w, h) in enumerate(sizes)
+    ]
+    return mark_furniture([engine.recognize_sync(p) for p in pages])
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _passes(card: DocumentCard, entry: dict[str, list[str]]) -> tuple[bool, bool, bool | None]:
+    """(title, party, date) checks; the date check is None when the lawyers' date is not a full date."""
+    title = card.title is not None and any(
+        _norm(card.title.value) == _norm(n) for n in entry["Document Name"]
+    )
+    party = any(_norm(p.value) == _norm(g) for p in card.parties for g in entry["Parties"])
+    golds = {d for d in (parse_date(g) for g in entry["Agreement Date"]) if d is not None}
+    dates = {parse_date(d.value) for d in card.dates}
+    return title, party, (bool(golds & dates) if golds else None)
+
+
+def _describe(name: str, card: DocumentCard) -> str:
+    fields: list[CardField] = ([card.title] if card.title else []) + card.parties + card.dates
+    return f"{name}: " + "; ".join(f"{f.name}={f.value!r}/{f.role}" for f in fields)
+
+
+def test_cuad_cards_match_the_lawyers_preamble_spans() -> None:
+    if not CUAD.is_dir():
+        pytest.skip(f"CUAD test data not found at {CUAD}")
+    entries = json.loads((CUAD / "metadata.json").read_text())
+    results: list[tuple[bool, bool, bool | None]] = []
+    for entry in entries:
+        card = read_card(_first_pages(CUAD / "contracts" / entry["file"]))
+        results.append(_passes(card, entry))
+        print(_describe(entry["file"], card), results[-1])
+    titles = sum(r[0] for r in results)
+    parties = sum(r[1] for r in results)
+    dated = [r[2] for r in results if r[2] is not None]
+    print(f"title {titles}/{len(results)}, party {parties}/{len(results)}, date {sum(dated)}/{len(dated)}")
+    # Reached: title 9/10 (the lawyers' name for 03 is cut: "TRANSFER AND SERVICING AGREEMENT, d"),
+    # party 10/10, date 8/8 full dates. Floors sit one under, so a regression fails.
+    assert len(results) == 10
+    assert titles >= 8
+    assert parties >= 9
+    assert sum(dated) >= len(dated) - 1
