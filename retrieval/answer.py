@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ingest.clauses import chip
 from ingest.layout import Region
 from retrieval.citations import best_quote, narrow_regions
-from retrieval.extractive import QueryEmbedder, compose_extract
+from retrieval.extractive import QueryEmbedder, compose_extract, short_fact
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmClient, LlmConfig, Message
 from retrieval.markers import REFUSAL_SENTINEL, check_markers, claims_by_source, is_refusal
@@ -155,7 +155,9 @@ class ExtractiveAnswerer:
             )
         if not picks:
             return refusal(self.config, "no_matching_sentence")
-        citations = [cite(n, sources[p.hit], p.sentence) for n, p in enumerate(picks, start=1)]
+        # a short fact (a date) is cited as the phrase that states it, highlighted word by word
+        quotes = [short_fact(question, p.sentence) or p.sentence for p in picks]
+        citations = [cite(n, sources[p.hit], q) for n, (p, q) in enumerate(zip(picks, quotes, strict=True), start=1)]
         text = " ".join(f"{p.text} [{c.n}]" for p, c in zip(picks, citations, strict=True))
         return Answer(answer=text, citations=citations)
 

@@ -130,6 +130,21 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 ]
 
 
+# A question after a date, not a clause: "when was it signed", "effective date?". Expiry, renewal and
+# notice answers are conditions ("until the later of ..."), so those questions get the whole sentence.
+_ASKS_DATE = re.compile(r"\b(when|date|dated|day|signed|effective)\b", re.IGNORECASE)
+_ASKS_CLAUSE = re.compile(r"\b(expir\w*|end|ends|terminat\w*|renew\w*|term|notice|how long|until)\b", re.IGNORECASE)
+
+
+def short_fact(question: str, sentence: str) -> str | None:
+    """The phrase of `sentence` that answers a short-fact question (a date), verbatim; None when the
+    question asks for a clause or the sentence holds no such phrase."""
+    if not _ASKS_DATE.search(question) or _ASKS_CLAUSE.search(question):
+        return None
+    match = _DATE.search(sentence)
+    return match.group(0).strip(" ,.") if match else None
+
+
 def expected_answers(question: str) -> list[re.Pattern[str]]:
     """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
     return [answer for asks, answer in ANSWER_TYPES if asks.search(question)]

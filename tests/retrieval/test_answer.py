@@ -299,3 +299,19 @@ async def test_extractive_keeps_a_clause_two_documents_share_but_drops_one_repea
         "Within how many days is payment due?", [page1, page2]
     )
     assert "Source:" not in answer.answer and "thirty days of receipt" in answer.answer
+
+
+async def test_a_date_question_cites_the_date_words_and_a_term_question_the_sentence() -> None:
+    line = "This Agreement is dated as of January 29, 2020 among the parties below."
+    words_x = [(0.1 + 0.05 * i, 0.14 + 0.05 * i) for i in range(len(line.split()))]
+    region = Region(page=1, bbox=BBox(x0=0.1, y0=0.2, x1=0.8, y1=0.22), text=line, words_x=words_x)
+    hit = SearchHit(
+        chunk_id="c", doc_id="d", kb="k", filename="f.pdf", score=1.0, kind="text", markdown=line, regions=[region]
+    )
+    dated = await ExtractiveAnswerer(AnswerConfig()).answer("When was this agreement signed?", [hit])
+    [citation] = dated.citations
+    assert citation.quote == "January 29, 2020"
+    [cited] = citation.regions
+    assert (cited.bbox.x0, cited.bbox.x1) == words_x[6][:1] + words_x[8][1:]  # "January" .. "2020"
+    term = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term end?", [hit])
+    assert term.citations[0].quote == line
