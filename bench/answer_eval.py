@@ -1,19 +1,23 @@
 """Do extractive answers cite the right place? CUAD contract questions, gold page and gold span box.
 
-Pipeline: text-layer engine -> chunker -> KnowledgeBase (embedded Qdrant in a temporary folder,
-bundled MiniLM embedder) -> ExtractiveAnswerer. For each labelled (contract, category) question
-(bench/cuad.py), searching within that contract:
+Pipeline: text-layer engine (+ furniture marks) -> chunker -> KnowledgeBase of all contracts (embedded
+Qdrant in a temporary folder; caches in bench/cuad_kb.py) -> ExtractiveAnswerer. Every labelled
+(contract, category) is asked in three phrasings (bench/cuad.py), within its contract (doc filter) and
+across the knowledge base (no filter, the question names the agreement and its parties). A citation
+counts only in the question's contract. Per scope, for all / tuning (odd contracts) / held-out (even):
+  region_hit      headline: a citation's union box on a gold page (the union of its regions there) has
+                  IoU >= 0.5 with a gold span's box, or covers >= 80% of it while at most 4x its area
+                  (the span's box: the union of its `search_for` rects)
+  region_loose    IoU >= 0.5 or containment, against the span's union or any one of its rects (the old rule)
+  region_strict   IoU >= 0.5 or containment, against the span's union only
+  region_iou      IoU >= 0.5 only
   page_hit        a citation's region lies on a gold page
-  region_hit      a citation's box on a gold page has IoU >= 0.5 with a gold span's box, or contains it
-                  (the span's box: the union of its `search_for` rects, or one of them: one occurrence
-                  or line of the span)
-  region_strict   the same against the union only
-  region_iou      IoU >= 0.5 only (containment not counted: a whole-chunk box contains the span)
-  mean_cited_area mean area (share of the page) of the cited boxes on gold pages
+  mean_cited_area mean area (share of the page) of the cited union boxes on gold pages
   retrieval_page  a top-k hit has a region on a gold page (what the answerer could reach)
+  refused         the answerer declined
 
-    .venv/bin/python bench/answer_eval.py [--cuad DIR] [--top-k 8] [--no-rerank] [--no-layout-text]
-                                          [--cache /tmp/answer_eval_cache.json]
+    .venv/bin/python bench/answer_eval.py [--embedder minilm|e5] [--scope within,across] [--top-k 8]
+                                          [--no-rerank] [--no-layout-text] [--cache /tmp/answer_eval_cache.json]
 
 Writes bench/results/answer_eval.json.
 """
@@ -33,51 +37,64 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cuad import CuadQuestion, load_questions  # noqa: E402
+from bench.cuad import PHRASINGS, CuadQuestion, is_tuning, load_questions  # noqa: E402
+from bench.cuad_kb import (  # noqa: E402
+    EMBEDDERS,
+    KB,
+    CachedEmbedder,
+    cached_embedder,
+    filters_for,
+    ingest_hash,
+    layouts_for,
+)
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import BBox, PageLayout  # noqa: E402
-from ingest.ocr.engine import OcrOptions  # noqa: E402
-from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
-from ingest.sources import SourceConfig, open_source  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
 from retrieval.citations import attach_layout_text  # noqa: E402
-from retrieval.hits import SearchFilters, SearchHit  # noqa: E402
+from retrieval.hits import SearchHit  # noqa: E402
 
-KB = "cuad"
 IOU_MIN = 0.5
-CONTAIN_TOL = 0.003  # of the page: rounding between the text layer's and search_for's boxes
-RENDER_DPI = 72  # the text-layer engine reads the PDF, not the pixels; a small render saves time
+COVER_MIN = 0.8  # share of the span's box the cited union must cover ...
+AREA_MAX = 4.0  # ... while at most this many times its area
+CONTAIN_TOL = 0.003  # of the page: rounding between the text layer's and search_for's boxes (old rules)
+METRICS = (
+    "page_hit",
+    "region_hit",
+    "region_loose",
+    "region_strict",
+    "region_iou",
+    "retrieval_page",
+    "refused",
+)
+Layouts = dict[str, list[PageLayout]]
 
 
-async def read_layouts(path: Path) -> list[PageLayout]:
-    engine = TextLayerEngine()
-    layouts: list[PageLayout] = []
-    with open_source(path, SourceConfig(dpi=RENDER_DPI)) as source:
-        for n in range(1, source.page_count + 1):
-            layouts.append(await engine.recognize(source.render_page(n), OcrOptions(engine="textlayer")))
-    return layouts
+def region_hit(cited: BBox, span: BBox) -> bool:
+    """The headline rule: IoU >= 0.5, or the cited box covers >= 80% of the span at most 4x its area."""
+    if cited.iou(span) >= IOU_MIN:
+        return True
+    return (
+        span.area > 0
+        and cited.intersection(span) >= COVER_MIN * span.area
+        and cited.area <= AREA_MAX * span.area
+    )
 
 
-def build_knowledge_base(store_dir: Path) -> Any:
-    from retrieval.embed import EmbedderConfig, build_embedder
-    from retrieval.search import KnowledgeBase, SearchConfig
-    from retrieval.sparse import SparseEncoder
-    from retrieval.store import StoreConfig, VectorStore
-
-    embedder = build_embedder(EmbedderConfig())
-    store = VectorStore(StoreConfig(path=str(store_dir)), embedder.dim)
-    return KnowledgeBase(store, embedder, SparseEncoder(), SearchConfig()), embedder
+def old_match(cited: BBox, gold: BBox) -> bool:
+    return cited.iou(gold) >= IOU_MIN or cited.contains(gold, tol=CONTAIN_TOL)
 
 
-def with_layout_text(hit: SearchHit, layouts: list[PageLayout]) -> SearchHit:
+def with_layout_text(hit: SearchHit, layouts: Layouts) -> SearchHit:
     """The hit with its regions carrying their lines' text (a no-op when the chunker fills Region.text)."""
-    return hit.model_copy(update={"regions": attach_layout_text(hit.regions, layouts)})
+    return hit.model_copy(update={"regions": attach_layout_text(hit.regions, layouts[hit.doc_id])})
 
 
-def cited_boxes(answer: Answer) -> list[tuple[int, BBox]]:
-    """Each citation's box per page: the union of its regions there."""
+def cited_boxes(answer: Answer, doc_id: str) -> list[tuple[int, BBox]]:
+    """Each citation's box per page, in the question's contract: the union of its regions there."""
     out: list[tuple[int, BBox]] = []
     for citation in answer.citations:
+        if citation.doc_id != doc_id:
+            continue
         per_page: dict[int, list[BBox]] = defaultdict(list)
         for region in citation.regions:
             per_page[region.page].append(region.bbox)
@@ -85,77 +102,96 @@ def cited_boxes(answer: Answer) -> list[tuple[int, BBox]]:
     return out
 
 
-def box_matches(cited: BBox, gold: BBox) -> bool:
-    return cited.iou(gold) >= IOU_MIN or cited.contains(gold, tol=CONTAIN_TOL)
-
-
-def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict[str, Any]:
-    boxes = cited_boxes(answer)
-    gold_pages = question.gold_pages
-    strict = loose = iou = False
+def region_scores(question: CuadQuestion, boxes: list[tuple[int, BBox]]) -> dict[str, bool]:
+    hit = loose = strict = iou = False
     for span in question.gold:
         if not span.boxes:
             continue
         union = BBox.union(span.boxes)
         on_page = [box for page, box in boxes if page == span.page]
-        strict = strict or any(box_matches(c, union) for c in on_page)
-        loose = loose or any(box_matches(c, g) for c in on_page for g in [union, *span.boxes])
+        hit = hit or any(region_hit(c, union) for c in on_page)
+        strict = strict or any(old_match(c, union) for c in on_page)
+        loose = loose or any(old_match(c, g) for c in on_page for g in [union, *span.boxes])
         iou = iou or any(c.iou(g) >= IOU_MIN for c in on_page for g in [union, *span.boxes])
+    return {"region_hit": hit, "region_loose": loose, "region_strict": strict, "region_iou": iou}
+
+
+def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict[str, Any]:
+    boxes = cited_boxes(answer, question.doc_id)
+    gold_pages = question.gold_pages
     on_gold = [box.area for page, box in boxes if page in gold_pages]
+    reachable = [r for h in hits if h.doc_id == question.doc_id for r in h.regions]
     return {
         "file": question.file.name,
         "category": question.category,
+        "phrasing": question.phrasing,
         "question": question.question,
         "answer": answer.answer,
         "refused": answer.refused,
         "gold_pages": sorted(gold_pages),
-        "cited_pages": sorted({page for page, _ in boxes}),
+        "cited": sorted({f"{c.doc_id}:p{r.page}" for c in answer.citations for r in c.regions}),
         "page_hit": any(page in gold_pages for page, _ in boxes),
-        "region_hit": loose,
-        "region_strict": strict,
-        "region_iou": iou,
+        **region_scores(question, boxes),
         "cited_area": round(sum(on_gold) / len(on_gold), 4) if on_gold else None,
-        "retrieval_page": any(r.page in gold_pages for h in hits for r in h.regions),
+        "retrieval_page": any(r.page in gold_pages for r in reachable),
     }
 
 
-async def retrieve(
-    questions: list[CuadQuestion], top_k: int
-) -> tuple[dict[Path, list[PageLayout]], list[list[SearchHit]], dict[str, float]]:
-    """OCR, chunk and index every contract, then search each question within its contract."""
+def retrieve(
+    scopes: dict[str, list[CuadQuestion]], top_k: int, embedder: CachedEmbedder
+) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
+    """Read, chunk and index every contract into one knowledge base, then search each question."""
+    from retrieval.search import KnowledgeBase, SearchConfig
+    from retrieval.sparse import SparseEncoder
+    from retrieval.store import StoreConfig, VectorStore
+
     started = time.perf_counter()
-    layouts = {path: await read_layouts(path) for path in sorted({q.file for q in questions})}
-    timing = {"ocr": time.perf_counter() - started}
+    code = ingest_hash()
+    paths = sorted({q.file for qs in scopes.values() for q in qs})
+    layouts = {path.stem: layouts_for(path, code) for path in paths}
+    timing = {"layouts": time.perf_counter() - started}
     with tempfile.TemporaryDirectory(prefix="answer-eval-") as tmp:
-        kb, embedder = build_knowledge_base(Path(tmp))
+        store = VectorStore(StoreConfig(path=tmp), embedder.dim)
+        kb = KnowledgeBase(store, embedder, SparseEncoder(), SearchConfig())
         chunking = ChunkingConfig().fitted(embedder.max_tokens)
-        for path, pages in layouts.items():
+        for path in paths:
+            pages = layouts[path.stem]
             kb.index_chunks(chunk_document(path.stem, KB, path.name, pages, chunking, embedder.count_tokens))
-        timing["index"] = time.perf_counter() - started - timing["ocr"]
-        hits = [
-            kb.search(q.question, SearchFilters(kb=KB, doc_ids=[q.file.stem]), mode="hybrid", top_k=top_k)
-            for q in questions
-        ]
+        timing["index"] = time.perf_counter() - started - timing["layouts"]
+        hits = {
+            scope: [kb.search(q.question, filters_for(q), mode="hybrid", top_k=top_k) for q in qs]
+            for scope, qs in scopes.items()
+        }
+        store.close()
+    embedder.save()
     return layouts, hits, timing
 
 
 def load_or_retrieve(
-    questions: list[CuadQuestion], args: argparse.Namespace
-) -> tuple[dict[Path, list[PageLayout]], list[list[SearchHit]], dict[str, float]]:
+    scopes: dict[str, list[CuadQuestion]], args: argparse.Namespace, embedder: CachedEmbedder
+) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
     """`--cache FILE` keeps layouts and hits, so answerer changes are measured in seconds."""
     cache: Path | None = args.cache
+    asked = {scope: [q.question for q in qs] for scope, qs in scopes.items()}
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        layouts = {
-            Path(p): [PageLayout.model_validate(x) for x in pages] for p, pages in data["layouts"].items()
-        }
-        hits = [[SearchHit.model_validate(h) for h in row] for row in data["hits"]]
-        return layouts, hits, data["timing"]
-    layouts, hits, timing = asyncio.run(retrieve(questions, args.top_k))
+        if data.get("asked") == asked:
+            layouts = {
+                d: [PageLayout.model_validate(x) for x in pages] for d, pages in data["layouts"].items()
+            }
+            hits = {
+                s: [[SearchHit.model_validate(h) for h in row] for row in rows]
+                for s, rows in data["hits"].items()
+            }
+            return layouts, hits, data["timing"]
+    layouts, hits, timing = retrieve(scopes, args.top_k, embedder)
     if cache is not None:
         data = {
-            "layouts": {str(p): [x.model_dump(mode="json") for x in pages] for p, pages in layouts.items()},
-            "hits": [[h.model_dump(mode="json") for h in row] for row in hits],
+            "asked": asked,
+            "layouts": {d: [x.model_dump(mode="json") for x in pages] for d, pages in layouts.items()},
+            "hits": {
+                s: [[h.model_dump(mode="json") for h in row] for row in rows] for s, rows in hits.items()
+            },
             "timing": timing,
         }
         cache.write_text(json.dumps(data), encoding="utf-8")
@@ -163,61 +199,75 @@ def load_or_retrieve(
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    questions = load_questions(args.cuad)
-    layouts, all_hits, timing = load_or_retrieve(questions, args)
+    scopes = {scope: load_questions(args.cuad, scope) for scope in args.scope.split(",")}
+    embedder = cached_embedder(args.embedder)
+    layouts, all_hits, timing = load_or_retrieve(scopes, args, embedder)
     started = time.perf_counter()
-    embedder = None
-    if not args.no_rerank:
-        from retrieval.embed import EmbedderConfig, build_embedder
-
-        embedder = build_embedder(EmbedderConfig())
-    answerer = ExtractiveAnswerer(AnswerConfig(), embedder)
-    rows = []
-    for q, hits in zip(questions, all_hits, strict=True):
-        if not args.no_layout_text:
-            hits = [with_layout_text(h, layouts[q.file]) for h in hits]
-        rows.append(score(q, asyncio.run(answerer.answer(q.question, hits)), hits))
+    answerer = ExtractiveAnswerer(AnswerConfig(), None if args.no_rerank else embedder)
+    out: dict[str, Any] = {"settings": settings(args)}
+    for scope, questions in scopes.items():
+        rows = []
+        for q, hits in zip(questions, all_hits[scope], strict=True):
+            if not args.no_layout_text:
+                hits = [with_layout_text(h, layouts) for h in hits]
+            rows.append(score(q, asyncio.run(answerer.answer(q.question, hits)), hits))
+        out[scope] = summarize(rows)
+    embedder.save()
     timing["answer"] = time.perf_counter() - started
-    return summarize(rows, args) | {"timing_s": timing}
+    return out | {"timing_s": {k: round(v, 1) for k, v in timing.items()}}
 
 
-def summarize(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    n = len(rows)
-
-    def share(key: str, subset: list[dict[str, Any]] = rows) -> float:
-        return round(sum(r[key] for r in subset) / len(subset), 3) if subset else 0.0
-
-    by_category = {
-        c: {"n": len(sub), "page_hit": share("page_hit", sub), "region_hit": share("region_hit", sub)}
-        for c in sorted({r["category"] for r in rows})
-        for sub in [[r for r in rows if r["category"] == c]]
-    }
+def settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "questions": n,
-        "settings": {
-            "top_k": args.top_k,
-            "rerank": not args.no_rerank,
-            "layout_text": not args.no_layout_text,
+        "top_k": args.top_k,
+        "rerank": not args.no_rerank,
+        "layout_text": not args.no_layout_text,
+        "embedder": {
+            "name": args.embedder,
+            **EMBEDDERS[args.embedder].model_dump(include={"backend", "model"}),
         },
-        "page_hit": share("page_hit"),
-        "region_hit": share("region_hit"),
-        "region_strict": share("region_strict"),
-        "region_iou": share("region_iou"),
-        "mean_cited_area": _mean([r["cited_area"] for r in rows if r["cited_area"] is not None]),
-        "retrieval_page": share("retrieval_page"),
-        "refused": share("refused"),
-        "by_category": by_category,
+        "ingest_code": ingest_hash(),
+        "region_rule": f"union of the citation's regions on the gold page: IoU >= {IOU_MIN} with the span's box, "
+        f"or covers >= {COVER_MIN:.0%} of it while at most {AREA_MAX:g}x its area",
+    }
+
+
+def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {"n": 0}
+    shares = {k: round(sum(r[k] for r in rows) / len(rows), 3) for k in METRICS}
+    areas = [r["cited_area"] for r in rows if r["cited_area"] is not None]
+    return {"n": len(rows), **shares, "mean_cited_area": round(sum(areas) / len(areas), 4) if areas else None}
+
+
+def halves(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    tuning = [r for r in rows if is_tuning(r["file"])]
+    held = [r for r in rows if not is_tuning(r["file"])]
+    return {"all": metrics(rows), "tuning": metrics(tuning), "held_out": metrics(held)}
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """All / tuning / held-out, per category (same halves) and per phrasing index; then the rows."""
+    brief = ("n", "page_hit", "region_hit", "refused")
+
+    def short(sub: list[dict[str, Any]]) -> dict[str, Any]:
+        return {h: {k: v for k, v in m.items() if k in brief} for h, m in halves(sub).items()}
+
+    return halves(rows) | {
+        "by_category": {c: short([r for r in rows if r["category"] == c]) for c in PHRASINGS},
+        "by_phrasing": {
+            str(i): short([r for r in rows if r["phrasing"] == i])
+            for i in sorted({r["phrasing"] for r in rows})
+        },
         "rows": rows,
     }
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cuad", type=Path, default=ROOT.parent / "shared/testdata/cuad-dev")
+    parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
+    parser.add_argument("--scope", default="within,across", help="within, across or both (comma-separated)")
     parser.add_argument("--top-k", type=int, default=8)
     parser.add_argument("--no-rerank", action="store_true", help="extractive answers without the embedder")
     parser.add_argument("--no-layout-text", action="store_true", help="do not give hit regions line text")
@@ -227,9 +277,8 @@ def main() -> None:
     result = evaluate(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    keys = ["questions", "page_hit", "region_hit", "region_strict", "region_iou", "mean_cited_area"]
-    keys += ["retrieval_page", "refused", "timing_s"]
-    print(json.dumps({k: result[k] for k in keys}, indent=2))
+    brief = {s: {h: result[s][h] for h in ("all", "tuning", "held_out")} for s in args.scope.split(",")}
+    print(json.dumps(brief | {"timing_s": result["timing_s"]}, indent=1))
 
 
 if __name__ == "__main__":

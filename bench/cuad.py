@@ -1,7 +1,13 @@
 """CUAD contract questions with gold pages and gold boxes, shared by the retrieval, answer and peer benches.
 
-One question per (contract, labelled category). Gold evidence is every annotated span of that category
-found on a page: its page (1-based) and its boxes from PyMuPDF `search_for` (normalized 0..1, top-left).
+Each labelled category is asked in three phrasings (index 0 formal, 1 plain, 2 terse as typed), written
+once by hand and never tuned on. Scope "within" asks about "this agreement" (search filtered to its
+contract); scope "across" names the agreement and its parties (a hand-written label per contract, from
+its first page), the way users search one knowledge base of every contract. Gold evidence is every
+annotated span of that category found on a page: its page (1-based) and its boxes from PyMuPDF
+`search_for` (normalized 0..1, top-left).
+
+    .venv/bin/python bench/cuad.py [CUAD_DIR]   # counts questions and prints each phrasing once
 """
 
 from __future__ import annotations
@@ -10,20 +16,85 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pymupdf
 
 from ingest.layout import BBox
 
-QUESTIONS: dict[str, str] = {
-    "Document Name": "What is the name of this agreement?",
-    "Parties": "Who are the parties to this agreement?",
-    "Agreement Date": "What is the date of this agreement?",
-    "Effective Date": "When does this agreement become effective?",
-    "Expiration Date": "When does this agreement expire?",
-    "Renewal Term": "What is the renewal term of this agreement?",
-    "Notice Period To Terminate Renewal": "How much notice is required to terminate the renewal of this agreement?",
-    "Governing Law": "What is the governing law of this agreement?",
+Scope = Literal["within", "across"]
+
+# (within form, across form with {label}) per phrasing; the first is the original formal question.
+PHRASINGS: dict[str, list[tuple[str, str]]] = {
+    "Document Name": [
+        ("What is the name of this agreement?", "What is the name of {label}?"),
+        ("What is this contract called?", "What is {label} called?"),
+        ("contract title", "{label}: contract title"),
+    ],
+    "Parties": [
+        ("Who are the parties to this agreement?", "Who are the parties to {label}?"),
+        ("Which companies signed this contract?", "Which companies signed {label}?"),
+        ("who signed this", "{label}: who signed it"),
+    ],
+    "Agreement Date": [
+        ("What is the date of this agreement?", "What is the date of {label}?"),
+        ("On what date was this contract made?", "On what date was {label} made?"),
+        ("date signed", "{label}: date signed"),
+    ],
+    "Effective Date": [
+        ("When does this agreement become effective?", "When does {label} become effective?"),
+        ("From what date does this contract take effect?", "From what date does {label} take effect?"),
+        ("when does it start?", "{label}: when does it start?"),
+    ],
+    "Expiration Date": [
+        ("When does this agreement expire?", "When does {label} expire?"),
+        ("How long does this contract last?", "How long does {label} last?"),
+        ("when does it end?", "{label}: when does it end?"),
+    ],
+    "Renewal Term": [
+        ("What is the renewal term of this agreement?", "What is the renewal term of {label}?"),
+        (
+            "Does this contract renew automatically, and for how long?",
+            "Does {label} renew automatically, and for how long?",
+        ),
+        ("does it auto renew?", "{label}: does it auto renew?"),
+    ],
+    "Notice Period To Terminate Renewal": [
+        (
+            "How much notice is required to terminate the renewal of this agreement?",
+            "How much notice is required to terminate the renewal of {label}?",
+        ),
+        (
+            "How far in advance must a party give notice to stop this contract from renewing?",
+            "How far in advance must a party give notice to stop {label} from renewing?",
+        ),
+        ("notice period to cancel renewal", "{label}: notice period to cancel renewal"),
+    ],
+    "Governing Law": [
+        ("What is the governing law of this agreement?", "What is the governing law of {label}?"),
+        ("Which jurisdiction's laws govern this contract?", "Which jurisdiction's laws govern {label}?"),
+        ("which state's law applies?", "{label}: which state's law applies?"),
+    ],
+}
+
+# Written by hand from each PDF's first page: the agreement's title and its parties' usual names.
+LABELS: dict[str, str] = {
+    "01_service_gpaq": "the Sponsorship and Services Agreement between HOF Village, the Pro Football Hall of "
+    "Fame and Constellation NewEnergy",
+    "02_service_reynolds": "the Transition Services Agreement between Reynolds Group Holdings and Reynolds "
+    "Consumer Products",
+    "03_service_verizon": "the Transfer and Servicing Agreement among Verizon Owner Trust 2020-A, Verizon ABS "
+    "and Cellco Partnership (Verizon Wireless)",
+    "04_service_integrity": "the Distribution and Services Agreement between the Integrity Short Term "
+    "Government Fund and Integrity Funds Distributor",
+    "05_license_gopage": "the Website Content License Agreement between PSiTech and Empirical Ventures",
+    "06_license_morganstanley": "the Trademark License Agreement between Morgan Stanley Investment "
+    "Management and Morgan Stanley Direct Lending Fund",
+    "07_license_cytodyn": "the Commercialization and License Agreement between Vyera Pharmaceuticals and CytoDyn",
+    "08_license_artara": "the Sponsored Research and License Agreement between ArTara and the University of Iowa",
+    "09_outsourcing_photronics": "the Outsourcing Agreement among Photronics, Dai Nippon Printing and "
+    "Photronics DNP Photomask",
+    "10_outsourcing_paratek": "the Outsourcing Agreement between Paratek Pharmaceuticals and Carbogen Amcis",
 }
 
 
@@ -40,10 +111,21 @@ class CuadQuestion:
     category: str
     question: str
     gold: list[GoldSpan]
+    phrasing: int = 0  # index into PHRASINGS[category]
+    scope: Scope = "within"
+
+    @property
+    def doc_id(self) -> str:
+        return self.file.stem
 
     @property
     def gold_pages(self) -> set[int]:
         return {g.page for g in self.gold}
+
+
+def is_tuning(doc_id: str) -> bool:
+    """Odd-numbered contracts tune; even-numbered ones are held out (each half: 2 service, 2 licence, 1 outsourcing)."""
+    return int(doc_id.split("_", 1)[0]) % 2 == 1
 
 
 def _norm(text: str) -> str:
@@ -65,17 +147,26 @@ def _locate(doc: pymupdf.Document, span: str) -> GoldSpan | None:
     return None
 
 
-def load_questions(cuad_dir: Path) -> list[CuadQuestion]:
+def phrase(category: str, index: int, scope: Scope, doc_id: str) -> str:
+    within, across = PHRASINGS[category][index]
+    return within if scope == "within" else across.format(label=LABELS[doc_id])
+
+
+def load_questions(cuad_dir: Path, scope: Scope = "within") -> list[CuadQuestion]:
+    """One question per (contract, category with a located span, phrasing)."""
     meta = json.loads((cuad_dir / "metadata.json").read_text(encoding="utf-8"))
     questions: list[CuadQuestion] = []
     for entry in meta:
         path = cuad_dir / "contracts" / entry["file"]
         with pymupdf.open(path) as doc:
-            for category, question in QUESTIONS.items():
+            for category, forms in PHRASINGS.items():
                 spans = [s for s in entry.get(category, []) if len(s.strip()) >= 4]
                 gold = [g for g in (_locate(doc, s) for s in spans) if g is not None]
-                if gold:
-                    questions.append(CuadQuestion(path, category, question, gold))
+                questions += [
+                    CuadQuestion(path, category, phrase(category, i, scope, path.stem), gold, i, scope)
+                    for i in range(len(forms))
+                    if gold
+                ]
     return questions
 
 
@@ -90,3 +181,5 @@ if __name__ == "__main__":
     qs = load_questions(root)
     with_box = sum(1 for q in qs if any(g.boxes for g in q.gold))
     print(f"{len(qs)} questions over {len({q.file for q in qs})} contracts; {with_box} with a gold box")
+    for q in load_questions(root, "across")[:24]:
+        print(f"  [{q.category} #{q.phrasing}] {q.question}")

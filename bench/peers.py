@@ -26,6 +26,7 @@ class Hit:
 
     page: int | None
     boxes: list[Any] | None = None
+    file: str | None = None  # the file name the hit comes from
 
 
 class LlamaIndexPipeline:
@@ -56,11 +57,19 @@ class LlamaIndexPipeline:
         )
         return len(nodes)
 
-    def search(self, question: str, file_name: str, top_k: int = 5) -> list[Hit]:
+    def search(self, question: str, file_name: str | None, top_k: int = 5) -> list[Hit]:
+        """Top hits within `file_name`, or across every ingested file when it is None."""
         assert self.index is not None, "ingest first"
-        filters = MetadataFilters(filters=[ExactMatchFilter(key="file_name", value=file_name)])
+        filters = (
+            MetadataFilters(filters=[ExactMatchFilter(key="file_name", value=file_name)])
+            if file_name
+            else None
+        )
         retriever = self.index.as_retriever(similarity_top_k=top_k, filters=filters)
-        return [Hit(page=_page_of(n.node.metadata)) for n in retriever.retrieve(question)]
+        return [
+            Hit(page=_page_of(n.node.metadata), file=n.node.metadata.get("file_name"))
+            for n in retriever.retrieve(question)
+        ]
 
     def close(self) -> None:
         self.client.close()
@@ -76,7 +85,10 @@ class PyMuPdf4LlmPipeline(LlamaIndexPipeline):
 
         pages = pymupdf4llm.to_markdown(str(path), page_chunks=True, show_progress=False)
         return [
-            Document(text=p["text"], metadata={"file_name": path.name, "page_label": str(p["metadata"]["page_number"])})
+            Document(
+                text=p["text"],
+                metadata={"file_name": path.name, "page_label": str(p["metadata"]["page_number"])},
+            )
             for p in pages
         ]
 

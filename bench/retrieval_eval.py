@@ -1,14 +1,18 @@
-"""Contract QA retrieval on CUAD (shared test data): page hit@1, hit@5 and MRR per chunking and search mode.
+"""Contract QA retrieval on CUAD (shared test data): page hit@1, hit@5 and MRR per chunking, search mode and scope.
 
-Questions and gold pages come from the shared loader `bench/cuad.py`: one question per labelled span
-category ("What is the governing law of this agreement?"), asked within its contract; gold = the pages
-holding one of the category's lawyer-marked spans (whitespace-normalized text match). A hit counts for
-one page only, the page holding most of the hit's text (`hit_page`), for every chunking alike.
-Contracts with an odd number (01, 03, ...) are the tuning half; the even ones are held out.
+Questions and gold pages come from the shared loader `bench/cuad.py`: each labelled span category asked
+in three phrasings (formal, plain, terse), within its contract (doc filter, "this agreement") and across
+one knowledge base of all contracts (no filter, the question names the agreement and its parties). Gold
+= the pages holding one of the category's lawyer-marked spans. A hit counts for one page only, the page
+holding most of its text (`hit_page`), and only in the question's contract. Contracts with an odd number
+(01, 03, ...) are the tuning half; the even ones are held out. Scores per half, category and phrasing.
 
-    .venv/bin/python bench/retrieval_eval.py          # writes bench/results/retrieval_eval.json
-    .venv/bin/python bench/retrieval_eval.py --misses # also prints the tuning half's misses
-    .venv/bin/python bench/retrieval_eval.py --cjk    # bigram vs jieba on a few Chinese sentences
+    .venv/bin/python bench/retrieval_eval.py                  # writes bench/results/retrieval_eval.json
+    .venv/bin/python bench/retrieval_eval.py --embedder e5 --out bench/results/retrieval_eval_e5.json
+    .venv/bin/python bench/retrieval_eval.py --fusion rrf --rrf-weights 1,2   # tune on the tuning half
+    .venv/bin/python bench/retrieval_eval.py --baselines      # also naive fixed-size chunks
+    .venv/bin/python bench/retrieval_eval.py --misses         # also prints the tuning half's misses
+    .venv/bin/python bench/retrieval_eval.py --cjk            # bigram vs jieba on a few Chinese sentences
 """
 
 from __future__ import annotations
@@ -19,93 +23,36 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-
-import pymupdf
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cuad import load_questions  # noqa: E402
+from bench.cuad import PHRASINGS, CuadQuestion, is_tuning, load_questions  # noqa: E402
+from bench.cuad_kb import (  # noqa: E402
+    EMBEDDERS,
+    CachedEmbedder,
+    cached_embedder,
+    filters_for,
+    hit_page,
+    ingest_hash,
+    layouts_for,
+    rank_of,
+    search_config,
+)
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
 from ingest.layout import BBox, PageLayout, Region  # noqa: E402
-from ingest.ocr.reading_order import mark_furniture  # noqa: E402
-from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
-from ingest.page import PageImage  # noqa: E402
-from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder  # noqa: E402
-from retrieval.hits import SearchFilters, SearchHit, SearchMode  # noqa: E402
+from retrieval.hits import SearchHit, SearchMode  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder, tokenize  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
 NAIVE_SIZES = (512, 254)  # 512 as commonly configured (MiniLM reads the first 256); 254 fits its window
-CACHE = Path(tempfile.gettempdir()) / "opticite_retrieval_eval"
-Question = tuple[str, str, str, set[int]]  # doc_id, category, question, gold pages
-
-
-def is_tuning(doc_id: str) -> bool:
-    """Odd-numbered contracts tune; even-numbered ones are held out (each half: 2 service, 2 licence, 1 outsourcing)."""
-    return int(doc_id.split("_", 1)[0]) % 2 == 1
-
-
-def layouts_for(path: Path) -> list[PageLayout]:
-    cached = CACHE / f"{path.stem}.layouts.json"
-    if cached.is_file():
-        return [PageLayout.model_validate(d) for d in json.loads(cached.read_text())]
-    engine = TextLayerEngine()
-    with pymupdf.open(path) as doc:
-        sizes = [(p.rect.width, p.rect.height) for p in doc]
-    pages = [
-        PageImage(
-            page=i + 1,
-            width=w,
-            height=h,
-            unit="pt",
-            image_png=b"",
-            image_size=(int(w * 2), int(h * 2)),
-            dpi=144,
-            source=path,
-        )  # fmt: skip
-        for i, (w, h) in enumerate(sizes)
-    ]
-    layouts = mark_furniture([engine.recognize_sync(p) for p in pages])
-    CACHE.mkdir(exist_ok=True)
-    cached.write_text(json.dumps([lay.model_dump(mode="json") for lay in layouts]))
-    return layouts
-
-
-class CachedEmbedder:
-    """The real embedder; vectors kept on disk by text, so re-runs embed only changed chunks."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder, path: Path) -> None:
-        self.inner = inner
-        self.path = path
-        self.memo: dict[str, list[float]] = json.loads(path.read_text()) if path.is_file() else {}
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        if todo:
-            self.memo.update(zip(todo, self.inner.embed_passages(todo), strict=True))
-        return [self.memo[t] for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
-
-    def save(self) -> None:
-        self.path.write_text(json.dumps(self.memo))
+TOP_K = 10
+Setup = tuple[str, list[Chunk], tuple[SearchMode, ...]]
 
 
 def naive_chunks(
@@ -144,24 +91,10 @@ def naive_chunks(
     return chunks
 
 
-def hit_page(hit: SearchHit) -> int | None:
-    """The one page a hit counts for: the page holding most of its text (ties: the earlier page).
-
-    A chunk spanning two pages is not a hit for both; regions without text weigh one character."""
-    weight: dict[int, int] = {}
-    for region in hit.regions:
-        weight[region.page] = weight.get(region.page, 0) + max(1, len(region.text or ""))
-    if not weight:
-        return hit.pages[0] if hit.pages else None
-    return min(weight, key=lambda p: (-weight[p], p))
-
-
-def rank_of(hits: list[SearchHit], gold: set[int]) -> int | None:
-    return next((i for i, h in enumerate(hits) if hit_page(h) in gold), None)
-
-
 def scores(ranks: list[int | None]) -> dict[str, float]:
-    n = len(ranks) or 1
+    if not ranks:
+        return {"questions": 0}  # a category with no span in this half: no score, not a zero
+    n = len(ranks)
     return {
         "hit@1": round(sum(r == 0 for r in ranks) / n, 3),
         "hit@5": round(sum(r is not None and r < 5 for r in ranks) / n, 3),
@@ -170,80 +103,133 @@ def scores(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
+def halves(pairs: list[tuple[CuadQuestion, int | None]]) -> dict[str, dict[str, float]]:
+    """Scores on all the pairs' questions, the tuning half and the held-out half."""
+    return {
+        "all": scores([r for _, r in pairs]),
+        "tuning": scores([r for q, r in pairs if is_tuning(q.doc_id)]),
+        "held_out": scores([r for q, r in pairs if not is_tuning(q.doc_id)]),
+    }
+
+
+def report(questions: list[CuadQuestion], ranks: list[int | None]) -> dict[str, Any]:
+    """All / tuning / held-out, then the same per category and per phrasing index."""
+    pairs = list(zip(questions, ranks, strict=True))
+    return halves(pairs) | {
+        "by_category": {c: halves([p for p in pairs if p[0].category == c]) for c in PHRASINGS},
+        "by_phrasing": {
+            str(i): halves([p for p in pairs if p[0].phrasing == i])
+            for i in sorted({q.phrasing for q in questions})
+        },
+    }
+
+
 def evaluate(
-    kb: KnowledgeBase, questions: list[Question], mode: SearchMode, show_misses: bool = False
-) -> dict[str, dict[str, float]]:
-    """Scores on all questions and on each half."""
+    kb: KnowledgeBase, questions: list[CuadQuestion], mode: SearchMode, show_misses: bool = False
+) -> dict[str, Any]:
     ranks: list[int | None] = []
-    for doc_id, category, question, gold in questions:
-        hits = kb.search(question, SearchFilters(doc_ids=[doc_id]), mode=mode, top_k=10)
-        ranks.append(rank_of(hits, gold))
-        if show_misses and is_tuning(doc_id) and (ranks[-1] is None or ranks[-1] >= 5):
-            print_miss(doc_id, category, question, gold, hits)
-    tuning = [r for r, q in zip(ranks, questions, strict=True) if is_tuning(q[0])]
-    held = [r for r, q in zip(ranks, questions, strict=True) if not is_tuning(q[0])]
-    return {"all": scores(ranks), "tuning": scores(tuning), "held_out": scores(held)}
+    for q in questions:
+        hits = kb.search(q.question, filters_for(q), mode=mode, top_k=TOP_K)
+        ranks.append(rank_of(hits, q))
+        if show_misses and is_tuning(q.doc_id) and (ranks[-1] is None or ranks[-1] >= 5):
+            print_miss(q, hits)
+    return report(questions, ranks)
 
 
-def print_miss(doc_id: str, category: str, question: str, gold: set[int], hits: list[SearchHit]) -> None:
-    print(f"\n=== MISS {doc_id} [{category}] {question} gold pages {sorted(gold)}", file=sys.stderr)
+def print_miss(q: CuadQuestion, hits: list[SearchHit]) -> None:
+    print(
+        f"\n=== MISS {q.doc_id} [{q.category}] {q.question} gold pages {sorted(q.gold_pages)}",
+        file=sys.stderr,
+    )
     for i, h in enumerate(hits[:5]):
-        text = " ".join(h.markdown.split())[:160]
-        print(f"  {i + 1}. p{hit_page(h)} {' > '.join(h.heading_path)[:60]!r}: {text}", file=sys.stderr)
+        text = " ".join(h.markdown.split())[:140]
+        where = f"{h.doc_id[:12]} p{hit_page(h)}"
+        print(f"  {i + 1}. {where} {' > '.join(h.heading_path)[:50]!r}: {text}", file=sys.stderr)
 
 
 def build_setups(
-    meta: list[dict[str, str]], config: ChunkingConfig, count_tokens: Callable[[str], int]
-) -> list[tuple[str, list[Chunk], tuple[SearchMode, ...]]]:
+    meta: list[dict[str, str]], config: ChunkingConfig, count_tokens: Callable[[str], int], baselines: bool
+) -> list[Setup]:
+    code = ingest_hash()
     structured: list[Chunk] = []
-    naive: dict[int, list[Chunk]] = {size: [] for size in NAIVE_SIZES}
+    naive: dict[int, list[Chunk]] = {size: [] for size in NAIVE_SIZES} if baselines else {}
     for entry in meta:
         path = CUAD / "contracts" / entry["file"]
-        layouts = layouts_for(path)
+        layouts = layouts_for(path, code)
         structured += chunk_document(path.stem, "cuad", path.name, layouts, config, count_tokens)
-        for size in NAIVE_SIZES:
+        for size in naive:
             naive[size] += naive_chunks(path.stem, layouts, size, count_tokens)
     return [
         ("structured", structured, ("hybrid", "dense", "sparse")),
-        *((f"naive_{size}", naive[size], ("hybrid", "dense")) for size in NAIVE_SIZES),
+        *((f"naive_{size}", chunks, ("hybrid", "dense")) for size, chunks in naive.items()),
     ]
 
 
-def run_cuad(show_misses: bool) -> dict[str, object]:
+def run_setup(
+    setup: Setup,
+    embedder: CachedEmbedder,
+    search: SearchConfig,
+    scopes: dict[str, list[CuadQuestion]],
+    misses: bool,
+) -> dict[str, Any]:
+    """Index one chunking into one knowledge base of all contracts; every mode, every scope."""
+    name, chunks, modes = setup
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = VectorStore(StoreConfig(path=tmp), embedder.dim)
+        kb = KnowledgeBase(store, embedder, SparseEncoder(), search)
+        t0 = time.perf_counter()
+        kb.index_chunks(chunks)
+        embedder.save()
+        print(f"indexed {name}: {len(chunks)} chunks in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        for mode in modes:
+            out[f"{name}+{mode}"] = {
+                scope: evaluate(kb, qs, mode, misses and name == "structured" and mode == "hybrid")
+                for scope, qs in scopes.items()
+            }
+            print_summary(f"{name}+{mode}", out[f"{name}+{mode}"])
+        embedder.save()
+        store.close()
+    return out
+
+
+def print_summary(label: str, by_scope: dict[str, Any]) -> None:
+    for scope, rep in by_scope.items():
+        cells = "  ".join(
+            f"{h}: {rep[h]['hit@1']:.3f}/{rep[h]['hit@5']:.3f}/{rep[h]['mrr']:.3f}"
+            for h in ("all", "tuning", "held_out")
+        )
+        print(f"{label:20} {scope:7} hit@1/hit@5/mrr  {cells}", file=sys.stderr)
+
+
+def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
     meta = json.loads((CUAD / "metadata.json").read_text())
-    CACHE.mkdir(exist_ok=True)
-    embedder = CachedEmbedder(
-        SentenceTransformerEmbedder(EmbedderConfig(device="cpu")), CACHE / "vectors.json"
-    )
+    embedder = cached_embedder(args.embedder)
+    search = search_config(args.fusion, args.rrf_weights)
     config = ChunkingConfig().fitted(embedder.max_tokens)
     start = time.perf_counter()
-    setups = build_setups(meta, config, embedder.count_tokens)
-    questions = [(q.file.stem, q.category, q.question, q.gold_pages) for q in load_questions(CUAD)]
-    print(f"layouts+chunks {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    results: dict[str, object] = {
+    setups = build_setups(meta, config, embedder.count_tokens, args.baselines)
+    scopes = {scope: load_questions(CUAD, scope) for scope in args.scope.split(",")}  # type: ignore[arg-type]
+    print(f"layouts+chunks+questions {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    results: dict[str, Any] = {
         "contracts": len(meta),
-        "questions": len(questions),
+        "questions": {scope: len(qs) for scope, qs in scopes.items()},
+        "phrasings": {c: [w for w, _ in forms] for c, forms in PHRASINGS.items()},
         "tuning_contracts": sorted(Path(e["file"]).stem for e in meta if is_tuning(Path(e["file"]).stem)),
-        "hit_page_rule": "each hit counts for one page: the page holding most of its text",
+        "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's contract",
+        "embedder": {
+            "name": args.embedder,
+            **EMBEDDERS[args.embedder].model_dump(include={"backend", "model"}),
+        },
+        "ingest_code": ingest_hash(),
         "chunking": config.model_dump(),
-        "search": SearchConfig().model_dump(),
+        "search": search.model_dump(),
+        "top_k": TOP_K,
         "chunks": {name: len(chunks) for name, chunks, _ in setups},
     }
-    for name, chunks, modes in setups:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = VectorStore(StoreConfig(path=tmp), embedder.dim)
-            kb = KnowledgeBase(store, embedder, SparseEncoder(), SearchConfig())
-            t0 = time.perf_counter()
-            kb.index_chunks(chunks)
-            embedder.save()
-            print(
-                f"indexed {name}: {len(chunks)} chunks in {time.perf_counter() - t0:.0f} s", file=sys.stderr
-            )
-            for mode in modes:
-                misses = show_misses and name == "structured" and mode == "hybrid"
-                results[f"{name}+{mode}"] = evaluate(kb, questions, mode, misses)
-                print(name, mode, results[f"{name}+{mode}"], file=sys.stderr)
-            store.close()
+    for setup in setups:
+        results |= run_setup(setup, embedder, search, scopes, args.misses)
+    results["seconds"] = round(time.perf_counter() - start)
     return results
 
 
@@ -330,14 +316,24 @@ def _bm25(terms: set[str], doc: list[str], df: dict[str, int], n: int, avg: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cjk", action="store_true")
     parser.add_argument("--misses", action="store_true", help="print the tuning half's misses (hybrid)")
+    parser.add_argument("--baselines", action="store_true", help="also naive fixed-size chunks (512, 254)")
+    parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
+    parser.add_argument("--scope", default="within,across", help="within, across or both (comma-separated)")
+    parser.add_argument("--fusion", choices=["rrf", "dbsf"], help="override SearchConfig.fusion")
+    parser.add_argument(
+        "--rrf-weights", metavar="D,S", help="override SearchConfig.rrf_weights (dense,sparse)"
+    )
+    parser.add_argument("--out", type=Path, help="results file (default bench/results/retrieval_eval.json)")
     args = parser.parse_args()
     name = "sparse_cjk" if args.cjk else "retrieval_eval"
-    results = run_cjk() if args.cjk else run_cuad(args.misses)
-    (ROOT / "bench" / "results" / f"{name}.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    results = run_cjk() if args.cjk else run_cuad(args)
+    out = args.out or ROOT / "bench" / "results" / f"{name}.json"
+    out.write_text(json.dumps(results, indent=2))
+    if args.cjk:
+        print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+"""One knowledge base of every CUAD contract for the retrieval and answer benches, with on-disk caches.
+
+Layouts (text-layer engine + furniture marks, as the pipeline makes them) are cached per contract under
+/tmp/opticite_retrieval_eval, keyed by a hash of the contents of ingest/**/*.py, so any change to the
+engine or chunker code invalidates them. Passage and query vectors are cached per embedder (a hash of
+its config), so a re-run embeds only changed chunks. Not run on its own; used by:
+
+    .venv/bin/python bench/retrieval_eval.py --embedder minilm
+    .venv/bin/python bench/answer_eval.py --embedder minilm
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pymupdf
+
+from bench.cuad import CuadQuestion
+from ingest.layout import PageLayout
+from ingest.ocr.reading_order import mark_furniture
+from ingest.ocr.textlayer import TextLayerEngine
+from ingest.page import PageImage
+from retrieval.embed import Embedder, EmbedderConfig, build_embedder
+from retrieval.errors import UnknownBackend
+from retrieval.hits import SearchFilters, SearchHit
+from retrieval.search import SearchConfig
+from retrieval.store import Fusion
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(tempfile.gettempdir()) / "opticite_retrieval_eval"
+KB = "cuad"
+EMBEDDERS: dict[str, EmbedderConfig] = {
+    "default": EmbedderConfig(),  # whatever the project default is
+    "minilm": EmbedderConfig(backend="local", model=""),  # the bundled all-MiniLM-L6-v2
+    "e5": EmbedderConfig(backend="e5"),
+}
+# config fields that do not change a vector: left out of the cache key
+_RUNTIME_FIELDS = {
+    "device",
+    "batch_size",
+    "connect_timeout_s",
+    "timeout_s",
+    "retries",
+    "backoff_s",
+    "api_key",
+}
+
+
+def ingest_hash() -> str:
+    """Hash of the contents of ingest/**/*.py (paths included), in a stable order."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "ingest").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def layouts_for(path: Path, code: str) -> list[PageLayout]:
+    """The contract's page layouts, read once per version `code` of the ingest code."""
+    cached = CACHE / f"{path.stem}.{code}.layouts.json"
+    if cached.is_file():
+        return [PageLayout.model_validate(d) for d in json.loads(cached.read_text())]
+    with pymupdf.open(path) as doc:
+        sizes = [(p.rect.width, p.rect.height) for p in doc]
+    # the text-layer engine reads the PDF itself, so no pixels are rendered
+    pages = [
+        PageImage(page=i + 1, width=w, height=h, unit="pt", image_png=b"", image_size=(int(w * 2), int(h * 2)), dpi=144, source=path)
+        for i, (w, h) in enumerate(sizes)
+    ]  # fmt: skip
+    engine = TextLayerEngine()
+    layouts = mark_furniture([engine.recognize_sync(p) for p in pages])
+    CACHE.mkdir(exist_ok=True)
+    for stale in CACHE.glob(f"{path.stem}.*.layouts.json"):
+        stale.unlink()
+    cached.write_text(json.dumps([lay.model_dump(mode="json") for lay in layouts]))
+    return layouts
+
+
+class CachedEmbedder:
+    """The real embedder; passage and query vectors kept on disk by text, so re-runs embed only what changed."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.path = path
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        self.passages: dict[str, list[float]] = data.get("passages", {})
+        self.queries: dict[str, list[float]] = data.get("queries", {})
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.passages]
+        if todo:
+            self.passages.update(zip(todo, self.inner.embed_passages(todo), strict=True))
+        return [self.passages[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        if text not in self.queries:
+            self.queries[text] = self.inner.embed_query(text)
+        return self.queries[text]
+
+    def save(self) -> None:
+        CACHE.mkdir(exist_ok=True)
+        self.path.write_text(json.dumps({"passages": self.passages, "queries": self.queries}))
+
+
+def embedder_key(config: EmbedderConfig) -> str:
+    fields = config.model_dump(mode="json", exclude=_RUNTIME_FIELDS)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def cached_embedder(name: str) -> CachedEmbedder:
+    """The embedder `--embedder NAME` picks, on CPU, behind its own vector cache."""
+    config = EMBEDDERS[name].model_copy(update={"device": "cpu"})
+    try:
+        inner = build_embedder(config)
+    except UnknownBackend as exc:
+        raise SystemExit(
+            f"--embedder {name}: retrieval/embed.py has no {config.backend!r} backend yet ({exc}); "
+            "use --embedder minilm until it lands"
+        ) from None
+    return CachedEmbedder(inner, CACHE / f"vectors.{embedder_key(config)}.json")
+
+
+def search_config(fusion: Fusion | None, rrf_weights: str | None) -> SearchConfig:
+    """SearchConfig with `--fusion` and `--rrf-weights D,S` applied over the project defaults."""
+    update: dict[str, object] = {}
+    if fusion is not None:
+        update["fusion"] = fusion
+    if rrf_weights:
+        dense, sparse = (float(w) for w in rrf_weights.split(","))
+        update["rrf_weights"] = (dense, sparse)
+    return SearchConfig().model_copy(update=update)
+
+
+def filters_for(question: CuadQuestion) -> SearchFilters:
+    """Within one contract: its doc filter; across the knowledge base: none."""
+    return SearchFilters(kb=KB, doc_ids=[question.doc_id] if question.scope == "within" else None)
+
+
+def hit_page(hit: SearchHit) -> int | None:
+    """The one page a hit counts for: the page holding most of its text (ties: the earlier page).
+
+    A chunk spanning two pages is not a hit for both; regions without text weigh one character."""
+    weight: dict[int, int] = {}
+    for region in hit.regions:
+        weight[region.page] = weight.get(region.page, 0) + max(1, len(region.text or ""))
+    if not weight:
+        return hit.pages[0] if hit.pages else None
+    return min(weight, key=lambda p: (-weight[p], p))
+
+
+def rank_of(hits: list[SearchHit], question: CuadQuestion) -> int | None:
+    """Rank of the first hit in the question's contract whose page is a gold page."""
+    gold = question.gold_pages
+    return next((i for i, h in enumerate(hits) if h.doc_id == question.doc_id and hit_page(h) in gold), None)
