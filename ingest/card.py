@@ -34,18 +34,27 @@ class DocumentCard(BaseModel):
     dates: list[CardField] = Field(default_factory=list)
 
     def text(self) -> str:
-        """One readable paragraph for embedding and search; empty for an empty card."""
+        """One readable paragraph for embedding and search, a sentence a field, each saying what the
+        field is in words people ask with; empty for an empty card."""
         parts: list[str] = []
         if self.title is not None:
-            parts.append(_sentence(f"Document: {_readable(self.title.value)}"))
+            parts.append(_sentence(f"Title: this document is the {_readable(self.title.value)}"))
         if self.parties:
             named = [f"{p.value} ({p.role})" if p.role else p.value for p in self.parties]
-            parts.append(_sentence("Parties: " + "; ".join(named)))
+            listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+            parts.append(_sentence("Parties: it is made between " + listed))
         for label, role in (("Dated", "agreement"), ("Effective", "effective")):
             values = [d.value for d in self.dates if d.role == role]
             if values:
                 parts.append(_sentence(f"{label}: " + "; ".join(values)))
         return " ".join(parts)
+
+    def name(self) -> str:
+        """How a reader names the document: "Website Content License Agreement (PSiTech Corporation;
+        Empirical Ventures, Inc.)"; empty when the card found neither title nor parties."""
+        title = _readable(self.title.value) if self.title is not None else ""
+        parties = "; ".join(p.value for p in self.parties)
+        return f"{title} ({parties})" if title and parties else title or parties
 
     def regions(self) -> list[Region]:
         """Every field's regions in page order (stable within a page), each box once."""

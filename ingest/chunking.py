@@ -40,6 +40,9 @@ class Chunk(BaseModel):
     clause: str | None = None  # the legal clause its content sits in ("12.3", "12.3(a)", "Article IV")
     filename: str = ""
     tags: list[str] = Field(default_factory=list)
+    # the document's name as its card reads it (title and parties), so search can tell which document
+    # a question names (`retrieval.scope`); not embedded: it would drown the chunk's own content
+    document_name: str = ""
 
     def embed_text(self) -> str:
         """What the embedder sees: heading path, then content."""
@@ -141,6 +144,7 @@ def chunk_document(
             pages=sorted({r.page for r in regions}),
             filename=filename,
             tags=list(tags),
+            document_name=card.name(),
         )
         chunks.append(chunk.model_copy(update={"tokens": count_tokens(chunk.embed_text())}))
     return chunks

@@ -34,6 +34,7 @@ class SearchHit(BaseModel):
     clause: str | None = None
     regions: list[Region] = Field(default_factory=list)
     pages: list[int] = Field(default_factory=list)
+    document_name: str = ""  # title and parties from the document card (`Chunk.document_name`)
 
     def to_public(self) -> dict[str, Any]:
         """The CLI's --json and the API's result shape."""

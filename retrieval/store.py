@@ -106,6 +106,7 @@ def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
         clause=payload.get("clause"),
         regions=payload.get("regions", []),
         pages=payload.get("pages", []),
+        document_name=payload.get("document_name", ""),
     )
 
 

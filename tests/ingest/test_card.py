@@ -120,8 +120,11 @@ def test_card_text_and_regions_for_search_and_citation() -> None:
     layout, _, _ = _reynolds()
     card = read_card([layout])
     assert card.text() == (
-        "Document: Transition Services Agreement. Parties: Reynolds Group Holdings Inc. (RGHI); "
-        "Reynolds Consumer Products Inc. (RCP). Dated: January 18, 2020."
+        "Title: this document is the Transition Services Agreement. Parties: it is made between Reynolds "
+        "Group Holdings Inc. (RGHI) and Reynolds Consumer Products Inc. (RCP). Dated: January 18, 2020."
+    )
+    assert card.name() == (
+        "Transition Services Agreement (Reynolds Group Holdings Inc.; Reynolds Consumer Products Inc.)"
     )
     boxes = [(r.page, r.bbox) for r in card.regions()]
     assert len(boxes) == len(set(boxes)) == 5  # title, one + two party boxes, date

@@ -1,0 +1,95 @@
+"""Questions that name their document: search across a knowledge base continues within that document."""
+
+from __future__ import annotations
+
+from retrieval.hits import SearchFilters, SearchHit
+from retrieval.scope import named_documents
+from retrieval.search import KnowledgeBase
+from tests.retrieval.conftest import make_chunk
+
+ACME = "Master Supply Agreement (Acme Robotics, Inc.; Borealis Foods LLC)"
+ZENITH = "Software License Agreement (Zenith Analytics Ltd.; Quarry Mining Corp.)"
+
+
+def _hit(doc_id: str, name: str) -> SearchHit:
+    return SearchHit(
+        chunk_id=f"{doc_id}-0",
+        doc_id=doc_id,
+        kb="kb-a",
+        filename="",
+        score=1.0,
+        kind="text",
+        markdown="",
+        document_name=name,
+    )
+
+
+HITS = [_hit("acme", ACME), _hit("zenith", ZENITH)]
+
+
+def test_a_question_naming_title_and_parties_is_scoped_and_asked_without_the_name() -> None:
+    scope = named_documents(
+        "What is the governing law of the Master Supply Agreement between Acme Robotics and Borealis Foods?",
+        HITS,
+    )
+    assert scope is not None
+    assert scope.doc_ids == ["acme"]
+    assert scope.query == "What is the governing law of this agreement?"
+
+
+def test_names_in_brackets_and_before_a_colon_leave_a_readable_question() -> None:
+    scope = named_documents("the Software License Agreement (Zenith Analytics): when does it end?", HITS)
+    assert scope is not None and scope.doc_ids == ["zenith"]
+    assert scope.query == "this agreement: when does it end?"
+
+
+def test_generic_words_legal_forms_and_numbers_name_no_document() -> None:
+    # "agreement", "Inc.", "LLC" and a year are in every name or none: no document is singled out
+    assert named_documents("Which supply agreement with an Inc. or LLC was signed in 2020?", HITS) is None
+    assert named_documents("What is the governing law?", HITS) is None
+
+
+def test_two_named_documents_are_both_searched() -> None:
+    scope = named_documents("Compare the notice periods of Acme Robotics and Zenith Analytics", HITS)
+    assert scope is not None and set(scope.doc_ids) == {"acme", "zenith"}
+
+
+def test_a_question_that_is_only_a_name_keeps_its_words() -> None:
+    scope = named_documents("Acme Robotics Borealis Foods", HITS)
+    assert scope is not None and scope.query == "Acme Robotics Borealis Foods"
+
+
+def _document(doc_id: str, name: str, clauses: list[str]) -> list:
+    chunks = [make_chunk(doc_id, i, text) for i, text in enumerate(clauses)]
+    return [c.model_copy(update={"document_name": name}) for c in chunks]
+
+
+def test_search_across_a_kb_lands_on_the_named_documents_clause_not_its_preamble(kb: KnowledgeBase) -> None:
+    kb.index_chunks(
+        _document(
+            "acme",
+            ACME,
+            [
+                "This Master Supply Agreement is made between Acme Robotics, Inc. and Borealis Foods LLC.",
+                "This Agreement is governed by the laws of the State of Delaware.",
+                "Acme Robotics shall deliver the robots within 30 days of each order.",
+            ],
+        )
+        + _document(
+            "zenith",
+            ZENITH,
+            [
+                "This Software License Agreement is made between Zenith Analytics Ltd. and Quarry Mining Corp.",
+                "This Agreement is governed by the laws of England and Wales.",
+            ],
+        )
+    )
+    question = (
+        "What is the governing law of the Master Supply Agreement between Acme Robotics and Borealis Foods?"
+    )
+    hits = kb.search(question, SearchFilters(kb="kb-a"), top_k=3)
+    assert {h.doc_id for h in hits} == {"acme"}
+    assert "Delaware" in hits[0].markdown
+    # with a document filter the question is searched as asked
+    within = kb.search(question, SearchFilters(kb="kb-a", doc_ids=["acme"]), mode="sparse", top_k=1)
+    assert "Master Supply Agreement is made" in within[0].markdown
