@@ -33,21 +33,30 @@ class DocumentCard(BaseModel):
     parties: list[CardField] = Field(default_factory=list)
     dates: list[CardField] = Field(default_factory=list)
 
-    def text(self) -> str:
-        """One readable paragraph for embedding and search, a sentence a field, each saying what the
-        field is in words people ask with; empty for an empty card."""
-        parts: list[str] = []
+    def statements(self) -> list[tuple[str, list[Region]]]:
+        """A sentence per field (title, parties, agreement date, effective date) saying what it is in
+        words people ask with, and the regions where its values are written; each becomes a chunk."""
+        out: list[tuple[str, list[Region]]] = []
         if self.title is not None:
-            parts.append(_sentence(f"Title: this document is the {_readable(self.title.value)}"))
+            out.append(
+                (_sentence(f"Title: this document is the {_readable(self.title.value)}"), self.title.regions)
+            )
         if self.parties:
             named = [f"{p.value} ({p.role})" if p.role else p.value for p in self.parties]
             listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
-            parts.append(_sentence("Parties: it is made between " + listed))
-        for label, role in (("Dated", "agreement"), ("Effective", "effective")):
-            values = [d.value for d in self.dates if d.role == role]
-            if values:
-                parts.append(_sentence(f"{label}: " + "; ".join(values)))
-        return " ".join(parts)
+            out.append((_sentence("Parties: it is made between " + listed), _regions_of(self.parties)))
+        for role, says in (
+            ("agreement", "Date: it is dated "),
+            ("effective", "Effective date: it takes effect on "),
+        ):
+            dates = [d for d in self.dates if d.role == role]
+            if dates:
+                out.append((_sentence(says + "; ".join(d.value for d in dates)), _regions_of(dates)))
+        return out
+
+    def text(self) -> str:
+        """The statements as one paragraph; empty for an empty card."""
+        return " ".join(sentence for sentence, _ in self.statements())
 
     def name(self) -> str:
         """How a reader names the document: "Website Content License Agreement (PSiTech Corporation;
@@ -59,16 +68,19 @@ class DocumentCard(BaseModel):
     def regions(self) -> list[Region]:
         """Every field's regions in page order (stable within a page), each box once."""
         fields = [self.title] if self.title is not None else []
-        seen: set[tuple[int, tuple[float, ...]]] = set()
-        out: list[Region] = []
-        for region in sorted(
-            (r for f in [*fields, *self.parties, *self.dates] for r in f.regions), key=lambda r: r.page
-        ):
-            key = (region.page, tuple(region.bbox.as_list()))
-            if key not in seen:
-                seen.add(key)
-                out.append(region)
-        return out
+        return _regions_of([*fields, *self.parties, *self.dates])
+
+
+def _regions_of(fields: list[CardField]) -> list[Region]:
+    """The fields' regions in page order (stable within a page), each box once."""
+    seen: set[tuple[int, tuple[float, ...]]] = set()
+    out: list[Region] = []
+    for region in sorted((r for f in fields for r in f.regions), key=lambda r: r.page):
+        key = (region.page, tuple(region.bbox.as_list()))
+        if key not in seen:
+            seen.add(key)
+            out.append(region)
+    return out
 
 
 def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:

@@ -117,12 +117,13 @@ def chunk_document(
 ) -> list[Chunk]:
     """Split one document's pages into chunks; pure, deterministic, furniture excluded. Legal numbering
     is read first (`ingest.clauses`), so sections follow the clauses whatever engine read the pages.
-    The document card (`ingest.card`, read here unless given) is the last chunk: title, parties and
-    dates in one place, each cited where it is written, so preamble questions land on it."""
+    The document card (`ingest.card`, read here unless given) ends the document: a chunk per field
+    (title, parties, each date), cited where its values are written, so preamble questions land on it."""
     drafts = _draft_chunks(mark_clauses(layouts), config, count_tokens)
     card = card if card is not None else read_card(layouts)
-    if card.regions():
-        drafts.append(_Draft("text", [CARD_HEADING], [_Unit(card.text(), card.regions(), count_tokens(card.text()))]))
+    for sentence, regions in card.statements():
+        if regions:
+            drafts.append(_Draft("text", [CARD_HEADING], [_Unit(sentence, regions, count_tokens(sentence))]))
     chunks: list[Chunk] = []
     for ordinal, draft in enumerate(drafts):
         text = (

@@ -21,6 +21,7 @@ from retrieval.extractive import QueryEmbedder, compose_extract, short_fact
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmClient, LlmConfig, Message
 from retrieval.markers import REFUSAL_SENTINEL, check_markers, claims_by_source, is_refusal
+from retrieval.scope import named_documents
 
 Event = dict[str, Any]
 
@@ -147,6 +148,10 @@ class ExtractiveAnswerer:
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")
+        # "the governing law of the Acme Supply Agreement between ..." is matched as "... of this
+        # agreement": the name's words would pick the preamble's sentence over the clause asked about
+        if (scope := named_documents(question, sources)) is not None:
+            question = scope.query
         if self.embedder is None:
             picks = compose_extract(question, sources, self.config.max_sentences)
         else:  # embedding is CPU work: keep the event loop free

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ingest.chunking import CARD_HEADING
 from retrieval.hits import SearchHit
 from retrieval.sentences import clean_markdown, idf_weights, overlap_score, split_sentences, terms
 
@@ -28,6 +29,7 @@ FURNITURE_HITS = 2  # a sentence in this many hits of one document is a running 
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
+CARD_WEIGHT = 0.3  # a document card statement holding the kind of answer asked for (the field itself)
 
 
 class QueryEmbedder(Protocol):
@@ -67,9 +69,14 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     wanted = expected_answers(question)
     top_score = max((h.score for h in hits), default=0.0)
     picks: list[Pick] = []
+    asks_clause = bool(_ASKS_CLAUSE.search(question))
     for (i, sentence), st in zip(candidates, sentence_terms, strict=True):
         lexical = overlap_score(question_terms, st, idf) * _shape(question_terms, st, sentence)
         typed = any(p.search(sentence) for p in wanted)
+        if hits[i].heading_path == [CARD_HEADING]:
+            # the card states a field outright: it answers "who/what/when signed", never "when does it end"
+            typed = typed and not asks_clause
+            lexical += CARD_WEIGHT if typed else 0.0
         bonus = HIT_RANK_WEIGHT / (1 + i) + (TYPE_WEIGHT if typed else 0.0)
         if top_score > 0:
             bonus += HIT_SCORE_WEIGHT * max(0.0, hits[i].score) / top_score
@@ -119,7 +126,8 @@ _PERIOD = re.compile(
     re.IGNORECASE,
 )
 _JURISDICTION = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
-_TITLE = re.compile(r"^[^a-z]*[A-Z]{3,}[^a-z]*$")  # an all-capitals line: a document's title
+# an all-capitals line, or the card's title statement (`ingest.card`): a document's title
+_TITLE = re.compile(r"^(?:[^a-z]*[A-Z]{3,}[^a-z]*|Title: .*)$")
 
 ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\b(when|date|dated|day)\b", re.IGNORECASE), _DATE),

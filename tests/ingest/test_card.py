@@ -121,8 +121,12 @@ def test_card_text_and_regions_for_search_and_citation() -> None:
     card = read_card([layout])
     assert card.text() == (
         "Title: this document is the Transition Services Agreement. Parties: it is made between Reynolds "
-        "Group Holdings Inc. (RGHI) and Reynolds Consumer Products Inc. (RCP). Dated: January 18, 2020."
+        "Group Holdings Inc. (RGHI) and Reynolds Consumer Products Inc. (RCP). Date: it is dated January 18, 2020."
     )
+    # one statement per field, each with only its own field's boxes: a cited date lights up the date
+    statements = card.statements()
+    assert [len(regions) for _, regions in statements] == [1, 3, 1]
+    assert statements[2][1] == card.dates[0].regions
     assert card.name() == (
         "Transition Services Agreement (Reynolds Group Holdings Inc.; Reynolds Consumer Products Inc.)"
     )
@@ -153,7 +157,7 @@ def test_effective_date_and_title_from_the_preamble_when_no_heading() -> None:
     assert [(d.value, d.role) for d in card.dates] == [("5th day of March, 2019", "effective")]
     assert len(card.dates[0].regions) == 2
     assert parse_date(card.dates[0].value) == dt.date(2019, 3, 5)
-    assert card.text().endswith("Effective: 5th day of March, 2019.")
+    assert card.text().endswith("Effective date: it takes effect on 5th day of March, 2019.")
 
 
 def test_cover_page_lists_parties_line_by_line() -> None:

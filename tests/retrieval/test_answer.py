@@ -216,7 +216,9 @@ async def test_extractive_picks_the_sentence_that_holds_the_answer() -> None:
 async def test_extractive_answer_from_a_lower_ranked_hit_cites_that_hit() -> None:
     answer = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term of the agreement end?", HITS)
     assert "December 31, 2028" in answer.answer
-    assert answer.citations[0].doc_id == "doc-2" and answer.citations[0].regions[0].text == TERM_LINES[0][9:-1]
+    assert (
+        answer.citations[0].doc_id == "doc-2" and answer.citations[0].regions[0].text == TERM_LINES[0][9:-1]
+    )
 
 
 async def test_extractive_refuses_when_no_sentence_shares_the_question() -> None:
@@ -261,7 +263,17 @@ async def test_public_shape_has_answer_and_citations_with_regions() -> None:
     public = answer.to_public()
     assert set(public) >= {"answer", "citations"}
     citation = public["citations"][0]
-    assert set(citation) == {"n", "doc_id", "filename", "chunk_id", "quote", "score", "clause", "label", "regions"}
+    assert set(citation) == {
+        "n",
+        "doc_id",
+        "filename",
+        "chunk_id",
+        "quote",
+        "score",
+        "clause",
+        "label",
+        "regions",
+    }
     assert citation["regions"][0]["page"] == 7
     x0, y0, x1, y1 = citation["regions"][0]["bbox"]
     assert (y0, y1) == (0.15, 0.19) and 0.1 < x0 < x1 <= 0.9  # the quote starts after "13. Governing Law."
@@ -306,7 +318,14 @@ async def test_a_date_question_cites_the_date_words_and_a_term_question_the_sent
     words_x = [(0.1 + 0.05 * i, 0.14 + 0.05 * i) for i in range(len(line.split()))]
     region = Region(page=1, bbox=BBox(x0=0.1, y0=0.2, x1=0.8, y1=0.22), text=line, words_x=words_x)
     hit = SearchHit(
-        chunk_id="c", doc_id="d", kb="k", filename="f.pdf", score=1.0, kind="text", markdown=line, regions=[region]
+        chunk_id="c",
+        doc_id="d",
+        kb="k",
+        filename="f.pdf",
+        score=1.0,
+        kind="text",
+        markdown=line,
+        regions=[region],
     )
     dated = await ExtractiveAnswerer(AnswerConfig()).answer("When was this agreement signed?", [hit])
     [citation] = dated.citations
@@ -315,3 +334,32 @@ async def test_a_date_question_cites_the_date_words_and_a_term_question_the_sent
     assert (cited.bbox.x0, cited.bbox.x1) == words_x[6][:1] + words_x[8][1:]  # "January" .. "2020"
     term = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term end?", [hit])
     assert term.citations[0].quote == line
+
+
+def card_hit(lines: list[str]) -> SearchHit:
+    hit = make_hit(9, lines, 0.5, page=1)
+    return hit.model_copy(update={"heading_path": ["Document card"], "doc_id": "doc-1"})
+
+
+async def test_the_document_card_answers_who_and_what_but_not_when_it_ends() -> None:
+    body = make_hit(
+        1,
+        [
+            "Each party shall keep the other party's confidential information secret.",
+            "This Agreement may be signed by the parties in counterparts.",
+            "2. Term. This Agreement ends on December 31, 2028 unless renewed.",
+        ],
+    )
+    title = card_hit(["Title: this document is the Supply Agreement."])
+    parties = card_hit(
+        ["Parties: it is made between Acme Widgets Inc. (Buyer) and Beta Robotics LLC (Seller)."]
+    )
+    dated = card_hit(["Date: it is dated March 3, 2021."])
+    hits = [body, title, parties, dated]
+    answerer = ExtractiveAnswerer(AnswerConfig())
+    who = await answerer.answer("Who are the parties to this agreement?", hits)
+    assert who.answer.startswith("Parties: it is made between Acme Widgets Inc.")
+    called = await answerer.answer("What is this contract called?", hits)
+    assert called.answer.startswith("Title: this document is the Supply Agreement.")
+    ends = await answerer.answer("When does this agreement end?", hits)
+    assert "December 31, 2028" in ends.answer and "March 3, 2021" not in ends.answer
