@@ -506,6 +506,7 @@ _DOC_WORD = re.compile(
 )
 _SOLO_DOC_WORDS = frozenset({"agreement", "contract", "indenture", "lease", "合同", "协议", "协议书"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK_TITLE_END = re.compile(r"(?:合同|协议书?|合约|契约|章程|备忘录)\s*(?:[（(][^）)]*[）)])?$")
 _NOT_TITLE = re.compile(
     r"(?:exhibit|schedule|annex|appendix|attachment)\s+[\w.\-]+\b|execution\s+(?:copy|version)|confidential|draft\b|"
     r"conformed\s+copy|table\s+of\s+contents|(?:by\s+and\s+)?between\b|among\b|and\b|dated\b",
@@ -537,7 +538,8 @@ def _is_title(text: str) -> bool:
     if not t or _NOT_TITLE.match(t) or not _DOC_WORD.search(t):
         return False
     if _CJK.search(t):
-        return len(t) <= 40 and not re.search(r"[：:。；;]|[甲乙丙]方", t)
+        # a Chinese title names the kind of document last: "房屋租赁合同", "技术服务协议（2021年版）"
+        return len(t) <= 40 and not re.search(r"[：:。；;，,]|[甲乙丙]方", t) and bool(_CJK_TITLE_END.search(t))
     words = t.split()
     if len(words) > 14 or len(t) > 120 or re.search(r"[“”\"()]|\.\s", t) or re.search(r"[.;:,!?]$", t):
         return False

@@ -1,7 +1,7 @@
 """Contract structure from legal numbering: clause labels, numbered headings, run-in clause titles.
 
 Engines mark headings by font (text layer) or not at all (OCR): contracts number their clauses instead
-("ARTICLE IV", "Section 12", "12.3", "12.3(a)"). `mark_clauses` reads that numbering on any engine's
+("ARTICLE IV", "Section 12", "12.3", "12.3(a)", "第十二条"). `mark_clauses` reads that numbering on any engine's
 blocks: each block that opens with a number gets `Block.clause`, and a short numbered title ("12. GOVERNING
 LAW", "Section 2.1 Transfers.") becomes a heading whose level follows the numbering's depth. Pure.
 """
@@ -24,6 +24,12 @@ _ROMAN = r"[IVXLC]+"
 _ARTICLE = re.compile(rf"^(?:ARTICLE|Article)\s+({_ROMAN}|\d+|[A-Z]{{3,}})\b[.:]?\s*")
 _SECTION_WORD = re.compile(r"^(?:SECTION|Section|§+)\s*(\d+(?:\.\d+)*)(\([a-z0-9]{1,4}\))?\.?\s*")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\([a-z0-9]{1,4}\))?(?:\.|\s)\s*(?=\S)")
+# Chinese contracts: 第三章 (chapter), 第二节 (section), 第十二条 (article), 第一款 (paragraph)
+_CHINESE = re.compile(r"^第\s*([〇零一二三四五六七八九十百千\d]+)\s*([章节条款])\s*")
+_CHINESE_LEVELS = {"章": ARTICLE_LEVEL, "节": SECTION_LEVEL, "条": SECTION_LEVEL, "款": SECTION_LEVEL + 1}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK_STOPS = re.compile(r"[，。；：,;:]")
+CJK_HEADING_MAX_CHARS = 20
 _SUB = re.compile(r"^\(([a-z]{1,2}|[ivx]{1,5}|\d{1,2})\)\s+")
 _SMALL_WORDS = frozenset({"with", "upon", "from", "into", "under", "over", "than", "that", "this", "such"})
 _WORD_NUMBERS = {"ONE": "1", "TWO": "2", "THREE": "3", "FOUR": "4", "FIVE": "5", "SIX": "6", "SEVEN": "7"}
@@ -39,6 +45,8 @@ class ClauseNumber:
 def parse_number(text: str) -> ClauseNumber | None:
     """The legal numbering a block opens with, or None (dates, amounts and list markers are not clauses)."""
     text = text.lstrip("#* ").strip()
+    if m := _CHINESE.match(text):
+        return ClauseNumber(f"第{m.group(1)}{m.group(2)}", _CHINESE_LEVELS[m.group(2)], text[m.end() :])
     if m := _ARTICLE.match(text):
         number = _WORD_NUMBERS.get(m.group(1), m.group(1))
         if number.isupper() and not re.fullmatch(_ROMAN, number):
@@ -67,7 +75,12 @@ def sub_clause(text: str) -> str | None:
 
 
 def run_in_title(rest: str) -> str | None:
-    """"Governing Law" from "Governing Law. This Agreement shall ..." (a short title before the first period)."""
+    """"Governing Law" from "Governing Law. This Agreement shall ..." (a short title before the first period);
+    "租金支付" from "租金支付 承租人应于..." (a Chinese title ends at the first space)."""
+    if _CJK.match(rest):
+        head, space, tail = rest.partition(" ")
+        fits = 0 < len(head) <= CJK_HEADING_MAX_CHARS and not _CJK_STOPS.search(head)
+        return head if space and tail.strip() and fits else None
     head, dot, tail = rest.partition(". ")
     words = head.split()
     if not dot or not tail or not 0 < len(words) <= RUN_IN_MAX_WORDS:
@@ -78,6 +91,8 @@ def run_in_title(rest: str) -> str | None:
 
 def is_title_like(rest: str) -> bool:
     """A numbered block that is a heading: short, and not a sentence (no period inside, no lower-case run)."""
+    if _CJK.match(rest):
+        return len(rest.strip()) <= CJK_HEADING_MAX_CHARS and not _CJK_STOPS.search(rest.rstrip("。"))
     words = rest.split()
     if not words or len(words) > HEADING_MAX_WORDS:
         return False
@@ -110,7 +125,7 @@ def chip(clause: str | None, page: int | None) -> str:
     """How a citation reads in the UI and CLI: "§12.3 · p. 15", "Article IV · p. 3", "p. 2"."""
     parts = []
     if clause:
-        parts.append(clause if clause.startswith("Article") else f"§{clause}")
+        parts.append(clause if clause.startswith(("Article", "第")) else f"§{clause}")
     if page is not None:
         parts.append(f"p. {page}")
     return " · ".join(parts)

@@ -20,6 +20,8 @@ from ingest.layout import BBox, Block, PageLayout
         ("12. GOVERNING LAW", "12", 3),
         ("12.3 Governing Law. This Agreement shall be governed by", "12.3", 4),
         ("12.3.1 Notices", "12.3.1", 5),
+        ("第十二条 争议解决", "第十二条", 3),
+        ("第三章 付款", "第三章", 2),
     ],
 )
 def test_legal_numbering_gives_label_and_depth(text: str, label: str, level: int) -> None:
@@ -49,6 +51,8 @@ def test_run_in_title_and_sub_clause() -> None:
     assert sub_clause("(a) Transfer of Receivables. In consideration") == "(a)"
     assert sub_clause("(iii) Good Title.") == "(iii)"
     assert sub_clause("Transfer (a) of") is None
+    assert run_in_title("租金支付 承租人应于每月五日前支付租金。") == "租金支付"
+    assert run_in_title("承租人应于每月五日前，向出租人支付 租金。") is None  # a sentence, not a title
 
 
 def test_short_numbered_text_becomes_a_heading_and_sentences_stay_text() -> None:
@@ -67,6 +71,7 @@ def test_chip_reads_like_a_citation() -> None:
     assert chip("12.3", 15) == "§12.3 · p. 15"
     assert chip("Article IV", 3) == "Article IV · p. 3"
     assert chip(None, 2) == "p. 2"
+    assert chip("第十二条", 3) == "第十二条 · p. 3"
 
 
 def _page(blocks: list[Block]) -> PageLayout:
