@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -118,6 +119,14 @@ class Database:
         """A session committed on success and rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def upsert(self, session: Session, row: type[Base], values: dict[str, Any]) -> None:
+        """Insert `values`, or update the row with the same primary key: safe when two requests race."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        keys = [c.name for c in row.__table__.primary_key]  # type: ignore[attr-defined]
+        stmt = dialect.insert(row).values(**values)
+        updates = {k: v for k, v in values.items() if k not in keys}
+        session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

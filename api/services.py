@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job
+from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
 from api.errors import (
     Conflict,
     EmbedderMismatch,
@@ -203,7 +203,9 @@ class Services:
         with self.db.session() as s:
             known = select(KbRow.kb)
             kbs = s.execute(select(DocumentRow.kb).where(DocumentRow.kb.not_in(known)).distinct()).scalars()
-            s.add_all(KbRow(kb=kb, embedder="unknown (built before embedders were recorded)", dim=0) for kb in kbs)
+            s.add_all(
+                KbRow(kb=kb, embedder="unknown (built before embedders were recorded)", dim=0) for kb in kbs
+            )
 
     def check_embedder(self, kbs: Sequence[str] | None) -> None:
         """Refuse a kb (None: any kb) whose vectors another embedder made: its scores would be noise."""
@@ -224,10 +226,14 @@ class Services:
     def record_embedder(self, kb: str) -> None:
         """Note the current embedder as the one that builds `kb` (first document, or a whole-kb reindex)."""
         dim = self.components.embedder().dim
+        values = {
+            "kb": kb,
+            "embedder": embedder_name(self.settings.embedder),
+            "dim": dim,
+            "updated": utcnow(),
+        }
         with self.db.session() as s:
-            row = s.get(KbRow, kb) or KbRow(kb=kb)
-            row.embedder, row.dim = embedder_name(self.settings.embedder), dim
-            s.add(row)
+            self.db.upsert(s, KbRow, values)
 
     async def reindex_kb(self, kb: str, kbs: Kbs = None) -> list[str]:
         """Re-chunk and re-embed every document of `kb` from its saved layouts with the current embedder."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages, latest_job, unfinished_jobs
+from api.db import (
+    Database,
+    DocumentRow,
+    JobRow,
+    KbRow,
+    PageRow,
+    count_finished_pages,
+    latest_job,
+    unfinished_jobs,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,3 +67,17 @@ def test_a_failed_session_rolls_back(db: Database) -> None:
         raise RuntimeError("boom")
     with db.session() as s:
         assert s.get(DocumentRow, "d2") is None
+
+
+def test_upsert_survives_racing_writers(db: Database) -> None:
+    """Two first uploads into a new kb both record its embedder: neither may fail on the key."""
+
+    def record(i: int) -> None:
+        with db.session() as s:
+            db.upsert(s, KbRow, {"kb": "new", "embedder": f"e{i}", "dim": i})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(record, range(16)))
+    with db.session() as s:
+        row = s.get_one(KbRow, "new")
+        assert row.embedder == f"e{row.dim}" and s.query(KbRow).count() == 1
