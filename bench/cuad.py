@@ -132,19 +132,39 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def _locate(doc: pymupdf.Document, span: str) -> GoldSpan | None:
-    """The first page whose text holds the span (whitespace-normalized), with search_for boxes."""
+def _locate(doc: pymupdf.Document, span: str) -> list[GoldSpan]:
+    """On the first page whose text holds the span (whitespace-normalized), each place it is written,
+    with search_for boxes: a span that occurs twice on the page (a title repeated in the preamble) is
+    two gold spans, not one box around both."""
     wanted = _norm(span)
     for index in range(doc.page_count):
         page = doc[index]
         if wanted not in _norm(page.get_text()):
             continue
         size = (page.rect.width, page.rect.height)
-        # search_for matches within a page; long spans are found by their first and last words' lines
-        rects = page.search_for(span.strip()) or page.search_for(" ".join(span.split()[:8]))
-        boxes = [BBox.from_points((r.x0, r.y0, r.x1, r.y1), size) for r in rects]
-        return GoldSpan(text=span, page=index + 1, boxes=boxes)
-    return None
+        # search_for matches within a page; long spans are found by their first words' lines
+        needle = span.strip() if page.search_for(span.strip()) else " ".join(span.split()[:8])
+        return [
+            GoldSpan(
+                text=span,
+                page=index + 1,
+                boxes=[BBox.from_points((r.x0, r.y0, r.x1, r.y1), size) for r in rects],
+            )
+            for rects in _occurrences(page, page.search_for(needle), _norm(needle))
+        ]
+    return []
+
+
+def _occurrences(page: pymupdf.Page, rects: list[pymupdf.Rect], needle: str) -> list[list[pymupdf.Rect]]:
+    """search_for's rectangles grouped by occurrence: one per line of the match, consecutive."""
+    groups: list[list[pymupdf.Rect]] = []
+    current: list[pymupdf.Rect] = []
+    for rect in rects:
+        current.append(rect)
+        if needle in _norm(" ".join(page.get_textbox(r) for r in current)):
+            groups.append(current)
+            current = []
+    return groups + ([current] if current else [])
 
 
 def phrase(category: str, index: int, scope: Scope, doc_id: str) -> str:
@@ -161,7 +181,7 @@ def load_questions(cuad_dir: Path, scope: Scope = "within") -> list[CuadQuestion
         with pymupdf.open(path) as doc:
             for category, forms in PHRASINGS.items():
                 spans = [s for s in entry.get(category, []) if len(s.strip()) >= 4]
-                gold = [g for g in (_locate(doc, s) for s in spans) if g is not None]
+                gold = [g for s in spans for g in _locate(doc, s)]
                 questions += [
                     CuadQuestion(path, category, phrase(category, i, scope, path.stem), gold, i, scope)
                     for i in range(len(forms))
