@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 
 from ingest.layout import BBox, Block, PageLayout, Region
 
+# How each statement of the card begins (`DocumentCard.statements`); search finds a field's statement by it
+TITLE, PARTIES, DATE, EFFECTIVE = "Title:", "Parties:", "Date:", "Effective date:"
+
 
 class CardField(BaseModel):
     name: Literal["title", "party", "date"]
@@ -39,15 +42,15 @@ class DocumentCard(BaseModel):
         out: list[tuple[str, list[Region]]] = []
         if self.title is not None:
             out.append(
-                (_sentence(f"Title: this document is the {_readable(self.title.value)}"), self.title.regions)
+                (_sentence(f"{TITLE} this document is the {_readable(self.title.value)}"), self.title.regions)
             )
         if self.parties:
             named = [f"{p.value} ({p.role})" if p.role else p.value for p in self.parties]
             listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
-            out.append((_sentence("Parties: it is made between " + listed), _regions_of(self.parties)))
+            out.append((_sentence(f"{PARTIES} it is made between {listed}"), _regions_of(self.parties)))
         for role, says in (
-            ("agreement", "Date: it is dated "),
-            ("effective", "Effective date: it takes effect on "),
+            ("agreement", f"{DATE} it is dated "),
+            ("effective", f"{EFFECTIVE} it takes effect on "),
         ):
             dates = [d for d in self.dates if d.role == role]
             if dates:
@@ -539,7 +542,9 @@ def _is_title(text: str) -> bool:
         return False
     if _CJK.search(t):
         # a Chinese title names the kind of document last: "房屋租赁合同", "技术服务协议（2021年版）"
-        return len(t) <= 40 and not re.search(r"[：:。；;，,]|[甲乙丙]方", t) and bool(_CJK_TITLE_END.search(t))
+        return (
+            len(t) <= 40 and not re.search(r"[：:。；;，,]|[甲乙丙]方", t) and bool(_CJK_TITLE_END.search(t))
+        )
     words = t.split()
     if len(words) > 14 or len(t) > 120 or re.search(r"[“”\"()]|\.\s", t) or re.search(r"[.;:,!?]$", t):
         return False

@@ -194,7 +194,9 @@ def _draft_chunks(
             current.units.extend([*_pending_unit(pending), unit])
             pending = []
     if pending:  # trailing headings with no content still get cited somewhere
-        drafts.append(_Draft("text", [h.text for h in headings], [_Unit("", pending, 0)], _clause_of(headings)))
+        drafts.append(
+            _Draft("text", [h.text for h in headings], [_Unit("", pending, 0)], _clause_of(headings))
+        )
     drafts = [d for d in drafts if any(u.regions for u in d.units)]
     return _merge_small(drafts, config, count_tokens)
 

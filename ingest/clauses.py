@@ -58,7 +58,9 @@ def parse_number(text: str) -> ClauseNumber | None:
     number, sub = m.group(1), m.group(2) or ""
     rest = text[m.end() :]
     if rest[:1].islower():
-        return None  # "Section 2.1(d) of the Transfer Agreement ...": a reference running on from a page before
+        return (
+            None  # "Section 2.1(d) of the Transfer Agreement ...": a reference running on from a page before
+        )
     if _NUMBERED.match(text) and not _SECTION_WORD.match(text):
         if "." not in text[: m.end()] and not sub:
             return None  # "12 months", "2020 ..." : a bare number without a dot is no clause number
@@ -75,7 +77,7 @@ def sub_clause(text: str) -> str | None:
 
 
 def run_in_title(rest: str) -> str | None:
-    """"Governing Law" from "Governing Law. This Agreement shall ..." (a short title before the first period);
+    """ "Governing Law" from "Governing Law. This Agreement shall ..." (a short title before the first period);
     "租金支付" from "租金支付 承租人应于..." (a Chinese title ends at the first space)."""
     if _CJK.match(rest):
         head, space, tail = rest.partition(" ")

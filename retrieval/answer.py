@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ingest.clauses import chip
 from ingest.layout import Region
+from retrieval.card_fields import card_values
 from retrieval.citations import best_quote, narrow_regions
 from retrieval.extractive import QueryEmbedder, compose_extract, short_fact
 from retrieval.hits import SearchHit
@@ -160,11 +161,18 @@ class ExtractiveAnswerer:
             )
         if not picks:
             return refusal(self.config, "no_matching_sentence")
-        # a short fact (a date) is cited as the phrase that states it, highlighted word by word
-        quotes = [short_fact(question, p.sentence) or p.sentence for p in picks]
-        citations = [cite(n, sources[p.hit], q) for n, (p, q) in enumerate(zip(picks, quotes, strict=True), start=1)]
-        text = " ".join(f"{p.text} [{c.n}]" for p, c in zip(picks, citations, strict=True))
-        return Answer(answer=text, citations=citations)
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for pick in picks:
+            hit = sources[pick.hit]
+            # a short fact (a date) is cited as the phrase that states it, highlighted word by word;
+            # the card's "Parties: ..." as each party where it is named
+            fact = short_fact(question, pick.sentence)
+            quotes = [fact] if fact else card_values(hit) or [pick.sentence]
+            cited = [cite(len(citations) + i, hit, q) for i, q in enumerate(quotes, start=1)]
+            citations += cited
+            parts.append(pick.text + " " + "".join(f"[{c.n}]" for c in cited))
+        return Answer(answer=" ".join(parts), citations=citations)
 
     async def stream(self, question: str, hits: Sequence[SearchHit]) -> AsyncIterator[Event]:
         answer = await self.answer(question, hits)

@@ -211,7 +211,9 @@ EMBEDDERS: dict[str, Callable[[EmbedderConfig], Embedder]] = {
 
 def embedder_name(config: EmbedderConfig) -> str:
     """What built a knowledge base's vectors, recorded beside them: backend and model."""
-    model = config.model or {"e5": "multilingual-e5-small", "local": "all-MiniLM-L6-v2"}.get(config.backend, "")
+    model = config.model or {"e5": "multilingual-e5-small", "local": "all-MiniLM-L6-v2"}.get(
+        config.backend, ""
+    )
     return f"{config.backend}:{model}"
 
 

@@ -141,7 +141,9 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 # A question after a date, not a clause: "when was it signed", "effective date?". Expiry, renewal and
 # notice answers are conditions ("until the later of ..."), so those questions get the whole sentence.
 _ASKS_DATE = re.compile(r"\b(when|date|dated|day|signed|effective)\b", re.IGNORECASE)
-_ASKS_CLAUSE = re.compile(r"\b(expir\w*|end|ends|terminat\w*|renew\w*|term|notice|how long|until)\b", re.IGNORECASE)
+_ASKS_CLAUSE = re.compile(
+    r"\b(expir\w*|end|ends|terminat\w*|renew\w*|term|notice|how long|until)\b", re.IGNORECASE
+)
 
 
 def short_fact(question: str, sentence: str) -> str | None:

@@ -12,13 +12,17 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from ingest.chunking import Chunk
+from ingest.chunking import CARD_HEADING, Chunk
+from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.embed import Embedder
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
 from retrieval.sparse import SparseEncoder
 from retrieval.store import Fusion, StoreQuery, VectorStore
+
+CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
+CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
 
 
 class SearchConfig(BaseModel):
@@ -88,18 +92,28 @@ class KnowledgeBase:
         top_k: int | None = None,
     ) -> list[SearchHit]:
         filters = filters or SearchFilters()
+        top_k = top_k or self.config.top_k
         hits = self._search(query, filters, mode, top_k)
         if filters.doc_ids is None and (scope := named_documents(query, hits)) is not None:
-            return self._search(scope.query, filters.model_copy(update={"doc_ids": scope.doc_ids}), mode, top_k)
+            query, filters = scope.query, filters.model_copy(update={"doc_ids": scope.doc_ids})
+            hits = self._search(query, filters, mode, top_k)
+        if hits and (field := asked_field(query)) is not None:
+            hits = put_cards_first(hits, self._cards(query, filters, mode, hits), field)[:top_k]
         return hits
 
-    def _search(
-        self, query: str, filters: SearchFilters, mode: SearchMode | None, top_k: int | None
+    def _cards(
+        self, query: str, filters: SearchFilters, mode: SearchMode | None, hits: Sequence[SearchHit]
     ) -> list[SearchHit]:
+        """The card statements of the documents the first hits come from."""
+        docs = list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]
+        request = self._request(
+            query, filters.model_copy(update={"doc_ids": docs}), mode, CARD_STATEMENTS * len(docs)
+        )
+        return self.store.query(request.model_copy(update={"heading": CARD_HEADING}))
+
+    def _request(self, query: str, filters: SearchFilters, mode: SearchMode | None, limit: int) -> StoreQuery:
         mode = mode or self.config.mode
-        top_k = top_k or self.config.top_k
-        limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
-        request = StoreQuery(
+        return StoreQuery(
             dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
             sparse=self.sparse.encode_query(query) if mode in ("hybrid", "sparse") else None,
             filters=filters,
@@ -109,6 +123,12 @@ class KnowledgeBase:
             rrf_k=self.config.rrf_k,
             rrf_weights=self.config.rrf_weights,
         )
+
+    def _search(
+        self, query: str, filters: SearchFilters, mode: SearchMode | None, top_k: int
+    ) -> list[SearchHit]:
+        limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
+        request = self._request(query, filters, mode, limit)
         if request.sparse is not None and not request.sparse.indices and request.dense is None:
             return []  # nothing to match on (only punctuation)
         hits = self.store.query(request)

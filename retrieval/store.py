@@ -48,6 +48,7 @@ class StoreQuery(BaseModel):
     rrf_k: int | None = None  # None = Qdrant's default (2)
     # RRF weights of the dense and the sparse ranking; None = equal
     rrf_weights: tuple[float, float] | None = None
+    heading: str | None = None  # only chunks under this heading (the document card)
 
 
 class StoreBackend(Protocol):
@@ -69,10 +70,15 @@ class StoreBackend(Protocol):
 Condition = tuple[str, Literal["value", "any", "range"], Any]
 
 
-def filter_conditions(filters: SearchFilters, ordinal_from: int | None = None) -> list[Condition]:
+def filter_conditions(
+    filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+) -> list[Condition]:
     """The filter as engine-neutral conditions, all of which must hold; `ordinal_from` keeps only
-    chunks at or past that ordinal (the stale tail of a re-chunked document)."""
+    chunks at or past that ordinal (the stale tail of a re-chunked document), `heading` only chunks
+    whose heading path holds it."""
     out: list[Condition] = []
+    if heading is not None:
+        out.append(("heading_path", "value", heading))
     if ordinal_from is not None:
         out.append(("ordinal", "range", (ordinal_from, None)))
     if filters.kb is not None:
@@ -160,10 +166,12 @@ class QdrantClientStore:
             for key in INTEGER_FIELDS:
                 self.client.create_payload_index(name, key, m.PayloadSchemaType.INTEGER)
 
-    def _filter(self, filters: SearchFilters, ordinal_from: int | None = None) -> Any:
+    def _filter(
+        self, filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+    ) -> Any:
         m = self._m
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters, ordinal_from):
+        for key, op, value in filter_conditions(filters, ordinal_from, heading):
             if op == "value":
                 must.append(m.FieldCondition(key=key, match=m.MatchValue(value=value)))
             elif op == "any":
@@ -198,7 +206,7 @@ class QdrantClientStore:
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
         m = self._m
-        flt = self._filter(query.filters)
+        flt = self._filter(query.filters, heading=query.heading)
         sources = []
         if query.dense is not None:
             sources.append((query.dense, DENSE))
@@ -255,10 +263,12 @@ class EdgeStore:
             for key in INTEGER_FIELDS:
                 self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
 
-    def _filter(self, filters: SearchFilters, ordinal_from: int | None = None) -> Any:
+    def _filter(
+        self, filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+    ) -> Any:
         q = self._q
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters, ordinal_from):
+        for key, op, value in filter_conditions(filters, ordinal_from, heading):
             if op == "value":
                 must.append(q.FieldCondition(key=key, match=q.MatchValue(value)))
             elif op == "any":
@@ -298,7 +308,7 @@ class EdgeStore:
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
         q = self._q
-        flt = self._filter(query.filters)
+        flt = self._filter(query.filters, heading=query.heading)
         sources: list[Any] = []
         if query.dense is not None:
             sources.append(q.Query.Nearest(query.dense, using=DENSE))

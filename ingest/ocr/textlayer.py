@@ -252,7 +252,9 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
                 bbox=BBox.from_points(para.box, size),
                 label="textlayer",
                 lines=[
-                    Line(text=ln.text, bbox=BBox.from_points(ln.box, size), words_x=words_x(ln, words, size[0]))
+                    Line(
+                        text=ln.text, bbox=BBox.from_points(ln.box, size), words_x=words_x(ln, words, size[0])
+                    )
                     for ln in para.lines
                 ],
             )

@@ -363,3 +363,28 @@ async def test_the_document_card_answers_who_and_what_but_not_when_it_ends() -> 
     assert called.answer.startswith("Title: this document is the Supply Agreement.")
     ends = await answerer.answer("When does this agreement end?", hits)
     assert "December 31, 2028" in ends.answer and "March 3, 2021" not in ends.answer
+
+
+async def test_each_party_is_cited_where_it_is_named() -> None:
+    """The card's parties statement is one sentence, but each party gets a citation on its own place, a
+    name written over two lines on both its lines."""
+    statement = (
+        "Parties: it is made between Acme Widgets Inc. (Buyer) and Beta Robotics Holdings LLC (Seller)."
+    )
+    places = [
+        ("Acme Widgets Inc.", BBox(x0=0.1, y0=0.20, x1=0.3, y1=0.21)),
+        ("Beta Robotics", BBox(x0=0.7, y0=0.20, x1=0.9, y1=0.21)),
+        ("Holdings LLC", BBox(x0=0.1, y0=0.22, x1=0.25, y1=0.23)),
+    ]
+    hit = card_hit([statement]).model_copy(
+        update={"regions": [Region(page=1, bbox=box, text=text) for text, box in places]}
+    )
+    who = await ExtractiveAnswerer(AnswerConfig()).answer("Who signed this contract?", [hit])
+    assert who.answer == statement + " [1][2]"
+    acme, beta = who.citations
+    # (the final "." is not a word: the box ends a little before the line's)
+    assert acme.quote == "Acme Widgets Inc." and [r.bbox.iou(places[0][1]) > 0.9 for r in acme.regions] == [
+        True
+    ]
+    assert beta.quote == "Beta Robotics Holdings LLC"
+    assert [r.bbox for r in beta.regions] == [places[1][1], places[2][1]]

@@ -22,7 +22,9 @@ def page(n: int, blocks: list[Block]) -> PageLayout:
     return PageLayout(page=n, width=612, height=792, image_size=(1224, 1584), engine="test", blocks=blocks)
 
 
-NO_CARD = DocumentCard(title=None, parties=[], dates=[])  # these tests are about sections; tests/ingest/test_card.py
+NO_CARD = DocumentCard(
+    title=None, parties=[], dates=[]
+)  # these tests are about sections; tests/ingest/test_card.py
 
 
 def chunk(layouts: list[PageLayout], **cfg: int) -> list[Chunk]:

@@ -45,7 +45,10 @@ def test_word_extents_from_the_engine_place_the_cut() -> None:
 def test_quote_across_lines_cites_exactly_the_lines_it_touches() -> None:
     regions = lines_on(1, CONTRACT_LINES)
     quote = "This Agreement shall be governed by the laws of the State of Ohio."
-    assert texts(narrow_regions(quote, regions)) == [(1, "This Agreement shall be"), (1, CONTRACT_LINES[3][:-1])]
+    assert texts(narrow_regions(quote, regions)) == [
+        (1, "This Agreement shall be"),
+        (1, CONTRACT_LINES[3][:-1]),
+    ]
 
 
 def test_quote_across_a_page_break_cites_lines_on_both_pages() -> None:
@@ -92,7 +95,9 @@ def test_layout_lines_give_text_to_a_merged_chunk_region() -> None:
     merged = [Region(page=1, bbox=block.bbox)]
     detailed = attach_layout_text(merged, [layout])
     assert [r.text for r in detailed] == CONTRACT_LINES
-    assert texts(narrow_regions("the laws of the State of Ohio", detailed)) == [(1, "the laws of the State of Ohio")]
+    assert texts(narrow_regions("the laws of the State of Ohio", detailed)) == [
+        (1, "the laws of the State of Ohio")
+    ]
 
 
 def test_best_quote_is_the_verbatim_sentence_supporting_the_claim() -> None:
