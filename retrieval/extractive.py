@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ingest.card import DATE, EFFECTIVE
 from ingest.chunking import CARD_HEADING
+from retrieval.card_fields import asked_field
 from retrieval.hits import SearchHit
 from retrieval.sentences import clean_markdown, idf_weights, overlap_score, split_sentences, terms
 
@@ -29,7 +31,7 @@ FURNITURE_HITS = 2  # a sentence in this many hits of one document is a running 
 RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
-CARD_WEIGHT = 0.3  # a document card statement holding the kind of answer asked for (the field itself)
+CARD_WEIGHT = 1.0  # the document card's statement of the field asked for: the field itself answers
 
 
 class QueryEmbedder(Protocol):
@@ -69,13 +71,13 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     wanted = expected_answers(question)
     top_score = max((h.score for h in hits), default=0.0)
     picks: list[Pick] = []
-    asks_clause = bool(_ASKS_CLAUSE.search(question))
+    field = asked_field(question)
     for (i, sentence), st in zip(candidates, sentence_terms, strict=True):
         lexical = overlap_score(question_terms, st, idf) * _shape(question_terms, st, sentence)
         typed = any(p.search(sentence) for p in wanted)
         if hits[i].heading_path == [CARD_HEADING]:
             # the card states a field outright: it answers "who/what/when signed", never "when does it end"
-            typed = typed and not asks_clause
+            typed = field is not None and sentence.startswith(field)
             lexical += CARD_WEIGHT if typed else 0.0
         bonus = HIT_RANK_WEIGHT / (1 + i) + (TYPE_WEIGHT if typed else 0.0)
         if top_score > 0:
@@ -138,18 +140,11 @@ ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 ]
 
 
-# A question after a date, not a clause: "when was it signed", "effective date?". Expiry, renewal and
-# notice answers are conditions ("until the later of ..."), so those questions get the whole sentence.
-_ASKS_DATE = re.compile(r"\b(when|date|dated|day|signed|effective)\b", re.IGNORECASE)
-_ASKS_CLAUSE = re.compile(
-    r"\b(expir\w*|end|ends|terminat\w*|renew\w*|term|notice|how long|until)\b", re.IGNORECASE
-)
-
-
 def short_fact(question: str, sentence: str) -> str | None:
     """The phrase of `sentence` that answers a short-fact question (a date), verbatim; None when the
-    question asks for a clause or the sentence holds no such phrase."""
-    if not _ASKS_DATE.search(question) or _ASKS_CLAUSE.search(question):
+    question asks for a clause (expiry, renewal and notice answers are conditions: "until the later
+    of ...") or the sentence holds no such phrase."""
+    if asked_field(question) not in (DATE, EFFECTIVE):
         return None
     match = _DATE.search(sentence)
     return match.group(0).strip(" ,.") if match else None
