@@ -199,7 +199,7 @@ def load_or_retrieve(
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    scopes = {scope: load_questions(args.cuad, scope) for scope in args.scope.split(",")}
+    scopes = {scope: load_questions(args.cuad, scope, args.unseen) for scope in args.scope.split(",")}
     embedder = cached_embedder(args.embedder)
     layouts, all_hits, timing = load_or_retrieve(scopes, args, embedder)
     started = time.perf_counter()
@@ -268,6 +268,9 @@ def main() -> None:
     parser.add_argument("--cuad", type=Path, default=ROOT.parent / "shared/testdata/cuad-dev")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
     parser.add_argument("--scope", default="within,across", help="within, across or both (comma-separated)")
+    parser.add_argument(
+        "--unseen", action="store_true", help="ask bench.cuad.UNSEEN phrasings (never tuned on)"
+    )
     parser.add_argument("--top-k", type=int, default=8)
     parser.add_argument("--no-rerank", action="store_true", help="extractive answers without the embedder")
     parser.add_argument("--no-layout-text", action="store_true", help="do not give hit regions line text")

@@ -49,7 +49,9 @@ def export(out: Path, testdata: Path) -> None:
         config = ChunkingConfig().fitted(embedder.max_tokens)
         chunks += chunk_document(f"cuad{i:02d}", "bench", path.name, layouts, config, embedder.count_tokens)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "chunks.json").write_text(json.dumps([c.model_dump(mode="json") for c in chunks]), encoding="utf-8")
+    (out / "chunks.json").write_text(
+        json.dumps([c.model_dump(mode="json") for c in chunks]), encoding="utf-8"
+    )
     reference = embedder.embed_passages([c.embed_text() for c in chunks[:REFERENCE_COUNT]])
     np.save(out / "reference_cpu_fp32.npy", np.asarray(reference, dtype=np.float32))
     embedder.model.half().save(str(out / "minilm-fp16"))
@@ -72,7 +74,9 @@ def timed(fn: Any, *args: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def run(chunks_path: Path, device: str, model: str, repeat: int, batch: int, reference: Path | None) -> dict[str, Any]:
+def run(
+    chunks_path: Path, device: str, model: str, repeat: int, batch: int, reference: Path | None
+) -> dict[str, Any]:
     base = [Chunk.model_validate(c) for c in json.loads(chunks_path.read_text(encoding="utf-8"))]
     chunks = replicate(base, repeat)
     texts = [c.embed_text() for c in chunks]
@@ -83,8 +87,12 @@ def run(chunks_path: Path, device: str, model: str, repeat: int, batch: int, ref
     sparse, sparse_s = timed(lambda: [SparseEncoder().encode(t) for t in texts])
     with tempfile.TemporaryDirectory() as tmp:
         store = VectorStore(StoreConfig(path=tmp), embedder.dim)
-        _, upsert_s = timed(lambda: [store.upsert(chunks[i : i + 256], dense[i : i + 256], sparse[i : i + 256])
-                                     for i in range(0, len(chunks), 256)])
+        _, upsert_s = timed(
+            lambda: [
+                store.upsert(chunks[i : i + 256], dense[i : i + 256], sparse[i : i + 256])
+                for i in range(0, len(chunks), 256)
+            ]
+        )
         count = store.count()
         store.close()
     result: dict[str, Any] = {
@@ -105,7 +113,10 @@ def run(chunks_path: Path, device: str, model: str, repeat: int, batch: int, ref
         ref = np.load(reference)
         mine = np.asarray(dense[: len(ref)], dtype=np.float32)
         cos = (ref * mine).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(mine, axis=1))
-        result["cosine_to_cpu_fp32"] = {"min": round(float(cos.min()), 5), "mean": round(float(cos.mean()), 5)}
+        result["cosine_to_cpu_fp32"] = {
+            "min": round(float(cos.min()), 5),
+            "mean": round(float(cos.mean()), 5),
+        }
     return result
 
 

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cuad import PHRASINGS, CuadQuestion, is_tuning, load_questions  # noqa: E402
+from bench.cuad import PHRASINGS, UNSEEN, CuadQuestion, is_tuning, load_questions  # noqa: E402
 from bench.cuad_kb import (  # noqa: E402
     EMBEDDERS,
     CachedEmbedder,
@@ -209,12 +209,14 @@ def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
     config = ChunkingConfig().fitted(embedder.max_tokens)
     start = time.perf_counter()
     setups = build_setups(meta, config, embedder.count_tokens, args.baselines)
-    scopes = {scope: load_questions(CUAD, scope) for scope in args.scope.split(",")}  # type: ignore[arg-type]
+    scopes = {scope: load_questions(CUAD, scope, args.unseen) for scope in args.scope.split(",")}  # type: ignore[arg-type]
     print(f"layouts+chunks+questions {time.perf_counter() - start:.0f} s", file=sys.stderr)
     results: dict[str, Any] = {
         "contracts": len(meta),
         "questions": {scope: len(qs) for scope, qs in scopes.items()},
-        "phrasings": {c: [w for w, _ in forms] for c, forms in PHRASINGS.items()},
+        "phrasings": {
+            c: [w for w, _ in forms] for c, forms in (UNSEEN if args.unseen else PHRASINGS).items()
+        },
         "tuning_contracts": sorted(Path(e["file"]).stem for e in meta if is_tuning(Path(e["file"]).stem)),
         "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's contract",
         "embedder": {
@@ -322,6 +324,9 @@ def main() -> None:
     parser.add_argument("--baselines", action="store_true", help="also naive fixed-size chunks (512, 254)")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
     parser.add_argument("--scope", default="within,across", help="within, across or both (comma-separated)")
+    parser.add_argument(
+        "--unseen", action="store_true", help="ask bench.cuad.UNSEEN phrasings (never tuned on)"
+    )
     parser.add_argument("--fusion", choices=["rrf", "dbsf"], help="override SearchConfig.fusion")
     parser.add_argument(
         "--rrf-weights", metavar="D,S", help="override SearchConfig.rrf_weights (dense,sparse)"
