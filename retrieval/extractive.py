@@ -131,7 +131,16 @@ _JURISDICTION = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
 # an all-capitals line, or the card's title statement (`ingest.card`): a document's title
 _TITLE = re.compile(r"^(?:[^a-z]*[A-Z]{3,}[^a-z]*|Title: .*)$")
 
+# how a contract says when it ends: a condition or a span rather than a date ("shall continue until five
+# years following ...", "for so long as ...", "terminate on the earlier of ...")
+_DURATION = re.compile(
+    r"\b(?:until|so long as|earlier (?:to occur )?of|later (?:to occur )?of|shall continue|continues? in"
+    r"|remain in (?:full )?(?:force|effect)|(?:initial|renewal) term|(?:expire|end|terminate)s? on)\b",
+    re.IGNORECASE,
+)
+
 ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\b(expir\w*|end|ends|last|lasts|duration)\b", re.IGNORECASE), _DURATION),
     (re.compile(r"\b(when|date|dated|day)\b", re.IGNORECASE), _DATE),
     (re.compile(r"\b(who|parties|party)\b", re.IGNORECASE), _ORGANIZATION),
     (re.compile(r"\b(how long|how much|how many|period|notice|term|duration)\b", re.IGNORECASE), _PERIOD),
@@ -152,7 +161,10 @@ def short_fact(question: str, sentence: str) -> str | None:
 
 def expected_answers(question: str) -> list[re.Pattern[str]]:
     """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
-    return [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
+    kinds = [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
+    if _DURATION in kinds and _DATE in kinds:  # "when does it end?": not the date it was signed
+        kinds.remove(_DATE)
+    return kinds
 
 
 def rerank(question: str, picks: list[Pick], embedder: QueryEmbedder) -> list[Pick]:

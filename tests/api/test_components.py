@@ -35,7 +35,9 @@ def test_two_first_uses_at_once_load_the_model_once(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", SlowModel)
     monkeypatch.setattr(components, "_EMBEDDERS", {})  # this process's real model stays untouched
     monkeypatch.setattr(SlowModel, "made", [])
-    settings = test_settings(tmp_path / "data", embedder={"backend": "local", "model": "stand-in-model", "device": "cpu"})
+    settings = test_settings(
+        tmp_path / "data", embedder={"backend": "local", "model": "stand-in-model", "device": "cpu"}
+    )
     jobs = [Components(settings), Components(settings)]  # two Services in one process, as two jobs
     start = threading.Barrier(len(jobs) * 2)
 

@@ -73,13 +73,17 @@ async def test_kbs_from_before_the_record_must_be_reindexed(tmp_path: Path) -> N
 
 def test_reindex_route_answers_with_the_jobs_and_scopes_by_key(tmp_path: Path) -> None:
     settings = test_settings(
-        tmp_path / "data", api_keys=[{"key": "key-beta-0001", "kbs": ["beta"]}, {"key": "key-all-00001", "kbs": ["*"]}]
+        tmp_path / "data",
+        api_keys=[{"key": "key-beta-0001", "kbs": ["beta"]}, {"key": "key-all-00001", "kbs": ["*"]}],
     )
     with TestClient(create_app(settings)) as client:
         pdf = make_pdf(tmp_path / "c.pdf", pages=1)
         with pdf.open("rb") as f:
             reply = client.post(
-                "/v1/documents", files={"file": f}, data={"kb": "beta"}, headers={"x-api-key": "key-all-00001"}
+                "/v1/documents",
+                files={"file": f},
+                data={"kb": "beta"},
+                headers={"x-api-key": "key-all-00001"},
             )
         assert reply.status_code == 202
         denied = client.post("/v1/kbs/alpha/reindex", headers={"x-api-key": "key-beta-0001"})

@@ -87,7 +87,9 @@ def test_chunks_follow_clauses_and_carry_their_labels() -> None:
     blocks = [
         Block(kind="text", markdown="ARTICLE XII MISCELLANEOUS", bbox=box(0.1)),
         Block(kind="text", markdown="12.1 Notices. Notices go to the addresses below.", bbox=box(0.2)),
-        Block(kind="text", markdown="12.3 Governing Law. New York law governs this Agreement.", bbox=box(0.3)),
+        Block(
+            kind="text", markdown="12.3 Governing Law. New York law governs this Agreement.", bbox=box(0.3)
+        ),
         Block(kind="list", markdown="(a) Each party submits to the courts of New York.", bbox=box(0.4)),
     ]
     config = ChunkingConfig(target_tokens=16)  # small, so the sub-clause starts a chunk of its own

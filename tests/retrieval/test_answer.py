@@ -332,8 +332,12 @@ async def test_a_date_question_cites_the_date_words_and_a_term_question_the_sent
     assert citation.quote == "January 29, 2020"
     [cited] = citation.regions
     assert (cited.bbox.x0, cited.bbox.x1) == words_x[6][:1] + words_x[8][1:]  # "January" .. "2020"
-    term = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term end?", [hit])
-    assert term.citations[0].quote == line
+    ends = "The term of this Agreement ends on December 31, 2028 unless renewed."
+    term_hit = hit.model_copy(
+        update={"markdown": ends, "regions": [region.model_copy(update={"text": ends})]}
+    )
+    term = await ExtractiveAnswerer(AnswerConfig()).answer("When does the term end?", [term_hit])
+    assert term.citations[0].quote == ends  # a condition, not a short fact: the whole sentence
 
 
 def card_hit(lines: list[str]) -> SearchHit:
@@ -388,3 +392,30 @@ async def test_each_party_is_cited_where_it_is_named() -> None:
     ]
     assert beta.quote == "Beta Robotics Holdings LLC"
     assert [r.bbox for r in beta.regions] == [places[1][1], places[2][1]]
+
+
+@pytest.mark.parametrize(
+    "question", ["When does this agreement expire?", "How long does it last?", "when does it end?"]
+)
+async def test_an_expiry_question_is_answered_by_the_term_clause_not_a_dated_sentence(question: str) -> None:
+    """Contracts rarely end on a date: "shall continue until five years after ...", "for so long as ..."."""
+    preamble = make_hit(
+        1,
+        ["This Supply Agreement, dated as of January 29, 2020, is made between Acme Inc. and Beta LLC."],
+        0.9,
+    )
+    effect = make_hit(
+        2, ["6.3 Effect of Expiration or Termination.", "Licensee shall pay all unpaid fees."], 0.85
+    )
+    term = make_hit(
+        3,
+        [
+            "The initial term of this Agreement commences as of the Effective Date and shall continue until",
+            "five (5) years following the Effective Date.",
+        ],
+        0.7,
+        page=9,
+    )
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, [preamble, effect, term])
+    assert answer.answer.startswith("The initial term of this Agreement commences"), answer.answer
+    assert answer.citations[0].regions[0].page == 9
