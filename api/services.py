@@ -7,6 +7,7 @@ components (embedder, vector store, OCR engines, HTTP clients) are built on firs
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import tempfile
 import uuid
@@ -15,6 +16,7 @@ from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import delete, func, select
 
 from api.components import Components
@@ -35,12 +37,14 @@ from api.uploads import safe_filename, staged_upload
 from ingest.layout import BBox, PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
+from ingest.page import PageImage
 from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
 from ingest.sources import open_source
 from retrieval.answer import Answer
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.locate import locate_citations, to_locate
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
 
@@ -382,7 +386,37 @@ class Services:
         """Search, then answer with citations (LLM when configured, else extractive)."""
         hits = await self.search(question, filters, top_k=top_k, kbs=kbs)
         answerer = await asyncio.to_thread(self.components.answerer)
-        return await answerer.answer(question, hits)
+        return await self.locate(await answerer.answer(question, hits))
+
+    async def locate(self, answer: Answer) -> Answer:
+        """Short citations on DeepSeek pages cut to the box the model locates them at (`retrieval.locate`)."""
+        engine = self.components.router().engines.get("deepseek") if self.settings.deepseek else None
+        wanted = to_locate(answer)
+        if engine is None or not wanted:
+            return answer
+        with self.db.session() as s:
+            rows = s.execute(
+                select(PageRow).where(
+                    PageRow.doc_id.in_({d for d, _ in wanted}), PageRow.engine == "deepseek"
+                )
+            )
+            on_deepseek = {(r.doc_id, r.n) for r in rows.scalars()} & set(wanted)
+        pages = {key: await asyncio.to_thread(self._page_for_ocr, *key) for key in on_deepseek}
+        return await locate_citations(answer, pages, engine)
+
+    def _page_for_ocr(self, doc_id: str, page: int) -> PageImage:
+        png = self.page_png(doc_id, page)
+        with Image.open(io.BytesIO(png)) as image:
+            size = image.size
+        return PageImage(
+            page=page,
+            width=size[0],
+            height=size[1],
+            unit="px",
+            image_png=png,
+            image_size=size,
+            dpi=self.settings.source.dpi,
+        )
 
     async def chat_service(self, kbs: Kbs = None) -> ChatService:
         """Multi-turn chat whose every search stays inside `kbs`."""

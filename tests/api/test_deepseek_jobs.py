@@ -143,3 +143,32 @@ def test_cancel_mid_document_stops_before_the_next_page(
     doc = client.get(f"/v1/documents/{doc_id}").json()
     assert doc["status"] == "cancelled" and doc["job"]["state"] == "cancelled"
     assert [p["status"] for p in doc["page_details"]][1:] == ["pending"] * 3
+
+
+def test_a_short_answer_on_a_deepseek_page_is_cut_to_the_box_the_model_locates(
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
+) -> None:
+    """DeepSeek grounds blocks, not lines: a one-sentence answer would light up its whole paragraph.
+    The answer asks the model where the quote is; a box inside the block replaces it, one elsewhere
+    on the page is ignored, and a failing server leaves the block's box."""
+    sentence = "The term is twelve months with sixty days' notice."
+    inside = Reply(content=f"<|ref|>{sentence}<|/ref|><|det|>[[100, 250, 600, 270]]<|/det|>")
+    elsewhere = Reply(content=f"<|ref|>{sentence}<|/ref|><|det|>[[100, 700, 600, 720]]<|/det|>")
+    fake_vllm.script(GOOD, inside, elsewhere, "500")
+    pdf = make_pdf(tmp_path / "term.pdf", pages=1, seed="located")
+    sub = upload(client, pdf, kb="located", engine="deepseek").json()
+    assert _finish(client, sub["job_id"])["state"] == "done"
+
+    def cited_box() -> list[float]:
+        reply = client.post("/v1/ask", json={"query": "How long is the term?", "kb": "located"})
+        assert reply.status_code == 200, reply.text
+        first = reply.json()["citations"][0]
+        assert first["quote"] == sentence
+        return first["regions"][0]["bbox"]
+
+    assert cited_box() == pytest.approx([0.1, 0.25, 0.6, 0.27], abs=2e-3)
+    assert _prompts(fake_vllm)[-1] == f"Locate <|ref|>{sentence}<|/ref|> in the image."
+    # the block of that sentence in BUILTIN_REPLY spans y 0.25..0.32: its box is kept
+    block_rows = pytest.approx([0.25, 0.32], abs=2e-3)
+    assert cited_box()[1::2] == block_rows  # the located box lies outside the cited block
+    assert cited_box()[1::2] == block_rows  # the server answered 500: the answer stands
