@@ -93,26 +93,28 @@ class KnowledgeBase:
     ) -> list[SearchHit]:
         filters = filters or SearchFilters()
         top_k = top_k or self.config.top_k
-        hits = self._search(query, filters, mode, top_k)
+        request = self._request(query, filters, mode, top_k)
+        hits = self._search(query, request, top_k)
         if filters.doc_ids is None and (scope := named_documents(query, hits)) is not None:
             query, filters = scope.query, filters.model_copy(update={"doc_ids": scope.doc_ids})
-            hits = self._search(query, filters, mode, top_k)
+            request = self._request(query, filters, mode, top_k)
+            hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
-            hits = put_cards_first(hits, self._cards(query, filters, mode, hits), field)[:top_k]
+            hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
         return hits
 
-    def _cards(
-        self, query: str, filters: SearchFilters, mode: SearchMode | None, hits: Sequence[SearchHit]
-    ) -> list[SearchHit]:
-        """The card statements of the documents the first hits come from."""
+    def _cards(self, request: StoreQuery, hits: Sequence[SearchHit]) -> list[SearchHit]:
+        """The card statements of the documents the first hits come from (the same query vectors)."""
         docs = list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]
-        request = self._request(
-            query, filters.model_copy(update={"doc_ids": docs}), mode, CARD_STATEMENTS * len(docs)
+        filters = request.filters.model_copy(update={"doc_ids": docs})
+        limit = CARD_STATEMENTS * len(docs)
+        return self.store.query(
+            request.model_copy(update={"filters": filters, "heading": CARD_HEADING, "limit": limit})
         )
-        return self.store.query(request.model_copy(update={"heading": CARD_HEADING}))
 
-    def _request(self, query: str, filters: SearchFilters, mode: SearchMode | None, limit: int) -> StoreQuery:
+    def _request(self, query: str, filters: SearchFilters, mode: SearchMode | None, top_k: int) -> StoreQuery:
         mode = mode or self.config.mode
+        limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
         return StoreQuery(
             dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
             sparse=self.sparse.encode_query(query) if mode in ("hybrid", "sparse") else None,
@@ -124,11 +126,7 @@ class KnowledgeBase:
             rrf_weights=self.config.rrf_weights,
         )
 
-    def _search(
-        self, query: str, filters: SearchFilters, mode: SearchMode | None, top_k: int
-    ) -> list[SearchHit]:
-        limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
-        request = self._request(query, filters, mode, limit)
+    def _search(self, query: str, request: StoreQuery, top_k: int) -> list[SearchHit]:
         if request.sparse is not None and not request.sparse.indices and request.dense is None:
             return []  # nothing to match on (only punctuation)
         hits = self.store.query(request)
