@@ -31,6 +31,7 @@ from api.errors import (
     UnknownDocument,
 )
 from api.jobs import JobRunner, build_runner
+from api.locate import locate_citations, to_locate
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
@@ -44,7 +45,6 @@ from retrieval.answer import Answer
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
-from retrieval.locate import locate_citations, to_locate
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
 
@@ -389,7 +389,7 @@ class Services:
         return await self.locate(await answerer.answer(question, hits))
 
     async def locate(self, answer: Answer) -> Answer:
-        """Short citations on DeepSeek pages cut to the box the model locates them at (`retrieval.locate`)."""
+        """Short citations on DeepSeek pages cut to the box the model locates them at (`api.locate`)."""
         engine = self.components.router().engines.get("deepseek") if self.settings.deepseek else None
         wanted = to_locate(answer)
         if engine is None or not wanted:
