@@ -430,7 +430,7 @@ def worker(
         raise CliError(
             "runner is 'inprocess': jobs run inside `opticite serve`. Set runner: celery to use workers."
         )
-    from api.celery_app import run_worker
+    from api.jobs.celery import run_worker  # heavy (celery, the pipeline); the CLI starts without it
 
     run_worker(settings, concurrency=concurrency)
 

@@ -30,7 +30,7 @@ from api.errors import (
     PageNotFound,
     UnknownDocument,
 )
-from api.jobs import JobRunner, build_runner
+from api.jobs import JobRunner, JobSteps, build_runner
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
@@ -77,7 +77,9 @@ class Services:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.components = Components(settings)
-        self.runner: JobRunner = runner or build_runner(self)
+        self.runner: JobRunner = runner or build_runner(
+            settings, JobSteps(self.db, self.components, settings)
+        )
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:

@@ -175,7 +175,7 @@ def _settings_overrides(data_dir: Path, embedder: str, embed_url: str | None) ->
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tests.api.conftest import make_pdf
     from tests.fakes.openai_server import FakeLlmServer
-    from tests.reliability.harness import ApiProcess
+    from tests.support.processes import ApiProcess
 
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opticite-load-")))

@@ -30,15 +30,13 @@ from tests.api.conftest import LiveServer
 from tests.fakes.openai_server import FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
 from tests.reliability.harness import (
-    ApiProcess,
-    Process,
-    WorkerProcess,
     clean_chunks,
     crash_problems,
     make_corpus,
     run_with_kills,
     service_overrides,
 )
+from tests.support.processes import ApiProcess, Process, WorkerProcess
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reliability.json"
 REDIS = "redis://127.0.0.1:6379/15"  # the bench's own Redis database

@@ -147,7 +147,11 @@ def run(
             }
             for n in range(workers):
                 stack.enter_context(
-                    process(["-m", "api.celery_app", str(in_flight)], env, data / f"worker{n}.log")
+                    process(
+                        ["-m", "api.cli", "worker", "--concurrency", str(in_flight)],
+                        env,
+                        data / f"worker{n}.log",
+                    )
                 )
         port = free_port()
         stack.enter_context(process(["-m", "api.cli", "serve", "--port", str(port)], env, data / "api.log"))
