@@ -20,8 +20,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.errors import IngestError, UserInputError
+from ingest.errors import OpticiteError
 from retrieval.answer import Answer, Answerer, Event
+from retrieval.errors import BadChatRequest
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.llm import LlmClient, Message
 from retrieval.sentences import terms
@@ -37,11 +38,6 @@ CONDENSE_PROMPT = (
     "Rewrite the user's last message as one standalone question that can be understood without "
     "the conversation, keeping names, dates and numbers. Reply with the question only."
 )
-
-
-class BadChatRequest(UserInputError):
-    code = "bad_chat_request"
-    status = 422
 
 
 class ChatMessage(BaseModel):
@@ -212,11 +208,9 @@ async def completion_chunks(
                 yield _chunk(model, completion_id, created, {"content": event["text"]})
             elif event["type"] == "citations":
                 final = {"citations": event["citations"], "flags": event["flags"]}
-    except IngestError as exc:
+    except OpticiteError as exc:
         log.warning("chat stream failed: %s: %s", exc.code, exc.message)
-        yield _chunk(model, completion_id, created, {}) | {
-            "error": {"code": exc.code, "message": exc.message}
-        }
+        yield _chunk(model, completion_id, created, {}) | exc.to_body()
         return
     last = _chunk(model, completion_id, created, {})
     last["choices"][0]["finish_reason"] = "stop"

@@ -21,9 +21,11 @@ import redis
 import redis.asyncio
 from celery import Celery, Task
 from celery.signals import worker_ready
+from kombu.exceptions import OperationalError
 
 from api.components import Components
 from api.db import Database
+from api.errors import ServiceUnavailable
 from api.jobs.steps import JobSteps
 from api.settings import Settings
 
@@ -142,7 +144,10 @@ class CeleryRunner:
         await self.redis.aclose()
 
     def submit(self, job_id: str) -> None:
-        self.app.send_task(START, args=[job_id], queue=self.settings.jobs.celery_queue)
+        try:
+            self.app.send_task(START, args=[job_id], queue=self.settings.jobs.celery_queue)
+        except OperationalError as exc:
+            raise _queue_unreachable(exc) from exc
 
     def cancel(self, job_id: str) -> None:
         self.steps.cancel(job_id)
@@ -151,11 +156,20 @@ class CeleryRunner:
         """Until no task of the job runs: a cancelled batch stops at its next page boundary."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while await self.redis.exists(running_key(job_id)):
-            if loop.time() > deadline:
-                log.warning("job %s still has running tasks after %ss", job_id, timeout_s)
-                return
-            await asyncio.sleep(0.1)
+        try:
+            while await self.redis.exists(running_key(job_id)):
+                if loop.time() > deadline:
+                    log.warning("job %s still has running tasks after %ss", job_id, timeout_s)
+                    return
+                await asyncio.sleep(0.1)
+        except redis.ConnectionError as exc:
+            raise _queue_unreachable(exc) from exc
+
+
+def _queue_unreachable(exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"the job queue (Redis) cannot be reached: {exc}; start Redis or fix redis_url (OPTICITE_REDIS_URL)"
+    )
 
 
 def run_worker(

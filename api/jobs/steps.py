@@ -21,7 +21,7 @@ from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, PageRow, 
 from api.schemas import DocumentPublic, JobPublic
 from api.settings import Settings
 from api.webhooks import deliver_webhook
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 from ingest.ocr.engine import OcrOptions
 from ingest.pipeline import STAGES, DocumentFiles, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
 
@@ -240,7 +240,7 @@ class JobSteps:
             outcome = await work
         except PipelineCancelled:
             ended = self.finish(job_id, None)
-        except IngestError as exc:
+        except OpticiteError as exc:
             ended = self.finish(job_id, None, f"{exc.code}: {exc.message}")
         except Exception as exc:  # a job is a unit of work: record why it failed
             log.exception("job %s failed", job_id)
