@@ -17,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-DOCUMENT_STATES = ("queued", "processing", "done", "partial", "failed", "cancelled")
-JOB_STATES = ("queued", "running", "done", "partial", "failed", "cancelled")
 TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
 
 

@@ -49,9 +49,6 @@ class ApiKey(BaseModel):
     kbs: list[str] = Field(default_factory=lambda: ["*"])  # "*" = every kb
     name: str = ""
 
-    def allows(self, kb: str) -> bool:
-        return "*" in self.kbs or kb in self.kbs
-
 
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -83,7 +80,6 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     api_keys: list[ApiKey] = Field(default_factory=list)  # empty: auth off
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    public_url: str | None = None  # base URL used in links the service hands out
 
     source: SourceConfig = Field(default_factory=SourceConfig)
     deepseek: DeepSeekConfig | None = None  # None: no OCR server, pages go to the CPU engines

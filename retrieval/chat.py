@@ -9,7 +9,6 @@ into an OpenAI response or chunk stream whose message carries [n] markers plus `
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import re
@@ -133,23 +132,26 @@ class ChatService:
         self.llm = llm
 
     async def _retrieve(
-        self, messages: Sequence[ChatMessage], filters: SearchFilters
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None
     ) -> tuple[str, list[SearchHit]]:
         question = await standalone_question(messages, self.config, self.llm)
-        if inspect.iscoroutinefunction(self.kb.search):
-            hits = await self.kb.search(question, filters, self.config.mode, self.config.top_k)
-        else:  # embedding and the embedded store are CPU/disk work: keep the event loop free
-            hits = await asyncio.to_thread(
-                self.kb.search, question, filters, self.config.mode, self.config.top_k
-            )
+        # embedding and the embedded store are CPU/disk work: keep the event loop free
+        hits = await asyncio.to_thread(
+            self.kb.search, question, filters, self.config.mode, top_k or self.config.top_k
+        )
         return question, hits
 
-    async def ask(self, messages: Sequence[ChatMessage], filters: SearchFilters) -> Answer:
-        question, hits = await self._retrieve(messages, filters)
+    async def ask(
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
+    ) -> Answer:
+        """`top_k` (the request's) overrides the configured number of chunks searched."""
+        question, hits = await self._retrieve(messages, filters, top_k)
         return await self.answerer.answer(question, hits)
 
-    async def stream(self, messages: Sequence[ChatMessage], filters: SearchFilters) -> AsyncIterator[Event]:
-        question, hits = await self._retrieve(messages, filters)
+    async def stream(
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
+    ) -> AsyncIterator[Event]:
+        question, hits = await self._retrieve(messages, filters, top_k)
         async for event in self.answerer.stream(question, hits):
             yield event
 

@@ -29,11 +29,11 @@ async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[
     filters = body.filters()
     scope_filters(filters, scope)  # 403 before any stream starts
     if not body.stream:
-        return (await service.ask(messages, filters)).to_public()
+        return (await service.ask(messages, filters, body.top_k)).to_public()
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in service.stream(messages, filters):
+            async for event in service.stream(messages, filters, body.top_k):
                 yield sse(str(event.get("type", "message")), event)
         except OpticiteError as exc:  # the 200 is sent: the error becomes the last event
             log.warning("chat stream failed: %s: %s", exc.code, exc.message)

@@ -86,6 +86,15 @@ def test_streamed_chat_sends_tokens_then_citations_then_done(client: httpx.Clien
     assert citations[0]["regions"] and len(citations[0]["regions"][0]["bbox"]) == 4
 
 
+def test_chat_top_k_bounds_the_chunks_an_answer_cites(client: httpx.Client) -> None:
+    question = "What does the agreement say about termination and payment?"  # two chunks answer it
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": question}], "kb": KB}
+    cited = {c["chunk_id"] for c in client.post("/v1/chat", json=body).json()["citations"]}
+    one = {c["chunk_id"] for c in client.post("/v1/chat", json=body | {"top_k": 1}).json()["citations"]}
+    assert len(cited) > 1 and len(one) <= 1
+    assert client.post("/v1/chat", json=body | {"top_k": 0}).status_code == 422
+
+
 def test_streamed_chat_completions_are_openai_chunks_ending_in_done(client: httpx.Client) -> None:
     body: dict[str, Any] = {"model": f"kb:{KB}", "messages": [{"role": "user", "content": QUESTION}]}
     whole = client.post("/v1/chat/completions", json=body).json()
