@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 
 from bench.ocr_throughput import fake_in_subprocess
-from tests.api.conftest import free_port, make_pdf
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "service_throughput.json"

@@ -18,10 +18,11 @@ import pytest
 
 from api.services import open_services
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 from tests.fakes.openai_server import FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
+from tests.support.documents import make_pdf
 from tests.support.processes import WorkerProcess
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 PAGES = 6

@@ -15,8 +15,9 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli import _Group
-from tests.api.conftest import free_port, make_pdf
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
 
 OPTICITE = Path(sys.executable).with_name("opticite")
 

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.db import DocumentRow, JobRow
 from api.services import Services
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.api.conftest import LiveServer, free_port, make_pdf, read_sse, sse_lines, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
+from tests.support.servers import LiveServer, read_sse, sse_lines, test_settings, upload
 
 pytestmark = pytest.mark.slow
 KB = "ops"

@@ -19,9 +19,9 @@ import pytest
 
 from api.services import Services, open_services
 from api.settings import load_settings
-from tests.api.conftest import make_pdf
 from tests.fakes.openai_server import FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
+from tests.support.documents import make_pdf
 from tests.support.processes import WorkerProcess
 from tests.support.webhooks import Receiver
 

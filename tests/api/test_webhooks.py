@@ -10,7 +10,8 @@ import pytest
 
 from api.errors import BadWebhookTarget
 from api.webhooks import SIGNATURE_HEADER, check_target, verify
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 from tests.support.webhooks import Receiver
 
 SECRET = "s3cret-for-tests"

@@ -15,17 +15,18 @@ import pytest
 from api.jobs import JobSteps
 from api.services import Services
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf
 from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.harness import (
+from tests.support.crash import (
     clean_chunks,
     crash_problems,
     make_corpus,
     run_with_kills,
     service_overrides,
 )
+from tests.support.documents import make_pdf
 from tests.support.processes import ApiProcess, WorkerProcess
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 DOCS = 4

@@ -1,7 +1,8 @@
 """The service as separate processes for crash runs: `opticite serve` and `opticite worker`, SIGKILLed
 at chosen points and restarted, with the checks that nothing was lost, duplicated or OCR'd twice.
 
-Shared by tests/reliability/test_crash.py (a reduced run) and bench/reliability.py (the full one).
+Shared by tests/reliability/test_crash.py (a reduced run) and bench/reliability.py (the full one);
+the processes themselves are tests/support/processes.py.
 OCR goes to a fake vLLM in the calling process, so every OCR request is seen and counted there.
 """
 
@@ -18,9 +19,13 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import make_pdf, upload
+from api.settings import load_settings
+from retrieval.store import VectorStore
+from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, request_image_and_prompt
+from tests.support.documents import make_pdf
 from tests.support.processes import Process
+from tests.support.servers import LiveServer, upload
 
 TERMINAL = frozenset({"done", "partial", "failed", "cancelled"})
 
@@ -191,8 +196,6 @@ def ocr_log_counts(docs_dir: Path, doc_id: str) -> Counter[int]:
 
 def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: Any) -> dict[str, Any]:
     """Settings for a crash run: DeepSeek on the fake vLLM, embeddings from the fake OpenAI server."""
-    from tests.fakes.openai_server import EMBED_DIM
-
     overrides: dict[str, Any] = {
         "data_dir": str(data_dir),
         "deepseek": {
@@ -212,9 +215,6 @@ def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: An
 
 def clean_chunks(data_dir: Path, corpus: list[Path], overrides: dict[str, Any]) -> dict[str, int]:
     """Chunks per file from an uninterrupted in-process run of the same settings (no kills)."""
-    from api.settings import load_settings
-    from tests.api.conftest import LiveServer
-
     settings = load_settings(**(overrides | {"data_dir": str(data_dir), "runner": "inprocess"}))
     with LiveServer(settings) as server, server.client() as client:
         docs = wait_terminal(client, upload_all(client, corpus), timeout_s=600)
@@ -228,8 +228,6 @@ def crash_problems(
     run: CrashRun, clean: Mapping[str, int], docs_dir: Path, store_config: Any
 ) -> dict[str, Any]:
     """Everything a crashed run got wrong against a clean one; empty when nothing was lost or redone."""
-    from tests.fakes.openai_server import EMBED_DIM
-
     docs = run.documents
     problems: dict[str, Any] = {
         "stuck": run.stuck,
@@ -258,8 +256,6 @@ def crash_problems(
 
 def stored_chunks(store_config: Any, dim: int, doc_ids: list[str]) -> dict[str, int]:
     """Points per document in the embedded store; open it only once every process has stopped."""
-    from retrieval.store import VectorStore
-
     store = VectorStore(store_config, dim)
     try:
         return {doc_id: store.count(doc_id=doc_id) for doc_id in doc_ids}
