@@ -12,13 +12,18 @@ from typing import Any
 import httpx
 
 from api.settings import Settings
+from ingest.ocr.deepseek import DeepSeekEngine
 from ingest.ocr.engine import Engine
+from ingest.ocr.rapidocr import RapidOcrEngine
 from ingest.ocr.router import OcrRouter
+from ingest.ocr.textlayer import TextLayerEngine
 from ingest.pipeline import Pipeline
 from retrieval.answer import Answerer, build_answerer
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
 from retrieval.llm import LlmClient
 from retrieval.search import KnowledgeBase
+from retrieval.sparse import SparseEncoder
+from retrieval.store import VectorStore
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -61,9 +66,6 @@ class Components:
     def knowledge_base(self) -> KnowledgeBase:
         with self._lock:
             if self._kb is None:
-                from retrieval.sparse import SparseEncoder
-                from retrieval.store import VectorStore
-
                 embedder = self.embedder()
                 self._store = VectorStore(self.settings.store_config(), embedder.dim)
                 self._kb = KnowledgeBase(self._store, embedder, SparseEncoder(), self.settings.search)
@@ -77,16 +79,11 @@ class Components:
             return self.clients[name]
 
     def engines(self) -> dict[str, Engine]:
-        from ingest.ocr.rapidocr import RapidOcrEngine
-        from ingest.ocr.textlayer import TextLayerEngine
-
         engines: dict[str, Engine] = {
             "textlayer": TextLayerEngine(self.settings.textlayer),
             "rapidocr": RapidOcrEngine(self.settings.rapidocr),
         }
         if self.settings.deepseek is not None:
-            from ingest.ocr.deepseek import DeepSeekEngine
-
             engines["deepseek"] = DeepSeekEngine(self.settings.deepseek, self.http_client("deepseek"))
         return engines
 

@@ -45,6 +45,7 @@ from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.locate import locate_citations, to_locate
+from retrieval.regions import render_crop, render_highlight
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
 
@@ -286,14 +287,10 @@ class Services:
 
     def page_image(self, doc_id: str, page: int, boxes: Sequence[BBox] = (), kbs: Kbs = None) -> bytes:
         """The rendered page PNG, with `boxes` highlighted when given."""
-        from retrieval.regions import render_highlight
-
         png = self.page_png(doc_id, page, kbs)
         return render_highlight(png, list(boxes)) if boxes else png
 
     def page_crop(self, doc_id: str, page: int, bbox: BBox, margin: float = 0.01, kbs: Kbs = None) -> bytes:
-        from retrieval.regions import render_crop
-
         return render_crop(self.page_png(doc_id, page, kbs), bbox, margin)
 
     async def ocr_file(
