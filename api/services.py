@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -31,7 +30,14 @@ from api.errors import (
     UnknownDocument,
 )
 from api.jobs import JobRunner, JobSteps, build_runner
-from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
+from api.schemas import (
+    DocumentDetail,
+    DocumentPublic,
+    JobPublic,
+    OcrPagePublic,
+    OcrResult,
+    SubmissionPublic,
+)
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
 from ingest.layout import BBox, PageLayout
@@ -48,13 +54,6 @@ from retrieval.locate import locate_citations, to_locate
 from retrieval.regions import render_crop, render_highlight
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
-
-
-@dataclass(frozen=True)
-class Submission:
-    document_id: str
-    job_id: str
-    existing: bool = False  # the same file is already in this kb; nothing new was queued
 
 
 def new_id() -> str:
@@ -117,7 +116,7 @@ class Services:
         tags: Sequence[str] = (),
         force: bool = False,
         webhook_url: str | None = None,
-    ) -> Submission:
+    ) -> SubmissionPublic:
         """Queue a file for OCR + indexing; the file at `path` is moved into the data dir.
 
         Raises the ingest errors (unsupported, damaged, encrypted, too large) before queueing.
@@ -139,7 +138,7 @@ class Services:
             if existing is not None and not force:
                 job = latest_job(s, existing.id)
                 path.unlink(missing_ok=True)
-                return Submission(existing.id, job.id if job else "", existing=True)
+                return SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
             doc = existing or DocumentRow(id=new_id(), kb=kb, sha256=sha256)
             doc.filename, doc.tags, doc.options = filename, list(tags), options.model_dump()
             doc.status, doc.pages, doc.chunks, doc.error = "queued", page_count, 0, None
@@ -160,7 +159,7 @@ class Services:
             )
             s.add(job)
         self.runner.submit(job.id)
-        return Submission(doc.id, job.id)
+        return SubmissionPublic(document_id=doc.id, job_id=job.id)
 
     def list_documents(
         self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
