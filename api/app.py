@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from api import metrics
-from api.errors import ApiError, UploadTooLarge
+from api.errors import UploadTooLarge
 from api.routes import chat, documents, health, jobs, ocr, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
 from api.uploads import UploadBodyLimit
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 
 log = logging.getLogger(__name__)
 UPLOAD_PATHS = ("/v1/documents", "/v1/ocr")
@@ -32,7 +32,7 @@ PLACEHOLDER = (
 
 def error_body(exc: Exception) -> tuple[int, str, str]:
     """(status, code, message) for any exception; unknown ones never leak a traceback."""
-    if isinstance(exc, ApiError | IngestError):
+    if isinstance(exc, OpticiteError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, RequestValidationError | ValidationError):
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
@@ -67,8 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)
     app.include_router(health.router)
     for exc_type in (
-        ApiError,
-        IngestError,
+        OpticiteError,
         RequestValidationError,
         ValidationError,
         HTTPException,

@@ -21,10 +21,9 @@ from typer.core import TyperGroup
 
 from api.cli_backend import Backend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
-from api.errors import ApiError
 from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
-from api.server_info import ServerError, read_server_info
-from ingest.errors import IngestError
+from api.server_info import read_server_info
+from ingest.errors import IngestError, OpticiteError
 from ingest.ocr.engine import EngineName, OcrOptions, ResolutionMode
 from retrieval.hits import SearchMode
 
@@ -32,25 +31,26 @@ if TYPE_CHECKING:  # api.settings pulls in every component's config (PyMuPDF...)
     from api.settings import Settings
 
 T = TypeVar("T")
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    from api.settings import SettingsError
-
-    return (IngestError, ApiError, SettingsError, ServerError, CliError)
+DEBUG = "opticite.debug"  # ctx.meta key, shared by every command's context
 
 
 class _Group(TyperGroup):
-    """Typed errors become one line on stderr and exit code 2, never a traceback."""
+    """Every error is one line on stderr, never a traceback (unless --debug): an OpticiteError exits
+    2 with its message, anything else exits 1 naming its type."""
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors its own click; its Context type is private
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # click's own: usage errors, --help, exit codes
         except Exception as exc:
-            if not isinstance(exc, user_errors()):
+            if ctx.meta.get(DEBUG):
                 raise
-            typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
-            raise typer.Exit(2) from None
+            if isinstance(exc, OpticiteError):
+                typer.echo(f"error: {exc.message}", err=True)
+                raise typer.Exit(2) from None
+            typer.echo(f"error: {type(exc).__name__}: {exc} (--debug shows the traceback)", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -69,8 +69,10 @@ err = Console(stderr=True)
 def _root(
     ctx: typer.Context,
     config: Path | None = typer.Option(None, "--config", help="Settings YAML (default: $OPTICITE_CONFIG)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
     ctx.obj = config
+    ctx.meta[DEBUG] = debug
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -252,10 +254,8 @@ async def _submit(
     }
     try:
         sub = await backend.submit(path, kb, options, tags)
-    except Exception as exc:
-        if not isinstance(exc, user_errors()):
-            raise
-        return row | {"status": "refused", "error": getattr(exc, "message", str(exc))}
+    except OpticiteError as exc:
+        return row | {"status": "refused", "error": exc.message}
     status = "skipped (already indexed)" if sub.existing else "queued"
     return row | {
         "document_id": sub.document_id,
@@ -430,7 +430,7 @@ def worker(
         raise CliError(
             "runner is 'inprocess': jobs run inside `opticite serve`. Set runner: celery to use workers."
         )
-    from api.celery_app import run_worker
+    from api.jobs.celery import run_worker  # heavy (celery, the pipeline); the CLI starts without it
 
     run_worker(settings, concurrency=concurrency)
 

@@ -20,7 +20,8 @@ from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, Su
 from api.server_info import ServerClient, read_server_info
 from ingest.ocr.engine import OcrOptions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both pull in every component (PyMuPDF, the pipeline...): loaded per command
+    from api.services import Services
     from api.settings import Settings
 
 # What an embedded store reports when another process holds its folder (Qdrant Edge, qdrant-client local).
@@ -40,18 +41,17 @@ class Backend(Protocol):
 class LocalBackend:
     """The service operations the routes call, run in this process."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
         # ingest moves its file into the data dir, so it gets a copy, staged like an HTTP upload
         with self.services.stage_upload(path.name) as staged:
             await asyncio.to_thread(shutil.copyfile, path, staged)
-            sub = await self.services.ingest(staged, staged.name, kb, options, tags)
-        return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+            return await self.services.ingest(staged, staged.name, kb, options, tags)
 
     async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic:
-        return await self.services.wait_job(job_id, on_progress)  # type: ignore[no-any-return]
+        return await self.services.wait_job(job_id, on_progress)
 
     async def search(self, request: SearchRequest) -> list[dict[str, Any]]:
         hits = await self.services.search(request.query, request.filters(), request.mode, request.top_k)
@@ -59,7 +59,7 @@ class LocalBackend:
 
     async def ask(self, request: AskRequest) -> dict[str, Any]:
         answer = await self.services.ask(request.query, request.filters(), request.top_k)
-        return answer.to_public()  # type: ignore[no-any-return]
+        return answer.to_public()
 
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
         docs, _total = self.services.list_documents([kb] if kb else None, None, limit)
@@ -69,7 +69,7 @@ class LocalBackend:
         await self.services.delete_document(doc_id)
 
     async def reindex_kb(self, kb: str) -> list[str]:
-        return await self.services.reindex_kb(kb)  # type: ignore[no-any-return]
+        return await self.services.reindex_kb(kb)
 
 
 def _api_key(settings: Settings) -> str | None:

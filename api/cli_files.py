@@ -7,16 +7,16 @@ import json
 from pathlib import Path
 
 from api.schemas import OcrResult
+from ingest.errors import OpticiteError
 
 SNIFF_BYTES = 1024
 
 
-class CliError(Exception):
+class CliError(OpticiteError):
     """A mistake on the command line (a missing file, an unusable setting); `message` is for the user."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "cli_error"
+    status = 400
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:

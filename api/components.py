@@ -12,19 +12,18 @@ from typing import Any
 import httpx
 
 from api.settings import Settings
+from ingest.ocr.deepseek import DeepSeekEngine
 from ingest.ocr.engine import Engine
+from ingest.ocr.rapidocr import RapidOcrEngine
 from ingest.ocr.router import OcrRouter
+from ingest.ocr.textlayer import TextLayerEngine
 from ingest.pipeline import Pipeline
-from retrieval.answer import Answerer, ExtractiveAnswerer, LlmAnswerer
+from retrieval.answer import Answerer, build_answerer
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
 from retrieval.llm import LlmClient
 from retrieval.search import KnowledgeBase
-
-
-def _client(connect_s: float, read_s: float, api_key: str | None = None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return httpx.AsyncClient(timeout=httpx.Timeout(read_s, connect=connect_s), headers=headers)
-
+from retrieval.sparse import SparseEncoder
+from retrieval.store import VectorStore
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -67,34 +66,24 @@ class Components:
     def knowledge_base(self) -> KnowledgeBase:
         with self._lock:
             if self._kb is None:
-                from retrieval.sparse import SparseEncoder
-                from retrieval.store import VectorStore
-
                 embedder = self.embedder()
                 self._store = VectorStore(self.settings.store_config(), embedder.dim)
                 self._kb = KnowledgeBase(self._store, embedder, SparseEncoder(), self.settings.search)
             return self._kb
 
-    def http_client(
-        self, name: str, connect_s: float = 5.0, read_s: float = 120.0, key: str | None = None
-    ) -> httpx.AsyncClient:
+    def http_client(self, name: str, connect_s: float = 5.0, read_s: float = 120.0) -> httpx.AsyncClient:
         """One AsyncClient per remote service, reused by every call in this process."""
         with self._lock:
             if name not in self.clients:
-                self.clients[name] = _client(connect_s, read_s, key)
+                self.clients[name] = httpx.AsyncClient(timeout=httpx.Timeout(read_s, connect=connect_s))
             return self.clients[name]
 
     def engines(self) -> dict[str, Engine]:
-        from ingest.ocr.rapidocr import RapidOcrEngine
-        from ingest.ocr.textlayer import TextLayerEngine
-
         engines: dict[str, Engine] = {
             "textlayer": TextLayerEngine(self.settings.textlayer),
             "rapidocr": RapidOcrEngine(self.settings.rapidocr),
         }
         if self.settings.deepseek is not None:
-            from ingest.ocr.deepseek import DeepSeekEngine
-
             engines["deepseek"] = DeepSeekEngine(self.settings.deepseek, self.http_client("deepseek"))
         return engines
 
@@ -113,9 +102,9 @@ class Components:
                 if config.backend == "llm":
                     llm = config.llm
                     client = self.http_client("llm", llm.connect_timeout_s, llm.read_timeout_s)
-                    self._answerer = LlmAnswerer(config, client)
+                    self._answerer = build_answerer(config, client)
                 else:
-                    self._answerer = ExtractiveAnswerer(config, self.embedder())  # type: ignore[arg-type]
+                    self._answerer = build_answerer(config, embedder=self.embedder())
             return self._answerer
 
     def llm(self) -> LlmClient | None:

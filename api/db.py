@@ -17,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-DOCUMENT_STATES = ("queued", "processing", "done", "partial", "failed", "cancelled")
-JOB_STATES = ("queued", "running", "done", "partial", "failed", "cancelled")
 TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
 
 
@@ -123,7 +121,7 @@ class Database:
     def upsert(self, session: Session, row: type[Base], values: dict[str, Any]) -> None:
         """Insert `values`, or update the row with the same primary key: safe when two requests race."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        keys = [c.name for c in row.__table__.primary_key]  # type: ignore[attr-defined]
+        keys = [c.name for c in row.__table__.primary_key]
         stmt = dialect.insert(row).values(**values)
         updates = {k: v for k, v in values.items() if k not in keys}
         session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))

@@ -1,6 +1,6 @@
 """Errors raised by the service layer, rendered by the app's one handler as {"error": {"code", "message"}}.
 
-ApiError
+ApiError                 (an OpticiteError: ingest/errors.py draws the root)
 ├── NotFound             (404)
 │   ├── UnknownDocument
 │   ├── JobNotFound
@@ -12,19 +12,16 @@ ApiError
 ├── Conflict             (409) the document is busy
 │   └── EmbedderMismatch       the kb was built with another embedder: reindex it
 ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
-└── ServiceUnavailable   (503) store or runner not reachable from this process
+└── ServiceUnavailable   (503) the job queue (Redis) cannot be reached
 """
 
 from __future__ import annotations
 
+from ingest.errors import OpticiteError
 
-class ApiError(Exception):
+
+class ApiError(OpticiteError):
     code = "api_error"
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NotFound(ApiError):

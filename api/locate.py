@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 from ingest.layout import BBox, Region
 from ingest.ocr.engine import Engine, OcrOptions
 from ingest.page import PageImage
@@ -51,7 +51,7 @@ async def _locate(citation: Citation, pages: Mapping[tuple[str, int], PageImage]
         return citation
     try:
         layout = await engine.recognize(page, OcrOptions(prompt="locate", locate_text=citation.quote))
-    except IngestError as exc:  # the answer stands with the block's box
+    except OpticiteError as exc:  # the answer stands with the block's box
         log.warning("locate failed on %s p%d: %s", citation.doc_id, page_n, exc)
         return citation
     on_page = [r for r in citation.regions if r.page == page_n]

@@ -218,16 +218,11 @@ class ChatRequest(Strict):
     kb: str | None = None
     doc_ids: list[str] | None = None
     tags: list[str] | None = None
-    top_k: int = Field(default=8, ge=1, le=50)
+    top_k: int | None = Field(default=None, ge=1, le=50)  # None: the chat.top_k setting
     stream: bool = False
 
     def filters(self) -> SearchFilters:
         return SearchFilters(kb=self.kb, doc_ids=self.doc_ids, tags=self.tags)
-
-    def question(self) -> str:
-        return next(
-            (m.content for m in reversed(self.messages) if m.role == "user"), self.messages[-1].content
-        )
 
 
 class ReindexRequest(Strict):

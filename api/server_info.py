@@ -20,6 +20,7 @@ import uvicorn
 from pydantic import BaseModel, ValidationError
 
 from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from ingest.errors import OpticiteError
 from ingest.ocr.engine import OcrOptions
 
 SERVER_FILE = "server.json"
@@ -85,12 +86,13 @@ def _load(path: Path) -> ServerInfo | None:
         return None
 
 
-class ServerError(Exception):
-    """The announced server refused a request or cannot be reached; `message` is for the user."""
+class ServerError(OpticiteError):
+    """The announced server refused a request or cannot be reached; `message` is for the user, `code` and
+    `status` are the server's (status 0: no reply)."""
 
     def __init__(self, message: str, code: str = "server_error", status: int = 0) -> None:
         super().__init__(message)
-        self.message, self.code, self.status = message, code, status
+        self.code, self.status = code, status
 
 
 class AnnouncingServer(uvicorn.Server):

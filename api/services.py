@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -30,9 +29,16 @@ from api.errors import (
     PageNotFound,
     UnknownDocument,
 )
-from api.jobs import JobRunner, build_runner
+from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
-from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
+from api.schemas import (
+    DocumentDetail,
+    DocumentPublic,
+    JobPublic,
+    OcrPagePublic,
+    OcrResult,
+    SubmissionPublic,
+)
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
 from ingest.layout import BBox, PageLayout
@@ -45,15 +51,9 @@ from retrieval.answer import Answer
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.regions import render_crop, render_highlight
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
-
-
-@dataclass(frozen=True)
-class Submission:
-    document_id: str
-    job_id: str
-    existing: bool = False  # the same file is already in this kb; nothing new was queued
 
 
 def new_id() -> str:
@@ -77,7 +77,9 @@ class Services:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.components = Components(settings)
-        self.runner: JobRunner = runner or build_runner(self)
+        self.runner: JobRunner = runner or build_runner(
+            settings, JobSteps(self.db, self.components, settings)
+        )
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -114,7 +116,7 @@ class Services:
         tags: Sequence[str] = (),
         force: bool = False,
         webhook_url: str | None = None,
-    ) -> Submission:
+    ) -> SubmissionPublic:
         """Queue a file for OCR + indexing; the file at `path` is moved into the data dir.
 
         Raises the ingest errors (unsupported, damaged, encrypted, too large) before queueing.
@@ -136,7 +138,7 @@ class Services:
             if existing is not None and not force:
                 job = latest_job(s, existing.id)
                 path.unlink(missing_ok=True)
-                return Submission(existing.id, job.id if job else "", existing=True)
+                return SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
             doc = existing or DocumentRow(id=new_id(), kb=kb, sha256=sha256)
             doc.filename, doc.tags, doc.options = filename, list(tags), options.model_dump()
             doc.status, doc.pages, doc.chunks, doc.error = "queued", page_count, 0, None
@@ -157,7 +159,7 @@ class Services:
             )
             s.add(job)
         self.runner.submit(job.id)
-        return Submission(doc.id, job.id)
+        return SubmissionPublic(document_id=doc.id, job_id=job.id)
 
     def list_documents(
         self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
@@ -284,14 +286,10 @@ class Services:
 
     def page_image(self, doc_id: str, page: int, boxes: Sequence[BBox] = (), kbs: Kbs = None) -> bytes:
         """The rendered page PNG, with `boxes` highlighted when given."""
-        from retrieval.regions import render_highlight
-
         png = self.page_png(doc_id, page, kbs)
         return render_highlight(png, list(boxes)) if boxes else png
 
     def page_crop(self, doc_id: str, page: int, bbox: BBox, margin: float = 0.01, kbs: Kbs = None) -> bytes:
-        from retrieval.regions import render_crop
-
         return render_crop(self.page_png(doc_id, page, kbs), bbox, margin)
 
     async def ocr_file(

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ingest.chunking import ChunkingConfig
+from ingest.errors import OpticiteError
 from ingest.ocr.deepseek import DeepSeekConfig
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.rapidocr import RapidOcrConfig
@@ -35,8 +36,10 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml
 _yaml_path: ContextVar[Path | None] = ContextVar("opticite_yaml_path", default=None)
 
 
-class SettingsError(ValueError):
+class SettingsError(OpticiteError, ValueError):
     """Unsafe or contradictory settings; the message names the setting and the fix."""
+
+    code = "bad_settings"
 
 
 class ApiKey(BaseModel):
@@ -45,9 +48,6 @@ class ApiKey(BaseModel):
     key: str = Field(min_length=8)
     kbs: list[str] = Field(default_factory=lambda: ["*"])  # "*" = every kb
     name: str = ""
-
-    def allows(self, kb: str) -> bool:
-        return "*" in self.kbs or kb in self.kbs
 
 
 class WebhookSettings(BaseModel):
@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     api_keys: list[ApiKey] = Field(default_factory=list)  # empty: auth off
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    public_url: str | None = None  # base URL used in links the service hands out
 
     source: SourceConfig = Field(default_factory=SourceConfig)
     deepseek: DeepSeekConfig | None = None  # None: no OCR server, pages go to the CPU engines
@@ -189,5 +188,18 @@ def load_settings(path: Path | str | None = None, **overrides: object) -> Settin
     token = _yaml_path.set(chosen)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:  # one readable line, whether a value or a validator refused
+        raise SettingsError(f"invalid settings: {_describe(exc)}") from exc
     finally:
         _yaml_path.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    """pydantic's errors as `where: why`; a SettingsError from a validator keeps its own message."""
+    parts = []
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        why = cause.message if isinstance(cause, SettingsError) else error["msg"]
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {why}" if where else why)
+    return "; ".join(parts)

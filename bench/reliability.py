@@ -26,19 +26,17 @@ from typing import Any
 import psutil
 
 from api.settings import load_settings
-from tests.api.conftest import LiveServer
 from tests.fakes.openai_server import FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.harness import (
-    ApiProcess,
-    Process,
-    WorkerProcess,
+from tests.support.crash import (
     clean_chunks,
     crash_problems,
     make_corpus,
     run_with_kills,
     service_overrides,
 )
+from tests.support.processes import ApiProcess, Process, WorkerProcess
+from tests.support.servers import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reliability.json"
 REDIS = "redis://127.0.0.1:6379/15"  # the bench's own Redis database

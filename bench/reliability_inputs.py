@@ -22,12 +22,11 @@ from typing import Any
 import psutil
 
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf
-from tests.conftest import TESTDATA
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.files import huge_pdf, png_bomb
-from tests.reliability.test_bad_input import outcome, send
+from tests.support.bad_input import huge_pdf, outcome, png_bomb, send
+from tests.support.documents import TESTDATA, make_pdf
+from tests.support.servers import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reliability_inputs.json"
 

@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 
 from bench.ocr_throughput import fake_in_subprocess
-from tests.api.conftest import free_port, make_pdf
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "service_throughput.json"
@@ -147,7 +148,11 @@ def run(
             }
             for n in range(workers):
                 stack.enter_context(
-                    process(["-m", "api.celery_app", str(in_flight)], env, data / f"worker{n}.log")
+                    process(
+                        ["-m", "api.cli", "worker", "--concurrency", str(in_flight)],
+                        env,
+                        data / f"worker{n}.log",
+                    )
                 )
         port = free_port()
         stack.enter_context(process(["-m", "api.cli", "serve", "--port", str(port)], env, data / "api.log"))

@@ -16,9 +16,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.layout import BBox, PageLayout  # noqa: E402
-from ingest.ocr.textlayer import TextLayerConfig, TextLayerEngine, mark_furniture  # noqa: E402
-from ingest.page import PageImage  # noqa: E402
+from ingest.layout import PageLayout  # noqa: E402
+from ingest.ocr.textlayer import TextLayerConfig  # noqa: E402
+from tests.support.docling_truth import gt_boxes, match_blocks, recognize_document  # noqa: E402
 
 DOCLING = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "docling-testdata" / "pdf"
 DOCS = [
@@ -29,65 +29,6 @@ DOCS = [
     "redp5110_sampled",
     "table_mislabeled_as_picture",
 ]
-MIN_IOU_TO_PAIR = 0.1
-
-
-def gt_boxes(gt_json: Path) -> dict[int, list[tuple[str, BBox]]]:
-    """docling ground truth per page: (label, box) for texts, tables and pictures (BOTTOMLEFT points)."""
-    doc = json.loads(gt_json.read_text())
-    sizes = {int(k): (v["size"]["width"], v["size"]["height"]) for k, v in doc["pages"].items()}
-    out: dict[int, list[tuple[str, BBox]]] = {p: [] for p in sizes}
-    for item in [*doc["texts"], *doc["tables"], *doc["pictures"]]:
-        for prov in item.get("prov", []):
-            bb, page = prov["bbox"], prov["page_no"]
-            bottom = bb.get("coord_origin", "BOTTOMLEFT") == "BOTTOMLEFT"
-            edges = (bb["l"], bb["t"], bb["r"], bb["b"])
-            box = BBox.from_points(edges, sizes[page], origin="bottom" if bottom else "top")
-            out[page].append((item["label"], box))
-    return out
-
-
-def match_blocks(gt: list[BBox], pred: list[BBox]) -> list[tuple[int, int, float]]:
-    """Greedy one-to-one pairing by IoU, best pairs first; pairs under MIN_IOU_TO_PAIR are left out."""
-    cands = sorted(
-        ((g.iou(p), i, j) for i, g in enumerate(gt) for j, p in enumerate(pred)),
-        reverse=True,
-    )
-    used_g: set[int] = set()
-    used_p: set[int] = set()
-    pairs = []
-    for iou, i, j in cands:
-        if iou < MIN_IOU_TO_PAIR:
-            break
-        if i not in used_g and j not in used_p:
-            used_g.add(i)
-            used_p.add(j)
-            pairs.append((i, j, iou))
-    return pairs
-
-
-def page_image(pdf: Path, page: int, width: float, height: float) -> PageImage:
-    """A PageImage without pixels: the text-layer engine reads only `source` and `page`."""
-    return PageImage(
-        page=page,
-        width=width,
-        height=height,
-        unit="pt",
-        image_png=b"",
-        image_size=(0, 0),
-        dpi=144,
-        source=pdf,
-    )
-
-
-def recognize_document(pdf: Path, config: TextLayerConfig) -> list[PageLayout]:
-    import pymupdf
-
-    engine = TextLayerEngine(config)
-    with pymupdf.open(pdf) as doc:
-        sizes = [(p.rect.width, p.rect.height) for p in doc]
-    layouts = [engine.recognize_sync(page_image(pdf, i + 1, w, h)) for i, (w, h) in enumerate(sizes)]
-    return mark_furniture(layouts)
 
 
 def score_document(name: str, layouts: list[PageLayout]) -> dict[str, Any]:

@@ -1,4 +1,13 @@
-"""Errors raised by ingestion.
+"""The error root of every package, and the errors raised by ingestion.
+
+OpticiteError                     (everything opticite raises on purpose: a stable `code`, an HTTP
+│                                  `status` and a `message` for people; `to_body()` is the wire shape)
+├── IngestError                   (below)
+├── RetrievalError                retrieval/errors.py
+├── ApiError                      api/errors.py
+├── SettingsError                 api/settings.py
+├── CliError                      api/cli_files.py
+└── ServerError                   api/server_info.py (the announced server refused or is unreachable)
 
     IngestError
     ├── UserInputError            (the file or request is at fault; the user can fix it)
@@ -22,13 +31,20 @@ Each class has a stable snake_case `code` that the API renders as {"error": {"co
 from __future__ import annotations
 
 
-class IngestError(Exception):
-    code = "ingest_error"
+class OpticiteError(Exception):
+    code = "error"
     status = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def to_body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class IngestError(OpticiteError):
+    code = "ingest_error"
 
 
 class UserInputError(IngestError):

@@ -98,16 +98,10 @@ class BBox(BaseModel):
         )
 
     # --- converters ---------------------------------------------------------------------
-    def to_999(self) -> list[int]:
-        return [round(v * GRID_999) for v in self.as_list()]
-
     def to_pixels(self, size_px: Sequence[float]) -> list[float]:
+        """Pixels of an image of `size_px`, or PDF points of a page of that size (top-left origin)."""
         w, h = size_px
         return [self.x0 * w, self.y0 * h, self.x1 * w, self.y1 * h]
-
-    def to_points(self, size_pt: Sequence[float]) -> list[float]:
-        """PDF points, top-left origin (PyMuPDF's convention)."""
-        return self.to_pixels(size_pt)
 
     def as_list(self) -> list[float]:
         return [self.x0, self.y0, self.x1, self.y1]

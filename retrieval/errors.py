@@ -1,23 +1,32 @@
-"""Errors raised by retrieval (embedders, the vector store, search).
+"""Errors raised by retrieval (embedders, the vector store, search, the chat model, chat).
 
-RetrievalError                 (an IngestError, so the API's one handler renders it)
+RetrievalError                 (an OpticiteError, so the API's one handler renders it)
+├── BadChatRequest      (422)  the conversation cannot be answered as sent
 ├── RetrievalConfigError       (a setting is wrong; the message names it and the fix)
 │   ├── UnknownBackend         an embedder backend or store engine nobody registered
 │   └── DimensionMismatch      the embedder's vectors do not fit the existing collection
 └── RetrievalServiceError      (a service we depend on is at fault)
     ├── EmbedderUnavailable    connection refused, DNS, no server
     ├── EmbedderTimeout
-    └── EmbedderBadResponse    malformed JSON, HTTP 4xx/5xx after retries
+    ├── EmbedderBadResponse    malformed JSON, HTTP 4xx/5xx after retries
+    ├── LlmUnavailable         the chat model: the same three
+    ├── LlmTimeout
+    └── LlmBadResponse
 """
 
 from __future__ import annotations
 
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 
 
-class RetrievalError(IngestError):
+class RetrievalError(OpticiteError):
     code = "retrieval_error"
     status = 500
+
+
+class BadChatRequest(RetrievalError):
+    code = "bad_chat_request"
+    status = 422
 
 
 class RetrievalConfigError(RetrievalError):
@@ -51,3 +60,18 @@ class EmbedderTimeout(RetrievalServiceError):
 
 class EmbedderBadResponse(RetrievalServiceError):
     code = "embedder_bad_response"
+
+
+class LlmUnavailable(RetrievalServiceError):
+    code = "llm_unavailable"
+    status = 503
+
+
+class LlmTimeout(RetrievalServiceError):
+    code = "llm_timeout"
+    status = 504
+
+
+class LlmBadResponse(RetrievalServiceError):
+    code = "llm_bad_response"
+    status = 502

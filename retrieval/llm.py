@@ -16,26 +16,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from retrieval.errors import RetrievalServiceError
+from retrieval.errors import LlmBadResponse, LlmTimeout, LlmUnavailable, RetrievalServiceError
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class LlmUnavailable(RetrievalServiceError):
-    code = "llm_unavailable"
-    status = 503
-
-
-class LlmTimeout(RetrievalServiceError):
-    code = "llm_timeout"
-    status = 504
-
-
-class LlmBadResponse(RetrievalServiceError):
-    code = "llm_bad_response"
-    status = 502
 
 
 class LlmConfig(BaseModel):

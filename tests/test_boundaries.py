@@ -48,3 +48,48 @@ def test_retrieval_takes_only_the_data_model_from_ingest(path: Path) -> None:
     assert not {m for m in imports if m.split(".")[0] == "api"}, f"{path} imports api"
     from_ingest = {m for m in imports if m.split(".")[0] == "ingest"}
     assert from_ingest <= INGEST_MODEL_MODULES, f"{path} imports {from_ingest - INGEST_MODEL_MODULES}"
+
+
+def _project_module(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycle_among_the_packages() -> None:
+    """Every import counts, inside functions and TYPE_CHECKING blocks too: hiding a cycle there is
+    how services -> jobs -> celery_app -> services once went unseen."""
+    paths = [p for package in ("ingest", "retrieval", "api") for p in _modules(package)]
+    known = {_project_module(p) for p in paths}
+    graph = {_project_module(p): {m for m in _imports(p) if m in known} - {_project_module(p)} for p in paths}
+    done: set[str] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        if module in trail:
+            raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(module) :], module]))
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, [*trail, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_tests_take_helpers_from_support_never_from_a_conftest_or_bench() -> None:
+    bad = {
+        str(path.relative_to(ROOT)): found
+        for path in _modules("tests")
+        if (found := {m for m in _imports(path) if m.endswith("conftest") or m.split(".")[0] == "bench"})
+    }
+    assert not bad, f"move the shared helpers to tests/support/: {bad}"
+
+
+def test_bench_takes_from_tests_only_support_and_fakes() -> None:
+    allowed = ("tests.support", "tests.fakes")
+    bad = {
+        str(path.relative_to(ROOT)): found
+        for path in _modules("bench")
+        if (found := {m for m in _imports(path) if m.split(".")[0] == "tests" and not m.startswith(allowed)})
+    }
+    assert not bad, f"bench/ may import tests/support/ and tests/fakes/ only: {bad}"

@@ -11,11 +11,10 @@ from fastapi.responses import StreamingResponse
 
 from api import metrics
 from api.deps import KeyDep, ServicesDep
-from api.errors import ApiError
 from api.routes.jobs import SSE_HEADERS, sse
 from api.schemas import ChatRequest
 from api.services import scope_filters
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 from retrieval.chat import ChatCompletionRequest, ChatMessage, complete_chat, kb_from_model, stream_chat
 
 log = logging.getLogger(__name__)
@@ -30,16 +29,16 @@ async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[
     filters = body.filters()
     scope_filters(filters, scope)  # 403 before any stream starts
     if not body.stream:
-        return (await service.ask(messages, filters)).to_public()
+        return (await service.ask(messages, filters, body.top_k)).to_public()
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in service.stream(messages, filters):
+            async for event in service.stream(messages, filters, body.top_k):
                 yield sse(str(event.get("type", "message")), event)
-        except (ApiError, IngestError) as exc:  # the 200 is sent: the error becomes the last event
+        except OpticiteError as exc:  # the 200 is sent: the error becomes the last event
             log.warning("chat stream failed: %s: %s", exc.code, exc.message)
             metrics.HTTP_ERRORS.labels(code=exc.code).inc()
-            yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
+            yield sse("error", exc.to_body())
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 

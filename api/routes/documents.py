@@ -98,8 +98,7 @@ async def upload_document(
         await asyncio.to_thread(check_target, webhook_url, settings.webhooks.allow_private_targets)
     with services.stage_upload(file.filename) as staged:
         await save_upload(file, request, settings.max_upload_bytes, staged)
-        sub = await services.ingest(staged, staged.name, kb, options, _split(tags), force, webhook_url)
-    return SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
+        return await services.ingest(staged, staged.name, kb, options, _split(tags), force, webhook_url)
 
 
 @router.get("", response_model=DocumentList)

@@ -33,9 +33,6 @@ async def ingest_samples(
     folder = Path(tempfile.mkdtemp(dir=services.settings.uploads_dir, prefix="samples-"))
     submissions = []
     for path in await asyncio.to_thread(make_samples, folder):
-        sub = await services.ingest(path, path.name, kb)
-        submissions.append(
-            SubmissionPublic(document_id=sub.document_id, job_id=sub.job_id, existing=sub.existing)
-        )
+        submissions.append(await services.ingest(path, path.name, kb))
     await asyncio.to_thread(shutil.rmtree, folder, True)
     return {"documents": submissions}

@@ -47,8 +47,6 @@ async function errorFrom(resp) {
     if (err) {
       code = err.code || code;
       message = err.message || message;
-    } else if (body && body.detail) {
-      message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
     }
   } catch {
     // not JSON: keep the status line

@@ -18,8 +18,7 @@ mountPreview($("#panel-preview"));
 async function checkEmpty() {
   try {
     const reply = await getJson("/v1/documents", { kb: settings.kb, limit: 1 });
-    const docs = Array.isArray(reply) ? reply : reply.documents || [];
-    ask.setEmpty(docs.length === 0);
+    ask.setEmpty(reply.documents.length === 0);
   } catch (e) {
     console.warn(e);
     ask.setEmpty(false); // errors show in the panels that need the data

@@ -7,7 +7,7 @@ import { follow } from "./upload.js";
 import { el, guard, isFailed, notice } from "./ui.js";
 
 const REFRESH_MS = 2000; // while a document is queued or processing
-const docsOf = (reply) => (Array.isArray(reply) ? reply : reply.documents || reply.items || []);
+const docsOf = (reply) => reply.documents; // the list and the samples reply alike
 const docId = (d) => d.id || d.document_id;
 
 // details carry per-page rows in `page_details`; `pages` is the page count

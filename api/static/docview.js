@@ -21,7 +21,7 @@ async function loadLayout(docId) {
     layoutCache.set(docId, p);
   }
   const layout = await layoutCache.get(docId);
-  return Array.isArray(layout) ? layout : layout.pages || [];
+  return layout.pages;
 }
 
 export class DocViewer {

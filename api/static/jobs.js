@@ -5,17 +5,11 @@ import { isTerminal } from "./ui.js";
 
 const POLL_MS = 1000;
 
-function jobFrom(data) {
-  if (!data || typeof data !== "object") return null;
-  return data.job && typeof data.job === "object" ? data.job : data;
-}
-
 async function followEvents(jobId, onUpdate) {
   const resp = await request("GET", `/v1/jobs/${encodeURIComponent(jobId)}/events`);
   if (!(resp.headers.get("content-type") || "").includes("text/event-stream")) throw new Error("no event stream");
   let last = null;
-  await readEvents(resp, ({ data }) => {
-    const job = jobFrom(data);
+  await readEvents(resp, ({ data: job }) => {
     if (!job || job.state === undefined) return true;
     last = job;
     onUpdate(job);

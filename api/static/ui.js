@@ -49,9 +49,9 @@ export function notice(text) {
   setTimeout(() => (box.hidden = true), 4000);
 }
 
-const TERMINAL = new Set(["done", "partial", "failed", "cancelled", "canceled", "error", "succeeded", "indexed"]);
+const TERMINAL = new Set(["done", "partial", "failed", "cancelled"]); // the job states that end
 export const isTerminal = (state) => TERMINAL.has(String(state || "").toLowerCase());
-export const isFailed = (state) => ["failed", "error", "cancelled", "canceled"].includes(String(state || "").toLowerCase());
+export const isFailed = (state) => ["failed", "cancelled"].includes(String(state || "").toLowerCase());
 
 /** A progress row for one document: name, bar (pages done / total), stage text. */
 export function progressRow(name) {

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 KEY_A, KEY_B, ADMIN = "key-for-kb-a-0001", "key-for-kb-b-0002", "admin-key-all-0003"

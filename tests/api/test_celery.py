@@ -6,26 +6,25 @@ while it runs (the API opens it only after the worker has stopped)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from api.services import open_services
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from api.settings import load_settings
 from tests.fakes.openai_server import FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
+from tests.support.documents import make_pdf
+from tests.support.processes import WorkerProcess
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = 6
 
 
@@ -44,56 +43,23 @@ def one_reply_vllm() -> Iterator[FakeVllm]:
         yield fake
 
 
-def _env(
-    data_dir: Path, db_url: str, redis_url: str, queue: str, vllm_url: str, embed_url: str
-) -> dict[str, str]:
+def _overrides(data_dir: Path, db_url: str, redis_url: str, vllm_url: str, embed_url: str) -> dict[str, Any]:
+    """The settings of the API (in this process) and of the worker (`opticite worker`) alike."""
     return {
-        "OPTICITE_EMBEDDER__BACKEND": "http",
-        "OPTICITE_EMBEDDER__URL": embed_url,
-        "OPTICITE_DATA_DIR": str(data_dir),
-        "OPTICITE_DB_URL": db_url,
-        "OPTICITE_RUNNER": "celery",
-        "OPTICITE_REDIS_URL": redis_url,
-        "OPTICITE_JOBS__CELERY_QUEUE": queue,
-        "OPTICITE_JOBS__VISIBILITY_TIMEOUT_S": "6",
-        "OPTICITE_JOBS__PAGE_BATCH_SIZE": "2",
-        "OPTICITE_JOBS__ALLOW_EMBEDDED_STORE_WITH_CELERY": "true",
-        "OPTICITE_DEEPSEEK__URL": vllm_url,
-        "OPTICITE_DEEPSEEK__CONCURRENCY": "1",
-        "OPTICITE_JOBS__PAGE_CONCURRENCY": "1",
+        "data_dir": str(data_dir),
+        "db_url": db_url,
+        "runner": "celery",
+        "redis_url": redis_url,
+        "embedder": {"backend": "http", "url": embed_url},
+        "deepseek": {"url": vllm_url, "concurrency": 1},
+        "jobs": {
+            "celery_queue": f"opticite-test-{uuid.uuid4().hex[:8]}",
+            "visibility_timeout_s": 6,
+            "page_batch_size": 2,
+            "page_concurrency": 1,
+            "allow_embedded_store_with_celery": True,
+        },
     }
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = os.environ | env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.celery_app", "2"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def _wait_pages(client: httpx.Client, job_id: str, at_least: int, timeout_s: float = 60) -> None:
@@ -123,21 +89,13 @@ async def test_killed_worker_resumes_without_redoing_pages(
     embedder = {"backend": "http", "url": embed_url}
     pdf = make_pdf(tmp_path / "long.pdf", pages=PAGES, scanned=True)
     copy = make_pdf(tmp_path / "copy.pdf", pages=PAGES, scanned=True)
-    queue = f"opticite-test-{uuid.uuid4().hex[:8]}"
-    env = _env(tmp_path / "data", postgres_url, redis_url, queue, one_reply_vllm.url, embed_url)
-    settings = test_settings(
-        tmp_path / "data",
-        db_url=postgres_url,
-        runner="celery",
-        redis_url=redis_url,
-        embedder=embedder,
-        jobs={"celery_queue": env["OPTICITE_JOBS__CELERY_QUEUE"], "allow_embedded_store_with_celery": True},
-    )
-    worker = Worker(env, tmp_path / "worker.log")
+    overrides = _overrides(tmp_path / "data", postgres_url, redis_url, one_reply_vllm.url, embed_url)
+    settings = load_settings(**overrides)
+    worker = WorkerProcess(overrides, tmp_path / "worker.log")
     with LiveServer(settings) as server, server.client() as client:
         try:
-            worker.start()  # it boots (seconds) while the clean run OCRs the copy in this process
             clean_chunks = await _clean_run_chunks(tmp_path, copy, one_reply_vllm.url, embedder)
+            worker.start()
             sub = upload(client, pdf, kb="scans", engine="deepseek").json()
             _wait_pages(client, sub["job_id"], 2)
             worker.kill()

@@ -21,8 +21,9 @@ from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.server_info import read_server_info, remove_server_info, server_file, write_server_info
-from tests.api.conftest import free_port, make_pdf
 from tests.fakes.vllm_server import FakeVllm, request_image_and_prompt
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OPTICITE = Path(sys.executable).with_name("opticite")

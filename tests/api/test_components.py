@@ -13,7 +13,7 @@ import sentence_transformers
 
 from api import components
 from api.components import Components
-from tests.api.conftest import test_settings
+from tests.support.servers import test_settings
 
 
 class SlowModel:

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 from tests.fakes.vllm_server import BUILTIN_REPLY, FakeVllm, Reply, request_image_and_prompt
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 GOOD = Reply(content=BUILTIN_REPLY)  # a grounded page that passes the quality gate

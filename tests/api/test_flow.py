@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.db import DocumentRow, JobRow
 from api.services import Services
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 
@@ -106,9 +107,6 @@ async def test_unfinished_job_resumes_at_start_up_without_redoing_saved_pages(tm
         async def start(self) -> None: ...
         async def stop(self) -> None: ...
         def submit(self, job_id: str) -> None: ...
-        def status(self, job_id: str) -> str:
-            return "queued"
-
         def cancel(self, job_id: str) -> None: ...
         async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None: ...
 

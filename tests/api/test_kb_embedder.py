@@ -14,7 +14,8 @@ from api.db import DocumentRow, KbRow
 from api.errors import EmbedderMismatch
 from api.services import Services
 from retrieval.hits import SearchFilters
-from tests.api.conftest import make_pdf, test_settings
+from tests.support.documents import make_pdf
+from tests.support.servers import test_settings
 
 MINILM = {"backend": "local", "device": "cpu"}
 

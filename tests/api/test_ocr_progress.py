@@ -8,7 +8,8 @@ from pathlib import Path
 from api.cli import _count_pages
 from api.services import Services
 from ingest.pipeline import PageOutcome
-from tests.api.conftest import make_pdf, test_settings
+from tests.support.documents import make_pdf
+from tests.support.servers import test_settings
 
 
 async def test_ocr_file_reports_every_page_and_creates_the_uploads_folder(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.api.conftest import LiveServer, free_port, make_pdf, read_sse, sse_lines, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
+from tests.support.servers import LiveServer, read_sse, sse_lines, test_settings, upload
 
 pytestmark = pytest.mark.slow
 KB = "ops"
@@ -84,6 +86,15 @@ def test_streamed_chat_sends_tokens_then_citations_then_done(client: httpx.Clien
     citations = events[-2][1]["citations"]
     assert citations and citations == whole["citations"]
     assert citations[0]["regions"] and len(citations[0]["regions"][0]["bbox"]) == 4
+
+
+def test_chat_top_k_bounds_the_chunks_an_answer_cites(client: httpx.Client) -> None:
+    question = "What does the agreement say about termination and payment?"  # two chunks answer it
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": question}], "kb": KB}
+    cited = {c["chunk_id"] for c in client.post("/v1/chat", json=body).json()["citations"]}
+    one = {c["chunk_id"] for c in client.post("/v1/chat", json=body | {"top_k": 1}).json()["citations"]}
+    assert len(cited) > 1 and len(one) <= 1
+    assert client.post("/v1/chat", json=body | {"top_k": 0}).status_code == 422
 
 
 def test_streamed_chat_completions_are_openai_chunks_ending_in_done(client: httpx.Client) -> None:

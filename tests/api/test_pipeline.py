@@ -13,7 +13,7 @@ from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from ingest.pipeline import DocumentFiles, Hooks, Pipeline, PipelineCancelled, document_status, pages_to_ocr
 from ingest.sources import SourceConfig
-from tests.api.conftest import make_pdf
+from tests.support.documents import make_pdf
 
 
 class CountingRecognizer:

@@ -15,8 +15,9 @@ from api.errors import BadRequest
 from api.routes.documents import parse_box, parse_boxes
 from api.schemas import DocumentPublic
 from ingest.layout import BBox
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 MALFORMED = ["0.1,0.2,0.3", "0.1,0.2,0.3,0.4,0.5", "a,b,c,d", "0.1,0.2,1.5,0.4", "-0.1,0,1,1", "nan,0,1,1"]
 

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from api.uploads import MAX_NAME_BYTES, safe_filename
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings
 
 NOT_A_PDF = b"just some words, not a PDF\n" * 40
 

@@ -10,7 +10,6 @@ from typing import Any
 import pymupdf
 import pytest
 
-from bench.textlayer_eval import gt_boxes, match_blocks, recognize_document
 from ingest.errors import BadOcrOption
 from ingest.layout import PageLayout
 from ingest.markdown import render_document_markdown
@@ -28,6 +27,7 @@ from ingest.ocr.textlayer import (
     mark_furniture,
 )
 from ingest.page import PageImage
+from tests.support.docling_truth import gt_boxes, match_blocks, recognize_document
 
 DOCS = [
     "2305.03393v1-pg9",

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import postgres_url
 from tests.fakes.openai_server import FakeLlmServer
 
 REDIS_DB = 14  # the reliability tests' own Redis database; queues are named per test
@@ -34,4 +33,4 @@ def redis_url() -> str:
     return url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
 
 
-__all__ = ["embed_url", "postgres_url", "redis_url"]
+__all__ = ["embed_url", "redis_url"]

@@ -8,24 +8,19 @@ bound; a good document uploaded alongside completes, and nothing is written outs
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf, read_sse, upload
 from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.files import huge_pdf, png_bomb
+from tests.support.bad_input import REPLY_S, huge_pdf, outcome, png_bomb, send
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, upload
 
 pytestmark = pytest.mark.slow
-REPLY_S = 30  # an upload is answered (accepted or refused) within this on a loaded 2-core machine
-JOB_S = 120  # a job ends within this
-TERMINAL = {"done", "partial", "failed"}
 
 
 @pytest.fixture(scope="module")
@@ -40,37 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator
         )
         with LiveServer(settings) as live:
             yield live
-
-
-def send(
-    client: httpx.Client,
-    path: Path,
-    name: str | None = None,
-    content_type: str = "application/pdf",
-    data: bytes | None = None,
-) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    body = data if data is not None else path.read_bytes()
-    reply = client.post(
-        "/v1/documents", files={"file": (name or path.name, body, content_type)}, timeout=REPLY_S
-    )
-    return reply, time.monotonic() - started
-
-
-def outcome(client: httpx.Client, reply: httpx.Response) -> dict[str, Any]:
-    """`{"status": 4xx, "code"}` for a refusal, else the finished document's status and error."""
-    body = reply.json()
-    if reply.status_code >= 400:
-        assert 400 <= reply.status_code < 500, body
-        assert body["error"]["code"] and body["error"]["message"], body
-        return {"status": reply.status_code, "code": body["error"]["code"]}
-    assert reply.status_code == 202, body
-    read_sse(client, f"/v1/jobs/{body['job_id']}/events", timeout_s=JOB_S)
-    doc = client.get(f"/v1/documents/{body['document_id']}").json()
-    assert doc["status"] in TERMINAL, doc
-    if doc["status"] != "done":
-        assert doc["error"], doc  # a failed or partial document says why
-    return {"status": doc["status"], "pages": doc["pages"], "chunks": doc["chunks"], "id": doc["id"]}
 
 
 def tree(root: Path, skip: Path) -> set[Path]:

@@ -15,18 +15,18 @@ import pytest
 from api.jobs import JobSteps
 from api.services import Services
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf
 from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.harness import (
-    ApiProcess,
-    WorkerProcess,
+from tests.support.crash import (
     clean_chunks,
     crash_problems,
     make_corpus,
     run_with_kills,
     service_overrides,
 )
+from tests.support.documents import make_pdf
+from tests.support.processes import ApiProcess, WorkerProcess
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 DOCS = 4
@@ -105,9 +105,6 @@ class QueueNothing:
     def submit(self, job_id: str) -> None:
         return None
 
-    def status(self, job_id: str) -> str:
-        return "unknown"
-
     def cancel(self, job_id: str) -> None:
         return None
 
@@ -123,7 +120,7 @@ async def test_a_batch_redelivered_after_a_kill_between_claim_and_queue_still_fi
     await services.start()
     try:
         sub = await services.ingest(make_pdf(tmp_path / "a.pdf", pages=2), "a.pdf", "kb")
-        steps = JobSteps(services)
+        steps = JobSteps(services.db, services.components, services.settings)
         assert steps.begin(sub.job_id) is not None
         assert await steps.run_batch(sub.job_id, [1, 2])  # claimed; the worker dies before queueing FINALIZE
         if await steps.run_batch(sub.job_id, [1, 2]):  # Celery redelivers the unacked batch after a restart

@@ -17,10 +17,12 @@ import httpx
 import pytest
 
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, free_port, make_pdf, read_sse, upload
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.files import small_scan
+from tests.support.bad_input import small_scan
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
+from tests.support.servers import LiveServer, read_sse, upload
 
 pytestmark = pytest.mark.slow
 READ_TIMEOUT_S = 2.0

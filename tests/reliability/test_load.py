@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from api.settings import load_settings
-from bench.load import search_load, upload_load
-from tests.api.conftest import LiveServer, make_pdf
 from tests.fakes.openai_server import EMBED_DIM
+from tests.support.documents import make_pdf
+from tests.support.load import search_load, upload_load
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from api.settings import load_settings
-from tests.api.conftest import LiveServer, make_pdf, read_sse, upload
-from tests.api.test_webhooks import Receiver
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
 from tests.fakes.vllm_server import FakeVllm, load_recorded_replies
-from tests.reliability.files import small_scan
+from tests.support.bad_input import small_scan
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, upload
+from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.slow
 KEY_A, KEY_B, ADMIN = "rel-key-kb-a-7f3c91", "rel-key-kb-b-2d8e44", "rel-admin-all-9a1b02"

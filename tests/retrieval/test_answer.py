@@ -9,8 +9,9 @@ import pytest
 
 from ingest.layout import BBox, Region
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer, LlmAnswerer, build_messages
+from retrieval.errors import LlmBadResponse, LlmTimeout, LlmUnavailable
 from retrieval.hits import SearchHit
-from retrieval.llm import LlmBadResponse, LlmConfig, LlmTimeout, LlmUnavailable
+from retrieval.llm import LlmConfig
 from retrieval.markers import check_markers
 from tests.fakes.openai_server import FakeLlmServer
 

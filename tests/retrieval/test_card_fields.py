@@ -9,7 +9,7 @@ from ingest.chunking import CARD_HEADING
 from retrieval.card_fields import asked_field
 from retrieval.hits import SearchFilters
 from retrieval.search import KnowledgeBase
-from tests.retrieval.conftest import make_chunk
+from tests.support.chunks import make_chunk
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,15 @@ async def test_first_question_is_not_sent_to_the_llm_for_condensing(fake_llm, cl
     assert fake_llm.chat_requests == [] and kb.queries[0][0] == LAW_QUESTION
 
 
+async def test_a_requests_top_k_overrides_the_configured_one() -> None:
+    kb = RecordingKb(HITS)
+    service = extractive_service(kb)  # chat.top_k = 4
+    await service.ask(conversation(LAW_QUESTION), SearchFilters(), top_k=2)
+    await service.ask(conversation(LAW_QUESTION), SearchFilters())
+    _ = [e async for e in service.stream(conversation(LAW_QUESTION), SearchFilters(), top_k=7)]
+    assert [query[3] for query in kb.queries] == [2, 4, 7]
+
+
 # --- streaming --------------------------------------------------------------------------------
 
 

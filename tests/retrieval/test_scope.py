@@ -5,7 +5,7 @@ from __future__ import annotations
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.scope import named_documents
 from retrieval.search import KnowledgeBase
-from tests.retrieval.conftest import make_chunk
+from tests.support.chunks import make_chunk
 
 ACME = "Master Supply Agreement (Acme Robotics, Inc.; Borealis Foods LLC)"
 ZENITH = "Software License Agreement (Zenith Analytics Ltd.; Quarry Mining Corp.)"

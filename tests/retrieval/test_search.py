@@ -10,7 +10,7 @@ from retrieval.hits import SearchFilters, SearchHit
 from retrieval.llamaindex import KnowledgeBaseRetriever
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import KnowledgeBase, SearchConfig
-from tests.retrieval.conftest import contract_chunks, make_chunk
+from tests.support.chunks import contract_chunks, make_chunk
 
 # Near-identical clauses that differ only by their number: meaning cannot tell them apart, terms can.
 CLAUSES = [

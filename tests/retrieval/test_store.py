@@ -8,7 +8,7 @@ from retrieval.errors import DimensionMismatch, UnknownBackend
 from retrieval.hits import SearchFilters
 from retrieval.search import KnowledgeBase
 from retrieval.store import StoreConfig, VectorStore, filter_conditions
-from tests.retrieval.conftest import contract_chunks, make_chunk
+from tests.support.chunks import contract_chunks, make_chunk
 
 
 def test_reindexing_a_document_leaves_the_count_unchanged(kb: KnowledgeBase) -> None:

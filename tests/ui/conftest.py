@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.samples import make_samples
-from tests.api.conftest import LiveServer, test_settings
+from tests.support.environment import clean_env
+from tests.support.servers import LiveServer, test_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,17 +24,6 @@ CHROMIUM_ARGS = [
 ]
 # Where the README screenshot is copied when set (not an OPTICITE_* variable: those are cleared per test).
 DOCS_SHOT_ENV = "UI_SCREENSHOT_DIR"
-
-
-@contextmanager
-def clean_env() -> Iterator[None]:
-    """No OPTICITE_* variables while a module-scoped app reads its settings (the autouse fixture is per test)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("OPTICITE_")]:
-            mp.delenv(key)
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("TRANSFORMERS_OFFLINE", "1")
-        yield
 
 
 @pytest.fixture(scope="session")

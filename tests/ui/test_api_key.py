@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import LiveServer, test_settings
-from tests.ui.conftest import clean_env
+from tests.support.environment import clean_env
+from tests.support.servers import LiveServer, test_settings
 
 pytestmark = pytest.mark.ui
 

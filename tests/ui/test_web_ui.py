@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.ui
 

@@ -1,8 +1,7 @@
-"""Durable jobs: the steps of a document job against the metadata DB, and the in-process runner.
+"""The steps of a document job against the metadata DB, shared by both runners.
 
-A runner has `submit`, `status` and `cancel`. Job state lives in the DB and page results on
-disk, so a job resumed after a crash (in-process start-up, Celery redelivery) only OCRs the
-pages that have no saved layout. The Celery runner is in `api/celery_app.py`.
+Job state lives in the DB and page results on disk, so a job resumed after a crash (in-process
+start-up, Celery redelivery) only OCRs the pages that have no saved layout.
 """
 
 from __future__ import annotations
@@ -12,37 +11,22 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api import metrics
-from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow, count_finished_pages, unfinished_jobs
+from api.components import Components
+from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, PageRow, count_finished_pages
 from api.schemas import DocumentPublic, JobPublic
+from api.settings import Settings
 from api.webhooks import deliver_webhook
-from ingest.errors import IngestError
+from ingest.errors import OpticiteError
 from ingest.ocr.engine import OcrOptions
-from ingest.pipeline import STAGES, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
-
-if TYPE_CHECKING:
-    from api.services import Services
+from ingest.pipeline import STAGES, DocumentFiles, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
 
 log = logging.getLogger(__name__)
 STAGE_ORDER = ("queued", *STAGES, "finalizing", "done")
-
-
-class JobRunner(Protocol):
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def submit(self, job_id: str) -> None: ...
-
-    def status(self, job_id: str) -> str: ...
-
-    def cancel(self, job_id: str) -> None: ...
-
-    async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,47 +51,33 @@ def later_stage(current: str, new: str) -> bool:
 class JobSteps:
     """The steps of a job, shared by both runners; every step reads and writes the DB."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.db = services.db
+    def __init__(self, db: Database, components: Components, settings: Settings) -> None:
+        self.db = db
+        self.components = components
+        self.settings = settings
+
+    def files(self, doc_id: str) -> DocumentFiles:
+        return DocumentFiles(self.settings.docs_dir / doc_id)
 
     def begin(self, job_id: str) -> JobContext | None:
         """Mark the job running (one more attempt); None when it is finished or cancelled."""
         with self.db.session() as s:
-            job = s.get(JobRow, job_id)
-            doc = s.get(DocumentRow, job.doc_id) if job else None
-            if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
+            rows = _live(s, job_id)
+            if rows is None:
                 return None
+            job, doc = rows
             job.state, job.attempts = "running", job.attempts + 1
             doc.status = "processing"
             if job.kind == "retry":
                 self._reset_failed_pages(s, doc.id)
             job.pages_done = count_finished_pages(s, doc.id)
-        return self.context(job_id)
+            return _context(job, doc)
 
     def context(self, job_id: str) -> JobContext | None:
         """What a step needs to know about its job; None once the job has ended."""
         with self.db.session() as s:
-            job = s.get(JobRow, job_id)
-            doc = s.get(DocumentRow, job.doc_id) if job else None
-            if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
-                return None
-            return JobContext(
-                job_id=job.id,
-                kind=job.kind,
-                doc_id=doc.id,
-                kb=doc.kb,
-                filename=doc.filename,
-                source=Path(doc.source_path),
-                options=OcrOptions.model_validate(doc.options or {}),
-                tags=list(doc.tags or []),
-                pages_total=doc.pages,
-            )
-
-    def state(self, job_id: str) -> str:
-        with self.db.session() as s:
-            job = s.get(JobRow, job_id)
-            return job.state if job else "unknown"
+            rows = _live(s, job_id)
+            return _context(*rows) if rows is not None else None
 
     def unfinished_pages(self, doc_id: str) -> list[int]:
         with self.db.session() as s:
@@ -118,8 +88,8 @@ class JobSteps:
             )
             return list(s.execute(stmt).scalars())
 
-    def _reset_failed_pages(self, s: Any, doc_id: str) -> None:
-        files = self.services.files(doc_id)
+    def _reset_failed_pages(self, s: Session, doc_id: str) -> None:
+        files = self.files(doc_id)
         for row in s.execute(
             select(PageRow).where(PageRow.doc_id == doc_id, PageRow.status == "failed")
         ).scalars():
@@ -181,27 +151,30 @@ class JobSteps:
             )
             return s.execute(stmt.values(stage="finalizing")).rowcount == 1  # type: ignore[attr-defined]
 
-    async def ocr(self, ctx: JobContext, pages: list[int] | None = None) -> None:
-        """OCR pages without a saved layout (all, or `pages`); progress goes to the DB."""
-        pipeline = self.services.components.pipeline(
-            self.services.settings.page_concurrency(), with_index=False
-        )
-        files = self.services.files(ctx.doc_id)
+    async def ocr(self, ctx: JobContext, pages: list[int]) -> None:
+        """OCR those of `pages` without a saved layout (a Celery batch); progress goes to the DB."""
+        pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
+        files = self.files(ctx.doc_id)
         await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
 
     async def finalize(self, ctx: JobContext) -> DocumentOutcome:
-        pipeline = await asyncio.to_thread(
-            self.services.components.pipeline, self.services.settings.page_concurrency()
-        )
-        files = self.services.files(ctx.doc_id)
+        """Markdown, chunks and index from the saved layouts (a reindex, or Celery's last step)."""
+        pipeline = await asyncio.to_thread(self.components.pipeline, self.settings.page_concurrency())
+        files = self.files(ctx.doc_id)
+        hooks = self.hooks(ctx.job_id)
         return await pipeline.finalize(
-            ctx.doc_id,
-            ctx.kb,
-            ctx.filename,
-            files,
-            ctx.tags,
-            self.hooks(ctx.job_id),
-            page_count=ctx.pages_total,
+            ctx.doc_id, ctx.kb, ctx.filename, files, ctx.tags, hooks, page_count=ctx.pages_total
+        )
+
+    async def whole(self, ctx: JobContext) -> DocumentOutcome:
+        """The whole document in this process: `Pipeline.run`, or only its finalize for a reindex."""
+        if ctx.kind == "reindex":
+            return await self.finalize(ctx)
+        pipeline = await asyncio.to_thread(self.components.pipeline, self.settings.page_concurrency())
+        files = self.files(ctx.doc_id)
+        hooks = self.hooks(ctx.job_id)
+        return await pipeline.run(
+            ctx.doc_id, ctx.kb, ctx.filename, ctx.source, files, ctx.options, hooks, ctx.tags
         )
 
     def finish(
@@ -234,33 +207,25 @@ class JobSteps:
         if ended is None or not url:
             return
         await deliver_webhook(
-            self.services.components.http_client("webhooks"),
+            self.components.http_client("webhooks"),
             url,
             ended[0],
             ended[1],
-            self.services.settings.webhooks,
+            self.settings.webhooks,
         )
 
     async def run(self, job_id: str) -> None:
         """The whole job in this process: OCR what is missing, finalize, record, notify."""
         ctx = self.begin(job_id)
         if ctx is not None:
-            await self._guarded(job_id, self._whole(ctx))
-
-    async def _whole(self, ctx: JobContext) -> DocumentOutcome:
-        if ctx.kind != "reindex":
-            await self.ocr(ctx)
-        if self.is_cancelled(ctx.job_id):
-            raise PipelineCancelled("cancelled after OCR")
-        self.record_stage(ctx.job_id, "finalizing")
-        return await self.finalize(ctx)
+            await self._guarded(job_id, self.whole(ctx))
 
     async def run_batch(self, job_id: str, pages: list[int]) -> bool:
         """OCR some pages of a running job; True when this call must queue the finalize step."""
         ctx = self.context(job_id)
         if ctx is None:
             return False
-        files = self.services.files(ctx.doc_id)
+        files = self.files(ctx.doc_id)
         replay = all(files.layout(n).exists() for n in pages)  # a redelivery: nothing left to OCR
         return await self._guarded(job_id, self.ocr(ctx, pages)) and self.claim_finalize(job_id, replay)
 
@@ -275,7 +240,7 @@ class JobSteps:
             outcome = await work
         except PipelineCancelled:
             ended = self.finish(job_id, None)
-        except IngestError as exc:
+        except OpticiteError as exc:
             ended = self.finish(job_id, None, f"{exc.code}: {exc.message}")
         except Exception as exc:  # a job is a unit of work: record why it failed
             log.exception("job %s failed", job_id)
@@ -288,59 +253,24 @@ class JobSteps:
         return False
 
 
-class InProcessRunner:
-    """asyncio tasks in this process, at most `jobs.concurrency` documents at once."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.steps = JobSteps(services)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._limit: asyncio.Semaphore | None = None
-
-    async def start(self) -> None:
-        self._limit = asyncio.Semaphore(self.services.settings.jobs.concurrency)
-        with self.services.db.session() as s:
-            pending = [job.id for job in unfinished_jobs(s)]
-        for job_id in pending:  # resume: saved layouts mean only the missing pages are OCR'd
-            self.submit(job_id)
-
-    async def stop(self) -> None:
-        tasks = [t for t in self._tasks.values() if not t.done()]
-        for task in tasks:
-            task.cancel()  # the job stays `running` in the DB and resumes at the next start
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def submit(self, job_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"job-{job_id}")
-        self._tasks[job_id] = task
-        task.add_done_callback(
-            lambda _t: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is _t else None
-        )
-
-    async def _run(self, job_id: str) -> None:
-        assert self._limit is not None, "start() the runner first"
-        metrics.QUEUE_DEPTH.inc()
-        async with self._limit:
-            metrics.QUEUE_DEPTH.dec()
-            await self.steps.run(job_id)
-
-    def status(self, job_id: str) -> str:
-        with self.services.db.session() as s:
-            job = s.get(JobRow, job_id)
-            return job.state if job else "unknown"
-
-    def cancel(self, job_id: str) -> None:
-        self.steps.cancel(job_id)
-
-    async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None:
-        task = self._tasks.get(job_id)
-        if task is not None:
-            await asyncio.wait({task}, timeout=timeout_s)
+def _live(s: Session, job_id: str) -> tuple[JobRow, DocumentRow] | None:
+    """The job and its document while the job has not ended."""
+    job = s.get(JobRow, job_id)
+    doc = s.get(DocumentRow, job.doc_id) if job else None
+    if job is None or doc is None or job.state in TERMINAL_JOB_STATES:
+        return None
+    return job, doc
 
 
-def build_runner(services: Services) -> JobRunner:
-    if services.settings.runner == "celery":
-        from api.celery_app import CeleryRunner
-
-        return CeleryRunner(services)
-    return InProcessRunner(services)
+def _context(job: JobRow, doc: DocumentRow) -> JobContext:
+    return JobContext(
+        job_id=job.id,
+        kind=job.kind,
+        doc_id=doc.id,
+        kb=doc.kb,
+        filename=doc.filename,
+        source=Path(doc.source_path),
+        options=OcrOptions.model_validate(doc.options or {}),
+        tags=list(doc.tags or []),
+        pages_total=doc.pages,
+    )

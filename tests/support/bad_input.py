@@ -1,12 +1,20 @@
-"""Generated test files: small scans, a PNG decompression bomb, a PDF with thousands of pages."""
+"""Bad input: generated files (small scans, a PNG decompression bomb, a PDF with thousands of pages),
+sent through the HTTP API and judged by their outcome (a 4xx with a code, or a job that ends saying why).
+
+Shared by tests/reliability/ and bench/reliability_inputs.py."""
 
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pymupdf
+
+from tests.support.servers import read_sse
 
 
 def small_scan(path: Path, pages: int = 1, seed: str = "") -> Path:
@@ -61,3 +69,39 @@ def huge_pdf(path: Path, pages: int = 10_000) -> Path:
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     path.write_bytes(bytes(out))
     return path
+
+
+REPLY_S = 30  # an upload is answered (accepted or refused) within this on a loaded 2-core machine
+JOB_S = 120  # a job ends within this
+TERMINAL = {"done", "partial", "failed"}
+
+
+def send(
+    client: httpx.Client,
+    path: Path,
+    name: str | None = None,
+    content_type: str = "application/pdf",
+    data: bytes | None = None,
+) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    body = data if data is not None else path.read_bytes()
+    reply = client.post(
+        "/v1/documents", files={"file": (name or path.name, body, content_type)}, timeout=REPLY_S
+    )
+    return reply, time.monotonic() - started
+
+
+def outcome(client: httpx.Client, reply: httpx.Response) -> dict[str, Any]:
+    """`{"status": 4xx, "code"}` for a refusal, else the finished document's status and error."""
+    body = reply.json()
+    if reply.status_code >= 400:
+        assert 400 <= reply.status_code < 500, body
+        assert body["error"]["code"] and body["error"]["message"], body
+        return {"status": reply.status_code, "code": body["error"]["code"]}
+    assert reply.status_code == 202, body
+    read_sse(client, f"/v1/jobs/{body['job_id']}/events", timeout_s=JOB_S)
+    doc = client.get(f"/v1/documents/{body['document_id']}").json()
+    assert doc["status"] in TERMINAL, doc
+    if doc["status"] != "done":
+        assert doc["error"], doc  # a failed or partial document says why
+    return {"status": doc["status"], "pages": doc["pages"], "chunks": doc["chunks"], "id": doc["id"]}

@@ -1,19 +1,15 @@
 """The service as separate processes for crash runs: `opticite serve` and `opticite worker`, SIGKILLed
 at chosen points and restarted, with the checks that nothing was lost, duplicated or OCR'd twice.
 
-Shared by tests/reliability/test_crash.py (a reduced run) and bench/reliability.py (the full one).
+Shared by tests/reliability/test_crash.py (a reduced run) and bench/reliability.py (the full one);
+the processes themselves are tests/support/processes.py.
 OCR goes to a fake vLLM in the calling process, so every OCR request is seen and counted there.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -23,134 +19,15 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import free_port, make_pdf, upload
+from api.settings import load_settings
+from retrieval.store import VectorStore
+from tests.fakes.openai_server import EMBED_DIM
 from tests.fakes.vllm_server import FakeVllm, request_image_and_prompt
+from tests.support.documents import make_pdf
+from tests.support.processes import Process
+from tests.support.servers import LiveServer, upload
 
-ROOT = Path(__file__).resolve().parents[2]
-_SCRIPT = Path(sys.executable).parent / "opticite"
-OPTICITE = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-c", "from api.cli import main; main()"]
 TERMINAL = frozenset({"done", "partial", "failed", "cancelled"})
-
-
-def flat_env(overrides: Mapping[str, Any], prefix: str = "OPTICITE_") -> dict[str, str]:
-    """Nested settings overrides as `OPTICITE_A__B` environment variables."""
-    env: dict[str, str] = {}
-    for key, value in overrides.items():
-        name = f"{prefix}{key.upper()}"
-        if isinstance(value, Mapping):
-            env |= flat_env(value, name + "__")
-        elif isinstance(value, bool):
-            env[name] = "true" if value else "false"
-        elif isinstance(value, list | dict):
-            env[name] = json.dumps(value)
-        else:
-            env[name] = str(value)
-    return env
-
-
-def clean_environ() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OPTICITE_")}
-
-
-class Process:
-    """A child process in its own session (so a kill takes its children too), output in `log`."""
-
-    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path) -> None:
-        self.argv, self.env, self.log = argv, dict(env), log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.starts += 1
-        self.wait_ready()
-
-    def wait_ready(self) -> None:
-        return None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook runs, as in a power cut or an OOM kill."""
-        if self.alive():
-            os.killpg(self.pid, signal.SIGKILL)
-            assert self.proc is not None
-            self.proc.wait(30)
-
-    def stop(self, timeout_s: float = 30) -> None:
-        if not self.alive():
-            return
-        os.killpg(self.pid, signal.SIGTERM)
-        assert self.proc is not None
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
-
-    def _check_running(self, what: str) -> None:
-        if not self.alive():
-            raise RuntimeError(f"{what} exited during start-up:\n{self.tail()}")
-
-
-class ApiProcess(Process):
-    """`opticite serve` on a fixed free loopback port (kept across restarts)."""
-
-    def __init__(self, overrides: Mapping[str, Any], log: Path, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(
-            [*OPTICITE, "serve", "--port", str(self.port)], clean_environ() | flat_env(overrides), log
-        )
-
-    def wait_ready(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_running("the API")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the API did not answer /healthz in {timeout_s}s:\n{self.tail()}")
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)
-
-
-class WorkerProcess(Process):
-    """`opticite worker`, ready once Celery logs that it consumes the queue."""
-
-    def __init__(self, overrides: Mapping[str, Any], log: Path, concurrency: int = 2) -> None:
-        argv = [*OPTICITE, "worker", "--concurrency", str(concurrency)]
-        super().__init__(argv, clean_environ() | flat_env(overrides), log)
-
-    def wait_ready(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_running("the worker")
-            if self.log.read_text(errors="replace").count(" ready.") >= self.starts:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"the worker was not ready in {timeout_s}s:\n{self.tail()}")
 
 
 def make_corpus(
@@ -319,8 +196,6 @@ def ocr_log_counts(docs_dir: Path, doc_id: str) -> Counter[int]:
 
 def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: Any) -> dict[str, Any]:
     """Settings for a crash run: DeepSeek on the fake vLLM, embeddings from the fake OpenAI server."""
-    from tests.fakes.openai_server import EMBED_DIM
-
     overrides: dict[str, Any] = {
         "data_dir": str(data_dir),
         "deepseek": {
@@ -340,9 +215,6 @@ def service_overrides(data_dir: Path, vllm_url: str, embed_url: str, **extra: An
 
 def clean_chunks(data_dir: Path, corpus: list[Path], overrides: dict[str, Any]) -> dict[str, int]:
     """Chunks per file from an uninterrupted in-process run of the same settings (no kills)."""
-    from api.settings import load_settings
-    from tests.api.conftest import LiveServer
-
     settings = load_settings(**(overrides | {"data_dir": str(data_dir), "runner": "inprocess"}))
     with LiveServer(settings) as server, server.client() as client:
         docs = wait_terminal(client, upload_all(client, corpus), timeout_s=600)
@@ -356,8 +228,6 @@ def crash_problems(
     run: CrashRun, clean: Mapping[str, int], docs_dir: Path, store_config: Any
 ) -> dict[str, Any]:
     """Everything a crashed run got wrong against a clean one; empty when nothing was lost or redone."""
-    from tests.fakes.openai_server import EMBED_DIM
-
     docs = run.documents
     problems: dict[str, Any] = {
         "stuck": run.stuck,
@@ -386,8 +256,6 @@ def crash_problems(
 
 def stored_chunks(store_config: Any, dim: int, doc_ids: list[str]) -> dict[str, int]:
     """Points per document in the embedded store; open it only once every process has stopped."""
-    from retrieval.store import VectorStore
-
     store = VectorStore(store_config, dim)
     try:
         return {doc_id: store.count(doc_id=doc_id) for doc_id in doc_ids}

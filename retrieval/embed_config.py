@@ -1,0 +1,50 @@
+"""The embedder's settings, apart from the embedders so that every backend module can read them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+# e5 wants "query: "/"passage: "; bge v1.5 wants an instruction on queries only.
+_KNOWN_PREFIXES: list[tuple[str, str, str]] = [
+    ("e5", "query: ", "passage: "),
+    ("bge", "Represent this sentence for searching relevant passages: ", ""),
+]
+
+
+class EmbedderConfig(BaseModel):
+    # "e5" (bundled multilingual-e5-small), "local" (sentence-transformers) or "http" (OpenAI-compatible)
+    backend: str = "e5"
+    model: str = ""  # name or path; empty = the bundled model (e5: multilingual-e5-small; local: MiniLM)
+    device: str = "auto"  # "auto" = cuda when available
+    batch_size: int = Field(default=32, ge=1)
+    normalize: bool = True
+    query_prefix: str | None = None  # None = auto for known e5/bge names, else ""
+    passage_prefix: str | None = None
+    url: str = "http://127.0.0.1:8001/v1"
+    api_key: str | None = None
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 60.0
+    retries: int = Field(default=3, ge=0)
+    backoff_s: float = 0.5
+    dim: int | None = None  # http: vector size; None = ask the server once
+    max_tokens: int = 512  # http: what the server's model reads
+
+    def prefixes(self) -> tuple[str, str]:
+        """(query prefix, passage prefix): explicit ones win, else known model families."""
+        auto_q, auto_p = "", ""
+        name = self.model.lower().rsplit("/", 1)[-1]
+        for family, q, p in _KNOWN_PREFIXES:
+            if family in name:
+                auto_q, auto_p = q, p
+                break
+        query = self.query_prefix if self.query_prefix is not None else auto_q
+        passage = self.passage_prefix if self.passage_prefix is not None else auto_p
+        return query, passage
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch  # heavy, and only for "auto"
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,52 @@
+"""Test documents: contract-like PDFs generated on the fly, and the shared test data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+
+# ../shared/testdata next to the checkout; tests using it skip when it is absent (fixture `testdata`)
+TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
+
+SECTIONS = [
+    ("Payment terms", "The Customer shall pay every invoice within thirty days of receipt by bank transfer."),
+    (
+        "Termination",
+        "Either party may terminate this agreement with ninety days written notice to the other.",
+    ),
+    ("Confidentiality", "Each party keeps the other party's confidential information secret for five years."),
+    ("Governing law", "This agreement is governed by the laws of England and Wales and its courts."),
+    (
+        "Liability",
+        "Liability of the Provider is capped at the fees paid in the twelve months before a claim.",
+    ),
+    ("Warranties", "The Provider warrants that the services are performed with reasonable skill and care."),
+    ("Notices", "Notices are given in writing to the addresses stated on the first page of the agreement."),
+    ("Assignment", "Neither party may assign this agreement without the prior written consent of the other."),
+]
+
+
+def make_pdf(path: Path, pages: int = 2, scanned: bool = False, seed: str = "") -> Path:
+    """A contract-like PDF; `scanned` pages are images only (no text layer), so they need OCR."""
+    doc = pymupdf.open()
+    for n in range(pages):
+        title, body = SECTIONS[n % len(SECTIONS)]
+        page = doc.new_page(width=595, height=842)
+        page.insert_text((72, 90), f"{n + 1}. {title} {seed}".strip(), fontsize=18)
+        y = 130.0
+        for line in (
+            body,
+            f"Clause {n + 1} applies from the effective date.",
+            f"See {title.lower()} for details.",
+        ):
+            page.insert_text((72, y), line, fontsize=11)
+            y += 22
+        if scanned:
+            pix = page.get_pixmap(dpi=110)
+            doc.delete_page(n)
+            img_page = doc.new_page(pno=n, width=595, height=842)
+            img_page.insert_image(img_page.rect, pixmap=pix)
+    doc.save(path)
+    doc.close()
+    return path
