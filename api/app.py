@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from api import metrics
 from api.errors import ApiError, UploadTooLarge
+from api.mcp_server import McpEndpoint
 from api.routes import chat, documents, facade, health, jobs, ocr, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
@@ -59,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(settings) as services, mcp.running():
             app.state.services = services
             yield
 
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
+    mcp = McpEndpoint(lambda: app.state.services)
+    app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
     for module in (documents, jobs, search, chat, facade, ocr, samples):
         app.include_router(module.router, prefix="/v1")
     app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)

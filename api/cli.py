@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from api.cli_backend import Backend, open_backend
+from api.cli_backend import Backend, LocalBackend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.errors import ApiError
 from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
@@ -433,6 +433,27 @@ def worker(
     from api.celery_app import run_worker
 
     run_worker(settings, concurrency=concurrency)
+
+
+@app.command()
+def mcp(ctx: typer.Context) -> None:
+    """Serve the MCP tools (search, ask, get_region, list_documents, get_document_markdown) over stdio."""
+    from api.mcp_server import serve_stdio
+
+    settings = _settings(ctx)
+    running = read_server_info(settings.data_dir)
+    if running is not None:  # it holds the store and serves the same tools itself
+        raise CliError(
+            f"a server (pid {running.pid}) holds {settings.data_dir}: point the MCP client at "
+            f"{running.url}/mcp instead (with an API key when the server has keys)"
+        )
+
+    async def serve(backend: Backend) -> None:
+        if not isinstance(backend, LocalBackend):
+            raise CliError("a server started meanwhile on this data directory; connect to its /mcp URL")
+        await serve_stdio(backend.services)
+
+    _run(_call(settings, serve))
 
 
 def main() -> None:

@@ -132,6 +132,16 @@ def upload(client: httpx.Client, path: Path, **fields: Any) -> httpx.Response:
         return client.post("/v1/documents", files={"file": (path.name, fh, "application/pdf")}, data=fields)
 
 
+def ingest_kbs(client: httpx.Client, folder: Path, pages: dict[str, int]) -> dict[str, str]:
+    """One generated PDF per kb (`pages` of it), ingested to the end: kb -> document id."""
+    docs = {}
+    for kb, count in pages.items():
+        sub = upload(client, make_pdf(folder / f"{kb}.pdf", pages=count, seed=kb), kb=kb).json()
+        assert read_sse(client, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
+        docs[kb] = str(sub["document_id"])
+    return docs
+
+
 @pytest.fixture
 def pdf(tmp_path: Path) -> Path:
     return make_pdf(tmp_path / "contract.pdf", pages=3)

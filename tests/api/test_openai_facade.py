@@ -13,7 +13,7 @@ import pytest
 from openai import OpenAI
 
 from api.db import Database, KbRow
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.api.conftest import LiveServer, ingest_kbs, test_settings
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer, _embed
 
 KEY_A, ADMIN = "facade-key-kb-a-01", "facade-admin-key-02"
@@ -34,11 +34,7 @@ def stack(
         embedder={"backend": "http", "url": fake_llm_server.url, "dim": EMBED_DIM},
     )
     with LiveServer(settings) as server, server.client(headers={"X-API-Key": ADMIN}) as admin:
-        docs = {}
-        for kb, pages in (("a", 2), ("b", 1)):
-            sub = upload(admin, make_pdf(folder / f"{kb}.pdf", pages=pages, seed=kb), kb=kb).json()
-            assert read_sse(admin, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
-            docs[kb] = sub["document_id"]
+        docs = ingest_kbs(admin, folder, {"a": 2, "b": 1})
         yield {"server": server, "docs": docs}
 
 
