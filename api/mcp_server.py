@@ -68,7 +68,8 @@ def key_kbs(ctx: Context, services: Services) -> Kbs:
 
 def build_mcp(services_of: ServicesOf, scope_of: ScopeOf) -> MCPServer:
     """The tools over the services `services_of` gives, each call limited to the kbs `scope_of` allows."""
-    mcp: MCPServer = MCPServer("opticite", instructions=INSTRUCTIONS, version="0.1.0")
+    # the SDK calls logging.basicConfig with this level: WARNING leaves the process's logging as it was
+    mcp: MCPServer = MCPServer("opticite", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
 
     def caller(ctx: Context) -> tuple[Services, Kbs]:
         services = services_of()

@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ import pytest
 from api.app import create_app
 from api.settings import Settings, load_settings
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.openai_server import EMBED_DIM
 
 SECTIONS = [
     ("Payment terms", "The Customer shall pay every invoice within thirty days of receipt by bank transfer."),
@@ -140,6 +142,18 @@ def ingest_kbs(client: httpx.Client, folder: Path, pages: dict[str, int]) -> dic
         assert read_sse(client, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
         docs[kb] = str(sub["document_id"])
     return docs
+
+
+@contextmanager
+def kb_server(
+    folder: Path, embed_url: str, keys: list[dict[str, Any]], pages: dict[str, int], **overrides: Any
+) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A live server with API `keys`, embeddings from the fake OpenAI server at `embed_url` (no model
+    loads), and one PDF per kb ingested with the first key: (server, kb -> document id)."""
+    embedder = {"backend": "http", "url": embed_url, "dim": EMBED_DIM}
+    settings = test_settings(folder / "data", api_keys=keys, embedder=embedder, **overrides)
+    with LiveServer(settings) as server, server.client(headers={"X-API-Key": keys[0]["key"]}) as client:
+        yield server, ingest_kbs(client, folder, pages)
 
 
 @pytest.fixture

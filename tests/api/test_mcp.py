@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import shutil
 import sys
@@ -21,8 +20,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
-from tests.api.conftest import LiveServer, ingest_kbs, test_settings
-from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
+from tests.api.conftest import kb_server
+from tests.fakes.openai_server import FakeLlmServer
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_A, ADMIN = "mcp-key-for-kb-a-01", "mcp-admin-key-all-02"
@@ -36,12 +35,9 @@ def stack(
 ) -> Iterator[dict[str, Any]]:
     """Kbs `a` (two pages) and `b` (one); extractive answers, embeddings from the fake server."""
     folder = tmp_path_factory.mktemp("mcp")
-    embedder = {"backend": "http", "url": fake_llm_server.url, "dim": EMBED_DIM}
-    keys = [{"key": KEY_A, "kbs": ["a"]}, {"key": ADMIN, "kbs": ["*"]}]
-    settings = test_settings(folder / "data", api_keys=keys, embedder=embedder)
-    with LiveServer(settings) as server, server.client(headers={"X-API-Key": ADMIN}) as admin:
-        docs = ingest_kbs(admin, folder, {"a": 2, "b": 1})
-        yield {"server": server, "docs": docs, "embedder": embedder}
+    keys = [{"key": ADMIN, "kbs": ["*"]}, {"key": KEY_A, "kbs": ["a"]}]
+    with kb_server(folder, fake_llm_server.url, keys, {"a": 2, "b": 1}) as (server, docs):
+        yield {"server": server, "docs": docs}
 
 
 def http_client(stack: dict[str, Any], key: str) -> Client:
@@ -145,12 +141,11 @@ async def test_opticite_mcp_serves_the_tools_over_stdio(stack: dict[str, Any], t
     """`opticite mcp` on a copy of the data directory (the live server holds the original's store)."""
     data = tmp_path / "data"
     shutil.copytree(stack["server"].settings.data_dir, data, ignore=shutil.ignore_patterns("server.json"))
-    embedder = stack["embedder"]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HF_HUB_OFFLINE": "1",
         "OPTICITE_DATA_DIR": str(data),
-        "OPTICITE_EMBEDDER": json.dumps(embedder),
+        "OPTICITE_EMBEDDER": stack["server"].settings.embedder.model_dump_json(),
     }
     params = StdioServerParameters(command=sys.executable, args=["-m", "api.cli", "mcp"], env=env, cwd=REPO)
     async with Client(params, read_timeout_seconds=120) as client:

@@ -13,7 +13,7 @@ import pytest
 from openai import OpenAI
 
 from api.db import Database, KbRow
-from tests.api.conftest import LiveServer, ingest_kbs, test_settings
+from tests.api.conftest import kb_server
 from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer, _embed
 
 KEY_A, ADMIN = "facade-key-kb-a-01", "facade-admin-key-02"
@@ -27,14 +27,9 @@ def stack(
     """Kbs `a` and `b`, one document each; answers and embeddings from the fake OpenAI server."""
     folder = tmp_path_factory.mktemp("facade")
     llm = {"url": fake_llm_server.url, "model": "fake-chat", "retries": 0, "backoff_s": 0.01}
-    settings = test_settings(
-        folder / "data",
-        api_keys=[{"key": KEY_A, "kbs": ["a"]}, {"key": ADMIN, "kbs": ["*"]}],
-        answer={"backend": "llm", "llm": llm},
-        embedder={"backend": "http", "url": fake_llm_server.url, "dim": EMBED_DIM},
-    )
-    with LiveServer(settings) as server, server.client(headers={"X-API-Key": ADMIN}) as admin:
-        docs = ingest_kbs(admin, folder, {"a": 2, "b": 1})
+    keys = [{"key": ADMIN, "kbs": ["*"]}, {"key": KEY_A, "kbs": ["a"]}]
+    answer = {"backend": "llm", "llm": llm}
+    with kb_server(folder, fake_llm_server.url, keys, {"a": 2, "b": 1}, answer=answer) as (server, docs):
         yield {"server": server, "docs": docs}
 
 
