@@ -417,9 +417,16 @@ def serve(
 def worker(
     ctx: typer.Context,
     concurrency: int = typer.Option(4, min=1, help="Jobs processed at once (threads)."),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 0 if this host's worker consumes the queue, else 1."
+    ),
 ) -> None:
     """Run a Celery worker for the job queue (needs runner: celery and a Qdrant server)."""
     settings = _settings(ctx)
+    if check:  # the container healthcheck: ask the running worker over the broker
+        from api.worker_health import worker_consumes_queue
+
+        raise typer.Exit(0 if worker_consumes_queue(settings) else 1)
     if settings.embedded_store() and not settings.jobs.allow_embedded_store_with_celery:
         raise CliError(
             f"the settings use an embedded vector store ({settings.store_config().path}), which only one "
