@@ -13,10 +13,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from api import metrics
 from api.errors import UploadTooLarge
-from api.routes import chat, documents, health, jobs, ocr, samples, search
+from api.mcp_server import McpEndpoint
+from api.routes import chat, documents, facade, health, jobs, ocr, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
 from api.uploads import UploadBodyLimit
@@ -46,9 +48,11 @@ def error_body(exc: Exception) -> tuple[int, str, str]:
     return 500, "internal_error", "an internal error occurred; the server log has the details"
 
 
-async def handle_error(_request: Request, exc: Exception) -> JSONResponse:
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     status, code, message = error_body(exc)
     metrics.HTTP_ERRORS.labels(code=code).inc()
+    if facade.serves(request.url.path):  # OpenAI clients read their own error shape
+        return facade.error_response(status, code, message, exc)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
@@ -57,12 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(settings) as services, mcp.running():
             app.state.services = services
             yield
 
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
-    for module in (documents, jobs, search, chat, ocr, samples):
+    mcp = McpEndpoint(lambda: app.state.services)
+    app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
+    for module in (documents, jobs, search, chat, facade, ocr, samples):
         app.include_router(module.router, prefix="/v1")
     app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)
     app.include_router(health.router)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from api.cli_backend import Backend, open_backend
+from api.cli_backend import Backend, LocalBackend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
@@ -417,9 +417,16 @@ def serve(
 def worker(
     ctx: typer.Context,
     concurrency: int = typer.Option(4, min=1, help="Jobs processed at once (threads)."),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 0 if this host's worker consumes the queue, else 1."
+    ),
 ) -> None:
     """Run a Celery worker for the job queue (needs runner: celery and a Qdrant server)."""
     settings = _settings(ctx)
+    if check:  # the container healthcheck: ask the running worker over the broker
+        from api.worker_health import worker_consumes_queue
+
+        raise typer.Exit(0 if worker_consumes_queue(settings) else 1)
     if settings.embedded_store() and not settings.jobs.allow_embedded_store_with_celery:
         raise CliError(
             f"the settings use an embedded vector store ({settings.store_config().path}), which only one "
@@ -433,6 +440,27 @@ def worker(
     from api.jobs.celery import run_worker  # heavy (celery, the pipeline); the CLI starts without it
 
     run_worker(settings, concurrency=concurrency)
+
+
+@app.command()
+def mcp(ctx: typer.Context) -> None:
+    """Serve the MCP tools (search, ask, get_region, list_documents, get_document_markdown) over stdio."""
+    from api.mcp_server import serve_stdio
+
+    settings = _settings(ctx)
+    running = read_server_info(settings.data_dir)
+    if running is not None:  # it holds the store and serves the same tools itself
+        raise CliError(
+            f"a server (pid {running.pid}) holds {settings.data_dir}: point the MCP client at "
+            f"{running.url}/mcp instead (with an API key when the server has keys)"
+        )
+
+    async def serve(backend: Backend) -> None:
+        if not isinstance(backend, LocalBackend):
+            raise CliError("a server started meanwhile on this data directory; connect to its /mcp URL")
+        await serve_stdio(backend.services)
+
+    _run(_call(settings, serve))
 
 
 def main() -> None:

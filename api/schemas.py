@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow
+from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, KbRow, PageRow
 from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
 from retrieval.hits import SearchFilters, SearchMode
@@ -227,3 +227,36 @@ class ChatRequest(Strict):
 
 class ReindexRequest(Strict):
     retry_failed: bool = False
+
+
+# --- kbs and embeddings (the OpenAI-compatible facade) -----------------------------------
+class KbPublic(BaseModel):
+    kb: str
+    embedder: str | None = None  # None: no document yet, so no embedder recorded
+    created: int = 0  # unix seconds when its embedder was recorded (OpenAI's model `created`)
+
+    @classmethod
+    def from_row(cls, kb: str, row: KbRow | None) -> KbPublic:
+        if row is None:
+            return cls(kb=kb)
+        return cls(kb=kb, embedder=row.embedder, created=int(_as_utc(row.updated).timestamp()))
+
+
+class EmbeddingRequest(BaseModel):
+    """`POST /v1/embeddings` as OpenAI SDKs send it; `input_type` is ours (clients pass it in extra_body)."""
+
+    model_config = ConfigDict(extra="ignore")  # OpenAI clients send `user` and the like
+
+    model: str
+    input: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=256)]
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None
+    input_type: Literal["query", "passage"] = "query"
+
+
+class Embedding(BaseModel):
+    vectors: list[list[float]]
+    tokens: int

@@ -34,7 +34,9 @@ from api.locate import locate_citations, to_locate
 from api.schemas import (
     DocumentDetail,
     DocumentPublic,
+    Embedding,
     JobPublic,
+    KbPublic,
     OcrPagePublic,
     OcrResult,
     SubmissionPublic,
@@ -415,6 +417,32 @@ class Services:
             image_size=size,
             dpi=self.settings.source.dpi,
         )
+
+    def list_kbs(self, kbs: Kbs = None) -> list[KbPublic]:
+        """The kbs a caller may read: every recorded kb, or the key's own kbs (filled or not yet)."""
+        with self.db.session() as s:
+            rows = {row.kb: row for row in s.execute(select(KbRow)).scalars()}
+        names = sorted(rows) if kbs is None else sorted(set(kbs))
+        return [KbPublic.from_row(name, rows.get(name)) for name in names]
+
+    async def embed(
+        self, kb: str, texts: Sequence[str], as_queries: bool = True, kbs: Kbs = None
+    ) -> Embedding:
+        """`texts` embedded by the embedder that built `kb` (as search queries, or as passages)."""
+        scope_filters(SearchFilters(kb=kb), kbs)  # 403 for another kb
+        if kb not in {k.kb for k in self.list_kbs(kbs)}:
+            raise NotFound(f"no kb {kb!r}; list the kbs this key may read with GET /v1/models")
+        self.check_embedder([kb])
+        embedder = await asyncio.to_thread(self.components.embedder)
+
+        def run() -> Embedding:
+            if as_queries:
+                vectors = [embedder.embed_query(text) for text in texts]
+            else:
+                vectors = embedder.embed_passages(texts)
+            return Embedding(vectors=vectors, tokens=sum(embedder.count_tokens(t) for t in texts))
+
+        return await asyncio.to_thread(run)
 
     async def chat_service(self, kbs: Kbs = None) -> ChatService:
         """Multi-turn chat whose every search stays inside `kbs`."""

@@ -201,7 +201,7 @@ async def completion_chunks(
     """`chat.completion.chunk` objects: role, content deltas, then a final chunk with `citations`.
 
     An error after the first chunk (the 200 is sent by then) ends the stream with a final chunk
-    carrying `error: {code, message}`, which OpenAI clients raise as an API error."""
+    carrying OpenAI's `error: {message, type, param, code}`, which OpenAI clients raise as an APIError."""
     yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
     final: dict[str, Any] = {"citations": [], "flags": []}
     try:
@@ -212,7 +212,9 @@ async def completion_chunks(
                 final = {"citations": event["citations"], "flags": event["flags"]}
     except OpticiteError as exc:
         log.warning("chat stream failed: %s: %s", exc.code, exc.message)
-        yield _chunk(model, completion_id, created, {}) | exc.to_body()
+        kind = "server_error" if exc.status >= 500 else "invalid_request_error"
+        error = {"message": exc.message, "type": kind, "param": None, "code": exc.code}
+        yield _chunk(model, completion_id, created, {}) | {"error": error}
         return
     last = _chunk(model, completion_id, created, {})
     last["choices"][0]["finish_reason"] = "stop"

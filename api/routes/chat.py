@@ -1,4 +1,4 @@
-"""/v1/chat (multi-turn, optional SSE) and /v1/chat/completions (the OpenAI-compatible facade)."""
+"""/v1/chat: multi-turn chat over a kb, as JSON or SSE (the OpenAI-compatible facade is in facade.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.routes.jobs import SSE_HEADERS, sse
 from api.schemas import ChatRequest
 from api.services import scope_filters
 from ingest.errors import OpticiteError
-from retrieval.chat import ChatCompletionRequest, ChatMessage, complete_chat, kb_from_model, stream_chat
+from retrieval.chat import ChatMessage
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -41,19 +41,3 @@ async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[
             yield sse("error", exc.to_body())
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-@router.post("/chat/completions", response_model=None)
-async def chat_completions(
-    services: ServicesDep, scope: KeyDep, body: ChatCompletionRequest
-) -> dict[str, Any] | StreamingResponse:
-    """OpenAI-compatible: `model` names the kb ("kb:contracts" or "contracts")."""
-    from retrieval.hits import SearchFilters
-
-    scope_filters(SearchFilters(kb=kb_from_model(body.model)), scope)  # 403 for another kb
-    service = await services.chat_service(scope)
-    if body.stream:
-        return StreamingResponse(
-            stream_chat(body, service), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    return await complete_chat(body, service)

@@ -302,6 +302,8 @@ def test_commands_go_through_a_running_server(served: tuple[Path, str], corpus: 
     unknown = run(data_dir, "docs", "delete", "no-such-id")
     assert unknown.exit_code == 2 and "no document" in unknown.stderr
     assert run(data_dir, "serve").exit_code == 2, "a second server on the same data dir is refused"
+    mcp = run(data_dir, "mcp")  # stdio MCP would need the store: the server's /mcp serves the tools
+    assert mcp.exit_code == 2 and f"{url}/mcp" in mcp.stderr
 
 
 # --- docs/cli.md matches the commands -------------------------------------------------------------

@@ -87,9 +87,10 @@ def test_ocr_server_runs_the_deepseek_ocr_recipe_on_a_gpu(stack: dict[str, Any])
 
 def test_every_service_has_a_healthcheck_and_workers_scale(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    for name in ("api", "vllm-ocr", "vllm-llm", "qdrant", "postgres", "redis"):
+    for name in ("api", "worker", "vllm-ocr", "vllm-llm", "qdrant", "postgres", "redis"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     worker = services["worker"]
+    assert worker["healthcheck"]["test"] == ["CMD", "opticite", "worker", "--check"]
     assert worker["command"] == ["opticite", "worker"]
     assert worker["deploy"]["replicas"] >= 1
     assert worker["depends_on"]["vllm-ocr"]["condition"] == "service_healthy"

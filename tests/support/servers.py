@@ -4,6 +4,8 @@ server-sent events read to their end."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import httpx
 from api.app import create_app
 from api.settings import Settings, load_settings
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.openai_server import EMBED_DIM
+from tests.support.documents import make_pdf
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -75,3 +79,25 @@ def read_sse(
 def upload(client: httpx.Client, path: Path, **fields: Any) -> httpx.Response:
     with path.open("rb") as fh:
         return client.post("/v1/documents", files={"file": (path.name, fh, "application/pdf")}, data=fields)
+
+
+def ingest_kbs(client: httpx.Client, folder: Path, pages: dict[str, int]) -> dict[str, str]:
+    """One generated PDF per kb (`pages` of it), ingested to the end: kb -> document id."""
+    docs = {}
+    for kb, count in pages.items():
+        sub = upload(client, make_pdf(folder / f"{kb}.pdf", pages=count, seed=kb), kb=kb).json()
+        assert read_sse(client, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
+        docs[kb] = str(sub["document_id"])
+    return docs
+
+
+@contextmanager
+def kb_server(
+    folder: Path, embed_url: str, keys: list[dict[str, Any]], pages: dict[str, int], **overrides: Any
+) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A live server with API `keys`, embeddings from the fake OpenAI server at `embed_url` (no model
+    loads), and one PDF per kb ingested with the first key: (server, kb -> document id)."""
+    embedder = {"backend": "http", "url": embed_url, "dim": EMBED_DIM}
+    settings = test_settings(folder / "data", api_keys=keys, embedder=embedder, **overrides)
+    with LiveServer(settings) as server, server.client(headers={"X-API-Key": keys[0]["key"]}) as client:
+        yield server, ingest_kbs(client, folder, pages)
