@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 from api import metrics
 from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, PageRow, count_finished_pages, unfinished_jobs
 from api.schemas import DocumentPublic, JobPublic
-from api.webhooks import deliver_webhook
 from ingest.errors import IngestError
 from ingest.ocr.engine import OcrOptions
 from ingest.pipeline import STAGES, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
@@ -228,18 +227,12 @@ class JobSteps:
             return JobPublic.from_row(job), DocumentPublic.from_row(doc)
 
     async def notify(self, job_id: str, ended: tuple[JobPublic, DocumentPublic] | None) -> None:
+        """Queue the webhook: it is delivered in the background, never inside the runner slot."""
         with self.db.session() as s:
             job = s.get(JobRow, job_id)
             url = job.webhook_url if job else None
-        if ended is None or not url:
-            return
-        await deliver_webhook(
-            self.services.components.http_client("webhooks"),
-            url,
-            ended[0],
-            ended[1],
-            self.services.settings.webhooks,
-        )
+        if ended is not None and url:
+            self.services.webhooks.send(url, *ended)
 
     async def run(self, job_id: str) -> None:
         """The whole job in this process: OCR what is missing, finalize, record, notify."""

@@ -34,6 +34,7 @@ from api.jobs import JobRunner, build_runner
 from api.schemas import DocumentDetail, DocumentPublic, JobPublic, OcrPagePublic, OcrResult
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
+from api.webhooks import WebhookSender
 from ingest.layout import BBox, PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
@@ -78,6 +79,7 @@ class Services:
         self.db = Database(settings.database_url)
         self.components = Components(settings)
         self.runner: JobRunner = runner or build_runner(self)
+        self.webhooks = WebhookSender(lambda: self.components.http_client("webhooks"), settings.webhooks)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -90,6 +92,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.runner.stop()
+        await self.webhooks.aclose()
         await self.components.aclose()
         self.db.dispose()
 

@@ -54,6 +54,7 @@ class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secret: str | None = None  # HMAC-SHA256 key for the X-Opticite-Signature header
+    kb_secrets: dict[str, str] = Field(default_factory=dict)  # kb -> its own key, in place of `secret`
     allow_private_targets: bool = False  # loopback/private/link-local targets (tests, single host)
     timeout_s: float = 10.0
     retries: int = 5
