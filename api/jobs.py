@@ -289,9 +289,12 @@ class InProcessRunner:
         self.steps = JobSteps(services)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._limit: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: set[str] = set()  # jobs whose task is cancelled by request, not by shutdown
 
     async def start(self) -> None:
         self._limit = asyncio.Semaphore(self.services.settings.jobs.concurrency)
+        self._loop = asyncio.get_running_loop()
         with self.services.db.session() as s:
             pending = [job.id for job in unfinished_jobs(s)]
         for job_id in pending:  # resume: saved layouts mean only the missing pages are OCR'd
@@ -311,11 +314,25 @@ class InProcessRunner:
         )
 
     async def _run(self, job_id: str) -> None:
+        try:
+            await self._run_in_slot(job_id)
+        except asyncio.CancelledError:
+            if job_id not in self._stopping:
+                raise  # shutdown: the job stays `running` in the DB and resumes at the next start
+            self._stopping.discard(job_id)
+            await self.steps.notify(job_id, self.steps.finish(job_id, None))
+
+    async def _run_in_slot(self, job_id: str) -> None:
         assert self._limit is not None, "start() the runner first"
         metrics.QUEUE_DEPTH.inc()
-        async with self._limit:
+        try:
+            await self._limit.acquire()
+        finally:
             metrics.QUEUE_DEPTH.dec()
+        try:
             await self.steps.run(job_id)
+        finally:
+            self._limit.release()
 
     def status(self, job_id: str) -> str:
         with self.services.db.session() as s:
@@ -323,7 +340,17 @@ class InProcessRunner:
             return job.state if job else "unknown"
 
     def cancel(self, job_id: str) -> None:
+        """Mark the job cancelled. One still queued or in OCR stops at once and frees its slot (a page
+        in flight is abandoned, its layout never saved); later stages stop at their next check, so
+        an index write is never cut in half. Called from request threads too, hence threadsafe."""
         self.steps.cancel(job_id)
+        task = self._tasks.get(job_id)
+        with self.services.db.session() as s:
+            job = s.get(JobRow, job_id)
+            stoppable = job is not None and job.state == "cancelled" and job.stage in ("queued", "ocr")
+        if task is not None and stoppable and self._loop is not None:
+            self._stopping.add(job_id)
+            self._loop.call_soon_threadsafe(task.cancel)
 
     async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None:
         task = self._tasks.get(job_id)
