@@ -61,6 +61,16 @@ class WebhookSettings(BaseModel):
     backoff_s: float = 1.0
 
 
+class OcrRequestSettings(BaseModel):
+    """Bounds on `/v1/ocr`, which OCRs in the request itself (uploads go through jobs instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_pages: int = Field(default=100, ge=1)
+    max_pixels: int = Field(default=200_000_000, ge=1)  # all pages as rendered (~100 A4 pages at 144 dpi)
+    concurrency: int = Field(default=2, ge=1)  # requests OCR'd at once; more get 429 ocr_busy
+
+
 class JobSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +106,7 @@ class Settings(BaseSettings):
     chat: ChatConfig = Field(default_factory=ChatConfig)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    ocr_request: OcrRequestSettings = Field(default_factory=OcrRequestSettings)
 
     @classmethod
     def settings_customise_sources(
