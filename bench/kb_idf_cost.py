@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from ingest.chunking import Chunk, chunk_id  # noqa: E402
-from ingest.layout import BBox, Region  # noqa: E402
+import store_choice  # noqa: E402
+
+from ingest.chunking import Chunk  # noqa: E402
 from retrieval.hits import SearchFilters  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
 from retrieval.store import StoreConfig, StoreQuery, VectorStore  # noqa: E402
@@ -40,21 +42,9 @@ QUERY_WORDS = 8
 def corpus(points: int, rng: random.Random) -> tuple[list[Chunk], np.ndarray]:
     words = [f"w{n}x" for n in range(VOCABULARY)]
     weights = [1 / (rank + 1) for rank in range(VOCABULARY)]  # Zipf, like natural text
-    region = [Region(page=1, bbox=BBox(x0=0.1, y0=0.1, x1=0.9, y1=0.2))]
-    chunks = [
-        Chunk(
-            id=chunk_id(f"doc{i // 50}", i),
-            doc_id=f"doc{i // 50}",
-            kb=f"kb{i % KBS}",
-            ordinal=i,
-            kind="text",
-            markdown=" ".join(rng.choices(words, weights, k=rng.randint(60, 140))),
-            regions=region,
-            pages=[1],
-        )
-        for i in range(points)
-    ]
+    texts = [" ".join(rng.choices(words, weights, k=rng.randint(60, 140))) for _ in range(points)]
     vectors = np.random.default_rng(0).normal(size=(points, DIM)).astype(np.float32)
+    chunks = store_choice.make_chunks(texts, np.arange(points) % KBS)
     return chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
