@@ -252,7 +252,10 @@ class QdrantClientStore:
             ]
             kwargs = {"query": fusion, "prefetch": prefetch}
         result = self.client.query_points(
-            self.config.collection, limit=query.limit, with_payload=True, **kwargs
+            self.config.collection,
+            limit=query.limit,
+            with_payload=m.PayloadSelectorExclude(exclude=[TERMS]),  # only the store reads the term ids
+            **kwargs,
         )
         return [hit_from_payload(p.score, p.payload or {}) for p in result.points]
 
@@ -341,6 +344,7 @@ class EdgeStore:
     def query(self, query: StoreQuery) -> list[SearchHit]:
         q = self._q
         flt = self._filter(query.filters, heading=query.heading)
+        payload = q.PayloadSelector.Exclude([TERMS])  # only the store reads the term ids
         sources: list[Any] = []
         if query.dense is not None:
             sources.append(q.Query.Nearest(query.dense, using=DENSE))
@@ -348,7 +352,7 @@ class EdgeStore:
             vector = q.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
             sources.append(q.Query.Nearest(vector, using=SPARSE))
         if len(sources) == 1:
-            request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=True)
+            request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=payload)
         else:
             prefetches = [q.Prefetch(limit=query.prefetch_limit, query=s, filter=flt) for s in sources]
             fusion = (
@@ -357,7 +361,7 @@ class EdgeStore:
                 else q.Fusion.Rrf(k=query.rrf_k if query.rrf_k is not None else 2, weights=_weights(query))
             )
             request = q.QueryRequest(
-                limit=query.limit, query=fusion, prefetches=prefetches, with_payload=True
+                limit=query.limit, query=fusion, prefetches=prefetches, with_payload=payload
             )
         return [hit_from_payload(p.score, p.payload or {}) for p in self.shard.query(request)]
 
