@@ -319,8 +319,9 @@ class InProcessRunner:
         except asyncio.CancelledError:
             if job_id not in self._stopping:
                 raise  # shutdown: the job stays `running` in the DB and resumes at the next start
-            self._stopping.discard(job_id)
             await self.steps.notify(job_id, self.steps.finish(job_id, None))
+        finally:
+            self._stopping.discard(job_id)
 
     async def _run_in_slot(self, job_id: str) -> None:
         assert self._limit is not None, "start() the runner first"
