@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STAGE_ORDER = ("queued", *STAGES, "finalizing", "done")
+CANCEL_POLL_S = 1.0  # how often a job in OCR looks for a cancel while pages are in flight
 
 
 class JobRunner(Protocol):
@@ -186,7 +187,19 @@ class JobSteps:
             self.services.settings.page_concurrency(), with_index=False
         )
         files = self.services.files(ctx.doc_id)
-        await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
+        work = pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
+        await self._unless_cancelled(ctx.job_id, asyncio.ensure_future(work))
+
+    async def _unless_cancelled(self, job_id: str, work: asyncio.Future[Any]) -> None:
+        """Await `work`, abandoning it once the job is cancelled: a page that hangs on the OCR server
+        must not hold the runner slot (its layout is never saved, so the page stays pending)."""
+        try:
+            while not (await asyncio.wait({work}, timeout=CANCEL_POLL_S))[0]:
+                if self.is_cancelled(job_id):
+                    raise PipelineCancelled("cancelled during OCR")
+            work.result()
+        finally:
+            work.cancel()  # a no-op once done; else cancelled here, or the whole job task was (shutdown)
 
     async def finalize(self, ctx: JobContext) -> DocumentOutcome:
         pipeline = await asyncio.to_thread(
@@ -289,12 +302,9 @@ class InProcessRunner:
         self.steps = JobSteps(services)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._limit: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: set[str] = set()  # jobs whose task is cancelled by request, not by shutdown
 
     async def start(self) -> None:
         self._limit = asyncio.Semaphore(self.services.settings.jobs.concurrency)
-        self._loop = asyncio.get_running_loop()
         with self.services.db.session() as s:
             pending = [job.id for job in unfinished_jobs(s)]
         for job_id in pending:  # resume: saved layouts mean only the missing pages are OCR'd
@@ -314,26 +324,11 @@ class InProcessRunner:
         )
 
     async def _run(self, job_id: str) -> None:
-        try:
-            await self._run_in_slot(job_id)
-        except asyncio.CancelledError:
-            if job_id not in self._stopping:
-                raise  # shutdown: the job stays `running` in the DB and resumes at the next start
-            await self.steps.notify(job_id, self.steps.finish(job_id, None))
-        finally:
-            self._stopping.discard(job_id)
-
-    async def _run_in_slot(self, job_id: str) -> None:
         assert self._limit is not None, "start() the runner first"
         metrics.QUEUE_DEPTH.inc()
-        try:
-            await self._limit.acquire()
-        finally:
+        async with self._limit:
             metrics.QUEUE_DEPTH.dec()
-        try:
             await self.steps.run(job_id)
-        finally:
-            self._limit.release()
 
     def status(self, job_id: str) -> str:
         with self.services.db.session() as s:
@@ -341,17 +336,7 @@ class InProcessRunner:
             return job.state if job else "unknown"
 
     def cancel(self, job_id: str) -> None:
-        """Mark the job cancelled. One still queued or in OCR stops at once and frees its slot (a page
-        in flight is abandoned, its layout never saved); later stages stop at their next check, so
-        an index write is never cut in half. Called from request threads too, hence threadsafe."""
         self.steps.cancel(job_id)
-        task = self._tasks.get(job_id)
-        with self.services.db.session() as s:
-            job = s.get(JobRow, job_id)
-            stoppable = job is not None and job.state == "cancelled" and job.stage in ("queued", "ocr")
-        if task is not None and stoppable and self._loop is not None:
-            self._stopping.add(job_id)
-            self._loop.call_soon_threadsafe(task.cancel)
 
     async def wait_idle(self, job_id: str, timeout_s: float = 30.0) -> None:
         task = self._tasks.get(job_id)

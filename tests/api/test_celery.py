@@ -65,15 +65,16 @@ def _env(
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2) -> None:
         self.env = os.environ | env
         self.log = log
+        self.concurrency = concurrency
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.celery_app", "2"],
+                [sys.executable, "-m", "api.celery_app", str(self.concurrency)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -166,3 +167,44 @@ async def test_killed_worker_resumes_without_redoing_pages(
         assert {h["doc_id"] for h in hits["results"]} == {sub["document_id"]}
         assert client.delete(f"/v1/documents/{sub['document_id']}").status_code == 204
         assert client.get("/v1/documents").json()["total"] == 0
+
+
+def test_cancel_mid_ocr_frees_the_worker(
+    tmp_path: Path, postgres_url: str, redis_url: str, embed_url: str
+) -> None:
+    """Issue 14, H10 on Celery: a page hangs on the OCR server in the only worker thread; after the
+    cancel the thread is free within a second or so, and another kb's document runs."""
+    with FakeVllm(replies=load_recorded_replies()[:1]) as vllm:
+        vllm.script("hang")
+        queue = f"opticite-test-{uuid.uuid4().hex[:8]}"
+        env = _env(tmp_path / "data", postgres_url, redis_url, queue, vllm.url, embed_url)
+        env["OPTICITE_DEEPSEEK__RETRIES"] = "0"
+        settings = test_settings(
+            tmp_path / "data",
+            db_url=postgres_url,
+            runner="celery",
+            redis_url=redis_url,
+            embedder={"backend": "http", "url": embed_url},
+            jobs={"celery_queue": queue, "allow_embedded_store_with_celery": True},
+        )
+        worker = Worker(env, tmp_path / "worker.log", concurrency=1)
+        with LiveServer(settings) as server, server.client() as client:
+            try:
+                worker.start()
+                pdf = make_pdf(tmp_path / "hung.pdf", pages=2, scanned=True)
+                hung = upload(client, pdf, kb="slow", engine="deepseek").json()
+                deadline = time.monotonic() + 120  # the worker boots first
+                while not vllm.requests and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert vllm.requests, (tmp_path / "worker.log").read_text()[-3000:]
+                assert client.post(f"/v1/jobs/{hung['job_id']}/cancel").json()["state"] == "cancelled"
+                pdf = make_pdf(tmp_path / "plain.pdf", pages=1, seed="plain")
+                plain = upload(client, pdf, kb="other", engine="textlayer").json()
+                events = read_sse(client, f"/v1/jobs/{plain['job_id']}/events", timeout_s=90)
+            finally:
+                worker.stop()
+            assert events[-1][1]["state"] == "done"
+            doc = client.get(f"/v1/documents/{hung['document_id']}").json()
+            assert (
+                doc["status"] == "cancelled" and [p["status"] for p in doc["page_details"]] == ["pending"] * 2
+            )
