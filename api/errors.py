@@ -8,11 +8,13 @@ ApiError                 (an OpticiteError: ingest/errors.py draws the root)
 ├── Unauthorized         (401) no or unknown API key
 ├── Forbidden            (403) the key lacks the kb asked for
 ├── UploadTooLarge       (413)
+├── OcrRequestTooLarge   (413) more pages or pixels than one /v1/ocr request may OCR
 ├── BadRequest           (400) a parameter that validation cannot express
 ├── Conflict             (409) the document is busy
 │   └── EmbedderMismatch       the kb was built with another embedder: reindex it
 ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
-└── ServiceUnavailable   (503) the job queue (Redis) cannot be reached
+├── ServiceUnavailable   (503) the job queue (Redis) cannot be reached
+└── OcrBusy              (429) every /v1/ocr slot is taken: try again shortly
 """
 
 from __future__ import annotations
@@ -84,3 +86,13 @@ class BadWebhookTarget(ApiError):
 class ServiceUnavailable(ApiError):
     code = "service_unavailable"
     status = 503
+
+
+class OcrRequestTooLarge(ApiError):
+    code = "ocr_request_too_large"
+    status = 413
+
+
+class OcrBusy(ApiError):
+    code = "ocr_busy"
+    status = 429

@@ -26,6 +26,8 @@ from api.errors import (
     Forbidden,
     JobNotFound,
     NotFound,
+    OcrBusy,
+    OcrRequestTooLarge,
     PageNotFound,
     UnknownDocument,
 )
@@ -79,9 +81,9 @@ class Services:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.components = Components(settings)
-        self.runner: JobRunner = runner or build_runner(
-            settings, JobSteps(self.db, self.components, settings)
-        )
+        self.steps = JobSteps(self.db, self.components, settings)
+        self.runner: JobRunner = runner or build_runner(settings, self.steps)
+        self._ocr_slots = asyncio.Semaphore(settings.ocr_request.concurrency)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -94,6 +96,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.runner.stop()
+        await self.steps.webhooks.aclose()
         await self.components.aclose()
         self.db.dispose()
 
@@ -319,6 +322,26 @@ class Services:
             await asyncio.to_thread(shutil.rmtree, scratch.root, True)
         pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
         return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
+
+    async def ocr_request(self, path: Path, options: OcrOptions) -> OcrResult:
+        """`/v1/ocr`: `ocr_file` with page images, within `ocr_request` limits (pages, pixels, requests
+        at once), so the work a request causes stays in proportion (a small file can ask for a lot)."""
+        limits = self.settings.ocr_request
+        if self._ocr_slots.locked():
+            raise OcrBusy(f"{limits.concurrency} OCR requests are running; try again shortly")
+        async with self._ocr_slots:
+            pages, pixels = await asyncio.to_thread(self._rendered_size, path)
+            if pages > limits.max_pages or pixels > limits.max_pixels:
+                raise OcrRequestTooLarge(
+                    f"the file has {pages} pages rendering to {pixels:,} pixels; one /v1/ocr request takes at "
+                    f"most {limits.max_pages} pages and {limits.max_pixels:,} pixels: upload it as a document "
+                    "(POST /v1/documents) or split it"
+                )
+            return await self.ocr_file(path, options, with_images=True)
+
+    def _rendered_size(self, path: Path) -> tuple[int, int]:
+        with open_source(path, self.settings.source) as doc:
+            return doc.page_count, doc.render_pixels()
 
     # --- jobs ---------------------------------------------------------------------------
     def get_job(self, job_id: str, kbs: Kbs = None) -> JobPublic:

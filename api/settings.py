@@ -54,10 +54,21 @@ class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secret: str | None = None  # HMAC-SHA256 key for the X-Opticite-Signature header
+    kb_secrets: dict[str, str] = Field(default_factory=dict)  # kb -> its own key, in place of `secret`
     allow_private_targets: bool = False  # loopback/private/link-local targets (tests, single host)
     timeout_s: float = 10.0
     retries: int = 5
     backoff_s: float = 1.0
+
+
+class OcrRequestSettings(BaseModel):
+    """Bounds on `/v1/ocr`, which OCRs in the request itself (uploads go through jobs instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_pages: int = Field(default=100, ge=1)
+    max_pixels: int = Field(default=200_000_000, ge=1)  # all pages as rendered (~100 A4 pages at 144 dpi)
+    concurrency: int = Field(default=2, ge=1)  # requests OCR'd at once; more get 429 ocr_busy
 
 
 class JobSettings(BaseModel):
@@ -94,6 +105,7 @@ class Settings(BaseSettings):
     chat: ChatConfig = Field(default_factory=ChatConfig)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    ocr_request: OcrRequestSettings = Field(default_factory=OcrRequestSettings)
 
     @classmethod
     def settings_customise_sources(

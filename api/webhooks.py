@@ -1,8 +1,13 @@
 """Job webhooks: a signed JSON POST when a job ends, retried with backoff, to vetted targets only.
 
-The signature header is `X-Opticite-Signature: sha256=<hex HMAC-SHA256 of the raw body>` keyed
-by `webhooks.secret`. Loopback, private, link-local and reserved addresses are refused unless
-`webhooks.allow_private_targets` is set (the check runs again at delivery, against DNS rebinding).
+Signature: `X-Opticite-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed
+by the kb's secret (`webhooks.kb_secrets`) or `webhooks.secret`; a receiver checks it with `verify`
+and refuses old timestamps (replays). Targets must be globally routable (`is_public_address`:
+loopback, private, shared 100.64/10, link-local and metadata, ULA, reserved, multicast and the IPv4
+inside IPv6 forms are refused) unless `webhooks.allow_private_targets` is set. Each attempt
+resolves the host once, vets every address and connects to the vetted one (pinned: no second
+resolution for DNS rebinding to answer). Deliveries run in the background (`WebhookSender`), so a
+slow target never holds a job's runner slot.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import ipaddress
 import json
 import logging
 import socket
+import time
 import uuid
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -26,45 +33,93 @@ from api.settings import WebhookSettings
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Opticite-Signature"
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+SIGNATURE_TOLERANCE_S = 300
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses, in preference order
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
-def verify(body: bytes, secret: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(body, secret), signature)
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
-
-
-def check_target(url: str, allow_private: bool = False) -> None:
-    """Raise BadWebhookTarget for a non-http(s) URL or one resolving to a non-public address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadWebhookTarget(f"webhook_url {url!r} must be an absolute http(s) URL")
-    if allow_private:
-        return
+def verify(
+    body: bytes,
+    secret: str,
+    signature: str,
+    tolerance_s: int = SIGNATURE_TOLERANCE_S,
+    now: float | None = None,
+) -> bool:
+    """True when `signature` signs `body` with `secret` and its timestamp is within `tolerance_s` of now."""
+    fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise BadWebhookTarget(f"webhook_url host {parts.hostname!r} does not resolve: {exc}") from exc
-    blocked = sorted({str(info[4][0]) for info in infos if not _public(str(info[4][0]))})
-    if blocked:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(body, secret, timestamp), f"t={timestamp},v1={fields.get('v1', '')}")
+
+
+def is_public_address(address: str) -> bool:
+    """Globally routable unicast, and so is any IPv4 address carried inside an IPv6 one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is link-local anyway
+    inner: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner += [a for a in (ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())) if a is not None]
+        if ip in NAT64:
+            inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(a.is_global and not a.is_multicast for a in inner)
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    # socket.getaddrinfo in a thread, whatever the loop (uvloop resolves in libuv otherwise)
+    infos = await asyncio.to_thread(socket.getaddrinfo, host, port, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _parts(url: str) -> tuple[SplitResult, int]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # "http://[::1/", a port past 65535
+        parts, port = urlsplit(""), 0
+    if parts.scheme not in ("http", "https") or not parts.hostname or not 0 < port < 65536:
+        raise BadWebhookTarget(f"webhook_url {url!r} must be an absolute http(s) URL with a valid port")
+    return parts, port
+
+
+async def check_target(url: str, allow_private: bool = False, resolve: Resolver = system_resolve) -> str:
+    """The address to connect to for `url`; BadWebhookTarget for a non-http(s) URL, a host that does not
+    resolve, or (unless `allow_private`) any resolved address that is not public."""
+    parts, port = _parts(url)
+    host = parts.hostname or ""
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            addresses = await resolve(host, port)
+        except OSError as exc:
+            raise BadWebhookTarget(f"webhook_url host {host!r} does not resolve") from exc
+    if not addresses:
+        raise BadWebhookTarget(f"webhook_url host {host!r} does not resolve")
+    blocked = [a for a in addresses if not is_public_address(a)]
+    if blocked and not allow_private:
         raise BadWebhookTarget(
-            f"webhook_url {url!r} points at a private or loopback address ({', '.join(blocked)}); use a public "
+            f"webhook_url {url!r} points at a non-public address ({', '.join(blocked)}); use a public "
             "host, or set webhooks.allow_private_targets for a single-host deployment"
         )
+    return addresses[0]
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """`url` with its host replaced by `address`; the Host header and TLS name stay the original host's."""
+    parts, _ = _parts(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    host = f"[{address}]" if ":" in address else address
+    netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": parts.netloc.rpartition("@")[2]}, extensions
 
 
 def build_payload(job: JobPublic, document: DocumentPublic) -> bytes:
@@ -77,26 +132,40 @@ def build_payload(job: JobPublic, document: DocumentPublic) -> bytes:
 
 
 async def deliver_webhook(
-    client: httpx.AsyncClient, url: str, job: JobPublic, document: DocumentPublic, settings: WebhookSettings
+    client: httpx.AsyncClient,
+    url: str,
+    job: JobPublic,
+    document: DocumentPublic,
+    settings: WebhookSettings,
+    resolve: Resolver = system_resolve,
 ) -> bool:
     """POST the signed event; retry connection errors, 408/429/5xx with doubling backoff."""
-    try:
-        check_target(url, settings.allow_private_targets)
-    except BadWebhookTarget as exc:
-        log.warning("webhook for job %s not sent: %s", job.id, exc.message)
-        return False
     body = build_payload(job, document)
-    headers = {
-        "Content-Type": "application/json",
-        "X-Opticite-Event": f"job.{job.state}",
-        "X-Opticite-Delivery": str(uuid.uuid4()),
-    }
-    if settings.secret:
-        headers[SIGNATURE_HEADER] = sign(body, settings.secret)
+    secret = settings.kb_secrets.get(document.kb, settings.secret)
     delay = settings.backoff_s
     for attempt in range(settings.retries + 1):
         try:
-            reply = await client.post(url, content=body, headers=headers, timeout=settings.timeout_s)
+            address = await check_target(url, settings.allow_private_targets, resolve)
+        except BadWebhookTarget as exc:
+            log.warning("webhook for job %s not sent: %s", job.id, exc.message)
+            return False
+        target, headers, extensions = pinned(url, address)
+        headers |= {
+            "Content-Type": "application/json",
+            "X-Opticite-Event": f"job.{job.state}",
+            "X-Opticite-Delivery": str(uuid.uuid4()),
+        }
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(body, secret, int(time.time()))
+        try:
+            reply = await client.post(
+                target,
+                content=body,
+                headers=headers,
+                timeout=settings.timeout_s,
+                extensions=extensions,
+                follow_redirects=False,  # a redirect would lead to a target nobody vetted
+            )
             if reply.status_code < 300:
                 return True
             if reply.status_code not in RETRY_STATUSES:
@@ -110,3 +179,35 @@ async def deliver_webhook(
             await asyncio.sleep(delay)
             delay *= 2
     return False
+
+
+class WebhookSender:
+    """Delivers job events as background tasks on the running loop, outside any runner slot."""
+
+    def __init__(
+        self,
+        client: Callable[[], httpx.AsyncClient],
+        settings: WebhookSettings,
+        resolve: Resolver = system_resolve,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.resolve = resolve
+        self._tasks: set[asyncio.Task[bool]] = set()
+
+    def send(self, url: str, job: JobPublic, document: DocumentPublic) -> None:
+        delivery = deliver_webhook(self.client(), url, job, document, self.settings, self.resolve)
+        task = asyncio.get_running_loop().create_task(delivery, name=f"webhook-{job.id}")
+        self._tasks.add(task)  # a strong reference until it ends; the loop keeps only weak ones
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def aclose(self) -> None:
+        """Stop deliveries still retrying (shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

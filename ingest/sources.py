@@ -150,6 +150,25 @@ class SourceDocument:
             self.close()
             raise _too_many_pixels(size_px, self.config.max_pixels)
 
+    def render_pixels(self) -> int:
+        """Pixels of every page as rendered for OCR (PDF pages at their fitted dpi), rendering none."""
+        with self._lock:
+            if self._pdf is not None:
+                total = 0
+                for n in range(self.page_count):
+                    page = self._pdf.load_page(n)
+                    size_pt = (float(page.rect.width), float(page.rect.height))
+                    scale = fit_dpi(size_pt, self.config.dpi, self.config.max_pixels) / 72
+                    total += round(size_pt[0] * scale) * round(size_pt[1] * scale)
+                return total
+            if self._image is not None:
+                total = 0
+                for n in range(self.page_count):
+                    self._image.seek(n)
+                    total += self._image.size[0] * self._image.size[1]
+                return total
+        raise ValueError("the document is closed")
+
     # --- rendering ----------------------------------------------------------------------
     def render_page(self, n: int) -> PageImage:
         if not 1 <= n <= self.page_count:

@@ -4,7 +4,8 @@ RetrievalError                 (an OpticiteError, so the API's one handler rende
 ├── BadChatRequest      (422)  the conversation cannot be answered as sent
 ├── RetrievalConfigError       (a setting is wrong; the message names it and the fix)
 │   ├── UnknownBackend         an embedder backend or store engine nobody registered
-│   └── DimensionMismatch      the embedder's vectors do not fit the existing collection
+│   ├── DimensionMismatch      the embedder's vectors do not fit the existing collection
+│   └── OutdatedCollection     a collection built with collection-wide IDF: re-index it
 └── RetrievalServiceError      (a service we depend on is at fault)
     ├── EmbedderUnavailable    connection refused, DNS, no server
     ├── EmbedderTimeout
@@ -40,6 +41,11 @@ class UnknownBackend(RetrievalConfigError):
 
 class DimensionMismatch(RetrievalConfigError):
     code = "dimension_mismatch"
+    status = 409
+
+
+class OutdatedCollection(RetrievalConfigError):
+    code = "outdated_collection"
     status = 409
 
 

@@ -1,10 +1,12 @@
-"""Sparse BM25 vectors: term weights with TF saturation and length normalization; Qdrant applies IDF.
+"""Sparse BM25 vectors: term weights with TF saturation and length normalization; IDF is counted per kb
+at query time (`retrieval.store.VectorStore.weigh_terms`).
 
 Terms are tokens with English words stemmed (Snowball), hashed to [0, 2^31) with crc32.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import zlib
@@ -81,6 +83,11 @@ class SparseEncoder:
 
     def encode_query(self, text: str) -> SparseVector:
         return _to_vector(dict.fromkeys(self.terms(text), 1.0))
+
+
+def bm25_idf(documents: int, containing: int) -> float:
+    """BM25's IDF, Qdrant's formula: ln(1 + (N - n + 0.5) / (n + 0.5)); always positive."""
+    return math.log(1 + (documents - containing + 0.5) / (containing + 0.5))
 
 
 def _to_vector(weights: dict[str, float]) -> SparseVector:

@@ -1,4 +1,8 @@
-"""The Qdrant vector store: one collection, named vectors `dense` (cosine) and `sparse` (BM25, IDF).
+"""The Qdrant vector store: one collection, named vectors `dense` (cosine) and `sparse` (BM25 term weights).
+
+A query's IDF is counted within its kb (`VectorStore.weigh_terms`): each point carries its term ids in
+the `terms` payload, so document frequencies are payload counts filtered by kb. Qdrant's own IDF
+modifier counts the whole collection, which lets one kb's scores reveal another kb's content.
 
 Engines: "edge" (Qdrant Edge, the Rust engine in process), "local" (qdrant-client's embedded
 Python mode) and "server" (a Qdrant server by URL). The embedded default was chosen by
@@ -15,14 +19,15 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from ingest.chunking import Chunk
-from retrieval.errors import DimensionMismatch, UnknownBackend
+from retrieval.errors import DimensionMismatch, OutdatedCollection, UnknownBackend
 from retrieval.hits import SearchFilters, SearchHit
-from retrieval.sparse import SparseVector
+from retrieval.sparse import SparseVector, bm25_idf
 
 DENSE = "dense"
 SPARSE = "sparse"
 KEYWORD_FIELDS = ("kb", "doc_id", "kind", "tags")
-INTEGER_FIELDS = ("pages",)
+TERMS = "terms"  # payload: the point's sparse term ids, counted per kb for IDF
+INTEGER_FIELDS = ("pages", TERMS)
 UPSERT_BATCH = 256
 Fusion = Literal["rrf", "dbsf"]  # reciprocal rank fusion, or distribution-based score fusion
 
@@ -58,7 +63,7 @@ class StoreBackend(Protocol):
 
     def delete(self, filters: SearchFilters, ordinal_from: int | None = None) -> None: ...
 
-    def count(self, filters: SearchFilters) -> int: ...
+    def count(self, filters: SearchFilters, term: int | None = None) -> int: ...
 
     def query(self, query: StoreQuery) -> list[SearchHit]: ...
 
@@ -71,16 +76,21 @@ Condition = tuple[str, Literal["value", "any", "range"], Any]
 
 
 def filter_conditions(
-    filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+    filters: SearchFilters,
+    ordinal_from: int | None = None,
+    heading: str | None = None,
+    term: int | None = None,
 ) -> list[Condition]:
     """The filter as engine-neutral conditions, all of which must hold; `ordinal_from` keeps only
     chunks at or past that ordinal (the stale tail of a re-chunked document), `heading` only chunks
-    whose heading path holds it."""
+    whose heading path holds it, `term` only chunks holding that sparse term id."""
     out: list[Condition] = []
     if heading is not None:
         out.append(("heading_path", "value", heading))
     if ordinal_from is not None:
         out.append(("ordinal", "range", (ordinal_from, None)))
+    if term is not None:
+        out.append((TERMS, "value", term))
     if filters.kb is not None:
         out.append(("kb", "value", filters.kb))
     if filters.doc_ids is not None:
@@ -95,8 +105,8 @@ def filter_conditions(
     return out
 
 
-def chunk_payload(chunk: Chunk) -> dict[str, Any]:
-    return chunk.model_dump(mode="json", exclude_none=True)
+def chunk_payload(chunk: Chunk, sparse: SparseVector) -> dict[str, Any]:
+    return chunk.model_dump(mode="json", exclude_none=True) | {TERMS: sparse.indices}
 
 
 def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
@@ -129,6 +139,14 @@ def _mismatch(found: int, dim: int, where: str) -> DimensionMismatch:
     )
 
 
+def _outdated(where: str) -> OutdatedCollection:
+    return OutdatedCollection(
+        f"the vector collection at {where} was built with Qdrant's collection-wide IDF, which lets one kb's "
+        "scores depend on another kb's documents; point store.collection at a new name and re-index every "
+        "kb (`opticite reindex --kb KB`)"
+    )
+
+
 # --- qdrant-client: embedded Python mode ("local") and server ----------------------------------
 
 
@@ -151,14 +169,17 @@ class QdrantClientStore:
     def _ensure_collection(self, dim: int) -> None:
         m, name = self._m, self.config.collection
         if self.client.collection_exists(name):
-            found = self.client.get_collection(name).config.params.vectors[DENSE].size
-            if found != dim:
-                raise _mismatch(found, dim, f"{self.config.url or self.config.path} ({name})")
+            params = self.client.get_collection(name).config.params
+            where = f"{self.config.url or self.config.path} ({name})"
+            if params.vectors[DENSE].size != dim:
+                raise _mismatch(params.vectors[DENSE].size, dim, where)
+            if params.sparse_vectors[SPARSE].modifier == m.Modifier.IDF:
+                raise _outdated(where)
             return
         self.client.create_collection(
             name,
             vectors_config={DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+            sparse_vectors_config={SPARSE: m.SparseVectorParams()},
         )
         if not self._local:  # local mode ignores payload indexes and warns about them
             for key in KEYWORD_FIELDS:
@@ -167,11 +188,15 @@ class QdrantClientStore:
                 self.client.create_payload_index(name, key, m.PayloadSchemaType.INTEGER)
 
     def _filter(
-        self, filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+        self,
+        filters: SearchFilters,
+        ordinal_from: int | None = None,
+        heading: str | None = None,
+        term: int | None = None,
     ) -> Any:
         m = self._m
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters, ordinal_from, heading):
+        for key, op, value in filter_conditions(filters, ordinal_from, heading, term):
             if op == "value":
                 must.append(m.FieldCondition(key=key, match=m.MatchValue(value=value)))
             elif op == "any":
@@ -188,7 +213,7 @@ class QdrantClientStore:
             m.PointStruct(
                 id=c.id,
                 vector={DENSE: d, SPARSE: m.SparseVector(indices=s.indices, values=s.values)},
-                payload=chunk_payload(c),
+                payload=chunk_payload(c, s),
             )
             for c, d, s in zip(chunks, dense, sparse, strict=True)
         ]
@@ -199,10 +224,9 @@ class QdrantClientStore:
         selector = self._m.FilterSelector(filter=self._filter(filters, ordinal_from))
         self.client.delete(self.config.collection, points_selector=selector, wait=True)
 
-    def count(self, filters: SearchFilters) -> int:
-        return int(
-            self.client.count(self.config.collection, count_filter=self._filter(filters), exact=True).count
-        )
+    def count(self, filters: SearchFilters, term: int | None = None) -> int:
+        flt = self._filter(filters, term=term)
+        return int(self.client.count(self.config.collection, count_filter=flt, exact=True).count)
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
         m = self._m
@@ -228,7 +252,10 @@ class QdrantClientStore:
             ]
             kwargs = {"query": fusion, "prefetch": prefetch}
         result = self.client.query_points(
-            self.config.collection, limit=query.limit, with_payload=True, **kwargs
+            self.config.collection,
+            limit=query.limit,
+            with_payload=m.PayloadSelectorExclude(exclude=[TERMS]),  # only the store reads the term ids
+            **kwargs,
         )
         return [hit_from_payload(p.score, p.payload or {}) for p in result.points]
 
@@ -248,13 +275,15 @@ class EdgeStore:
         self.path = Path(config.path) / config.collection
         edge_config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams()},
         )
         saved = self.path / "edge_config.json"
         if saved.exists():
-            found = json.loads(saved.read_text())["vectors"][DENSE]["size"]
-            if found != dim:
-                raise _mismatch(found, dim, str(self.path))
+            found = json.loads(saved.read_text())
+            if found["vectors"][DENSE]["size"] != dim:
+                raise _mismatch(found["vectors"][DENSE]["size"], dim, str(self.path))
+            if found["sparse_vectors"][SPARSE].get("modifier"):
+                raise _outdated(str(self.path))
             self.shard = qe.EdgeShard.load(str(self.path))
         else:
             self.shard = qe.EdgeShard.create(str(self.path), edge_config)
@@ -264,11 +293,15 @@ class EdgeStore:
                 self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
 
     def _filter(
-        self, filters: SearchFilters, ordinal_from: int | None = None, heading: str | None = None
+        self,
+        filters: SearchFilters,
+        ordinal_from: int | None = None,
+        heading: str | None = None,
+        term: int | None = None,
     ) -> Any:
         q = self._q
         must: list[Any] = []
-        for key, op, value in filter_conditions(filters, ordinal_from, heading):
+        for key, op, value in filter_conditions(filters, ordinal_from, heading, term):
             if op == "value":
                 must.append(q.FieldCondition(key=key, match=q.MatchValue(value)))
             elif op == "any":
@@ -285,7 +318,7 @@ class EdgeStore:
             q.Point(
                 id=c.id,
                 vector={DENSE: d, SPARSE: q.SparseVector(indices=s.indices, values=s.values)},
-                payload=chunk_payload(c),
+                payload=chunk_payload(c, s),
             )
             for c, d, s in zip(chunks, dense, sparse, strict=True)
         ]
@@ -303,12 +336,15 @@ class EdgeStore:
         )
         self.shard.flush()
 
-    def count(self, filters: SearchFilters) -> int:
-        return int(self.shard.count(self._q.CountRequest(exact=True, filter=self._filter(filters))))
+    def count(self, filters: SearchFilters, term: int | None = None) -> int:
+        return int(
+            self.shard.count(self._q.CountRequest(exact=True, filter=self._filter(filters, term=term)))
+        )
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
         q = self._q
         flt = self._filter(query.filters, heading=query.heading)
+        payload = q.PayloadSelector.Exclude([TERMS])  # only the store reads the term ids
         sources: list[Any] = []
         if query.dense is not None:
             sources.append(q.Query.Nearest(query.dense, using=DENSE))
@@ -316,7 +352,7 @@ class EdgeStore:
             vector = q.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
             sources.append(q.Query.Nearest(vector, using=SPARSE))
         if len(sources) == 1:
-            request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=True)
+            request = q.QueryRequest(limit=query.limit, query=sources[0], filter=flt, with_payload=payload)
         else:
             prefetches = [q.Prefetch(limit=query.prefetch_limit, query=s, filter=flt) for s in sources]
             fusion = (
@@ -325,7 +361,7 @@ class EdgeStore:
                 else q.Fusion.Rrf(k=query.rrf_k if query.rrf_k is not None else 2, weights=_weights(query))
             )
             request = q.QueryRequest(
-                limit=query.limit, query=fusion, prefetches=prefetches, with_payload=True
+                limit=query.limit, query=fusion, prefetches=prefetches, with_payload=payload
             )
         return [hit_from_payload(p.score, p.payload or {}) for p in self.shard.query(request)]
 
@@ -375,7 +411,22 @@ class VectorStore:
         return self.backend.count(SearchFilters(kb=kb, doc_ids=[doc_id] if doc_id is not None else None))
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
+        if query.sparse is not None:
+            query = query.model_copy(update={"sparse": self.weigh_terms(query.sparse, query.filters.kb)})
         return self.backend.query(query)
+
+    def weigh_terms(self, sparse: SparseVector, kb: str | None) -> SparseVector:
+        """The query's term weights times their BM25 IDF among the chunks of `kb` (every kb when None).
+
+        Counted per kb, never over the collection, so a kb's scores do not depend on other kbs'
+        content; one exact indexed count per term."""
+        scope = SearchFilters(kb=kb)
+        total = self.backend.count(scope)
+        values = [
+            weight * bm25_idf(total, self.backend.count(scope, term=index))
+            for index, weight in zip(sparse.indices, sparse.values, strict=True)
+        ]
+        return SparseVector(indices=sparse.indices, values=values)
 
     def close(self) -> None:
         self.backend.close()

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,13 +21,14 @@ from api.components import Components
 from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, PageRow, count_finished_pages
 from api.schemas import DocumentPublic, JobPublic
 from api.settings import Settings
-from api.webhooks import deliver_webhook
+from api.webhooks import WebhookSender
 from ingest.errors import OpticiteError
 from ingest.ocr.engine import OcrOptions
 from ingest.pipeline import STAGES, DocumentFiles, DocumentOutcome, Hooks, PageOutcome, PipelineCancelled
 
 log = logging.getLogger(__name__)
 STAGE_ORDER = ("queued", *STAGES, "finalizing", "done")
+CANCEL_POLL_S = 1.0  # how often a job in OCR looks for a cancel while pages are in flight
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class JobSteps:
         self.db = db
         self.components = components
         self.settings = settings
+        # webhooks go out in the background once a job ends, never inside its runner slot
+        self.webhooks = WebhookSender(lambda: components.http_client("webhooks"), settings.webhooks)
 
     def files(self, doc_id: str) -> DocumentFiles:
         return DocumentFiles(self.settings.docs_dir / doc_id)
@@ -151,11 +155,23 @@ class JobSteps:
             )
             return s.execute(stmt.values(stage="finalizing")).rowcount == 1  # type: ignore[attr-defined]
 
-    async def ocr(self, ctx: JobContext, pages: list[int]) -> None:
-        """OCR those of `pages` without a saved layout (a Celery batch); progress goes to the DB."""
+    async def ocr(self, ctx: JobContext, pages: list[int] | None = None) -> None:
+        """OCR pages without a saved layout (all, or `pages`: a Celery batch); progress goes to the DB."""
         pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
         files = self.files(ctx.doc_id)
-        await pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
+        work = pipeline.ocr_pages(ctx.source, files, ctx.options, self.hooks(ctx.job_id), pages=pages)
+        await self._unless_cancelled(ctx.job_id, asyncio.ensure_future(work))
+
+    async def _unless_cancelled(self, job_id: str, work: asyncio.Future[Any]) -> None:
+        """Await `work`, abandoning it once the job is cancelled: a page that hangs on the OCR server
+        must not hold the runner slot (its layout is never saved, so the page stays pending)."""
+        try:
+            while not (await asyncio.wait({work}, timeout=CANCEL_POLL_S))[0]:
+                if self.is_cancelled(job_id):
+                    raise PipelineCancelled("cancelled during OCR")
+            work.result()
+        finally:
+            work.cancel()  # a no-op once done; else cancelled here, or the whole job task was (shutdown)
 
     async def finalize(self, ctx: JobContext) -> DocumentOutcome:
         """Markdown, chunks and index from the saved layouts (a reindex, or Celery's last step)."""
@@ -167,15 +183,13 @@ class JobSteps:
         )
 
     async def whole(self, ctx: JobContext) -> DocumentOutcome:
-        """The whole document in this process: `Pipeline.run`, or only its finalize for a reindex."""
-        if ctx.kind == "reindex":
-            return await self.finalize(ctx)
-        pipeline = await asyncio.to_thread(self.components.pipeline, self.settings.page_concurrency())
-        files = self.files(ctx.doc_id)
-        hooks = self.hooks(ctx.job_id)
-        return await pipeline.run(
-            ctx.doc_id, ctx.kb, ctx.filename, ctx.source, files, ctx.options, hooks, ctx.tags
-        )
+        """The whole document in this process, as `Pipeline.run`: OCR what is missing (a cancel is
+        seen while pages are in flight), then finalize; a reindex is the finalize alone."""
+        if ctx.kind != "reindex":
+            await self.ocr(ctx)
+            if self.is_cancelled(ctx.job_id):
+                raise PipelineCancelled("cancelled after OCR")
+        return await self.finalize(ctx)
 
     def finish(
         self, job_id: str, outcome: DocumentOutcome | None, error: str | None = None
@@ -201,18 +215,12 @@ class JobSteps:
             return JobPublic.from_row(job), DocumentPublic.from_row(doc)
 
     async def notify(self, job_id: str, ended: tuple[JobPublic, DocumentPublic] | None) -> None:
+        """Queue the webhook: it is delivered in the background, never inside the runner slot."""
         with self.db.session() as s:
             job = s.get(JobRow, job_id)
             url = job.webhook_url if job else None
-        if ended is None or not url:
-            return
-        await deliver_webhook(
-            self.components.http_client("webhooks"),
-            url,
-            ended[0],
-            ended[1],
-            self.settings.webhooks,
-        )
+        if ended is not None and url:
+            self.webhooks.send(url, *ended)
 
     async def run(self, job_id: str) -> None:
         """The whole job in this process: OCR what is missing, finalize, record, notify."""

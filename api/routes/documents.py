@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -95,7 +94,7 @@ async def upload_document(
     require_kb(scope, kb)
     options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
     if webhook_url:
-        await asyncio.to_thread(check_target, webhook_url, settings.webhooks.allow_private_targets)
+        await check_target(webhook_url, settings.webhooks.allow_private_targets)
     with services.stage_upload(file.filename) as staged:
         await save_upload(file, request, settings.max_upload_bytes, staged)
         return await services.ingest(staged, staged.name, kb, options, _split(tags), force, webhook_url)

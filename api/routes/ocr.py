@@ -30,4 +30,4 @@ async def ocr(
     options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
     with services.stage_upload(file.filename) as staged:
         await save_upload(file, request, settings.max_upload_bytes, staged)
-        return await services.ocr_file(staged, options, with_images=True)
+        return await services.ocr_request(staged, options)

@@ -124,3 +124,36 @@ async def test_killed_worker_resumes_without_redoing_pages(
         assert {h["doc_id"] for h in hits["results"]} == {sub["document_id"]}
         assert client.delete(f"/v1/documents/{sub['document_id']}").status_code == 204
         assert client.get("/v1/documents").json()["total"] == 0
+
+
+def test_cancel_mid_ocr_frees_the_worker(
+    tmp_path: Path, postgres_url: str, redis_url: str, embed_url: str
+) -> None:
+    """Issue 14, H10 on Celery: a page hangs on the OCR server in the only worker thread; after the
+    cancel the thread is free within a second or so, and another kb's document runs."""
+    with FakeVllm(replies=load_recorded_replies()[:1]) as vllm:
+        vllm.script("hang")
+        overrides = _overrides(tmp_path / "data", postgres_url, redis_url, vllm.url, embed_url)
+        overrides["deepseek"]["retries"] = 0
+        settings = load_settings(**overrides)
+        worker = WorkerProcess(overrides, tmp_path / "worker.log", concurrency=1)
+        with LiveServer(settings) as server, server.client() as client:
+            try:
+                worker.start()
+                pdf = make_pdf(tmp_path / "hung.pdf", pages=2, scanned=True)
+                hung = upload(client, pdf, kb="slow", engine="deepseek").json()
+                deadline = time.monotonic() + 120  # the worker boots first
+                while not vllm.requests and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert vllm.requests, worker.tail()
+                assert client.post(f"/v1/jobs/{hung['job_id']}/cancel").json()["state"] == "cancelled"
+                pdf = make_pdf(tmp_path / "plain.pdf", pages=1, seed="plain")
+                plain = upload(client, pdf, kb="other", engine="textlayer").json()
+                events = read_sse(client, f"/v1/jobs/{plain['job_id']}/events", timeout_s=90)
+            finally:
+                worker.stop()
+            assert events[-1][1]["state"] == "done"
+            doc = client.get(f"/v1/documents/{hung['document_id']}").json()
+            assert (
+                doc["status"] == "cancelled" and [p["status"] for p in doc["page_details"]] == ["pending"] * 2
+            )

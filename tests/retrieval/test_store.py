@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import math
+from pathlib import Path
 
-from retrieval.errors import DimensionMismatch, UnknownBackend
+import pytest
+from qdrant_client import QdrantClient, models
+
+from retrieval.errors import DimensionMismatch, OutdatedCollection, UnknownBackend
 from retrieval.hits import SearchFilters
 from retrieval.search import KnowledgeBase
+from retrieval.sparse import SparseEncoder, token_index
 from retrieval.store import StoreConfig, VectorStore, filter_conditions
 from tests.support.chunks import contract_chunks, make_chunk
 
@@ -83,6 +89,57 @@ def test_kb_filter_never_returns_another_kbs_chunks(kb: KnowledgeBase) -> None:
     for mode in ("hybrid", "dense", "sparse"):
         hits = kb.search("governing law of the agreement", SearchFilters(kb="kb-b"), mode=mode, top_k=50)
         assert hits and {h.kb for h in hits} == {"kb-b"}, mode
+
+
+def test_a_kbs_scores_do_not_depend_on_another_kbs_content(kb: KnowledgeBase) -> None:
+    """IDF is counted within the kb searched: another kb taking in the same terms changes nothing."""
+    kb.index_chunks(contract_chunks("doc-a", kb="kb-a"))
+    question = "governing law of New York; ninety days written notice"
+    before = {mode: kb.search(question, SearchFilters(kb="kb-a"), mode=mode) for mode in ("sparse", "hybrid")}
+    other = [
+        make_chunk("doc-b", i, f"New York governing law, written notice {i}", kb="kb-b") for i in range(12)
+    ]
+    kb.index_chunks(other)
+    for mode, hits in before.items():
+        after = kb.search(question, SearchFilters(kb="kb-a"), mode=mode)
+        assert [(h.chunk_id, h.score) for h in after] == [(h.chunk_id, h.score) for h in hits], mode
+    assert {h.kb for h in kb.search(question, SearchFilters(kb="kb-b"), mode="sparse")} == {"kb-b"}
+
+
+def test_a_collection_with_collection_wide_idf_is_refused_with_the_fix(store_config: StoreConfig) -> None:
+    VectorStore(store_config, 384).close()
+    if store_config.engine == "edge":  # the saved config of a collection built before per-kb IDF
+        saved = Path(store_config.path) / store_config.collection / "edge_config.json"
+        config = json.loads(saved.read_text())
+        config["sparse_vectors"]["sparse"]["modifier"] = "idf"
+        saved.write_text(json.dumps(config))
+    else:
+        client = QdrantClient(path=store_config.path)
+        client.delete_collection(store_config.collection)
+        client.create_collection(
+            store_config.collection,
+            vectors_config={"dense": models.VectorParams(size=384, distance=models.Distance.COSINE)},
+            sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        client.close()
+    with pytest.raises(OutdatedCollection) as info:
+        VectorStore(store_config, 384)
+    assert "store.collection" in info.value.message and "opticite reindex" in info.value.message
+
+
+def test_query_terms_weigh_their_idf_within_the_kb(store: VectorStore) -> None:
+    encoder = SparseEncoder()
+    chunks = contract_chunks("doc-a", kb="kb-a") + contract_chunks("doc-b", kb="kb-b")[:2]
+    store.upsert(
+        chunks, [[1.0] + [0.0] * 383] * len(chunks), [encoder.encode(c.embed_text()) for c in chunks]
+    )
+    query = encoder.encode_query("supplier courier")  # 2 of kb-a's 8 chunks, 1 of kb-b's 2 say supplier
+    weighed = dict(zip(query.indices, store.weigh_terms(query, "kb-a").values, strict=True))
+    supplier, courier = (token_index(encoder.terms(word)[0]) for word in ("supplier", "courier"))
+    assert weighed[supplier] == pytest.approx(math.log(1 + 6.5 / 2.5))
+    assert weighed[courier] == pytest.approx(math.log(1 + 7.5 / 1.5))
+    in_b = dict(zip(query.indices, store.weigh_terms(query, "kb-b").values, strict=True))
+    assert in_b[supplier] == pytest.approx(math.log(1 + 1.5 / 1.5))
 
 
 def test_page_range_filter_matches_chunks_with_any_page_inside(kb: KnowledgeBase) -> None:

@@ -28,9 +28,9 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 class LiveServer:
     """The app from `settings` served by uvicorn in a thread on a free loopback port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **config: Any) -> None:
         self.settings = settings
-        self._loopback = LoopbackServer(create_app(settings), lifespan="on")
+        self._loopback = LoopbackServer(create_app(settings), lifespan="on", **config)
 
     @property
     def url(self) -> str:
