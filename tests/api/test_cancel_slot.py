@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
 from tests.fakes.vllm_server import FakeVllm
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import LiveServer, make_pdf, read_sse, test_settings, upload
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
 KEY_ALPHA, KEY_BETA = "key-for-alpha-4f1a", "key-for-beta-9c2e"

@@ -11,8 +11,9 @@ import httpx
 import pymupdf
 import pytest
 
-from tests.api.conftest import LiveServer, make_pdf, test_settings
 from tests.fakes.vllm_server import FakeVllm
+from tests.support.documents import make_pdf
+from tests.support.servers import LiveServer, test_settings
 
 pytestmark = pytest.mark.slow
 
