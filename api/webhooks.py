@@ -50,13 +50,17 @@ def _public(address: str) -> bool:
 
 def check_target(url: str, allow_private: bool = False) -> None:
     """Raise BadWebhookTarget for a non-http(s) URL or one resolving to a non-public address."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed "[", a port past 65535
+        raise BadWebhookTarget(f"webhook_url {url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadWebhookTarget(f"webhook_url {url!r} must be an absolute http(s) URL")
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise BadWebhookTarget(f"webhook_url host {parts.hostname!r} does not resolve: {exc}") from exc
     blocked = sorted({str(info[4][0]) for info in infos if not _public(str(info[4][0]))})

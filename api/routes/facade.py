@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.deps import KeyDep, ServicesDep
 from api.errors import BadRequest, NotFound
 from api.routes.jobs import SSE_HEADERS
-from api.schemas import EmbeddingRequest, KbPublic
+from api.schemas import ChatCompletionBody, EmbeddingRequest, KbPublic
 from api.services import scope_filters
-from retrieval.chat import KB_PREFIX, ChatCompletionRequest, complete_chat, kb_from_model, stream_chat
+from retrieval.chat import KB_PREFIX, complete_chat, kb_from_model, stream_chat
 from retrieval.hits import SearchFilters
 
 router = APIRouter(tags=["openai"])
@@ -78,7 +78,7 @@ async def get_model(services: ServicesDep, scope: KeyDep, model_id: str) -> dict
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    services: ServicesDep, scope: KeyDep, body: ChatCompletionRequest
+    services: ServicesDep, scope: KeyDep, body: ChatCompletionBody
 ) -> dict[str, Any] | StreamingResponse:
     """`model` names the kb; the message carries [n] markers, the reply `citations` and `flags`."""
     scope_filters(SearchFilters(kb=kb_from_model(body.model)), scope)  # 403 before any stream starts

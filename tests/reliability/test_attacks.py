@@ -311,3 +311,62 @@ def test_healthz_stays_prompt_with_many_streams_open(tmp_path: Path, embed_url: 
         finally:
             for sock in socks:
                 sock.close()
+
+
+# --- H7, H9, H12: sizes and values --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def open_doc(open_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    pdf = make_pdf(tmp_path_factory.mktemp("doc") / "doc.pdf", pages=1, seed="limits")
+    with open_server.client() as client:
+        sub = upload(client, pdf, kb="limits").json()
+        assert read_sse(client, f"/v1/jobs/{sub['job_id']}/events")[-1][1]["state"] == "done"
+        return str(sub["document_id"])
+
+
+def test_chat_messages_are_bounded_like_search_queries(open_server: LiveServer, open_doc: str) -> None:
+    long = "payment " * 12_500  # 100,000 characters: under the body limit, over the message limit
+    with open_server.client() as client:
+        for path, extra in (("/v1/chat", {"kb": "limits"}), ("/v1/chat/completions", {"model": "limits"})):
+            started = time.monotonic()
+            reply = client.post(path, json={"messages": [{"role": "user", "content": long}], **extra})
+            assert reply.status_code == 422 and reply.json()["error"]["code"] == "invalid_request", path
+            assert "4000" in reply.json()["error"]["message"] and time.monotonic() - started < 10
+            many = [{"role": "user", "content": "payment"}] * 51
+            assert client.post(path, json={"messages": many, **extra}).status_code == 422, path
+            ok = client.post(path, json={"messages": [{"role": "user", "content": long[:4000]}], **extra})
+            assert ok.status_code == 200, (path, ok.text)
+
+
+def test_highlight_boxes_are_bounded(open_server: LiveServer, open_doc: str) -> None:
+    path = f"/v1/documents/{open_doc}/pages/1/image"
+    with open_server.client() as client:
+        started = time.monotonic()
+        reply = client.get(f"{path}?boxes={';'.join(['0,0,1,1'] * 8000)}")  # a 64 KB URL
+        assert reply.status_code == 400 and "at most 100" in reply.json()["error"]["message"]
+        assert time.monotonic() - started < 5  # before: 17 s drawing 8,000 boxes
+        reply = client.get(path, params={"boxes": ";".join(["0.1,0.1,0.2,0.2"] * 100)})
+        assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/v1/documents", {"params": {"offset": str(2**63)}}),
+        ("GET", "/v1/documents", {"params": {"offset": "576576241989195840576552960"}}),
+        ("GET", "/v1/documents/{doc}/pages/{big}/image", {}),
+        ("GET", "/v1/documents/{doc}/pages/{big}/crop", {"params": {"bbox": "0,0,1,1"}}),
+        ("POST", "/v1/documents", {"data": {"webhook_url": "http://example.com:99999/hook"}}),
+        ("POST", "/v1/documents", {"data": {"webhook_url": "http://[::1/hook"}}),
+    ],
+)
+def test_unvalidated_inputs_answer_422_not_500(
+    open_server: LiveServer, open_doc: str, tmp_path: Path, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
+    if method == "POST":
+        kwargs = kwargs | {"files": {"file": ("w.pdf", make_pdf(tmp_path / "w.pdf", pages=1).read_bytes())}}
+    with open_server.client() as client:
+        reply = client.request(method, path.format(doc=open_doc, big=2**63), **kwargs)
+    assert reply.status_code in (404, 422), reply.text
+    error = reply.json()["error"]
+    assert error["code"] in ("invalid_request", "bad_webhook_target", "unknown_page"), error
+    assert "Traceback" not in error["message"] and "internal" not in error["message"]
