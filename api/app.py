@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from api import metrics
+from api.errors import SERVICE_FAULTS, public_message
 from api.guard import BodyOverLimit, RequestGuard, error_reply
 from api.mcp_server import McpEndpoint
 from api.routes import chat, documents, facade, health, jobs, ocr, samples, search
@@ -34,7 +35,9 @@ PLACEHOLDER = (
 def error_body(exc: Exception) -> tuple[int, str, str]:
     """(status, code, message) for any exception; unknown ones never leak a traceback."""
     if isinstance(exc, OpticiteError):
-        return exc.status, exc.code, exc.message
+        if exc.code in SERVICE_FAULTS:
+            log.warning("%s: %s", exc.code, exc.message)
+        return exc.status, exc.code, public_message(exc.code, exc.message)
     if isinstance(exc, RequestValidationError | ValidationError):
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return 422, "invalid_request", details or "the request is not valid"

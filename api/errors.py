@@ -112,3 +112,37 @@ class BadWebhookTarget(ApiError):
 class ServiceUnavailable(ApiError):
     code = "service_unavailable"
     status = 503
+
+
+# Service faults: their messages may name internal URLs and quote exceptions, so a client gets a
+# fixed sentence per code and the message goes to the log.
+SERVICE_FAULTS = {
+    "service_error": "a service behind this server failed",
+    "engine_unavailable": "the OCR server could not be reached",
+    "engine_timeout": "the OCR server did not answer in time",
+    "engine_bad_response": "the OCR server answered with an error",
+    "retrieval_service_error": "a service behind search failed",
+    "embedder_unavailable": "the embedding server could not be reached",
+    "embedder_timeout": "the embedding server did not answer in time",
+    "embedder_bad_response": "the embedding server answered with an error",
+    "llm_unavailable": "the language model server could not be reached",
+    "llm_timeout": "the language model server did not answer in time",
+    "llm_bad_response": "the language model server answered with an error",
+}
+
+
+def public_message(code: str, message: str) -> str:
+    """What a client sees of an error's message: a service fault's fixed sentence, else the message."""
+    if code not in SERVICE_FAULTS:
+        return message
+    return f"{SERVICE_FAULTS[code]}; try again later, and if it goes on ask the operator (the server log has the details)"
+
+
+def public_reason(reason: str | None) -> str | None:
+    """A job's or document's recorded error ("code: message") as a client may see it."""
+    code, sep, message = (reason or "").partition(": ")
+    if not sep or (code not in SERVICE_FAULTS and code != "internal_error"):
+        return reason
+    if code == "internal_error":  # the job runner records the exception's text
+        return "internal_error: the job failed on an internal error; the server log has the details"
+    return f"{code}: {public_message(code, message)}"

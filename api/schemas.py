@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, KbRow, PageRow
+from api.errors import public_reason
 from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
 from retrieval.chat import ChatCompletionRequest
@@ -61,7 +62,7 @@ class JobPublic(BaseModel):
             pages_done=row.pages_done,
             pages_total=row.pages_total,
             attempts=row.attempts,
-            error=row.error,
+            error=public_reason(row.error),
         )
 
 
@@ -103,7 +104,7 @@ class DocumentPublic(BaseModel):
             status=row.status,
             pages=row.pages,
             chunks=row.chunks,
-            error=row.error,
+            error=public_reason(row.error),
             tags=list(row.tags or []),
             created=row.created,
         )

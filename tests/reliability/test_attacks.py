@@ -22,7 +22,8 @@ import pytest
 from api.db import Database, DocumentRow, JobRow
 from api.settings import Settings, load_settings
 from tests.fakes.openai_server import EMBED_DIM
-from tests.reliability.test_security import _socket_buffer_bytes
+from tests.reliability.test_security import _socket_buffer_bytes, _streamed
+from tests.support.bad_input import small_scan
 from tests.support.documents import make_pdf
 from tests.support.network import free_port
 from tests.support.servers import LiveServer, read_sse, upload
@@ -370,3 +371,41 @@ def test_unvalidated_inputs_answer_422_not_500(
     error = reply.json()["error"]
     assert error["code"] in ("invalid_request", "bad_webhook_target", "unknown_page"), error
     assert "Traceback" not in error["message"] and "internal" not in error["message"]
+
+
+# --- H11: internals ------------------------------------------------------------------------------
+CHAT = {"messages": [{"role": "user", "content": "payment terms"}]}
+
+
+def test_internal_urls_and_exception_text_never_reach_clients(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OCR and embedding servers that refuse connections: the page reason, the document and job
+    error, an OCR-only reply and a search error name the fault, never the address or the exception."""
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        deepseek={"url": closed, "retries": 0, "connect_timeout_s": 1.0},
+        embedder={"backend": "http", "url": closed, "dim": EMBED_DIM, "retries": 0, "connect_timeout_s": 1.0},
+    )
+    scan = small_scan(tmp_path / "scan.pdf", 1, "internals")
+    with LiveServer(settings) as server, server.client() as client:
+        sub = upload(client, scan).json()
+        events = read_sse(client, f"/v1/jobs/{sub['job_id']}/events")
+        doc = client.get(f"/v1/documents/{sub['document_id']}").json()
+        layout = client.get(f"/v1/documents/{sub['document_id']}/layout").text
+        with scan.open("rb") as fh:
+            ocr = client.post("/v1/ocr", files={"file": ("scan.pdf", fh, "application/pdf")}).text
+        search = client.post("/v1/search", json={"query": "payment"})
+        streams = [
+            _streamed(client, "/v1/chat", CHAT),
+            _streamed(client, "/v1/chat/completions", CHAT | {"model": "default"}),
+        ]
+    assert "engine_unavailable" in doc["page_details"][0]["quality"]["reason"]
+    assert doc["status"] == "failed" and doc["error"].startswith("embedder_unavailable: ")
+    assert search.status_code == 503 and search.json()["error"]["code"] == "embedder_unavailable"
+    assert all("embedder_unavailable" in text for text in streams), streams
+    replies = "\n".join([str(events), str(doc), layout, ocr, search.text, *streams])
+    for leak in (closed, "127.0.0.1", "ConnectError", "Errno", "Traceback"):
+        assert leak not in replies, leak
+    assert closed in caplog.text  # the details went to the log
