@@ -406,6 +406,8 @@ def serve(
 
     settings = _settings(ctx)
     check_exposure(settings, host)
+    if host not in ("0.0.0.0", "::"):  # the address served on is a Host name clients will use
+        settings.http.allowed_hosts.append(host)
     running = read_server_info(settings.data_dir)
     if running is not None:
         raise CliError(f"a server (pid {running.pid}) already serves {settings.data_dir} at {running.url}")

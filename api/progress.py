@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection
 from functools import partial
@@ -88,17 +89,21 @@ class StreamSlots:
     def __init__(self, total: int, per_client: int) -> None:
         self.total, self.per_client = total, per_client
         self._open: Counter[str] = Counter()
+        self._lock = threading.Lock()  # taken in the route's worker thread, given back on the loop
 
     def take(self, client: str) -> None:
-        if self._open.total() >= self.total:
-            raise TooManyRequests(f"{self.total} event streams are open on this server; try again later")
-        if self._open[client] >= self.per_client:
-            raise TooManyRequests(
-                f"this client has {self.per_client} event streams open; close one or poll GET /v1/jobs/{{id}}"
-            )
-        self._open[client] += 1
+        with self._lock:
+            if self._open.total() >= self.total:
+                raise TooManyRequests(f"{self.total} event streams are open on this server; try again later")
+            if self._open[client] >= self.per_client:
+                raise TooManyRequests(
+                    f"this client has {self.per_client} event streams open; close one or poll "
+                    "GET /v1/jobs/{id}"
+                )
+            self._open[client] += 1
 
     def give_back(self, client: str) -> None:
-        self._open[client] -= 1
-        if self._open[client] <= 0:
-            del self._open[client]
+        with self._lock:
+            self._open[client] -= 1
+            if self._open[client] <= 0:
+                del self._open[client]

@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,33 +180,48 @@ def test_the_ui_has_security_headers_and_no_cdn_docs(open_server: LiveServer) ->
         assert "cdn" not in client.get("/").text.lower()
 
 
-def _serve(data_dir: Path, host: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(OPTICITE), "serve", "--host", host, "--port", str(free_port())],
+@contextmanager
+def _serving(data_dir: Path, host: str, **env: str) -> Iterator[str]:
+    """`opticite serve --host HOST` as its own process; yields its port once it serves."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(OPTICITE), "serve", "--host", host, "--port", str(port)],
         env={**os.environ, "OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env},
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    try:
+        deadline = time.monotonic() + 120
+        output = ""
+        while "serving on" not in output:
+            assert proc.stdout is not None and time.monotonic() < deadline
+            line = proc.stdout.readline()
+            assert line, f"opticite serve stopped: {output}"
+            output += line
+        yield str(port)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
 
 
 def test_serve_without_keys_refuses_a_public_address_unless_open_access_is_set(tmp_path: Path) -> None:
-    refused = _serve(tmp_path / "data", "0.0.0.0")
-    output, _ = refused.communicate(timeout=120)
-    assert refused.returncode != 0 and "refusing to serve on 0.0.0.0 with no API keys" in output, output
-    assert "OPTICITE_HTTP__OPEN_ACCESS" in output
-    intended = _serve(tmp_path / "data", "0.0.0.0", OPTICITE_HTTP__OPEN_ACCESS="true")
-    try:
-        deadline = time.monotonic() + 120
-        line = ""
-        while "serving on" not in line:
-            assert intended.stdout is not None and time.monotonic() < deadline
-            line = intended.stdout.readline()
-            assert line or intended.poll() is None, "opticite serve stopped"
-    finally:
-        intended.send_signal(signal.SIGINT)
-        intended.wait(timeout=60)
+    refused = subprocess.run(
+        [str(OPTICITE), "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env={**os.environ, "OPTICITE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0 and "refusing to serve on 0.0.0.0 with no API keys" in refused.stderr
+    assert "OPTICITE_HTTP__OPEN_ACCESS" in refused.stderr
+    with _serving(tmp_path / "data", "0.0.0.0", OPTICITE_HTTP__OPEN_ACCESS="true") as port:
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/documents", timeout=30).status_code == 200
+        foreign = httpx.get(f"http://127.0.0.1:{port}/v1/documents", headers={"Host": "10.9.8.7"}, timeout=30)
+        assert foreign.status_code == 400
+    with _serving(tmp_path / "data", "127.0.0.2") as port:  # the address served on is a Host it answers
+        assert httpx.get(f"http://127.0.0.2:{port}/v1/documents", timeout=30).status_code == 200
 
 
 def test_key_guessing_is_rate_limited_per_address(tmp_path: Path, embed_url: str) -> None:
