@@ -6,14 +6,11 @@ inputs that used to answer 500. Each test fails if its attack works again.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +24,11 @@ from tests.reliability.test_security import _socket_buffer_bytes, _streamed
 from tests.support.bad_input import small_scan
 from tests.support.documents import make_pdf
 from tests.support.network import free_port
+from tests.support.processes import OPTICITE, ApiProcess, clean_environ, flat_env
 from tests.support.servers import LiveServer, read_sse, upload
 
 pytestmark = pytest.mark.slow
 KEY = "attack-test-key-3f9a61c2"
-REPO = Path(__file__).resolve().parents[2]
-OPTICITE = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "opticite"
 
 
 def _settings(folder: Path, embed_url: str, **overrides: Any) -> Settings:
@@ -180,48 +176,32 @@ def test_the_ui_has_security_headers_and_no_cdn_docs(open_server: LiveServer) ->
         assert "cdn" not in client.get("/").text.lower()
 
 
-@contextmanager
-def _serving(data_dir: Path, host: str, **env: str) -> Iterator[str]:
-    """`opticite serve --host HOST` as its own process; yields its port once it serves."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(OPTICITE), "serve", "--host", host, "--port", str(port)],
-        env={**os.environ, "OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **env},
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        output = ""
-        while "serving on" not in output:
-            assert proc.stdout is not None and time.monotonic() < deadline
-            line = proc.stdout.readline()
-            assert line, f"opticite serve stopped: {output}"
-            output += line
-        yield str(port)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-
-
 def test_serve_without_keys_refuses_a_public_address_unless_open_access_is_set(tmp_path: Path) -> None:
+    data = {"data_dir": str(tmp_path / "data")}
     refused = subprocess.run(
-        [str(OPTICITE), "serve", "--host", "0.0.0.0", "--port", str(free_port())],
-        env={**os.environ, "OPTICITE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"},
+        [*OPTICITE, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=clean_environ() | flat_env(data),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert refused.returncode != 0 and "refusing to serve on 0.0.0.0 with no API keys" in refused.stderr
     assert "OPTICITE_HTTP__OPEN_ACCESS" in refused.stderr
-    with _serving(tmp_path / "data", "0.0.0.0", OPTICITE_HTTP__OPEN_ACCESS="true") as port:
-        assert httpx.get(f"http://127.0.0.1:{port}/v1/documents", timeout=30).status_code == 200
-        foreign = httpx.get(f"http://127.0.0.1:{port}/v1/documents", headers={"Host": "10.9.8.7"}, timeout=30)
-        assert foreign.status_code == 400
-    with _serving(tmp_path / "data", "127.0.0.2") as port:  # the address served on is a Host it answers
-        assert httpx.get(f"http://127.0.0.2:{port}/v1/documents", timeout=30).status_code == 200
+    open_access = ApiProcess(data | {"http": {"open_access": True}}, tmp_path / "open.log", host="0.0.0.0")
+    open_access.start()
+    try:
+        with open_access.client() as client:
+            assert client.get("/v1/documents").status_code == 200
+            assert client.get("/v1/documents", headers={"Host": "10.9.8.7"}).status_code == 400
+    finally:
+        open_access.stop()
+    own_address = ApiProcess(data, tmp_path / "own.log", host="127.0.0.2")
+    own_address.start()
+    try:
+        with own_address.client() as client:  # the address served on is a Host name it answers to
+            assert client.get("/v1/documents").status_code == 200
+    finally:
+        own_address.stop()
 
 
 def test_key_guessing_is_rate_limited_per_address(tmp_path: Path, embed_url: str) -> None:
