@@ -16,32 +16,34 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from api import metrics
-from api.errors import UploadTooLarge
+from api.errors import SERVICE_FAULTS, public_message
+from api.guard import BodyOverLimit, RequestGuard, error_reply
 from api.mcp_server import McpEndpoint
 from api.routes import chat, documents, facade, health, jobs, ocr, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
-from api.uploads import UploadBodyLimit
 from ingest.errors import OpticiteError
 
 log = logging.getLogger(__name__)
-UPLOAD_PATHS = ("/v1/documents", "/v1/ocr")
 STATIC_DIR = Path(__file__).parent / "static"
 PLACEHOLDER = (
-    "<!doctype html><title>opticite</title><h1>opticite</h1><p>The API is at <a href='/docs'>/docs</a>.</p>"
+    "<!doctype html><title>opticite</title><h1>opticite</h1>"
+    "<p>The API is under /v1, described at <a href='/openapi.json'>/openapi.json</a>.</p>"
 )
 
 
 def error_body(exc: Exception) -> tuple[int, str, str]:
     """(status, code, message) for any exception; unknown ones never leak a traceback."""
     if isinstance(exc, OpticiteError):
-        return exc.status, exc.code, exc.message
+        if exc.code in SERVICE_FAULTS:
+            log.warning("%s: %s", exc.code, exc.message)
+        return exc.status, exc.code, public_message(exc.code, exc.message)
     if isinstance(exc, RequestValidationError | ValidationError):
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return 422, "invalid_request", details or "the request is not valid"
+    if isinstance(exc, BodyOverLimit):  # raised by RequestGuard while the body streams in
+        return exc.status_code, exc.code, str(exc.detail)
     if isinstance(exc, HTTPException):
-        if exc.status_code == 413:  # UploadBodyLimit, raised while the body streams in
-            return 413, UploadTooLarge.code, str(exc.detail)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return exc.status_code, code, str(exc.detail)
     log.exception("unhandled error", exc_info=exc)
@@ -50,10 +52,10 @@ def error_body(exc: Exception) -> tuple[int, str, str]:
 
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     status, code, message = error_body(exc)
-    metrics.HTTP_ERRORS.labels(code=code).inc()
     if facade.serves(request.url.path):  # OpenAI clients read their own error shape
+        metrics.HTTP_ERRORS.labels(code=code).inc()
         return facade.error_response(status, code, message, exc)
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return error_reply(status, code, message)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,12 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = services
             yield
 
-    app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
+    # no /docs: Swagger UI loads its script from a CDN onto the origin that keeps the API key
+    app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     mcp = McpEndpoint(lambda: app.state.services)
     app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
     for module in (documents, jobs, search, chat, facade, ocr, samples):
         app.include_router(module.router, prefix="/v1")
-    app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)
+    app.add_middleware(RequestGuard, settings=settings)
     app.include_router(health.router)
     for exc_type in (
         OpticiteError,

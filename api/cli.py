@@ -392,16 +392,22 @@ def docs_delete(
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Interface to listen on; another than loopback needs api_keys or http.open_access."
+    ),
     port: int = typer.Option(8000, help="Port (0 = any free port)."),
 ) -> None:
     """Run the API and web UI; CLI commands on the same data directory then go through it."""
     import uvicorn
 
     from api.app import create_app
+    from api.guard import check_exposure
     from api.server_info import SERVER_KEEP_ALIVE_S, AnnouncingServer
 
     settings = _settings(ctx)
+    check_exposure(settings, host)
+    if host not in ("0.0.0.0", "::"):  # the address served on is a Host name clients will use
+        settings.http.allowed_hosts.append(host)
     running = read_server_info(settings.data_dir)
     if running is not None:
         raise CliError(f"a server (pid {running.pid}) already serves {settings.data_dir} at {running.url}")

@@ -6,14 +6,19 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, KbRow, PageRow
+from api.errors import public_reason
 from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
+from retrieval.chat import ChatCompletionRequest
+from retrieval.chat import ChatMessage as OpenAiMessage
 from retrieval.hits import SearchFilters, SearchMode
 
 KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+MAX_QUERY_CHARS = 4000  # a search query, and each chat message
+MAX_CHAT_MESSAGES = 50
 KbName = Annotated[str, Field(pattern=KB_PATTERN)]  # a kb a request may create documents in
 
 
@@ -57,7 +62,7 @@ class JobPublic(BaseModel):
             pages_done=row.pages_done,
             pages_total=row.pages_total,
             attempts=row.attempts,
-            error=row.error,
+            error=public_reason(row.error),
         )
 
 
@@ -99,7 +104,7 @@ class DocumentPublic(BaseModel):
             status=row.status,
             pages=row.pages,
             chunks=row.chunks,
-            error=row.error,
+            error=public_reason(row.error),
             tags=list(row.tags or []),
             created=row.created,
         )
@@ -196,7 +201,7 @@ class OcrResult(BaseModel):
 class SearchRequest(SearchFilters):
     """The filters (unknown fields refused, as SearchFilters does) plus the query and how to run it."""
 
-    query: str = Field(min_length=1, max_length=4000)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     mode: SearchMode = "hybrid"
     top_k: int = Field(default=10, ge=1, le=100)
 
@@ -210,11 +215,11 @@ class AskRequest(SearchRequest):
 
 class ChatMessage(Strict):
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: str = Field(max_length=MAX_QUERY_CHARS)
 
 
 class ChatRequest(Strict):
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
     kb: str | None = None
     doc_ids: list[str] | None = None
     tags: list[str] | None = None
@@ -260,3 +265,20 @@ class EmbeddingRequest(BaseModel):
 class Embedding(BaseModel):
     vectors: list[list[float]]
     tokens: int
+
+
+class ChatCompletionBody(ChatCompletionRequest):
+    """The OpenAI facade's body, held to /v1/chat's limits: each message's text at most
+    MAX_QUERY_CHARS characters, at most MAX_CHAT_MESSAGES messages."""
+
+    messages: list[OpenAiMessage] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
+
+    @field_validator("messages")
+    @classmethod
+    def _short_messages(cls, messages: list[OpenAiMessage]) -> list[OpenAiMessage]:
+        for n, message in enumerate(messages):
+            if len(message.text) > MAX_QUERY_CHARS:
+                raise ValueError(
+                    f"message {n} has {len(message.text)} characters; at most {MAX_QUERY_CHARS} are allowed"
+                )
+        return messages

@@ -11,7 +11,7 @@ import io
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from api.errors import (
 )
 from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
+from api.progress import JobWatch, StreamSlots
 from api.schemas import (
     DocumentDetail,
     DocumentPublic,
@@ -84,6 +85,9 @@ class Services:
         self.steps = JobSteps(self.db, self.components, settings)
         self.runner: JobRunner = runner or build_runner(settings, self.steps)
         self._ocr_slots = asyncio.Semaphore(settings.ocr_request.concurrency)
+        self.job_watch = JobWatch(self.read_jobs)
+        http = settings.http
+        self.stream_slots = StreamSlots(http.event_streams, http.event_streams_per_client)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -97,6 +101,7 @@ class Services:
     async def aclose(self) -> None:
         await self.runner.stop()
         await self.steps.webhooks.aclose()
+        await self.job_watch.aclose()
         await self.components.aclose()
         self.db.dispose()
 
@@ -356,24 +361,24 @@ class Services:
         self.runner.cancel(job_id)
         return self.get_job(job_id, kbs)
 
-    async def watch_job(self, job_id: str, kbs: Kbs = None, poll_s: float = 0.25) -> AsyncIterator[JobPublic]:
+    def read_jobs(self, job_ids: Collection[str]) -> dict[str, JobPublic]:
+        """Jobs by id in one query (the progress poller's read; visibility is checked before)."""
+        with self.db.session() as s:
+            rows = s.scalars(select(JobRow).where(JobRow.id.in_(list(job_ids))))
+            return {row.id: JobPublic.from_row(row) for row in rows}
+
+    async def watch_job(self, job_id: str, kbs: Kbs = None) -> AsyncIterator[JobPublic]:
         """Yields the job whenever its progress changes, ending with the terminal state."""
-        last: JobPublic | None = None
-        while True:
-            job = self.get_job(job_id, kbs)
-            if job != last:
-                yield job
-                last = job
-            if job.terminal:
-                return
-            await asyncio.sleep(poll_s)
+        await asyncio.to_thread(self.get_job, job_id, kbs)  # JobNotFound before the first event
+        async for job in self.job_watch.watch(job_id):
+            yield job
 
     async def wait_job(
-        self, job_id: str, on_progress: Callable[[JobPublic], None] | None = None, poll_s: float = 0.25
+        self, job_id: str, on_progress: Callable[[JobPublic], None] | None = None
     ) -> JobPublic:
         """Blocks until the job ends; `on_progress` sees every change (the CLI's progress bar)."""
         last = self.get_job(job_id)
-        async for job in self.watch_job(job_id, poll_s=poll_s):
+        async for job in self.watch_job(job_id):
             last = job
             if on_progress is not None:
                 on_progress(job)

@@ -82,6 +82,20 @@ class JobSettings(BaseModel):
     allow_embedded_store_with_celery: bool = False  # only when the API never opens the store
 
 
+class HttpSettings(BaseModel):
+    """The HTTP edge (api/guard.py): who may connect and how much one request or client may take."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    open_access: bool = False  # serve with no API keys on a non-loopback address (everyone gets in)
+    allowed_hosts: list[str] = Field(default_factory=list)  # Host names besides loopback ones; "*": any
+    allowed_origins: list[str] = Field(default_factory=list)  # other origins that may POST/DELETE
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # every body but uploads (max_upload_bytes)
+    event_streams: int = Field(default=256, ge=1)  # job event streams open at once, in total
+    event_streams_per_client: int = Field(default=16, ge=1)  # ... per API key (no keys: per address)
+    failed_keys_per_minute: int = Field(default=30, ge=1)  # wrong keys per address before 429
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPTICITE_", env_nested_delimiter="__", extra="forbid")
 
@@ -106,6 +120,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     ocr_request: OcrRequestSettings = Field(default_factory=OcrRequestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,9 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 
 from fastapi import Request, UploadFile
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import UploadTooLarge
 
@@ -60,42 +57,6 @@ def staged_upload(uploads_dir: Path, filename: str | None) -> Iterator[Path]:
 
 def too_large_message(limit: int) -> str:
     return f"the upload is over the limit of {limit} bytes; split or compress the file"
-
-
-class UploadBodyLimit:
-    """ASGI middleware: a request body under `paths` is refused (413) once it passes `limit` bytes
-    plus multipart framing, as it streams in, before Starlette's parser spools the rest to disk."""
-
-    def __init__(self, app: ASGIApp, limit: int, paths: tuple[str, ...]) -> None:
-        self.app, self.limit, self.paths = app, limit, paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(self.paths):
-            await self.app(scope, receive, send)
-            return
-        allowed = self.limit + MULTIPART_SLACK_BYTES
-        header = Headers(scope=scope).get("content-length", "")
-        declared = int(header) if header.isdigit() else 0  # a declared size is refused up front
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            if declared <= allowed:
-                message = await receive()
-                received += len(message.get("body", b"")) if message["type"] == "http.request" else 0
-            if declared > allowed or received > allowed:
-                # an HTTPException passes FastAPI's body parsing as is; the app's handler renders it
-                raise HTTPException(413, too_large_message(self.limit))
-            return message
-
-        async def closing(message: Message) -> None:
-            # the rest of the body is never read: close the connection after the 413 so the client
-            # stops sending (uvicorn would otherwise drain the body to keep the connection alive)
-            if message["type"] == "http.response.start" and max(declared, received) > allowed:
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, limited, closing)
 
 
 async def save_upload(upload: UploadFile, request: Request, limit: int, target: Path) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api import metrics
 from api.deps import KeyDep, ServicesDep
+from api.errors import public_message
 from api.routes.jobs import SSE_HEADERS, sse
 from api.schemas import ChatRequest
 from api.services import scope_filters
@@ -38,6 +39,8 @@ async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[
         except OpticiteError as exc:  # the 200 is sent: the error becomes the last event
             log.warning("chat stream failed: %s: %s", exc.code, exc.message)
             metrics.HTTP_ERRORS.labels(code=exc.code).inc()
-            yield sse("error", exc.to_body())
+            yield sse(
+                "error", {"error": {"code": exc.code, "message": public_message(exc.code, exc.message)}}
+            )
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

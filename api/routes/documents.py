@@ -26,6 +26,8 @@ from ingest.ocr.engine import OcrOptions, PreprocessOptions
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 BOX_FORM = "x0,y0,x1,y1: 4 numbers in 0..1 of the page"
+MAX_BOXES = 100  # highlights per page image: each is drawn on the full-size page
+MAX_OFFSET = 2**31 - 1
 
 
 def _split(value: str | None) -> list[str]:
@@ -33,8 +35,11 @@ def _split(value: str | None) -> list[str]:
 
 
 def parse_boxes(value: str | None) -> list[BBox]:
-    """The `boxes` query: `x0,y0,x1,y1;x0,...` in 0..1 of the page."""
-    return [parse_box(part, "boxes", f"{BOX_FORM}, boxes separated by ';'") for part in _split_boxes(value)]
+    """The `boxes` query: `x0,y0,x1,y1;x0,...` in 0..1 of the page, at most MAX_BOXES."""
+    parts = _split_boxes(value)
+    if len(parts) > MAX_BOXES:
+        raise BadRequest(f"boxes: {len(parts)} boxes; at most {MAX_BOXES} are drawn per request")
+    return [parse_box(part, "boxes", f"{BOX_FORM}, boxes separated by ';'") for part in parts]
 
 
 def parse_box(value: str, param: str, form: str = BOX_FORM) -> BBox:
@@ -107,7 +112,7 @@ def list_documents(
     kb: Annotated[str | None, Query()] = None,
     status: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DocumentList:
     if kb is not None:
         require_kb(scope, kb)

@@ -8,7 +8,9 @@ chat front-ends raise and show them as they do for OpenAI.
 from __future__ import annotations
 
 import base64
+import json
 import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,11 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import KeyDep, ServicesDep
-from api.errors import BadRequest, NotFound
+from api.errors import BadRequest, NotFound, public_message
 from api.routes.jobs import SSE_HEADERS
-from api.schemas import EmbeddingRequest, KbPublic
+from api.schemas import ChatCompletionBody, EmbeddingRequest, KbPublic
 from api.services import scope_filters
-from retrieval.chat import KB_PREFIX, ChatCompletionRequest, complete_chat, kb_from_model, stream_chat
+from retrieval.chat import KB_PREFIX, complete_chat, kb_from_model, stream_chat
 from retrieval.hits import SearchFilters
 
 router = APIRouter(tags=["openai"])
@@ -78,16 +80,29 @@ async def get_model(services: ServicesDep, scope: KeyDep, model_id: str) -> dict
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    services: ServicesDep, scope: KeyDep, body: ChatCompletionRequest
+    services: ServicesDep, scope: KeyDep, body: ChatCompletionBody
 ) -> dict[str, Any] | StreamingResponse:
     """`model` names the kb; the message carries [n] markers, the reply `citations` and `flags`."""
     scope_filters(SearchFilters(kb=kb_from_model(body.model)), scope)  # 403 before any stream starts
     service = await services.chat_service(scope)
     if body.stream:
         return StreamingResponse(
-            stream_chat(body, service), media_type="text/event-stream", headers=SSE_HEADERS
+            public_errors(stream_chat(body, service)), media_type="text/event-stream", headers=SSE_HEADERS
         )
     return await complete_chat(body, service)
+
+
+async def public_errors(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream with a service fault's message in its last chunk made public (the retrieval layer
+    writes the fault's own message, which may name the server's URL; the log keeps it)."""
+    async for chunk in chunks:
+        if chunk.startswith("data: {") and '"error"' in chunk:
+            data = json.loads(chunk[6:])
+            if isinstance(data.get("error"), dict):
+                error = data["error"]
+                error["message"] = public_message(str(error.get("code")), str(error.get("message")))
+                chunk = f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        yield chunk
 
 
 @router.post("/embeddings")

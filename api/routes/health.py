@@ -1,18 +1,24 @@
-"""/healthz (the process is up), /readyz (DB, store, OCR and LLM servers answer), /metrics."""
+"""/healthz (the process is up), /readyz (DB, store, OCR and LLM servers answer), /metrics.
+
+Where API keys are set, /metrics needs one (RequestGuard) and /readyz shows its checks only with
+one: both would otherwise tell anyone about every kb's work and the services behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api import metrics
+from api.auth import key_scope
 from api.db import JobRow
 from api.deps import ServicesDep
+from api.errors import Unauthorized
 from api.services import Services
 
 router = APIRouter(tags=["health"])
@@ -55,10 +61,19 @@ async def readiness(services: Services) -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
     checks = await readiness(services)
     ready = all(v.startswith("ok") for v in checks.values())
-    body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+    try:
+        key_scope(services.settings, authorization, x_api_key)
+        body["checks"] = checks
+    except Unauthorized:
+        pass  # probes get the status; the details need a key
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

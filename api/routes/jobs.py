@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from api.auth import presented_key
 from api.deps import KeyDep, ServicesDep
 from api.schemas import JobPublic
 
@@ -24,16 +27,40 @@ def get_job(services: ServicesDep, scope: KeyDep, job_id: str) -> JobPublic:
     return services.get_job(job_id, scope)
 
 
+class SlotStream(StreamingResponse):
+    """An event stream that gives its slot back however it ends: done, client gone, never started."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+        self.release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release()
+
+
 @router.get("/{job_id}/events")
-def job_events(services: ServicesDep, scope: KeyDep, job_id: str) -> StreamingResponse:
-    """`progress` events while the job runs, then one `done` event with the terminal state."""
+def job_events(
+    request: Request,
+    services: ServicesDep,
+    scope: KeyDep,
+    job_id: str,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """`progress` events while the job runs, then one `done` event with the terminal state.
+    Open streams are bounded per API key (per address with no keys) and in total: 429 past that."""
     services.get_job(job_id, scope)  # 404 before the stream starts
+    client = presented_key(authorization, x_api_key) or (request.client.host if request.client else "")
+    services.stream_slots.take(client)
 
     async def events() -> AsyncIterator[str]:
         async for job in services.watch_job(job_id, scope):
             yield sse("done" if job.terminal else "progress", job.model_dump())
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return SlotStream(events(), lambda: services.stream_slots.give_back(client))
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)

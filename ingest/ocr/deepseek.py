@@ -264,31 +264,35 @@ class DeepSeekEngine:
                 response = await self._client.post(
                     url, json=body, headers=self._headers, timeout=_timeout(self.config)
                 )
+            # Messages reach clients (page quality reasons): the URL and exception text go to the log.
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
                 # A page that takes longer than read_timeout_s would take as long again: no retry.
+                log.warning("DeepSeek-OCR at %s did not answer within the timeout: %r", url, exc)
                 raise EngineTimeout(
-                    f"DeepSeek-OCR at {url} did not answer within the timeout ({exc!r})"
+                    "DeepSeek-OCR did not answer within the timeout (deepseek.read_timeout_s)"
                 ) from exc
             except httpx.TransportError as exc:
                 if last:
+                    log.warning("cannot reach DeepSeek-OCR at %s after %d tries: %r", url, attempt + 1, exc)
                     raise EngineUnavailable(
-                        f"cannot reach DeepSeek-OCR at {url} after {attempt + 1} tries ({exc!r}); "
-                        "check that vLLM is running and the url setting"
+                        f"cannot reach DeepSeek-OCR after {attempt + 1} tries; "
+                        "check that vLLM is running and the deepseek.url setting"
                     ) from exc
                 await asyncio.sleep(self._backoff(attempt, None))
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 if last:
+                    log.warning("DeepSeek-OCR answered HTTP %d: %s", response.status_code, _snippet(response))
                     raise EngineBadResponse(
-                        f"DeepSeek-OCR answered HTTP {response.status_code} {_snippet(response)} "
-                        f"after {attempt + 1} tries"
+                        f"DeepSeek-OCR answered HTTP {response.status_code} after {attempt + 1} tries"
                     )
                 await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
                 continue
             if response.status_code >= 400:
-                raise EngineBadResponse(
-                    f"DeepSeek-OCR refused the request: HTTP {response.status_code} {_snippet(response)}"
+                log.warning(
+                    "DeepSeek-OCR refused a request: HTTP %d: %s", response.status_code, _snippet(response)
                 )
+                raise EngineBadResponse(f"DeepSeek-OCR refused the request: HTTP {response.status_code}")
             return _parse_reply(response)
         raise AssertionError("unreachable: the loop returns or raises")
 
@@ -304,9 +308,8 @@ def _parse_reply(response: httpx.Response) -> Completion:
     try:
         reply = _Reply.model_validate_json(response.content)
     except ValueError as exc:
-        raise EngineBadResponse(
-            f"DeepSeek-OCR sent a reply that is not a chat completion: {_snippet(response)}"
-        ) from exc
+        log.warning("DeepSeek-OCR sent a reply that is not a chat completion: %s", _snippet(response))
+        raise EngineBadResponse("DeepSeek-OCR sent a reply that is not a chat completion") from exc
     choice = reply.choices[0]
     usage = {k: v for k, v in (reply.usage or {}).items() if isinstance(v, int)}
     return Completion(

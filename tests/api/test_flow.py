@@ -148,7 +148,7 @@ def test_document_detail_carries_its_card_and_search_finds_it(tmp_path: Path) ->
     page.insert_text((72, 200), "1. Term. This Agreement lasts two years from the date above.", fontsize=11)
     doc.save(pdf)
     doc.close()
-    with TestClient(create_app(test_settings(tmp_path / "data"))) as client:
+    with TestClient(create_app(test_settings(tmp_path / "data")), base_url="http://127.0.0.1") as client:
         with pdf.open("rb") as f:
             sub = client.post("/v1/documents", files={"file": f}, data={"kb": "cards"}).json()
         client.portal.call(client.app.state.services.wait_job, sub["job_id"])  # type: ignore[attr-defined]

@@ -77,7 +77,7 @@ def test_reindex_route_answers_with_the_jobs_and_scopes_by_key(tmp_path: Path) -
         tmp_path / "data",
         api_keys=[{"key": "key-beta-0001", "kbs": ["beta"]}, {"key": "key-all-00001", "kbs": ["*"]}],
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         pdf = make_pdf(tmp_path / "c.pdf", pages=1)
         with pdf.open("rb") as f:
             reply = client.post(

@@ -137,11 +137,14 @@ async def test_5xx_after_every_retry_raises_bad_response(fake_vllm: FakeVllm, cl
     assert len(fake_vllm.requests) == 3
 
 
-async def test_other_4xx_is_not_retried(fake_vllm: FakeVllm, client) -> None:
+async def test_other_4xx_is_not_retried(
+    fake_vllm: FakeVllm, client, caplog: pytest.LogCaptureFixture
+) -> None:
     engine = DeepSeekEngine(fast_config(fake_vllm.url, model="no-such-model"), client)
-    with pytest.raises(EngineBadResponse, match="404.*does not exist"):
+    with pytest.raises(EngineBadResponse, match="refused the request: HTTP 404$"):
         await engine.recognize(make_page(), OcrOptions())
     assert len(fake_vllm.requests) == 1
+    assert "does not exist" in caplog.text  # vLLM's reason goes to the log; clients see the status
 
 
 async def test_dropped_connection_is_retried(fake_vllm: FakeVllm, client) -> None:

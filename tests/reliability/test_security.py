@@ -38,6 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator[
             data_dir=folder / "data",
             api_keys=keys,
             max_upload_bytes=2_000_000,
+            http={"failed_keys_per_minute": 1000},  # the tests here try many wrong keys on purpose
             webhooks={"secret": HOOK_SECRET, "allow_private_targets": True, "retries": 1, "backoff_s": 0.05},
             answer={
                 "backend": "llm",

@@ -105,14 +105,16 @@ class Process:
 
 
 class ApiProcess(Process):
-    """`opticite serve` on a fixed free loopback port (kept across restarts)."""
+    """`opticite serve --host HOST` on a fixed free port (kept across restarts); `url` reaches it
+    over loopback (127.0.0.1 when it listens on every address)."""
 
-    def __init__(self, overrides: Mapping[str, Any], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, overrides: Mapping[str, Any], log: Path, port: int | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(
-            [*OPTICITE, "serve", "--port", str(self.port)], clean_environ() | flat_env(overrides), log
-        )
+        self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.port}"
+        argv = [*OPTICITE, "serve", "--host", host, "--port", str(self.port)]
+        super().__init__(argv, clean_environ() | flat_env(overrides), log)
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
