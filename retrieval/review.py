@@ -274,7 +274,10 @@ async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: Extrac
     if value is None:
         return FieldValue(name=spec.name, found=False)
     typed = spec.type in ("date", "duration", "jurisdiction", "pattern")
-    citation = cite(first.n, by_chunk[first.chunk_id], value) if value != first.quote else first
+    # a date or a pattern's match is cited word by word; a period or a jurisdiction with its clause's
+    # sentence, which is what states its conditions ("unless either party gives notice ...")
+    narrow = spec.type in ("date", "pattern") or (from_card and spec.type == "text")
+    citation = cite(first.n, by_chunk[first.chunk_id], value) if narrow and value != first.quote else first
     return FieldValue(
         name=spec.name,
         found=True,

@@ -86,7 +86,9 @@ def test_a_real_contract_gives_each_term_with_its_words_and_absent_terms_not_fou
     assert law.clause == "6"
     assert law.regions and all(r.page == 2 for r in law.regions)
     renewal = got["Renewal Term"]
-    assert renewal.found and renewal.normalized == 12 and renewal.regions[0].page == 2
+    assert renewal.found and renewal.value == "one (1) year" and renewal.normalized == 12
+    assert "automatically renew" in str(renewal.quote)  # a period is cited with its clause's sentence
+    assert renewal.regions[0].page == 2
     # no effective date and no notice period for renewal: its dates and 30/60-day periods are about other things
     assert not got["Effective Date"].found and not got["Notice Period To Terminate Renewal"].found
     assert got["Document Name"].value == "SUPPLY AGREEMENT" and got["Document Name"].confidence == 0.9
