@@ -18,7 +18,7 @@ from starlette.routing import Route
 from api import metrics
 from api.errors import UploadTooLarge
 from api.mcp_server import McpEndpoint
-from api.routes import chat, documents, facade, health, jobs, ocr, samples, search
+from api.routes import chat, documents, facade, health, jobs, ocr, review, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
 from api.uploads import UploadBodyLimit
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan)
     mcp = McpEndpoint(lambda: app.state.services)
     app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
-    for module in (documents, jobs, search, chat, facade, ocr, samples):
+    for module in (documents, jobs, search, chat, facade, ocr, samples, review):
         app.include_router(module.router, prefix="/v1")
     app.add_middleware(UploadBodyLimit, limit=settings.max_upload_bytes, paths=UPLOAD_PATHS)
     app.include_router(health.router)
