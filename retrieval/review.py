@@ -131,6 +131,45 @@ CONTRACT = Schema(
         FieldSpec(
             name="Governing Law", question="What is the governing law of this agreement?", type="jurisdiction"
         ),
+        # clause fields CUAD also labels (not in cuad-dev's metadata, so unmeasured): "yes" with the clause
+        FieldSpec(
+            name="Termination For Convenience",
+            question="Can a party terminate this agreement for convenience, without cause?",
+            type="yes_no",
+            patterns=[r"\bterminat\w*\b.*\b(convenience|without cause|for any reason|at any time)\b"],
+        ),
+        FieldSpec(
+            name="Cap On Liability",
+            question="Is either party's liability limited or capped at an amount?",
+            patterns=[r"\bliabilit\w*\b.*\b(exceed|limited to|cap|maximum|aggregate)\b"],
+        ),
+        FieldSpec(
+            name="Anti-Assignment",
+            question="Can a party assign this agreement without the other party's consent?",
+            type="yes_no",
+            patterns=[r"\bassign\w*\b.*\b(consent|approval)\b|\b(consent|approval)\b.*\bassign"],
+        ),
+        FieldSpec(
+            name="Non-Compete",
+            question="Is a party restricted from competing with the other?",
+            type="yes_no",
+            patterns=[r"\bcompet\w*"],
+        ),
+        FieldSpec(
+            name="Exclusivity", question="Is the relationship exclusive?", type="yes_no", patterns=[r"\bexclusiv\w*"]
+        ),
+        FieldSpec(
+            name="Audit Rights",
+            question="Does a party have the right to audit the other's books and records?",
+            type="yes_no",
+            patterns=[r"\baudit\w*|\binspect\w*"],
+        ),
+        FieldSpec(
+            name="License Grant",
+            question="Does a party grant a license?",
+            type="yes_no",
+            patterns=[r"\b(grants?|granted)\b.*\blicen[cs]e"],
+        ),
     ],
 )
 BUILT_IN = {"contract": CONTRACT}

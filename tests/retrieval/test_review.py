@@ -41,6 +41,7 @@ PAGE_2 = [
     "4. Renewal. This Agreement shall automatically renew for successive one (1) year renewal terms.",
     "5. Confidentiality. Each party shall keep the other party's information confidential.",
     "6. Governing Law. This Agreement shall be governed by the laws of the State of New York.",
+    "7. Assignment. Neither party may assign this Agreement without the prior written consent of the other.",
 ]
 
 
@@ -93,6 +94,9 @@ def test_a_real_contract_gives_each_term_with_its_words_and_absent_terms_not_fou
     assert not got["Effective Date"].found and not got["Notice Period To Terminate Renewal"].found
     assert got["Document Name"].value == "SUPPLY AGREEMENT" and got["Document Name"].confidence == 0.9
     assert "December 31, 2025" in str(got["Expiration Date"].quote)
+    assignment = got["Anti-Assignment"]
+    assert assignment.found and assignment.value == "yes" and assignment.clause == "7"
+    assert not got["Audit Rights"].found and not got["Non-Compete"].found and not got["License Grant"].found
     for field in fields:
         if field.found:
             assert field.regions and all(isinstance(r.bbox, BBox) for r in field.regions)
