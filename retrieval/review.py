@@ -156,7 +156,10 @@ CONTRACT = Schema(
             patterns=[r"\bcompet\w*"],
         ),
         FieldSpec(
-            name="Exclusivity", question="Is the relationship exclusive?", type="yes_no", patterns=[r"\bexclusiv\w*"]
+            name="Exclusivity",
+            question="Is the relationship exclusive?",
+            type="yes_no",
+            patterns=[r"\bexclusiv\w*"],
         ),
         FieldSpec(
             name="Audit Rights",
