@@ -219,23 +219,13 @@ def _where(data: Any, error: Any) -> str:
 
 # --- reading a value out of a quote ---------------------------------------------------------------
 
+# the number words `retrieval.extractive` counts as a period's number
+# fmt: off
 _NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "fifteen": 15,
-    "thirty": 30,
-    "sixty": 60,
-    "ninety": 90,
-}  # fmt: skip  (the words `retrieval.extractive` counts as a period's number)
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "twelve": 12, "fifteen": 15, "thirty": 30, "sixty": 60, "ninety": 90,
+}
+# fmt: on
 _MONTHS_PER = {"day": 1 / 30, "week": 7 / 30, "month": 1, "year": 12}
 _JURISDICTION = re.compile(
     r"\b(?i:laws?\s+of\s+(?:the\s+)?(?:(?:State|Commonwealth|Province|Republic)\s+of\s+)?)"
@@ -266,7 +256,7 @@ def jurisdiction(text: str) -> str | None:
 
 
 def _readable(name: str) -> str:
-    """ "NEW YORK" (a clause in capitals) -> "New York"."""
+    """A name from a clause in capitals, as usually written: "NEW YORK" -> "New York"."""
     return name.title().replace(" Of ", " of ") if name.isupper() else name
 
 
