@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -11,20 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli_files import CliError
+from api.review_table import rows, table_csv
 from retrieval.review import BUILT_IN, SchemaError, load_schema
-
-CSV_COLUMNS = (
-    "doc_id",
-    "filename",
-    "field",
-    "found",
-    "value",
-    "normalized",
-    "quote",
-    "clause",
-    "pages",
-    "confidence",
-)
 
 
 def schema_argument(source: str) -> str | dict[str, Any]:
@@ -37,44 +23,12 @@ def schema_argument(source: str) -> str | dict[str, Any]:
         raise CliError(str(exc)) from exc
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-
-
-def rows(table: dict[str, Any]) -> list[dict[str, str]]:
-    out = []
-    for doc in table["documents"]:
-        for field in doc["fields"]:
-            pages = sorted({r["page"] for r in field["regions"]})
-            out.append(
-                {
-                    "doc_id": doc["doc_id"],
-                    "filename": doc["filename"],
-                    "field": field["name"],
-                    "found": "yes" if field["found"] else "no",
-                    "value": _cell(field["value"]),
-                    "normalized": _cell(field["normalized"]),
-                    "quote": _cell(field["quote"]),
-                    "clause": _cell(field["clause"]),
-                    "pages": _cell(pages),
-                    "confidence": f"{field['confidence']:.2f}",
-                }
-            )
-    return out
-
-
 def render(table: dict[str, Any], fmt: str) -> str:
     """The table as JSON, CSV, or (printed) a rich table per document."""
     if fmt == "json":
         return json.dumps(table, indent=2, ensure_ascii=False)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows(table))
-        return buffer.getvalue()
+        return table_csv(table)
     console = Console(record=True, width=140)
     for doc in table["documents"]:
         grid = Table(title=f"{doc['filename']} ({doc['doc_id']})", show_lines=False)

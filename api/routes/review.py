@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KeyDep, ServicesDep
 from api.review import extract_table, stored_table
+from api.review_table import table_csv
 
 router = APIRouter(tags=["review"])
 
@@ -28,12 +29,14 @@ async def extract(services: ServicesDep, scope: KeyDep, body: ExtractRequest) ->
     return await extract_table(services, body.kb, body.doc_ids, body.schema_, scope)
 
 
-@router.get("/extract")
+@router.get("/extract", response_model=None)
 async def extract_results(
     services: ServicesDep,
     scope: KeyDep,
     kb: str,
     schema: str = Query("contract", description="the built-in schema's name"),
-) -> dict[str, Any]:
-    """The stored table: documents not read yet (or changed since) are left out."""
-    return stored_table(services, kb, schema, scope)
+    format: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | Response:
+    """The stored table: documents not read yet (or changed since) are left out; CSV a row per field."""
+    table = stored_table(services, kb, schema, scope)
+    return Response(table_csv(table), media_type="text/csv") if format == "csv" else table

@@ -40,6 +40,9 @@ def test_extract_reads_each_term_once_and_forgets_it_with_the_document(tmp_path:
         again = client.post("/v1/extract", json={"kb": "contracts", "doc_ids": [doc_id]}).json()
         assert again["read"] == 0 and again["documents"] == table["documents"]
         assert client.get("/v1/extract", params={"kb": "contracts"}).json()["documents"] == table["documents"]
+        csv_reply = client.get("/v1/extract", params={"kb": "contracts", "format": "csv"})
+        assert csv_reply.headers["content-type"].startswith("text/csv")
+        assert "Governing Law,yes,laws of the State of New York,New York" in csv_reply.text
 
         user = {
             "name": "law",
