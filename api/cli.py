@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from api.cli_backend import Backend, LocalBackend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
+from api.cli_review import render, schema_argument
 from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
 from ingest.errors import IngestError, OpticiteError
@@ -347,6 +348,23 @@ def docs_list(
     for d in docs:
         table.add_row(d.id, d.kb, d.filename, d.status, str(d.pages), str(d.chunks))
     Console().print(table)
+
+
+@app.command()
+def extract(
+    ctx: typer.Context,
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
+    schema: str = typer.Option(
+        "contract", "--schema", help="A built-in schema (contract) or a YAML/JSON file."
+    ),
+    doc: list[str] = typer.Option(None, "--doc", help="Only this document id (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV, a row per document and field."),
+) -> None:
+    """Contract review: each schema field read from every document, with its page and clause."""
+    spec = schema_argument(schema)
+    table = _run(_call(_settings(ctx), lambda b: b.extract(kb, doc or None, spec)))
+    typer.echo(render(table, "json" if as_json else "csv" if as_csv else "table"), nl=False)
 
 
 @app.command()

@@ -36,6 +36,9 @@ class Backend(Protocol):
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]: ...
     async def delete(self, doc_id: str) -> None: ...
     async def reindex_kb(self, kb: str) -> list[str]: ...
+    async def extract(
+        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+    ) -> dict[str, Any]: ...
 
 
 class LocalBackend:
@@ -70,6 +73,13 @@ class LocalBackend:
 
     async def reindex_kb(self, kb: str) -> list[str]:
         return await self.services.reindex_kb(kb)
+
+    async def extract(
+        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+    ) -> dict[str, Any]:
+        from api.review import extract_table  # with api.services: loaded only when the CLI opens them
+
+        return await extract_table(self.services, kb, doc_ids, schema, None)
 
 
 def _api_key(settings: Settings) -> str | None:

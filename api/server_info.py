@@ -177,6 +177,13 @@ class ServerClient:
         reply = await self.request("POST", "/v1/ask", json=request.model_dump(exclude_none=True))
         return dict(reply.json())
 
+    async def extract(
+        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+    ) -> dict[str, Any]:
+        body = {"kb": kb, "schema": schema} | ({"doc_ids": doc_ids} if doc_ids else {})
+        reply = await self.request("POST", "/v1/extract", json=body, timeout=None)
+        return dict(reply.json())
+
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
         params: dict[str, Any] = {"limit": limit} | ({"kb": kb} if kb else {})
         reply = await self.request("GET", "/v1/documents", params=params)

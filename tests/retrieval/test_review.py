@@ -1,0 +1,150 @@
+"""Contract review: schemas validate with errors naming the field; a real PDF's terms are read with
+their words' boxes, and a term the contract lacks is not found."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from ingest.chunking import ChunkingConfig, chunk_document
+from ingest.layout import BBox
+from ingest.ocr.textlayer import TextLayerEngine
+from ingest.page import PageImage
+from retrieval.answer import AnswerConfig, ExtractiveAnswerer
+from retrieval.embed import SentenceTransformerEmbedder
+from retrieval.review import (
+    CONTRACT,
+    FieldSpec,
+    SchemaError,
+    extract_document,
+    jurisdiction,
+    load_schema,
+    months,
+    parse_schema,
+)
+from retrieval.search import KnowledgeBase
+
+PAGE_1 = [
+    "SUPPLY AGREEMENT",
+    "This Supply Agreement is made and entered into as of March 3, 2021, by and between",
+    'Acme Widgets Inc., a Delaware corporation ("Seller"), and Beta Robotics LLC, a Texas',
+    'limited liability company ("Buyer").',
+    "1. Delivery. Seller shall deliver the goods within thirty (30) days of each purchase order.",
+    "2. Price. Buyer shall pay the prices in Exhibit A within sixty (60) days of each invoice.",
+]
+PAGE_2 = [
+    "3. Term. This Agreement shall continue in force until December 31, 2025, unless terminated earlier.",
+    "4. Renewal. This Agreement shall automatically renew for successive one (1) year renewal terms.",
+    "5. Confidentiality. Each party shall keep the other party's information confidential.",
+    "6. Governing Law. This Agreement shall be governed by the laws of the State of New York.",
+    "7. Assignment. Neither party may assign this Agreement without the prior written consent of the other.",
+]
+
+
+def _contract_pdf(path: Path) -> Path:
+    doc = pymupdf.open()
+    for lines in (PAGE_1, PAGE_2):
+        page = doc.new_page()
+        for i, line in enumerate(lines):
+            page.insert_text((50, 80 + 24 * i), line, fontsize=9)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def _index(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, path: Path) -> None:
+    with pymupdf.open(path) as doc:
+        sizes = [(p.rect.width, p.rect.height) for p in doc]
+    pages = [
+        PageImage(page=i + 1, width=w, height=h, unit="pt", image_png=b"", image_size=(int(w * 2), int(h * 2)), dpi=144, source=path)
+        for i, (w, h) in enumerate(sizes)
+    ]  # fmt: skip
+    layouts = [TextLayerEngine().recognize_sync(p) for p in pages]
+    chunking = ChunkingConfig().fitted(embedder.max_tokens)
+    kb.index_chunks(chunk_document("supply", "kb-a", path.name, layouts, chunking, embedder.count_tokens))
+
+
+def test_a_real_contract_gives_each_term_with_its_words_and_absent_terms_not_found(
+    kb: KnowledgeBase, minilm: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    _index(kb, minilm, _contract_pdf(tmp_path / "supply.pdf"))
+    fields = asyncio.run(extract_document(kb, "supply", CONTRACT, ExtractiveAnswerer(AnswerConfig())))
+    got = {f.name: f for f in fields}
+    assert [f.name for f in fields] == [f.name for f in CONTRACT.fields]
+
+    assert got["Parties"].found and got["Parties"].value == ["Acme Widgets Inc.", "Beta Robotics LLC"]
+    date = got["Agreement Date"]
+    assert date.found and date.normalized == "2021-03-03" and date.quote == "March 3, 2021"
+    # word-level: the date's box is a small part of its line, on page 1
+    [region] = date.regions
+    assert region.page == 1 and region.bbox.x1 - region.bbox.x0 < 0.25
+    law = got["Governing Law"]
+    assert law.found and law.value == "laws of the State of New York" and law.normalized == "New York"
+    assert law.clause == "6"
+    assert law.regions and all(r.page == 2 for r in law.regions)
+    renewal = got["Renewal Term"]
+    assert renewal.found and renewal.value == "one (1) year" and renewal.normalized == 12
+    assert "automatically renew" in str(renewal.quote)  # a period is cited with its clause's sentence
+    assert renewal.regions[0].page == 2
+    # no effective date and no notice period for renewal: its dates and 30/60-day periods are about other things
+    assert not got["Effective Date"].found and not got["Notice Period To Terminate Renewal"].found
+    assert got["Document Name"].value == "SUPPLY AGREEMENT" and got["Document Name"].confidence == 0.9
+    assert "December 31, 2025" in str(got["Expiration Date"].quote)
+    assignment = got["Anti-Assignment"]
+    assert assignment.found and assignment.value == "yes" and assignment.clause == "7"
+    assert not got["Audit Rights"].found and not got["Non-Compete"].found and not got["License Grant"].found
+    for field in fields:
+        if field.found:
+            assert field.regions and all(isinstance(r.bbox, BBox) for r in field.regions)
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [("five (5) years", 60), ("ninety (90) days", 3), ("12 months", 12), ("two weeks", 0.47)],
+)
+def test_periods_in_months(period: str, expected: float) -> None:
+    assert months(period) == expected
+
+
+def test_jurisdiction_names() -> None:
+    assert jurisdiction("governed by the laws of the State of New York, without regard") == "New York"
+    assert jurisdiction("the laws of the Commonwealth of Massachusetts.") == "Massachusetts"
+    assert jurisdiction("the federal laws of the United States and the laws of Delaware") == "Delaware"
+
+
+def test_user_schema_files_and_errors_naming_the_field(tmp_path: Path) -> None:
+    good = tmp_path / "leases.yaml"
+    good.write_text(
+        "name: leases\nfields:\n  - name: Rent\n    question: What is the monthly rent?\n"
+        "  - name: Contract No\n    question: What is the contract number?\n    type: pattern\n"
+        "    patterns: ['合同编号[:：]\\s*\\S+']\n",
+        encoding="utf-8",
+    )
+    schema = load_schema(good)
+    assert [f.type for f in schema.fields] == ["text", "pattern"]
+    assert load_schema("contract") is CONTRACT
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"name": "x", "fields": [{"name": "Ok", "question": "Fine?"}, {"name": "Term", "question": "How long?", "type": "months"}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    with pytest.raises(SchemaError, match=r"fields\[1\] 'Term'\.type"):
+        load_schema(bad)
+    with pytest.raises(SchemaError, match="unique"):
+        parse_schema({"name": "x", "fields": [{"name": "A", "question": "a?a"}] * 2})
+    with pytest.raises(SchemaError, match="regular expression"):
+        load_schema(_written(tmp_path, {"name": "x", "fields": [{"name": "N", "question": "No?", "type": "pattern", "patterns": ["("]}]}))  # fmt: skip
+    with pytest.raises(SchemaError, match="no schema"):
+        load_schema("nonesuch")
+    assert FieldSpec(name="A", question="Why?").type == "text"
+
+
+def _written(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
