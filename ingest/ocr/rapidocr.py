@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,8 +195,9 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
     """Lines grouped into text blocks in reading order; boxes normalized by `size_px`."""
     groups = group_lines(boxes)
     hulls = [_hull(g) for g in groups]
+    headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
     blocks = []
-    for order, i in enumerate(reading_order(hulls)):
+    for order, i in enumerate(reading_order(hulls, headings)):
         h = hulls[i]
         blocks.append(
             Block(
@@ -326,20 +328,21 @@ def _hull(group: list[TextBox]) -> TextBox:
     )
 
 
-def reading_order(hulls: list[TextBox]) -> list[int]:
-    """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands."""
-    return _xy_cut(list(range(len(hulls))), hulls)
+def reading_order(hulls: list[TextBox], headings: AbstractSet[int] = frozenset()) -> list[int]:
+    """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands.
+    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it."""
+    return _xy_cut(list(range(len(hulls))), hulls, headings)
 
 
-def _xy_cut(idx: list[int], hulls: list[TextBox]) -> list[int]:
+def _xy_cut(idx: list[int], hulls: list[TextBox], headings: AbstractSet[int]) -> list[int]:
     if len(idx) <= 1:
         return idx
     cols = _split(idx, hulls, vertical=True)
-    if cols and _is_text_columns(cols, hulls):
-        return _xy_cut(cols[0], hulls) + _xy_cut(cols[1], hulls)
+    if cols and _is_text_columns(cols, hulls) and not any(set(side) <= headings for side in cols):
+        return _xy_cut(cols[0], hulls, headings) + _xy_cut(cols[1], hulls, headings)
     bands = _split(idx, hulls, vertical=False)
     if bands:
-        return _xy_cut(bands[0], hulls) + _xy_cut(bands[1], hulls)
+        return _xy_cut(bands[0], hulls, headings) + _xy_cut(bands[1], hulls, headings)
     return _rows_left_to_right(idx, hulls)
 
 
