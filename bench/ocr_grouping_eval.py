@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         blocks = sorted(build_blocks(boxes, size_px), key=lambda b: b.order)
         text = normalize("\n".join(b.markdown for b in blocks))
         truth = normalize((folder / TESSERACT_PAGES[name]).read_text())
-        scores[name] = {"cer": round(cer(text, truth), 4), "headings": sum(b.kind == "heading" for b in blocks)}
+        scores[name] = {
+            "cer": round(cer(text, truth), 4),
+            "headings": sum(b.kind == "heading" for b in blocks),
+        }
     print(json.dumps(scores, indent=2))
 
 

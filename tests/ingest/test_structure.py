@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -19,7 +18,9 @@ BODY = (
     "unless terminated earlier by either party upon ninety days written notice to the other party."
 )
 LEFT = "The left column opens the story and says that sales grew strongly in the first quarter of the year."
-RIGHT = "The right column closes the story and says that the share price ended the quarter lower than it began."
+RIGHT = (
+    "The right column closes the story and says that the share price ended the quarter lower than it began."
+)
 CH_LEFT = "左栏开头说明公司第一季度营业收入同比增长百分之十二，毛利率保持稳定。"
 CH_RIGHT = "右栏结尾说明股价报七元一角五分，市场对下半年的订单前景较为谨慎。"
 
