@@ -1,8 +1,8 @@
 """How line grouping changes OCR text order: CER of the blocks' text, in reading order, against the truth.
 
-    .venv/bin/python -m bench.ocr_grouping_eval   # OCR once per page, cached in /tmp/opticite-ocr-lines
+    .venv/bin/python -m bench.ocr_grouping_eval --sroie 5   # OCR once per page, cached in /tmp/opticite-ocr-lines
 
-RapidOCR reads each Tesseract test page once (the slow part); its lines are cached, so a change to the
+RapidOCR reads each upright Tesseract test page and a few SROIE receipts once (the slow part); its lines are cached, so a change to the
 grouping (`ingest.ocr.rapidocr.build_blocks`) is re-scored in a second on the same lines. CER is as in
 `bench.ocr_cpu_eval`: Levenshtein over the whitespace-collapsed text, divided by the truth's length.
 """
@@ -13,12 +13,11 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.ocr_cpu_eval import TESSERACT_PAGES, TESTDATA, cer, normalize
+from bench.ocr_cpu_eval import TESTDATA, cases, cer, normalize
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks
 from ingest.sources import open_source
 
 CACHE = Path("/tmp/opticite-ocr-lines")
-UPRIGHT = [name for name in TESSERACT_PAGES if "rotated" not in name]
 
 
 def cached_lines(engine: RapidOcrEngine, path: Path) -> tuple[list[TextBox], tuple[int, int]]:
@@ -37,17 +36,20 @@ def cached_lines(engine: RapidOcrEngine, path: Path) -> tuple[list[TextBox], tup
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--testdata", type=Path, default=TESTDATA, help="the shared testdata folder")
+    parser.add_argument("--sroie", type=int, default=5, help="receipts to score too (of 30)")
     args = parser.parse_args(argv)
     engine = RapidOcrEngine(RapidOcrConfig(threads=1))
-    folder = args.testdata / "tesseract-test"
     scores = {}
-    for name in UPRIGHT:
-        boxes, size_px = cached_lines(engine, folder / name)
+    for case in cases(args.sroie, args.testdata):
+        if case.group == "docling" or "rotated" in case.path.name:
+            continue  # one sentence, or the same text turned: nothing for the grouping to change
+        boxes, size_px = cached_lines(engine, case.path)
         blocks = sorted(build_blocks(boxes, size_px), key=lambda b: b.order)
-        text = normalize("\n".join(b.markdown for b in blocks))
-        truth = normalize((folder / TESSERACT_PAGES[name]).read_text())
-        scores[name] = {
-            "cer": round(cer(text, truth), 4),
+        text = "\n".join(b.markdown for b in blocks)
+        fold = str.casefold if case.fold else str
+        score = cer(normalize(fold(text)), normalize(fold(case.truth)))
+        scores[case.path.name] = {
+            "cer": round(score, 4),
             "headings": sum(b.kind == "heading" for b in blocks),
         }
     print(json.dumps(scores, indent=2))

@@ -1,5 +1,5 @@
 """Headings on OCR pages, from the text and the line heights alone (no fonts): numbered side headings
-("1. TERM; TERMINATION" in a margin column), short ALL CAPS lines and lines clearly taller than the body.
+("1. TERM; TERMINATION" in a margin column), one-line ALL CAPS titles and lines clearly taller than the body.
 
 Pure functions on any engine's blocks and lines; boxes are normalized (0..1 of the page).
 """
@@ -17,12 +17,11 @@ TALL_RATIO = 1.4  # a one-line block this much taller than the page's median lin
 
 
 def is_side_heading(text: str) -> bool:
-    """A short numbered title ("1. TERM; TERMINATION", "Section 4 Payment") or a short ALL CAPS title,
-    the kind contracts set in a margin column beside the clause's text."""
+    """A short numbered title ("1. TERM; TERMINATION", "Section 4 Payment"), the kind contracts set in a
+    margin column beside the clause's text. Unnumbered caps are not enough: a table's header row
+    ("CODE/DESC   PRICE Disc AMOUNT") looks the same."""
     number = parse_number(text)
-    if number is not None:
-        return bool(number.rest.strip()) and is_title_like(number.rest)
-    return is_caps_title(text)
+    return number is not None and bool(number.rest.strip()) and is_title_like(number.rest)
 
 
 def is_caps_title(text: str) -> bool:

@@ -102,7 +102,8 @@ def test_two_columns_are_read_left_column_first_without_mixing(
 
 def test_headings_are_short_titles_not_sentences() -> None:
     assert is_side_heading("1. TERM; TERMINATION")
-    assert is_side_heading("GOVERNING LAW")
+    assert is_side_heading("Section 4 Payment")
+    assert not is_side_heading("CODE/DESC")  # a table header beside its columns
     assert not is_side_heading("1. The Company shall pay the fees. It may not refuse.")
     assert not is_side_heading("Total:")
     caps, sentence = text_block("DEFINITIONS", 0.1), text_block("The parties agree as follows.", 0.2)
