@@ -114,15 +114,15 @@ class Case:
     fold: bool = False  # compare case-folded
 
 
-def cases(sroie: int) -> list[Case]:
-    tess, docling = TESTDATA / "tesseract-test", TESTDATA / DOCLING_OCR
+def cases(sroie: int, testdata: Path = TESTDATA) -> list[Case]:
+    tess, docling = testdata / "tesseract-test", testdata / DOCLING_OCR
     out = [
         Case("tesseract", tess / image, (tess / truth).read_text())
         for image, truth in TESSERACT_PAGES.items()
     ]
     docling_truth = (docling / DOCLING_TRUTH).read_text()
     out += [Case("docling", docling / "sources" / name, docling_truth) for name in DOCLING_PAGES]
-    for image in sorted((TESTDATA / "sroie-sample" / "img").glob("*.jpg"))[:sroie]:
+    for image in sorted((testdata / "sroie-sample" / "img").glob("*.jpg"))[:sroie]:
         lines = (image.parent.parent / "box" / f"{image.stem}.csv").read_text(errors="replace").splitlines()
         truth = "\n".join(line.split(",", 8)[8] for line in lines if line.count(",") >= 8)
         out.append(Case("sroie", image, truth, fold=True))

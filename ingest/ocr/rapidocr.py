@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
+from ingest.ocr.structure import is_side_heading, mark_headings
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
 from ingest.page import PageImage
 from ingest.preprocess import PreparedPage, decode_png, preprocess_page
@@ -193,8 +195,9 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
     """Lines grouped into text blocks in reading order; boxes normalized by `size_px`."""
     groups = group_lines(boxes)
     hulls = [_hull(g) for g in groups]
+    headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
     blocks = []
-    for order, i in enumerate(reading_order(hulls)):
+    for order, i in enumerate(reading_order(hulls, headings)):
         h = hulls[i]
         blocks.append(
             Block(
@@ -209,7 +212,7 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
                 ],
             )
         )
-    return blocks
+    return mark_headings(blocks)
 
 
 def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
@@ -236,11 +239,21 @@ def build_segments(boxes: list[TextBox]) -> list[Segment]:
     out: list[Segment] = []
     for r, segs in enumerate(phrases):
         nearby = gutters[max(0, r - NEARBY_ROWS) : r + NEARBY_ROWS + 1]
-        if len(segs) > 1 and not gutters[r] and not _in_gutter(segs, nearby):
+        if len(segs) > 1 and _side_heading(segs, width):
+            out += [segs[0], [b for seg in segs[1:] for b in seg]]
+        elif len(segs) > 1 and not gutters[r] and not _in_gutter(segs, nearby):
             out.append([b for seg in segs for b in seg])
         else:
             out.extend(segs)
     return out
+
+
+def _side_heading(segs: list[Segment], width: float) -> bool:
+    """A margin heading beside the first line of its clause: "1. TERM; TERMINATION   This Agreement ..."."""
+    rest = _hull([b for seg in segs[1:] for b in seg])
+    text = " ".join(b.text for b in segs[0])
+    wide = rest.width >= max(2 * MIN_COLUMN_SHARE * width, MIN_COLUMN_HEIGHTS * rest.height)
+    return wide and is_side_heading(text)  # a form row ("TOTAL ... 12.00") has a short value instead
 
 
 def _column_gutters(segs: list[Segment], width: float) -> list[tuple[float, float]]:
@@ -315,21 +328,35 @@ def _hull(group: list[TextBox]) -> TextBox:
     )
 
 
-def reading_order(hulls: list[TextBox]) -> list[int]:
-    """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands."""
-    return _xy_cut(list(range(len(hulls))), hulls)
+def reading_order(hulls: list[TextBox], headings: AbstractSet[int] = frozenset()) -> list[int]:
+    """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands.
+    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it."""
+    return _xy_cut(list(range(len(hulls))), hulls, headings)
 
 
-def _xy_cut(idx: list[int], hulls: list[TextBox]) -> list[int]:
+def _xy_cut(idx: list[int], hulls: list[TextBox], headings: AbstractSet[int]) -> list[int]:
     if len(idx) <= 1:
         return idx
     cols = _split(idx, hulls, vertical=True)
-    if cols and _is_text_columns(cols, hulls):
-        return _xy_cut(cols[0], hulls) + _xy_cut(cols[1], hulls)
+    if cols and _is_text_columns(cols, hulls) and not any(set(side) <= headings for side in cols):
+        return _xy_cut(cols[0], hulls, headings) + _xy_cut(cols[1], hulls, headings)
     bands = _split(idx, hulls, vertical=False)
     if bands:
-        return _xy_cut(bands[0], hulls) + _xy_cut(bands[1], hulls)
-    return sorted(idx, key=lambda i: (hulls[i].y0, hulls[i].x0))
+        return _xy_cut(bands[0], hulls, headings) + _xy_cut(bands[1], hulls, headings)
+    return _rows_left_to_right(idx, hulls)
+
+
+def _rows_left_to_right(idx: list[int], hulls: list[TextBox]) -> list[int]:
+    """Top to bottom; blocks starting on one row (a side heading beside its clause) left to right."""
+    out: list[int] = []
+    row: list[int] = []
+    for i in sorted(idx, key=lambda i: hulls[i].y0):
+        first = hulls[row[0]] if row else None
+        if first and hulls[i].y0 - first.y0 > ROW_OVERLAP * min(first.height, hulls[i].height):
+            out += sorted(row, key=lambda i: hulls[i].x0)
+            row = []
+        row.append(i)
+    return out + sorted(row, key=lambda i: hulls[i].x0)
 
 
 def _split(idx: list[int], hulls: list[TextBox], vertical: bool) -> tuple[list[int], list[int]] | None:

@@ -1,0 +1,110 @@
+"""OCR structure on rendered pages: side headings, columns and headings, read by the real RapidOCR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine
+from ingest.ocr.structure import is_side_heading, mark_headings
+from ingest.sources import open_source
+
+PAGE_PT = (612, 792)
+BODY = (
+    "This Agreement shall commence on the Effective Date and continue for a period of three years, "
+    "unless terminated earlier by either party upon ninety days written notice to the other party."
+)
+LEFT = "The left column opens the story and says that sales grew strongly in the first quarter of the year."
+RIGHT = (
+    "The right column closes the story and says that the share price ended the quarter lower than it began."
+)
+CH_LEFT = "左栏开头说明公司第一季度营业收入同比增长百分之十二，毛利率保持稳定。"
+CH_RIGHT = "右栏结尾说明股价报七元一角五分，市场对下半年的订单前景较为谨慎。"
+
+
+@pytest.fixture(scope="module")
+def engine() -> RapidOcrEngine:
+    return RapidOcrEngine(RapidOcrConfig(threads=2, auto_orient=False))
+
+
+def read(engine: RapidOcrEngine, tmp_path: Path, draw: object) -> PageLayout:
+    doc = pymupdf.open()
+    page = doc.new_page(width=PAGE_PT[0], height=PAGE_PT[1])
+    draw(page)  # type: ignore[operator]
+    path = tmp_path / "page.pdf"
+    doc.save(path)
+    with open_source(path) as source:
+        return engine.recognize_sync(source.render_page(1))
+
+
+def in_order(layout: PageLayout) -> list[Block]:
+    return sorted(layout.blocks, key=lambda b: b.order)
+
+
+def text_block(text: str, y0: float) -> Block:
+    bbox = BBox(x0=0.1, y0=y0, x1=0.5, y1=y0 + 0.015)
+    return Block(kind="text", markdown=text, bbox=bbox, lines=[Line(text=text, bbox=bbox)])
+
+
+def squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_side_heading_is_its_own_heading_block_read_before_its_clause(
+    engine: RapidOcrEngine, tmp_path: Path
+) -> None:
+    def draw(page: pymupdf.Page) -> None:
+        for i, title in enumerate(["1. TERM; TERMINATION", "2. PAYMENT"]):
+            top = 90 + i * 160
+            page.insert_text((50, top + 11), title, fontsize=11)
+            page.insert_textbox(pymupdf.Rect(230, top, 560, top + 140), BODY, fontsize=11)
+
+    blocks = in_order(read(engine, tmp_path, draw))
+    texts = [squeeze(b.markdown) for b in blocks]
+    term = texts.index("1.TERM;TERMINATION")
+    assert texts[term + 1].startswith("ThisAgreement")
+    assert texts.index("2.PAYMENT") > term + 1
+    # no block spans the heading column and the clause's text
+    assert all(b.bbox.x0 > 0.3 or b.bbox.x1 < 0.4 for b in blocks)
+
+
+def two_columns(left: str, right: str, fontname: str = "helv") -> object:
+    def draw(page: pymupdf.Page) -> None:
+        page.insert_text((50, 70), "QUARTERLY REVIEW", fontsize=20)
+        for x0, text in [(50, left), (320, right)]:
+            rect = pymupdf.Rect(x0, 100, x0 + 240, 400)
+            assert page.insert_textbox(rect, (text + " ") * 4, fontsize=12, fontname=fontname) >= 0
+
+    return draw
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "fontname"),
+    [(LEFT, RIGHT, "helv"), (CH_LEFT, CH_RIGHT, "china-s")],
+    ids=["english", "chinese"],
+)
+def test_two_columns_are_read_left_column_first_without_mixing(
+    engine: RapidOcrEngine, tmp_path: Path, left: str, right: str, fontname: str
+) -> None:
+    blocks = in_order(read(engine, tmp_path, two_columns(left, right, fontname)))
+    assert blocks[0].kind == "heading"
+    assert squeeze(blocks[0].markdown) == "QUARTERLYREVIEW"
+    body = blocks[1:]
+    assert all(b.bbox.x1 < 0.5 or b.bbox.x0 > 0.5 for b in body)  # no block spans both columns
+    sides = ["left" if b.bbox.x1 < 0.5 else "right" for b in body]
+    assert sides == sorted(sides)  # every left block before every right one
+    text = squeeze("".join(b.markdown for b in body))
+    assert text.index(squeeze(left)[:8]) < text.index(squeeze(right)[:8])
+
+
+def test_headings_are_short_titles_not_sentences() -> None:
+    assert is_side_heading("1. TERM; TERMINATION")
+    assert is_side_heading("Section 4 Payment")
+    assert not is_side_heading("CODE/DESC")  # a table header beside its columns
+    assert not is_side_heading("1. The Company shall pay the fees. It may not refuse.")
+    assert not is_side_heading("Total:")
+    caps, sentence = text_block("DEFINITIONS", 0.1), text_block("The parties agree as follows.", 0.2)
+    assert [b.kind for b in mark_headings([caps, sentence])] == ["heading", "text"]
