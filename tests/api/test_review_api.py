@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.retrieval.test_review import _contract_pdf
+from tests.support.documents import contract_pdf
 from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def _ingest(client: httpx.Client, pdf: Path) -> str:
 
 
 def test_extract_reads_each_term_once_and_forgets_it_with_the_document(tmp_path: Path) -> None:
-    pdf = _contract_pdf(tmp_path / "supply.pdf")
+    pdf = contract_pdf(tmp_path / "supply.pdf")
     with LiveServer(test_settings(tmp_path / "data")) as server, server.client() as client:
         doc_id = _ingest(client, pdf)
         reply = client.post("/v1/extract", json={"kb": "contracts"})

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.api.test_cli import run, run_json
-from tests.retrieval.test_review import _contract_pdf
+from tests.support.documents import contract_pdf
 
 pytestmark = pytest.mark.slow
 
 
 def test_extract_prints_the_contract_table_as_json_csv_and_text(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    pdf = _contract_pdf(tmp_path / "supply.pdf")
+    pdf = contract_pdf(tmp_path / "supply.pdf")
     assert run(data, "ingest", str(pdf), "--kb", "deals").exit_code == 0
 
     table = run_json(data, "extract", "--kb", "deals", "--json")

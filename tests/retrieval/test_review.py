@@ -27,33 +27,7 @@ from retrieval.review import (
     parse_schema,
 )
 from retrieval.search import KnowledgeBase
-
-PAGE_1 = [
-    "SUPPLY AGREEMENT",
-    "This Supply Agreement is made and entered into as of March 3, 2021, by and between",
-    'Acme Widgets Inc., a Delaware corporation ("Seller"), and Beta Robotics LLC, a Texas',
-    'limited liability company ("Buyer").',
-    "1. Delivery. Seller shall deliver the goods within thirty (30) days of each purchase order.",
-    "2. Price. Buyer shall pay the prices in Exhibit A within sixty (60) days of each invoice.",
-]
-PAGE_2 = [
-    "3. Term. This Agreement shall continue in force until December 31, 2025, unless terminated earlier.",
-    "4. Renewal. This Agreement shall automatically renew for successive one (1) year renewal terms.",
-    "5. Confidentiality. Each party shall keep the other party's information confidential.",
-    "6. Governing Law. This Agreement shall be governed by the laws of the State of New York.",
-    "7. Assignment. Neither party may assign this Agreement without the prior written consent of the other.",
-]
-
-
-def _contract_pdf(path: Path) -> Path:
-    doc = pymupdf.open()
-    for lines in (PAGE_1, PAGE_2):
-        page = doc.new_page()
-        for i, line in enumerate(lines):
-            page.insert_text((50, 80 + 24 * i), line, fontsize=9)
-    doc.save(path)
-    doc.close()
-    return path
+from tests.support.documents import contract_pdf
 
 
 def _index(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, path: Path) -> None:
@@ -71,7 +45,7 @@ def _index(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, path: Path)
 def test_a_real_contract_gives_each_term_with_its_words_and_absent_terms_not_found(
     kb: KnowledgeBase, minilm: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
-    _index(kb, minilm, _contract_pdf(tmp_path / "supply.pdf"))
+    _index(kb, minilm, contract_pdf(tmp_path / "supply.pdf"))
     fields = asyncio.run(extract_document(kb, "supply", CONTRACT, ExtractiveAnswerer(AnswerConfig())))
     got = {f.name: f for f in fields}
     assert [f.name for f in fields] == [f.name for f in CONTRACT.fields]

@@ -50,3 +50,32 @@ def make_pdf(path: Path, pages: int = 2, scanned: bool = False, seed: str = "") 
     doc.save(path)
     doc.close()
     return path
+
+
+PAGE_1 = [
+    "SUPPLY AGREEMENT",
+    "This Supply Agreement is made and entered into as of March 3, 2021, by and between",
+    'Acme Widgets Inc., a Delaware corporation ("Seller"), and Beta Robotics LLC, a Texas',
+    'limited liability company ("Buyer").',
+    "1. Delivery. Seller shall deliver the goods within thirty (30) days of each purchase order.",
+    "2. Price. Buyer shall pay the prices in Exhibit A within sixty (60) days of each invoice.",
+]
+PAGE_2 = [
+    "3. Term. This Agreement shall continue in force until December 31, 2025, unless terminated earlier.",
+    "4. Renewal. This Agreement shall automatically renew for successive one (1) year renewal terms.",
+    "5. Confidentiality. Each party shall keep the other party's information confidential.",
+    "6. Governing Law. This Agreement shall be governed by the laws of the State of New York.",
+    "7. Assignment. Neither party may assign this Agreement without the prior written consent of the other.",
+]
+
+
+def contract_pdf(path: Path) -> Path:
+    """A two-page supply agreement whose terms the contract review schema reads (tests of `extract`)."""
+    doc = pymupdf.open()
+    for lines in (PAGE_1, PAGE_2):
+        page = doc.new_page()
+        for i, line in enumerate(lines):
+            page.insert_text((50, 80 + 24 * i), line, fontsize=9)
+    doc.save(path)
+    doc.close()
+    return path
