@@ -15,6 +15,7 @@ import httpx
 from retrieval.e5 import E5Embedder
 from retrieval.embed_config import EmbedderConfig, resolve_device
 from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
+from retrieval.language_shift import LANGUAGE_SHIFT_VERSION, LanguageShift
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -177,7 +178,8 @@ def embedder_name(config: EmbedderConfig) -> str:
     model = config.model or {"e5": "multilingual-e5-small", "local": "all-MiniLM-L6-v2"}.get(
         config.backend, ""
     )
-    return f"{config.backend}:{model}"
+    shift = f"+language-shift-v{LANGUAGE_SHIFT_VERSION}" if config.shifts_language() else ""
+    return f"{config.backend}:{model}{shift}"
 
 
 def build_embedder(config: EmbedderConfig) -> Embedder:
@@ -188,7 +190,8 @@ def build_embedder(config: EmbedderConfig) -> Embedder:
         raise UnknownBackend(
             f"unknown embedder backend {config.backend!r}; set embedder.backend to one of: {known}"
         ) from None
-    return factory(config)
+    embedder = factory(config)
+    return LanguageShift(embedder) if config.shifts_language() else embedder
 
 
 def _bundled_model_path() -> str:

@@ -28,6 +28,11 @@ class EmbedderConfig(BaseModel):
     backoff_s: float = 0.5
     dim: int | None = None  # http: vector size; None = ask the server once
     max_tokens: int = 512  # http: what the server's model reads
+    # move Chinese vectors into the English frame (retrieval.language_shift); None = on for "e5" only
+    language_shift: bool | None = None
+
+    def shifts_language(self) -> bool:
+        return self.backend == "e5" if self.language_shift is None else self.language_shift
 
     def prefixes(self) -> tuple[str, str]:
         """(query prefix, passage prefix): explicit ones win, else known model families."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ingest.chunking import CARD_HEADING, Chunk
 from retrieval.card_fields import asked_field, put_cards_first
+from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
@@ -129,5 +130,17 @@ class KnowledgeBase:
     def _search(self, query: str, request: StoreQuery, top_k: int) -> list[SearchHit]:
         if request.sparse is not None and not request.sparse.indices and request.dense is None:
             return []  # nothing to match on (only punctuation)
-        hits = self.store.query(request)
+        hits = self._hybrid_across_scripts(query, request) or self.store.query(request)
         return self.reranker.rerank(query, hits, top_k) if self.reranker else hits[:top_k]
+
+    def _hybrid_across_scripts(self, query: str, request: StoreQuery) -> list[SearchHit] | None:
+        """Fusion with imputed sparse ranks when the dense candidates hold another script (cross_script)."""
+        if request.dense is None or request.sparse is None or request.fusion != "rrf":
+            return None
+        wide = {"limit": request.prefetch_limit}
+        dense = self.store.query(request.model_copy(update={"sparse": None, **wide}))
+        if not has_other_script(query, dense):
+            return None
+        sparse = self.store.query(request.model_copy(update={"dense": None, **wide}))
+        fused = fuse_across_scripts(query, dense, sparse, request.rrf_weights, request.rrf_k)
+        return fused[: request.limit]

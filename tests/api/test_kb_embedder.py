@@ -53,7 +53,7 @@ async def test_a_kb_built_with_another_embedder_is_refused_until_reindexed(tmp_p
     assert hits and hits[0].doc_id == doc_id
     assert second.files(doc_id).ocr_log.read_text() == ocr_log  # no page was read again
     with second.db.session() as s:
-        assert s.get_one(KbRow, "alpha").embedder == "e5:multilingual-e5-small"
+        assert s.get_one(KbRow, "alpha").embedder == "e5:multilingual-e5-small+language-shift-v1"
     await second.aclose()
 
 

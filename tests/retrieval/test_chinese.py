@@ -1,10 +1,13 @@
 """A small Chinese check: a Chinese contract beside an English one, read from real PDFs' text layers,
-chunked, indexed with the default embedder (multilingual e5) and asked in Chinese and in English.
+chunked, indexed with the default embedder (multilingual e5, with retrieval.language_shift) and asked in
+Chinese and in English.
 
-Issue 12's targets: Chinese questions find their page first >= 0.9 of the time (asserted here, across
-the knowledge base); English questions about Chinese pages >= 0.6 with English pages beside them. The
-second is not met by e5-small (English questions prefer English pages; docs/benchmarks.md has the figure),
-so what is asserted is the cross-language match within the Chinese contract.
+Issue 12's targets: Chinese questions find their page first >= 0.9 of the time; English questions about
+Chinese pages >= 0.6 with English pages beside them. The language shift and the cross-script fusion
+(retrieval.cross_script) were chosen on the first four Chinese pages (English questions first: 1 of 4
+before, 3 of 4 after); the last four were written afterwards (0 of 4 before, 2 of 4 after). Asserted:
+Chinese questions >= 0.9, English questions across the knowledge base >= 0.5, and within the Chinese
+contract >= 0.75.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.textlayer import TextLayerConfig, TextLayerEngine
 from ingest.page import PageImage
-from retrieval.e5 import E5Embedder
-from retrieval.embed import EmbedderConfig
+from retrieval.embed import EmbedderConfig, build_embedder
 from retrieval.hits import SearchFilters
 from retrieval.search import KnowledgeBase
 from retrieval.sparse import SparseEncoder
@@ -54,6 +56,30 @@ CHINESE_PAGES = [
         ["什么情况下可以解除合同？", "违约后多长时间内必须纠正？"],
         ["When may a party terminate the contract for breach?"],
     ),
+    # written after retrieval.language_shift was chosen on the four pages above: a fresh check
+    (
+        "第九条 不可抗力\n因地震、台风、洪水、战争等不可抗力导致不能履行合同的，受影响一方应在事件发生后"
+        "十日内书面通知对方，并免除相应责任。",
+        ["发生不可抗力要在多久内通知对方？"],
+        ["How soon must a party give notice of a force majeure event?"],
+    ),
+    (
+        "第四条 押金\n承租人应在签订本合同时向出租人支付相当于两个月租金的押金，合同期满且无违约的，"
+        "出租人应在十五日内无息退还。",
+        ["押金是多少，什么时候退还？"],
+        ["How much is the security deposit and when is it returned?"],
+    ),
+    (
+        "第十条 转租\n未经出租人书面同意，承租人不得将租赁房屋全部或部分转租给第三方。",
+        ["承租人可以转租吗？"],
+        ["Can the tenant sublet the premises?"],
+    ),
+    (
+        "第十三条 通知\n本合同项下的通知应以书面形式送达对方在本合同首页所列地址，以快递方式发送的，"
+        "签收之日视为送达。",
+        ["通知怎样才算送达？"],
+        ["When is a notice sent by courier deemed delivered?"],
+    ),
 ]
 ENGLISH_PAGES = [
     "4. Delivery. The Supplier shall deliver the goods to the Buyer's warehouse in Rotterdam within "
@@ -64,6 +90,9 @@ ENGLISH_PAGES = [
     "dollars per occurrence during the term.",
     "11. Intellectual Property. All patents, copyrights and trade secrets in the deliverables remain "
     "the property of the party that created them.",
+    "5. Inspection. The Buyer may inspect the goods within seven days of delivery and reject any that do "
+    "not conform to the specification.",
+    "10. Export Control. Neither party shall export the goods to any country under a trade embargo.",
 ]
 
 
@@ -99,7 +128,7 @@ def _layouts(pdf: Path) -> list:
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     tmp = tmp_path_factory.mktemp("chinese")
-    embedder = E5Embedder(EmbedderConfig(device="cpu"))
+    embedder = build_embedder(EmbedderConfig(device="cpu"))
     store = VectorStore(StoreConfig(path=str(tmp / "qdrant")), embedder.dim)
     knowledge_base = KnowledgeBase(store, embedder, SparseEncoder())
     config = ChunkingConfig().fitted(embedder.max_tokens)
@@ -123,6 +152,12 @@ def test_chinese_questions_find_their_chinese_page_first(kb: KnowledgeBase) -> N
     asked = [(page, q) for page, (_, zh, _) in enumerate(CHINESE_PAGES, start=1) for q in zh]
     found = [_first_page(kb, q) == ("zh", page) for page, q in asked]
     assert sum(found) / len(found) >= 0.9, list(zip(asked, found, strict=True))
+
+
+def test_english_questions_find_chinese_pages_among_english_ones(kb: KnowledgeBase) -> None:
+    asked = [(page, q) for page, (_, _, en) in enumerate(CHINESE_PAGES, start=1) for q in en]
+    found = [_first_page(kb, q) == ("zh", page) for page, q in asked]
+    assert sum(found) / len(found) >= 0.5, list(zip(asked, found, strict=True))
 
 
 def test_english_questions_find_their_page_in_the_chinese_contract(kb: KnowledgeBase) -> None:
