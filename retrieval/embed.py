@@ -8,31 +8,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from retrieval.e5 import E5Embedder
-from retrieval.embed_config import EmbedderConfig, resolve_device
+from retrieval.embed_config import Embedder, EmbedderConfig, resolve_device
 from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
 from retrieval.language_shift import LANGUAGE_SHIFT_VERSION, LanguageShift
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class Embedder(Protocol):
-    @property
-    def dim(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
-
-    def embed_query(self, text: str) -> list[float]: ...
 
 
 class SentenceTransformerEmbedder:

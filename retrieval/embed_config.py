@@ -1,6 +1,9 @@
-"""The embedder's settings, apart from the embedders so that every backend module can read them."""
+"""The embedder's settings and interface, apart from the embedders so that every backend module can read them."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -9,6 +12,20 @@ _KNOWN_PREFIXES: list[tuple[str, str, str]] = [
     ("e5", "query: ", "passage: "),
     ("bge", "Represent this sentence for searching relevant passages: ", ""),
 ]
+
+
+class Embedder(Protocol):
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
 
 
 class EmbedderConfig(BaseModel):

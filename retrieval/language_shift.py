@@ -17,13 +17,11 @@ import re
 import threading
 from collections.abc import Sequence
 from importlib import resources
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from retrieval.embed import Embedder
+from retrieval.embed_config import Embedder
 
 LANGUAGE_SHIFT_VERSION = 1  # recorded in the kb's embedder name: changing the shift needs a reindex
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
