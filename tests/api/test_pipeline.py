@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,24 @@ from tests.support.documents import make_pdf
 
 
 class CountingRecognizer:
-    def __init__(self, fail: set[int] = frozenset(), delay_s: float = 0.0) -> None:  # type: ignore[assignment]
+    def __init__(self, fail: set[int] = frozenset(), delay_s: float = 0.0, hold_until: int = 0) -> None:  # type: ignore[assignment]
         self.calls: list[int] = []
         self.fail = fail
         self.delay_s = delay_s
         self.in_flight = self.max_in_flight = 0
+        # hold each page until this many are in flight at once (or 60 s): concurrency without timing luck
+        self.hold_until = hold_until
+        self.crowded = asyncio.Event()
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         self.calls.append(page.page)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.hold_until and self.in_flight >= self.hold_until:
+            self.crowded.set()
+        if self.hold_until:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.crowded.wait(), 60)
         await asyncio.sleep(self.delay_s)
         self.in_flight -= 1
         quality = Quality(status="failed", reason="boom") if page.page in self.fail else Quality()
@@ -123,9 +132,9 @@ async def test_cancel_stops_between_pages(tmp_path: Path) -> None:
 
 async def test_pages_run_concurrently_within_the_bound(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "a.pdf", pages=8)
-    rec = CountingRecognizer(delay_s=0.05)
+    rec = CountingRecognizer(delay_s=0.05, hold_until=3)
     await _run(_pipeline(rec, concurrency=3), pdf, DocumentFiles(tmp_path / "d"))
-    assert rec.max_in_flight == 3
+    assert rec.max_in_flight == 3  # three pages were held together, never a fourth
 
 
 async def test_a_page_saved_by_a_duplicate_batch_meanwhile_is_not_ocrd_again(tmp_path: Path) -> None:
