@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
 from ingest.layout import Block, PageLayout
@@ -54,7 +54,9 @@ MODE_PROCESSOR_KWARGS: dict[str, dict[str, Any]] = {
     "large": {"base_size": 1280, "image_size": 1280, "crop_mode": False},
     "gundam": {"base_size": 1024, "image_size": 640, "crop_mode": True},
 }
-CONTEXT_TOKENS = 8192
+CONTEXT_TOKENS = 8192  # DeepSeek-OCR's context; vLLM's --max-model-len may be set lower
+# Room kept for the prompt and the vision tokens: a Gundam page is at most ~920 of them under vLLM.
+PROMPT_RESERVE_TOKENS = 1024
 
 
 class NGramSettings(BaseModel):
@@ -70,9 +72,14 @@ class DeepSeekConfig(BaseModel):
     url: str = "http://127.0.0.1:8000/v1"  # OpenAI base URL, ending in /v1
     model: str = "deepseek-ai/DeepSeek-OCR"  # or deepseek-ai/DeepSeek-OCR-2
     api_key: str | None = None
-    # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the 8192-token context.
-    max_tokens: int = Field(default=7168, gt=0, le=CONTEXT_TOKENS)
+    # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the server's context.
+    max_tokens: int = Field(default=7168, gt=0)
     concurrency: int = Field(default=64, gt=0)  # pages in flight; vLLM batches them
+    # What the vLLM server was started with (--max-model-len, --max-num-seqs), so that what we ask
+    # for fits: max_tokens + PROMPT_RESERVE_TOKENS <= server_max_model_len, and, when the server's
+    # sequences are given, concurrency <= server_max_num_seqs (a small card has no KV cache to spare).
+    server_max_model_len: int = Field(default=CONTEXT_TOKENS, gt=PROMPT_RESERVE_TOKENS, le=CONTEXT_TOKENS)
+    server_max_num_seqs: int | None = Field(default=None, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=300.0, gt=0)
     retries: int = Field(default=3, ge=0)  # extra tries on connection errors, 429 and 5xx
@@ -85,6 +92,23 @@ class DeepSeekConfig(BaseModel):
     # After a service error (unreachable, timeout, 5xx after `retries`): True reads the page with the
     # CPU engine now; False leaves it failed with the reason, for `retry` once the server is back.
     cpu_fallback_on_error: bool = True
+
+    @model_validator(mode="after")
+    def _fits_server(self) -> DeepSeekConfig:
+        room = self.server_max_model_len - PROMPT_RESERVE_TOKENS
+        if self.max_tokens > room:
+            raise ValueError(
+                f"deepseek.max_tokens {self.max_tokens} does not fit the server's context: with "
+                f"server_max_model_len {self.server_max_model_len} (vLLM --max-model-len) at most {room} "
+                f"tokens are left after the prompt and the page image; lower max_tokens to {room}"
+            )
+        if self.server_max_num_seqs is not None and self.concurrency > self.server_max_num_seqs:
+            raise ValueError(
+                f"deepseek.concurrency {self.concurrency} is above server_max_num_seqs "
+                f"{self.server_max_num_seqs} (vLLM --max-num-seqs): set concurrency to at most "
+                f"{self.server_max_num_seqs}, or start the server with more sequences"
+            )
+        return self
 
 
 class Completion(BaseModel):
