@@ -14,6 +14,7 @@ const MODES = [
   ["small", "Small 640"],
   ["base", "Base 1024"],
   ["large", "Large 1280"],
+  ["auto", "auto (per page: small or gundam)"],
 ];
 const PROMPTS = [
   ["document", "document to Markdown"],

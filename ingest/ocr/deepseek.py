@@ -19,9 +19,10 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
-from ingest.layout import Block, PageLayout
+from ingest.layout import Block, ModeChoice, PageLayout
 from ingest.ocr.engine import OcrOptions, ResolutionMode
 from ingest.ocr.grounding import PAGE_BOX, parse_grounding, strip_grounding
+from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX, choose_mode, measure_page
 from ingest.page import PageImage
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,6 @@ GROUNDED_PRESETS = frozenset({"document", "locate"})
 # The n-gram blocker would also ban the `<td>`/`</td>` tokens, which legitimately repeat in tables.
 TD_TOKEN_IDS = (128821, 128822)
 
-# Longest image side sent per mode; vLLM's processor then builds its fixed views (docs/ocr-deepseek.md).
-MODE_MAX_SIDE_PX: dict[str, int | None] = {
-    "tiny": 512,
-    "small": 640,
-    "base": 1024,
-    "large": 1280,
-    "gundam": None,
-}
 # DeepSeek's own (base_size, image_size, crop_mode) per mode, for servers that honour mm_processor_kwargs.
 MODE_PROCESSOR_KWARGS: dict[str, dict[str, Any]] = {
     "tiny": {"base_size": 512, "image_size": 512, "crop_mode": False},
@@ -160,9 +153,18 @@ def image_for_mode(page: PageImage, mode: ResolutionMode) -> tuple[bytes, str]:
     return out.getvalue(), "image/png"
 
 
+def auto_modes(config: DeepSeekConfig) -> tuple[ResolutionMode, ...]:
+    """The modes `auto` chooses from, cheapest first. vLLM's own processor gives every image over
+    640 px the same tiles, so there base costs what gundam does with fewer pixels: only small and
+    gundam differ in cost. A server that honours mm_processor_kwargs has base in between."""
+    return ("small", "base", "gundam") if config.send_mm_processor_kwargs else ("small", "gundam")
+
+
 def build_request(page: PageImage, options: OcrOptions, config: DeepSeekConfig, strict: bool = False) -> dict:
-    """The exact JSON body sent to vLLM for one page."""
+    """The exact JSON body sent to vLLM for one page (its mode already chosen, never `auto`)."""
     _, prompt = resolve_prompt(options)
+    if options.mode == "auto":
+        raise BadOcrOption("mode auto is chosen per page (DeepSeekEngine.choose_mode) before the request")
     data, mime = image_for_mode(page, options.mode)
     ngram = config.strict_ngram if strict else config.ngram
     body: dict[str, Any] = {
@@ -274,10 +276,22 @@ class DeepSeekEngine:
     async def recognize(self, page: PageImage, options: OcrOptions, *, strict: bool = False) -> PageLayout:
         """One page; grounded prompts are parsed into blocks, others become one page-level block."""
         preset, _ = resolve_prompt(options)
-        body = build_request(page, options, self.config, strict=strict)
+        choice = await self.choose_mode(page, options)
+        body = build_request(
+            page, options.model_copy(update={"mode": choice.mode}), self.config, strict=strict
+        )
         async with self._slots:
             completion = await self.complete(body)
-        return layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+        layout = layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+        layout.mode = choice
+        return layout
+
+    async def choose_mode(self, page: PageImage, options: OcrOptions) -> ModeChoice:
+        """The requested mode, or with `auto` the cheapest that reads this page (ingest.ocr.mode_choice)."""
+        if options.mode != "auto":
+            return ModeChoice(mode=options.mode, reason="requested")
+        measures = await asyncio.to_thread(measure_page, page)
+        return choose_mode(measures, auto_modes(self.config))
 
     async def complete(self, body: dict) -> Completion:
         """POST with bounded retries; raises EngineUnavailable, EngineTimeout or EngineBadResponse."""

@@ -15,6 +15,7 @@ from ingest.page import PageImage
 
 EngineName = Literal["auto", "textlayer", "rapidocr", "deepseek"]
 ResolutionMode = Literal["tiny", "small", "base", "large", "gundam"]
+OcrMode = Literal["auto", "tiny", "small", "base", "large", "gundam"]  # auto: chosen per page
 
 
 class PreprocessOptions(BaseModel):
@@ -36,7 +37,7 @@ class OcrOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     engine: EngineName = "auto"
-    mode: ResolutionMode = "gundam"
+    mode: OcrMode = "gundam"
     prompt: str = "document"  # a preset name (document, free, figure, describe, locate) or custom text
     locate_text: str | None = None  # for the `locate` preset
     preprocess: PreprocessOptions = PreprocessOptions()

@@ -169,6 +169,7 @@ def test_8gb_client_never_has_more_pages_in_flight_than_the_server_has_sequences
         settings.page_concurrency() == settings.deepseek.concurrency == settings.deepseek.server_max_num_seqs
     )
     assert settings.deepseek.max_tokens <= settings.deepseek.server_max_model_len - 1024
+    assert settings.ocr.mode == "auto"  # the few sequences go further on pages read in small
     # the server's numbers are set in one place: raising them moves the client too
     done = compose("config", "--format", "json", files=EIGHT_GB, variables={"OCR_MAX_NUM_SEQS": "6"})
     assert done.returncode == 0, done.stderr
