@@ -1,6 +1,6 @@
 """`ocr.mode: auto`: the cheapest DeepSeek resolution mode that still reads a scanned page.
 
-Three cheap measurements of the page image (~0.15 s for an A4 page at 144 dpi): the median height
+Three cheap measurements of the page image (0.1–0.3 s for an A4 page at 144 dpi; bench/mode_choice_cost.py): the median height
 of the glyphs (connected components), the share of dark pixels, and the long ruling lines of a
 table grid. A mode downsamples the page to its longest side (`MODE_MAX_SIDE_PX`), so its glyphs
 shrink by the same factor; the first candidate mode, cheapest first, whose glyphs stay at least
@@ -29,7 +29,9 @@ MIN_GLYPHS = 40  # fewer glyph-sized components: no measurable text (a figure, a
 DENSE_INK = 0.2  # dark pixels above this share: a dark, noisy or crowded scan (text pages have 5-10%)
 TABLE_RULES_H = 4  # long horizontal rules of a ruled table...
 TABLE_RULES_HV = (3, 2)  # ...or a grid of horizontal and vertical ones
+MEASURE_SIDE_PX = 2000  # pages larger than this are measured on a copy scaled down to it
 RULE_FRACTION = 0.25  # a rule spans at least this share of the page width (height for vertical ones)
+RULE_THICKNESS = 0.005  # ...and is at most this share of the page's long side thick
 
 # Longest image side the DeepSeek client sends per mode; vLLM's processor then builds its fixed
 # views (docs/ocr-deepseek.md). None: the page as rendered.
@@ -55,6 +57,10 @@ def measure_page(page: PageImage) -> PageMeasures:
     """Glyph height, ink and ruling lines of the rendered page."""
     img = decode_png(page.image_png)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    long_side_px = max(gray.shape)
+    shrink = min(1.0, MEASURE_SIDE_PX / long_side_px)  # large scans are measured on a smaller copy
+    if shrink < 1.0:
+        gray = cv2.resize(gray, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     height, width = ink.shape
     horizontal = _rules(ink, (max(1, int(width * RULE_FRACTION)), 1))
@@ -62,12 +68,12 @@ def measure_page(page: PageImage) -> PageMeasures:
     text = cv2.subtract(ink, cv2.bitwise_or(horizontal, vertical))
     heights = _glyph_heights(text, height)
     return PageMeasures(
-        long_side_px=max(width, height),
-        glyph_px=float(np.median(heights)) if len(heights) >= MIN_GLYPHS else None,
+        long_side_px=long_side_px,
+        glyph_px=float(np.median(heights)) / shrink if len(heights) >= MIN_GLYPHS else None,
         glyphs=len(heights),
         ink=float(np.count_nonzero(ink)) / ink.size,
-        rules_h=_count_components(horizontal),
-        rules_v=_count_components(vertical),
+        rules_h=_count_rules(horizontal, across=True),
+        rules_v=_count_rules(vertical, across=False),
     )
 
 
@@ -77,9 +83,11 @@ def _rules(ink: np.ndarray, kernel_size: tuple[int, int]) -> np.ndarray:
     return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
 
 
-def _count_components(mask: np.ndarray) -> int:
-    count, _ = cv2.connectedComponents(mask)
-    return int(count) - 1  # the background is a component too
+def _count_rules(mask: np.ndarray, across: bool) -> int:
+    """Thin strokes only: a black scan margin or a dark photo also survives the opening, but thick."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    thickness = stats[1:, cv2.CC_STAT_HEIGHT if across else cv2.CC_STAT_WIDTH]
+    return int(np.count_nonzero(thickness <= max(3, RULE_THICKNESS * max(mask.shape))))
 
 
 def _glyph_heights(text: np.ndarray, page_height_px: int) -> np.ndarray:
