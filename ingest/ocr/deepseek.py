@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
+from ingest.errors import BadOcrOption
 from ingest.layout import Block, ModeChoice, PageLayout
+from ingest.ocr.chat_server import ChatServer, ChatServerConfig, Completion
 from ingest.ocr.engine import OcrOptions, ResolutionMode
 from ingest.ocr.grounding import PAGE_BOX, parse_grounding, strip_grounding
 from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX, choose_mode, measure_page
@@ -59,25 +58,15 @@ class NGramSettings(BaseModel):
     window_size: int = Field(default=90, gt=0)
 
 
-class DeepSeekConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = "http://127.0.0.1:8000/v1"  # OpenAI base URL, ending in /v1
+class DeepSeekConfig(ChatServerConfig):
     model: str = "deepseek-ai/DeepSeek-OCR"  # or deepseek-ai/DeepSeek-OCR-2
-    api_key: str | None = None
     # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the server's context.
     max_tokens: int = Field(default=7168, gt=0)
-    concurrency: int = Field(default=64, gt=0)  # pages in flight; vLLM batches them
     # What the vLLM server was started with (--max-model-len, --max-num-seqs), so that what we ask
     # for fits: max_tokens + PROMPT_RESERVE_TOKENS <= server_max_model_len, and, when the server's
     # sequences are given, concurrency <= server_max_num_seqs (a small card has no KV cache to spare).
     server_max_model_len: int = Field(default=CONTEXT_TOKENS, gt=PROMPT_RESERVE_TOKENS, le=CONTEXT_TOKENS)
     server_max_num_seqs: int | None = Field(default=None, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-    read_timeout_s: float = Field(default=300.0, gt=0)
-    retries: int = Field(default=3, ge=0)  # extra tries on connection errors, 429 and 5xx
-    backoff_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=10.0, ge=0)
     ngram: NGramSettings = NGramSettings()
     # The router's retry after a loop: shorter n-grams are banned over a longer window.
     strict_ngram: NGramSettings = NGramSettings(ngram_size=20, window_size=180)
@@ -102,28 +91,6 @@ class DeepSeekConfig(BaseModel):
                 f"{self.server_max_num_seqs}, or start the server with more sequences"
             )
         return self
-
-
-class Completion(BaseModel):
-    text: str
-    finish_reason: str | None
-    usage: dict[str, int] | None
-
-
-class _Message(BaseModel):
-    content: str | None = None
-
-
-class _Choice(BaseModel):
-    message: _Message
-    finish_reason: str | None = None
-
-
-class _Reply(BaseModel):
-    """vLLM's reply; unknown fields are ignored (strict in, lenient out)."""
-
-    choices: list[_Choice] = Field(min_length=1)
-    usage: dict[str, Any] | None = None
 
 
 def resolve_prompt(options: OcrOptions) -> tuple[str, str]:
@@ -195,83 +162,13 @@ def build_request(page: PageImage, options: OcrOptions, config: DeepSeekConfig, 
     return body
 
 
-POOL_SHARD_CONNECTIONS = 16
-
-
-def build_client(config: DeepSeekConfig) -> httpx.AsyncClient:
-    """A client sized for `concurrency` pages in flight, with the configured timeouts."""
-    shards = -(-config.concurrency // POOL_SHARD_CONNECTIONS)
-    per_shard = -(-config.concurrency // shards)
-    limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-    transport = _ShardedTransport([httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)])
-    return httpx.AsyncClient(timeout=_timeout(config), transport=transport)
-
-
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools behind one client, each request to the least busy one.
-
-    httpcore scans every connection of its pool on each request and response, so one pool of 256
-    connections spends milliseconds of CPU per page; pools of 16 keep that flat (bench/ocr_throughput.py).
-    """
-
-    def __init__(self, shards: list[httpx.AsyncHTTPTransport]) -> None:
-        self._shards = shards
-        self._busy = [0] * len(shards)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        i = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[i] += 1
-        try:
-            response = await self._shards[i].handle_async_request(request)
-        except BaseException:
-            self._busy[i] -= 1
-            raise
-        response.stream = _ReleasingStream(response.stream, lambda: self._release(i))
-        return response
-
-    def _release(self, i: int) -> None:
-        self._busy[i] -= 1
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-
-class _ReleasingStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._release is not None:
-                self._release()
-                self._release = None
-
-
-def _timeout(config: DeepSeekConfig) -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=config.connect_timeout_s,
-        read=config.read_timeout_s,
-        write=config.read_timeout_s,
-        pool=config.read_timeout_s,
-    )
-
-
 class DeepSeekEngine:
     name = "deepseek"
 
     def __init__(self, config: DeepSeekConfig, client: httpx.AsyncClient) -> None:
         self.config = config
-        self._client = client
+        self.server = ChatServer(config, client, "DeepSeek-OCR", "deepseek")
         self._slots = asyncio.Semaphore(config.concurrency)
-        self._headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
 
     async def recognize(self, page: PageImage, options: OcrOptions, *, strict: bool = False) -> PageLayout:
         """One page; grounded prompts are parsed into blocks, others become one page-level block."""
@@ -281,7 +178,7 @@ class DeepSeekEngine:
             page, options.model_copy(update={"mode": choice.mode}), self.config, strict=strict
         )
         async with self._slots:
-            completion = await self.complete(body)
+            completion = await self.server.complete(body)
         layout = layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
         layout.mode = choice
         return layout
@@ -292,72 +189,6 @@ class DeepSeekEngine:
             return ModeChoice(mode=options.mode, reason="requested")
         measures = await asyncio.to_thread(measure_page, page)
         return choose_mode(measures, auto_modes(self.config))
-
-    async def complete(self, body: dict) -> Completion:
-        """POST with bounded retries; raises EngineUnavailable, EngineTimeout or EngineBadResponse."""
-        url = self.config.url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.config.retries + 1):
-            last = attempt == self.config.retries
-            try:
-                response = await self._client.post(
-                    url, json=body, headers=self._headers, timeout=_timeout(self.config)
-                )
-            # Messages reach clients (page quality reasons): the URL and exception text go to the log.
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
-                # A page that takes longer than read_timeout_s would take as long again: no retry.
-                log.warning("DeepSeek-OCR at %s did not answer within the timeout: %r", url, exc)
-                raise EngineTimeout(
-                    "DeepSeek-OCR did not answer within the timeout (deepseek.read_timeout_s)"
-                ) from exc
-            except httpx.TransportError as exc:
-                if last:
-                    log.warning("cannot reach DeepSeek-OCR at %s after %d tries: %r", url, attempt + 1, exc)
-                    raise EngineUnavailable(
-                        f"cannot reach DeepSeek-OCR after {attempt + 1} tries; "
-                        "check that vLLM is running and the deepseek.url setting"
-                    ) from exc
-                await asyncio.sleep(self._backoff(attempt, None))
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if last:
-                    log.warning("DeepSeek-OCR answered HTTP %d: %s", response.status_code, _snippet(response))
-                    raise EngineBadResponse(
-                        f"DeepSeek-OCR answered HTTP {response.status_code} after {attempt + 1} tries"
-                    )
-                await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
-                continue
-            if response.status_code >= 400:
-                log.warning(
-                    "DeepSeek-OCR refused a request: HTTP %d: %s", response.status_code, _snippet(response)
-                )
-                raise EngineBadResponse(f"DeepSeek-OCR refused the request: HTTP {response.status_code}")
-            return _parse_reply(response)
-        raise AssertionError("unreachable: the loop returns or raises")
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        delay = self.config.backoff_s * 2**attempt
-        if retry_after is not None:
-            with contextlib.suppress(ValueError):  # an HTTP date: keep our own backoff
-                delay = max(delay, float(retry_after))
-        return min(delay, self.config.backoff_max_s)
-
-
-def _parse_reply(response: httpx.Response) -> Completion:
-    try:
-        reply = _Reply.model_validate_json(response.content)
-    except ValueError as exc:
-        log.warning("DeepSeek-OCR sent a reply that is not a chat completion: %s", _snippet(response))
-        raise EngineBadResponse("DeepSeek-OCR sent a reply that is not a chat completion") from exc
-    choice = reply.choices[0]
-    usage = {k: v for k, v in (reply.usage or {}).items() if isinstance(v, int)}
-    return Completion(
-        text=choice.message.content or "", finish_reason=choice.finish_reason, usage=usage or None
-    )
-
-
-def _snippet(response: httpx.Response, limit: int = 200) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def layout_from_completion(page: PageImage, completion: Completion, *, grounded: bool) -> PageLayout:

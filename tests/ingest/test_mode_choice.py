@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine, auto_modes, build_client
+from ingest.ocr.chat_server import build_client
+from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine, auto_modes
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.mode_choice import PageMeasures, choose_mode, measure_page
 from ingest.page import PageImage
