@@ -7,6 +7,7 @@ const ENGINES = [
   ["textlayer", "text layer"],
   ["rapidocr", "RapidOCR (CPU)"],
   ["deepseek", "DeepSeek-OCR"],
+  ["vlm", "vision model (screenshots, drawings)"],
 ];
 const MODES = [
   ["gundam", "Gundam (tiles + 1024 overview)"],

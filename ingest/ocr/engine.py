@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.layout import PageLayout
 from ingest.page import PageImage
 
-EngineName = Literal["auto", "textlayer", "rapidocr", "deepseek"]
+EngineName = Literal["auto", "textlayer", "rapidocr", "deepseek", "vlm"]
 ResolutionMode = Literal["tiny", "small", "base", "large", "gundam"]
 OcrMode = Literal["auto", "tiny", "small", "base", "large", "gundam"]  # auto: chosen per page
 

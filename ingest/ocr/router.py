@@ -25,6 +25,7 @@ from ingest.page import PageImage
 log = logging.getLogger(__name__)
 
 CPU_ENGINE = "rapidocr"
+VLM_ENGINES = frozenset({"deepseek", "vlm"})  # their output goes through the quality gate
 
 
 def choose_engine(
@@ -76,11 +77,13 @@ def plan_attempts(first: str, options: OcrOptions, available: Collection[str]) -
 
 
 def gate(attempt: Attempt, layout: PageLayout) -> QualityVerdict:
-    """DeepSeek output must pass the quality gate; other engines only their own verdict."""
+    """Vision-model output must pass the quality gate; other engines only their own verdict."""
     if layout.quality.status == "failed":
         return QualityVerdict(ok=False, reason=layout.quality.reason or "engine reported failure")
-    if attempt.engine != "deepseek":
+    if attempt.engine not in VLM_ENGINES:
         return QualityVerdict(ok=True)
+    if attempt.engine != "deepseek":  # a general vision model: plain text, checked for loops and length
+        return assess_quality(layout.raw, layout.blocks, layout.finish_reason, structured=False)
     structured = resolve_prompt(attempt.options)[0] == "document"
     truncated = structured and parse_grounding(layout.raw).truncated
     return assess_quality(
