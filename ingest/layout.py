@@ -182,6 +182,13 @@ class ModeChoice(BaseModel):
     reason: str
 
 
+class KindChoice(BaseModel):
+    """The kind of page the router saw (`ocr.kinds`) and the measurement that decided it."""
+
+    kind: str
+    reason: str
+
+
 class PageLayout(BaseModel):
     """One page as an engine saw it. A failed page is still a PageLayout with quality failed."""
 
@@ -197,6 +204,7 @@ class PageLayout(BaseModel):
     finish_reason: str | None = None
     usage: dict[str, int] | None = None
     mode: ModeChoice | None = None  # DeepSeek pages only
+    page_kind: KindChoice | None = None  # only when routed by kind (engine auto with ocr.kinds)
 
     def content_blocks(self) -> list[Block]:
         """Blocks in reading order, without headers, footers and page numbers."""

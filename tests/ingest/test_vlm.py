@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pymupdf
 import pytest
 
 from ingest.layout import BBox, Line
@@ -15,40 +14,13 @@ from ingest.ocr.grounding import PAGE_BOX
 from ingest.ocr.rapidocr import RapidOcrEngine
 from ingest.ocr.router import OcrRouter
 from ingest.ocr.vlm import DEFAULT_PROMPT, VlmConfig, VlmEngine, place_text
-from ingest.page import PageImage
 from tests.fakes.vllm_server import FakeVllm, Reply, request_image_and_prompt
-
-SIZE = (1280, 800)  # a desktop screenshot, in pixels
-# (text, top-left corner in px, font size): a settings window
-SCREEN = [
-    ("Account settings", (60, 90), 30),
-    ("Display name: Ada Lovelace", (60, 200), 22),
-    ("Storage used: 42.5 GB of 100 GB", (60, 260), 22),
-    ("Two-factor sign-in is turned on", (60, 320), 22),
-]
-
-
-def screenshot() -> PageImage:
-    doc = pymupdf.open()
-    page = doc.new_page(width=SIZE[0], height=SIZE[1])
-    page.draw_rect(pymupdf.Rect(0, 0, SIZE[0], 50), color=None, fill=(0.2, 0.3, 0.6))  # title bar
-    for text, (x, y), size in SCREEN:
-        page.insert_text((x, y), text, fontsize=size)
-    pix = page.get_pixmap(dpi=72)
-    return PageImage(
-        page=1,
-        width=SIZE[0],
-        height=SIZE[1],
-        unit="px",
-        image_png=pix.tobytes("png"),
-        image_size=SIZE,
-        dpi=72,
-    )
+from tests.support.page_kinds import SCREEN, SCREEN_SIZE, settings_window
 
 
 def drawn_box(text: str) -> BBox:
     (x, y), size = next((pos, size) for t, pos, size in SCREEN if t == text)
-    return BBox.from_pixels((x, y - size, x + 0.6 * size * len(text), y + 0.3 * size), SIZE)
+    return BBox.from_pixels((x, y - size, x + 0.6 * size * len(text), y + 0.3 * size), SCREEN_SIZE)
 
 
 def test_reply_lines_take_the_boxes_of_the_detected_lines_they_match() -> None:
@@ -87,7 +59,9 @@ async def test_engine_sends_the_openai_vision_shape_and_locates_the_reply(
     fake_minicpm.script(Reply(content=reply))
     config = VlmConfig(url=fake_minicpm.url, read_timeout_s=30)
     async with build_client(config) as client:
-        layout = await VlmEngine(config, client, rapidocr).recognize(screenshot(), OcrOptions(engine="vlm"))
+        layout = await VlmEngine(config, client, rapidocr).recognize(
+            settings_window(), OcrOptions(engine="vlm")
+        )
     (body,) = fake_minicpm.requests
     assert set(body) == {"model", "messages", "max_tokens", "temperature"}  # no DeepSeek-only fields
     assert body["model"] == "openbmb/MiniCPM-V-2_6" and body["temperature"] == 0.0
@@ -110,7 +84,7 @@ async def test_a_looping_reply_falls_back_to_the_cpu_engine(
     config = VlmConfig(url=fake_minicpm.url, read_timeout_s=30)
     async with build_client(config) as client:
         router = OcrRouter({"vlm": VlmEngine(config, client, rapidocr), "rapidocr": rapidocr})
-        layout = await router.recognize(screenshot(), OcrOptions(engine="vlm"))
+        layout = await router.recognize(settings_window(), OcrOptions(engine="vlm"))
     assert layout.engine == "rapidocr" and layout.quality.status == "fallback"
     assert layout.quality.attempts[0].startswith("vlm: ") and "max_tokens" in layout.quality.attempts[0]
     assert layout.quality.attempts[-1] == "rapidocr: ok"
