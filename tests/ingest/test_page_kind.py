@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ingest.ocr.engine import KindRoute
+from ingest.ocr.engine import KindRoute, OcrOptions
 from ingest.ocr.page_kind import KindMeasures, classify_page, page_kind
+from ingest.ocr.rapidocr import RapidOcrEngine
+from ingest.ocr.router import OcrRouter
 from ingest.sources import SourceConfig, open_source
 from tests.support import page_kinds
 from tests.support.documents import print_size_pdf
+from tests.support.page_kinds import settings_window
 
 
 @pytest.mark.parametrize("seed", [100, 101, 102])  # desktop light, desktop dark, phone
@@ -60,3 +63,16 @@ def test_upload_routes_parse_and_refuse_unknown_kinds_and_engines() -> None:
     for bad in ("selfie=vlm", "photo=tesseract", "photo=deepseek:huge"):
         with pytest.raises(ValidationError):
             KindRoute.parse_map(bad)
+
+
+async def test_a_route_to_an_engine_not_configured_reads_the_page_the_usual_way() -> None:
+    rapidocr = RapidOcrEngine()
+    options = OcrOptions(kinds={"screenshot": KindRoute(engine="vlm")})
+    layout = await OcrRouter({"rapidocr": rapidocr}).recognize(settings_window(), options)
+    assert layout.engine == "rapidocr" and layout.quality.status == "ok"
+    assert layout.page_kind is not None and layout.page_kind.kind == "screenshot"
+    assert "vlm is not configured here" in layout.page_kind.reason
+    explicit = await OcrRouter({"rapidocr": rapidocr}).recognize(
+        settings_window(), OcrOptions(engine="rapidocr", kinds=options.kinds)
+    )
+    assert explicit.page_kind is None  # an explicit engine is not routed by kind
