@@ -25,7 +25,7 @@ from api.cli_review import render, schema_argument
 from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
 from ingest.errors import IngestError, OpticiteError
-from ingest.ocr.engine import EngineName, OcrOptions, ResolutionMode
+from ingest.ocr.engine import EngineName, OcrMode, OcrOptions
 from retrieval.hits import SearchMode
 
 if TYPE_CHECKING:  # api.settings pulls in every component's config (PyMuPDF...): loaded per command
@@ -111,7 +111,7 @@ def ocr(
         None, help="DeepSeek-OCR vLLM base URL, e.g. http://localhost:8000/v1."
     ),
     model: str | None = typer.Option(None, help="Model name served at --ocr-url."),
-    mode: ResolutionMode | None = typer.Option(None, help="DeepSeek resolution mode."),
+    mode: OcrMode | None = typer.Option(None, help="DeepSeek resolution mode (auto: chosen per page)."),
     prompt: str | None = typer.Option(None, help="Prompt preset (document, free, figure, describe) or text."),
     fmt: Literal["md", "json"] = typer.Option("md", "--format", help="Output format."),
     out: Path | None = typer.Option(None, help="Write NAME.md / NAME.json here instead of printing."),

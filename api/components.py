@@ -17,6 +17,7 @@ from ingest.ocr.engine import Engine
 from ingest.ocr.rapidocr import RapidOcrEngine
 from ingest.ocr.router import OcrRouter
 from ingest.ocr.textlayer import TextLayerEngine
+from ingest.ocr.vlm import VlmEngine
 from ingest.pipeline import Pipeline
 from retrieval.answer import Answerer, build_answerer
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
@@ -79,12 +80,15 @@ class Components:
             return self.clients[name]
 
     def engines(self) -> dict[str, Engine]:
+        rapidocr = RapidOcrEngine(self.settings.rapidocr)
         engines: dict[str, Engine] = {
             "textlayer": TextLayerEngine(self.settings.textlayer),
-            "rapidocr": RapidOcrEngine(self.settings.rapidocr),
+            "rapidocr": rapidocr,
         }
         if self.settings.deepseek is not None:
             engines["deepseek"] = DeepSeekEngine(self.settings.deepseek, self.http_client("deepseek"))
+        if self.settings.vlm is not None:  # its text is placed with RapidOCR's lines
+            engines["vlm"] = VlmEngine(self.settings.vlm, self.http_client("vlm"), rapidocr)
         return engines
 
     def router(self) -> OcrRouter:

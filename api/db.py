@@ -12,9 +12,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
@@ -66,6 +80,8 @@ class PageRow(Base):
     engine: Mapped[str | None] = mapped_column(String(50), default=None)
     quality_status: Mapped[str | None] = mapped_column(String(20), default=None)
     quality_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    mode: Mapped[str | None] = mapped_column(String(20), default=None)  # DeepSeek resolution mode
+    mode_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class JobRow(Base):
@@ -111,6 +127,24 @@ class Database:
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """Nullable columns added to a table since the database was made, so an older one keeps working."""
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if not column.nullable or self._has_column(table.name, column.name):
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                except DBAPIError:
+                    if not self._has_column(table.name, column.name):  # not another process's doing
+                        raise
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return column in {c["name"] for c in inspect(self.engine).get_columns(table)}
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -71,6 +71,7 @@ class PagePublic(BaseModel):
     status: str
     engine: str | None = None
     quality: dict[str, str | None] = Field(default_factory=dict)
+    mode: dict[str, str] | None = None  # DeepSeek pages: {"mode", "reason"} (ocr.mode auto says why)
 
     @classmethod
     def from_row(cls, row: PageRow) -> PagePublic:
@@ -79,6 +80,7 @@ class PagePublic(BaseModel):
             status=row.status,
             engine=row.engine,
             quality={"status": row.quality_status, "reason": row.quality_reason},
+            mode={"mode": row.mode, "reason": row.mode_reason or ""} if row.mode else None,
         )
 
 
@@ -171,6 +173,7 @@ class OcrPagePublic(BaseModel):
     image_size: tuple[int, int]  # pixels (width, height) of the page image the boxes were read on
     engine: str
     quality: dict[str, Any]
+    mode: dict[str, str] | None = None  # DeepSeek pages: {"mode", "reason"}
     blocks: list[OcrBlockPublic]
     image: str | None = None  # data:image/png;base64,… of the page as rendered for OCR
 
@@ -184,6 +187,7 @@ class OcrPagePublic(BaseModel):
             image_size=layout.image_size,
             engine=layout.engine,
             quality={"status": layout.quality.status, "reason": layout.quality.reason},
+            mode=layout.mode.model_dump() if layout.mode else None,
             blocks=[
                 OcrBlockPublic(kind=b.kind, markdown=b.markdown, bbox=[round(v, 5) for v in b.bbox.as_list()])
                 for b in sorted(layout.blocks, key=lambda b: b.order)

@@ -25,6 +25,7 @@ from ingest.ocr.deepseek import DeepSeekConfig
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.rapidocr import RapidOcrConfig
 from ingest.ocr.textlayer import TextLayerConfig
+from ingest.ocr.vlm import VlmConfig
 from ingest.sources import SourceConfig
 from retrieval.answer import AnswerConfig
 from retrieval.chat import ChatConfig
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
 
     source: SourceConfig = Field(default_factory=SourceConfig)
     deepseek: DeepSeekConfig | None = None  # None: no OCR server, pages go to the CPU engines
+    vlm: VlmConfig | None = None  # a general vision model (engine "vlm"); None: not offered
     textlayer: TextLayerConfig = Field(default_factory=TextLayerConfig)
     rapidocr: RapidOcrConfig = Field(default_factory=RapidOcrConfig)
     ocr: OcrOptions = Field(default_factory=OcrOptions)  # per-document defaults

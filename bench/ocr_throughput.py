@@ -23,7 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine, build_client
+from ingest.ocr.chat_server import build_client
+from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine
 from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from tests.fakes.vllm_server import FakeVllm

@@ -175,6 +175,20 @@ class Quality(BaseModel):
     attempts: list[str] = Field(default_factory=list)
 
 
+class ModeChoice(BaseModel):
+    """The DeepSeek resolution mode a page was read in, and why (`ocr.mode: auto`, or as requested)."""
+
+    mode: str
+    reason: str
+
+
+class KindChoice(BaseModel):
+    """The kind of page the router saw (`ocr.kinds`) and the measurement that decided it."""
+
+    kind: str
+    reason: str
+
+
 class PageLayout(BaseModel):
     """One page as an engine saw it. A failed page is still a PageLayout with quality failed."""
 
@@ -189,6 +203,8 @@ class PageLayout(BaseModel):
     raw: str = ""  # the engine's raw output, kept for audit and re-parsing
     finish_reason: str | None = None
     usage: dict[str, int] | None = None
+    mode: ModeChoice | None = None  # DeepSeek pages only
+    page_kind: KindChoice | None = None  # only when routed by kind (engine auto with ocr.kinds)
 
     def content_blocks(self) -> list[Block]:
         """Blocks in reading order, without headers, footers and page numbers."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ingest.card import DocumentCard, read_card
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest.errors import IngestError
-from ingest.layout import PageLayout, Quality
+from ingest.layout import ModeChoice, PageLayout, Quality
 from ingest.markdown import render_document_markdown, render_page_markdown
 from ingest.ocr.engine import OcrOptions, PreprocessOptions
 from ingest.ocr.reading_order import mark_furniture
@@ -55,6 +55,7 @@ class PageOutcome(BaseModel):
     quality: Quality
     reused: bool = False  # the layout was already on disk; no OCR ran
     seconds: float = 0.0
+    mode: ModeChoice | None = None  # the DeepSeek resolution mode and why
 
 
 class DocumentOutcome(BaseModel):
@@ -172,6 +173,7 @@ def outcome_of(layout: PageLayout, reused: bool = False, seconds: float = 0.0) -
         quality=layout.quality,
         reused=reused,
         seconds=seconds,
+        mode=layout.mode,
     )
 
 

@@ -99,6 +99,7 @@ class JobSteps:
         ).scalars():
             files.layout(row.n).unlink(missing_ok=True)
             row.status, row.engine, row.quality_status, row.quality_reason = "pending", None, None, None
+            row.mode, row.mode_reason = None, None
 
     def hooks(self, job_id: str) -> Hooks:
         return Hooks(
@@ -113,6 +114,8 @@ class JobSteps:
             page = s.get(PageRow, (job.doc_id, outcome.page)) or PageRow(doc_id=job.doc_id, n=outcome.page)
             page.status, page.engine = outcome.status, outcome.engine
             page.quality_status, page.quality_reason = outcome.quality.status, outcome.quality.reason
+            page.mode = outcome.mode.mode if outcome.mode else None
+            page.mode_reason = outcome.mode.reason if outcome.mode else None
             s.add(page)
             s.flush()
             job.pages_done = count_finished_pages(s, job.doc_id)

@@ -22,7 +22,7 @@ from api.uploads import save_upload
 from api.webhooks import check_target
 from ingest.layout import BBox
 from ingest.ocr.deepseek import resolve_prompt
-from ingest.ocr.engine import OcrOptions, PreprocessOptions
+from ingest.ocr.engine import KindRoute, OcrOptions, PreprocessOptions
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 BOX_FORM = "x0,y0,x1,y1: 4 numbers in 0..1 of the page"
@@ -65,6 +65,7 @@ def build_options(
     prompt: str | None,
     preprocess: str | None,
     locate_text: str | None = None,
+    kinds: str | None = None,
 ) -> OcrOptions:
     """The upload's OCR options over the settings' defaults; a `locate` prompt needs `locate_text`."""
     base = settings.ocr.model_dump()
@@ -72,6 +73,8 @@ def build_options(
     updates: dict[str, Any] = {k: v for k, v in fields.items() if v}
     if preprocess is not None:
         updates["preprocess"] = PreprocessOptions(**{name: True for name in _split(preprocess)})
+    if kinds is not None:
+        updates["kinds"] = KindRoute.parse_map(kinds)
     options = OcrOptions.model_validate(base | updates)
     resolve_prompt(options)  # BadOcrOption (422) now rather than a failed page later
     return options
@@ -95,9 +98,10 @@ async def upload_document(
     force: Annotated[bool, Form()] = False,
     webhook_url: Annotated[str | None, Form()] = None,
     locate_text: Annotated[str | None, Form(description="the text to find (prompt=locate)")] = None,
+    kinds: Annotated[str | None, Form(description="engine per page kind: screenshot=vlm,drawing=vlm")] = None,
 ) -> SubmissionPublic:
     require_kb(scope, kb)
-    options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
+    options = build_options(settings, engine, mode, prompt, preprocess, locate_text, kinds)
     if webhook_url:
         await check_target(webhook_url, settings.webhooks.allow_private_targets)
     with services.stage_upload(file.filename) as staged:

@@ -26,8 +26,9 @@ async def ocr(
     prompt: Annotated[str | None, Form()] = None,
     preprocess: Annotated[str | None, Form()] = None,
     locate_text: Annotated[str | None, Form(description="the text to find (prompt=locate)")] = None,
+    kinds: Annotated[str | None, Form(description="engine per page kind: screenshot=vlm,drawing=vlm")] = None,
 ) -> OcrResult:
-    options = build_options(settings, engine, mode, prompt, preprocess, locate_text)
+    options = build_options(settings, engine, mode, prompt, preprocess, locate_text, kinds)
     with services.stage_upload(file.filename) as staged:
         await save_upload(file, request, settings.max_upload_bytes, staged)
         return await services.ocr_request(staged, options)

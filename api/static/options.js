@@ -7,6 +7,7 @@ const ENGINES = [
   ["textlayer", "text layer"],
   ["rapidocr", "RapidOCR (CPU)"],
   ["deepseek", "DeepSeek-OCR"],
+  ["vlm", "vision model (screenshots, drawings)"],
 ];
 const MODES = [
   ["gundam", "Gundam (tiles + 1024 overview)"],
@@ -14,6 +15,7 @@ const MODES = [
   ["small", "Small 640"],
   ["base", "Base 1024"],
   ["large", "Large 1280"],
+  ["auto", "auto (per page: small or gundam)"],
 ];
 const PROMPTS = [
   ["document", "document to Markdown"],

@@ -46,7 +46,8 @@ export function mountPreview(root) {
     const page = reply.pages[index];
     const blocks = page.blocks || [];
     const quality = page.quality && page.quality.status !== "ok" ? ` · quality ${page.quality.status}` : "";
-    info.textContent = `${page.engine || ""} · ${blocks.length} blocks${quality}`;
+    const mode = page.mode ? ` ${page.mode.mode} (${page.mode.reason})` : "";
+    info.textContent = `${page.engine || ""}${mode} · ${blocks.length} blocks${quality}`;
     const src = pageImage(page, file);
     view.clear();
     if (src) await view.setImage(src, `page ${page.page}`);

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
-from ingest.layout import Block, PageLayout
+from ingest.errors import BadOcrOption
+from ingest.layout import Block, ModeChoice, PageLayout
+from ingest.ocr.chat_server import ChatServer, ChatServerConfig, Completion
 from ingest.ocr.engine import OcrOptions, ResolutionMode
 from ingest.ocr.grounding import PAGE_BOX, parse_grounding, strip_grounding
+from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX, choose_mode, measure_page
 from ingest.page import PageImage
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,6 @@ GROUNDED_PRESETS = frozenset({"document", "locate"})
 # The n-gram blocker would also ban the `<td>`/`</td>` tokens, which legitimately repeat in tables.
 TD_TOKEN_IDS = (128821, 128822)
 
-# Longest image side sent per mode; vLLM's processor then builds its fixed views (docs/ocr-deepseek.md).
-MODE_MAX_SIDE_PX: dict[str, int | None] = {
-    "tiny": 512,
-    "small": 640,
-    "base": 1024,
-    "large": 1280,
-    "gundam": None,
-}
 # DeepSeek's own (base_size, image_size, crop_mode) per mode, for servers that honour mm_processor_kwargs.
 MODE_PROCESSOR_KWARGS: dict[str, dict[str, Any]] = {
     "tiny": {"base_size": 512, "image_size": 512, "crop_mode": False},
@@ -54,7 +46,9 @@ MODE_PROCESSOR_KWARGS: dict[str, dict[str, Any]] = {
     "large": {"base_size": 1280, "image_size": 1280, "crop_mode": False},
     "gundam": {"base_size": 1024, "image_size": 640, "crop_mode": True},
 }
-CONTEXT_TOKENS = 8192
+CONTEXT_TOKENS = 8192  # DeepSeek-OCR's context; vLLM's --max-model-len may be set lower
+# Room kept for the prompt and the vision tokens: a Gundam page is at most ~920 of them under vLLM.
+PROMPT_RESERVE_TOKENS = 1024
 
 
 class NGramSettings(BaseModel):
@@ -64,20 +58,15 @@ class NGramSettings(BaseModel):
     window_size: int = Field(default=90, gt=0)
 
 
-class DeepSeekConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = "http://127.0.0.1:8000/v1"  # OpenAI base URL, ending in /v1
+class DeepSeekConfig(ChatServerConfig):
     model: str = "deepseek-ai/DeepSeek-OCR"  # or deepseek-ai/DeepSeek-OCR-2
-    api_key: str | None = None
-    # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the 8192-token context.
-    max_tokens: int = Field(default=7168, gt=0, le=CONTEXT_TOKENS)
-    concurrency: int = Field(default=64, gt=0)  # pages in flight; vLLM batches them
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-    read_timeout_s: float = Field(default=300.0, gt=0)
-    retries: int = Field(default=3, ge=0)  # extra tries on connection errors, 429 and 5xx
-    backoff_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=10.0, ge=0)
+    # Prompt + vision tokens (at most ~1k in Gundam mode) + output must fit the server's context.
+    max_tokens: int = Field(default=7168, gt=0)
+    # What the vLLM server was started with (--max-model-len, --max-num-seqs), so that what we ask
+    # for fits: max_tokens + PROMPT_RESERVE_TOKENS <= server_max_model_len, and, when the server's
+    # sequences are given, concurrency <= server_max_num_seqs (a small card has no KV cache to spare).
+    server_max_model_len: int = Field(default=CONTEXT_TOKENS, gt=PROMPT_RESERVE_TOKENS, le=CONTEXT_TOKENS)
+    server_max_num_seqs: int | None = Field(default=None, gt=0)
     ngram: NGramSettings = NGramSettings()
     # The router's retry after a loop: shorter n-grams are banned over a longer window.
     strict_ngram: NGramSettings = NGramSettings(ngram_size=20, window_size=180)
@@ -86,27 +75,22 @@ class DeepSeekConfig(BaseModel):
     # CPU engine now; False leaves it failed with the reason, for `retry` once the server is back.
     cpu_fallback_on_error: bool = True
 
-
-class Completion(BaseModel):
-    text: str
-    finish_reason: str | None
-    usage: dict[str, int] | None
-
-
-class _Message(BaseModel):
-    content: str | None = None
-
-
-class _Choice(BaseModel):
-    message: _Message
-    finish_reason: str | None = None
-
-
-class _Reply(BaseModel):
-    """vLLM's reply; unknown fields are ignored (strict in, lenient out)."""
-
-    choices: list[_Choice] = Field(min_length=1)
-    usage: dict[str, Any] | None = None
+    @model_validator(mode="after")
+    def _fits_server(self) -> DeepSeekConfig:
+        room = self.server_max_model_len - PROMPT_RESERVE_TOKENS
+        if self.max_tokens > room:
+            raise ValueError(
+                f"deepseek.max_tokens {self.max_tokens} does not fit the server's context: with "
+                f"server_max_model_len {self.server_max_model_len} (vLLM --max-model-len) at most {room} "
+                f"tokens are left after the prompt and the page image; lower max_tokens to {room}"
+            )
+        if self.server_max_num_seqs is not None and self.concurrency > self.server_max_num_seqs:
+            raise ValueError(
+                f"deepseek.concurrency {self.concurrency} is above server_max_num_seqs "
+                f"{self.server_max_num_seqs} (vLLM --max-num-seqs): set concurrency to at most "
+                f"{self.server_max_num_seqs}, or start the server with more sequences"
+            )
+        return self
 
 
 def resolve_prompt(options: OcrOptions) -> tuple[str, str]:
@@ -136,9 +120,18 @@ def image_for_mode(page: PageImage, mode: ResolutionMode) -> tuple[bytes, str]:
     return out.getvalue(), "image/png"
 
 
+def auto_modes(config: DeepSeekConfig) -> tuple[ResolutionMode, ...]:
+    """The modes `auto` chooses from, cheapest first. vLLM's own processor gives every image over
+    640 px the same tiles, so there base costs what gundam does with fewer pixels: only small and
+    gundam differ in cost. A server that honours mm_processor_kwargs has base in between."""
+    return ("small", "base", "gundam") if config.send_mm_processor_kwargs else ("small", "gundam")
+
+
 def build_request(page: PageImage, options: OcrOptions, config: DeepSeekConfig, strict: bool = False) -> dict:
-    """The exact JSON body sent to vLLM for one page."""
+    """The exact JSON body sent to vLLM for one page (its mode already chosen, never `auto`)."""
     _, prompt = resolve_prompt(options)
+    if options.mode == "auto":
+        raise BadOcrOption("mode auto is chosen per page (DeepSeekEngine.choose_mode) before the request")
     data, mime = image_for_mode(page, options.mode)
     ngram = config.strict_ngram if strict else config.ngram
     body: dict[str, Any] = {
@@ -169,157 +162,33 @@ def build_request(page: PageImage, options: OcrOptions, config: DeepSeekConfig, 
     return body
 
 
-POOL_SHARD_CONNECTIONS = 16
-
-
-def build_client(config: DeepSeekConfig) -> httpx.AsyncClient:
-    """A client sized for `concurrency` pages in flight, with the configured timeouts."""
-    shards = -(-config.concurrency // POOL_SHARD_CONNECTIONS)
-    per_shard = -(-config.concurrency // shards)
-    limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-    transport = _ShardedTransport([httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)])
-    return httpx.AsyncClient(timeout=_timeout(config), transport=transport)
-
-
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools behind one client, each request to the least busy one.
-
-    httpcore scans every connection of its pool on each request and response, so one pool of 256
-    connections spends milliseconds of CPU per page; pools of 16 keep that flat (bench/ocr_throughput.py).
-    """
-
-    def __init__(self, shards: list[httpx.AsyncHTTPTransport]) -> None:
-        self._shards = shards
-        self._busy = [0] * len(shards)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        i = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[i] += 1
-        try:
-            response = await self._shards[i].handle_async_request(request)
-        except BaseException:
-            self._busy[i] -= 1
-            raise
-        response.stream = _ReleasingStream(response.stream, lambda: self._release(i))
-        return response
-
-    def _release(self, i: int) -> None:
-        self._busy[i] -= 1
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-
-class _ReleasingStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._release is not None:
-                self._release()
-                self._release = None
-
-
-def _timeout(config: DeepSeekConfig) -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=config.connect_timeout_s,
-        read=config.read_timeout_s,
-        write=config.read_timeout_s,
-        pool=config.read_timeout_s,
-    )
-
-
 class DeepSeekEngine:
     name = "deepseek"
 
     def __init__(self, config: DeepSeekConfig, client: httpx.AsyncClient) -> None:
         self.config = config
-        self._client = client
+        self.server = ChatServer(config, client, "DeepSeek-OCR", "deepseek")
         self._slots = asyncio.Semaphore(config.concurrency)
-        self._headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
 
     async def recognize(self, page: PageImage, options: OcrOptions, *, strict: bool = False) -> PageLayout:
         """One page; grounded prompts are parsed into blocks, others become one page-level block."""
         preset, _ = resolve_prompt(options)
-        body = build_request(page, options, self.config, strict=strict)
+        choice = await self.choose_mode(page, options)
+        body = build_request(
+            page, options.model_copy(update={"mode": choice.mode}), self.config, strict=strict
+        )
         async with self._slots:
-            completion = await self.complete(body)
-        return layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+            completion = await self.server.complete(body)
+        layout = layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+        layout.mode = choice
+        return layout
 
-    async def complete(self, body: dict) -> Completion:
-        """POST with bounded retries; raises EngineUnavailable, EngineTimeout or EngineBadResponse."""
-        url = self.config.url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.config.retries + 1):
-            last = attempt == self.config.retries
-            try:
-                response = await self._client.post(
-                    url, json=body, headers=self._headers, timeout=_timeout(self.config)
-                )
-            # Messages reach clients (page quality reasons): the URL and exception text go to the log.
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
-                # A page that takes longer than read_timeout_s would take as long again: no retry.
-                log.warning("DeepSeek-OCR at %s did not answer within the timeout: %r", url, exc)
-                raise EngineTimeout(
-                    "DeepSeek-OCR did not answer within the timeout (deepseek.read_timeout_s)"
-                ) from exc
-            except httpx.TransportError as exc:
-                if last:
-                    log.warning("cannot reach DeepSeek-OCR at %s after %d tries: %r", url, attempt + 1, exc)
-                    raise EngineUnavailable(
-                        f"cannot reach DeepSeek-OCR after {attempt + 1} tries; "
-                        "check that vLLM is running and the deepseek.url setting"
-                    ) from exc
-                await asyncio.sleep(self._backoff(attempt, None))
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if last:
-                    log.warning("DeepSeek-OCR answered HTTP %d: %s", response.status_code, _snippet(response))
-                    raise EngineBadResponse(
-                        f"DeepSeek-OCR answered HTTP {response.status_code} after {attempt + 1} tries"
-                    )
-                await asyncio.sleep(self._backoff(attempt, response.headers.get("retry-after")))
-                continue
-            if response.status_code >= 400:
-                log.warning(
-                    "DeepSeek-OCR refused a request: HTTP %d: %s", response.status_code, _snippet(response)
-                )
-                raise EngineBadResponse(f"DeepSeek-OCR refused the request: HTTP {response.status_code}")
-            return _parse_reply(response)
-        raise AssertionError("unreachable: the loop returns or raises")
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        delay = self.config.backoff_s * 2**attempt
-        if retry_after is not None:
-            with contextlib.suppress(ValueError):  # an HTTP date: keep our own backoff
-                delay = max(delay, float(retry_after))
-        return min(delay, self.config.backoff_max_s)
-
-
-def _parse_reply(response: httpx.Response) -> Completion:
-    try:
-        reply = _Reply.model_validate_json(response.content)
-    except ValueError as exc:
-        log.warning("DeepSeek-OCR sent a reply that is not a chat completion: %s", _snippet(response))
-        raise EngineBadResponse("DeepSeek-OCR sent a reply that is not a chat completion") from exc
-    choice = reply.choices[0]
-    usage = {k: v for k, v in (reply.usage or {}).items() if isinstance(v, int)}
-    return Completion(
-        text=choice.message.content or "", finish_reason=choice.finish_reason, usage=usage or None
-    )
-
-
-def _snippet(response: httpx.Response, limit: int = 200) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text if len(text) <= limit else text[:limit] + "…"
+    async def choose_mode(self, page: PageImage, options: OcrOptions) -> ModeChoice:
+        """The requested mode, or with `auto` the cheapest that reads this page (ingest.ocr.mode_choice)."""
+        if options.mode != "auto":
+            return ModeChoice(mode=options.mode, reason="requested")
+        measures = await asyncio.to_thread(measure_page, page)
+        return choose_mode(measures, auto_modes(self.config))
 
 
 def layout_from_completion(page: PageImage, completion: Completion, *, grounded: bool) -> PageLayout:

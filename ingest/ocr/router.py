@@ -8,16 +8,18 @@ with `quality.status == "failed"`, the reason and the raw output.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 from ingest.errors import BadOcrOption, IngestError, ServiceError
-from ingest.layout import PageLayout, Quality, QualityStatus
+from ingest.layout import KindChoice, PageLayout, Quality, QualityStatus
 from ingest.ocr.deepseek import resolve_prompt
 from ingest.ocr.engine import Engine, OcrOptions
 from ingest.ocr.grounding import parse_grounding
+from ingest.ocr.page_kind import page_kind
 from ingest.ocr.quality import QualityVerdict, assess_quality
 from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
@@ -25,6 +27,7 @@ from ingest.page import PageImage
 log = logging.getLogger(__name__)
 
 CPU_ENGINE = "rapidocr"
+VLM_ENGINES = frozenset({"deepseek", "vlm"})  # their output goes through the quality gate
 
 
 def choose_engine(
@@ -76,11 +79,13 @@ def plan_attempts(first: str, options: OcrOptions, available: Collection[str]) -
 
 
 def gate(attempt: Attempt, layout: PageLayout) -> QualityVerdict:
-    """DeepSeek output must pass the quality gate; other engines only their own verdict."""
+    """Vision-model output must pass the quality gate; other engines only their own verdict."""
     if layout.quality.status == "failed":
         return QualityVerdict(ok=False, reason=layout.quality.reason or "engine reported failure")
-    if attempt.engine != "deepseek":
+    if attempt.engine not in VLM_ENGINES:
         return QualityVerdict(ok=True)
+    if attempt.engine != "deepseek":  # a general vision model: plain text, checked for loops and length
+        return assess_quality(layout.raw, layout.blocks, layout.finish_reason, structured=False)
     structured = resolve_prompt(attempt.options)[0] == "document"
     truncated = structured and parse_grounding(layout.raw).truncated
     return assess_quality(
@@ -117,6 +122,28 @@ class OcrRouter:
         self.cpu_fallback_on_error = cpu_fallback_on_error
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
+        """One page, routed by its kind first when `options.kinds` says how."""
+        options, kind = await self._route_by_kind(page, options)
+        layout = await self._recognize(page, options)
+        layout.page_kind = kind
+        return layout
+
+    async def _route_by_kind(
+        self, page: PageImage, options: OcrOptions
+    ) -> tuple[OcrOptions, KindChoice | None]:
+        if options.engine != "auto" or not options.kinds:
+            return options, None
+        kind, reason = await asyncio.to_thread(page_kind, page, self._has_text(page))
+        route = options.kinds.get(kind)
+        if route is None:
+            return options, KindChoice(kind=kind, reason=reason)
+        if route.engine != "auto" and route.engine not in self.engines:
+            note = f"{reason}; {route.engine} is not configured here, read the usual way"
+            return options, KindChoice(kind=kind, reason=note)
+        update: dict[str, object] = {"engine": route.engine, "mode": route.mode or options.mode, "kinds": {}}
+        return options.model_copy(update=update), KindChoice(kind=kind, reason=f"{reason}: {route.engine}")
+
+    async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         try:
             first = choose_engine(page, options, self.engines, self._has_text)
         except BadOcrOption as exc:

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from api.db import (
     Database,
@@ -81,3 +82,22 @@ def test_upsert_survives_racing_writers(db: Database) -> None:
     with db.session() as s:
         row = s.get_one(KbRow, "new")
         assert row.embedder == f"e{row.dim}" and s.query(KbRow).count() == 1
+
+
+def test_a_database_made_before_new_columns_gains_them_and_keeps_its_rows(db: Database) -> None:
+    """The pages' mode columns (ocr.mode auto) came later: create_all adds them to an older table."""
+    with db.engine.begin() as conn:
+        conn.execute(text('ALTER TABLE pages DROP COLUMN "mode"'))
+        conn.execute(text('ALTER TABLE pages DROP COLUMN "mode_reason"'))
+    with db.session() as s:
+        s.add(DocumentRow(id="old", kb="kb", filename="a.pdf", sha256="y" * 64, pages=1))
+        s.flush()
+        s.execute(text("INSERT INTO pages (doc_id, n, status) VALUES ('old', 1, 'done')"))
+    db.create_all()
+    db.create_all()  # again, as a second process starting at the same time would: nothing to add
+    with db.session() as s:
+        page = s.get_one(PageRow, ("old", 1))
+        assert (page.status, page.mode) == ("done", None)
+        page.mode, page.mode_reason = "small", "text 27 px high, 10 px in small"
+    with db.session() as s:
+        assert s.get_one(PageRow, ("old", 1)).mode == "small"

@@ -1,8 +1,11 @@
 """Over real HTTP with DeepSeek on the fake vLLM: the `locate` prompt reaches the server, a page failed
-by a 500 storm is OCR'd again by retry, and cancel stops a document between pages."""
+by a 500 storm is OCR'd again by retry, cancel stops a document between pages, and `mode=auto`
+chooses each page's resolution mode and says why in the layout and the document's page report."""
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.fakes.vllm_server import BUILTIN_REPLY, FakeVllm, Reply, request_image_and_prompt
-from tests.support.documents import make_pdf
+from tests.support.documents import make_pdf, print_size_pdf
 from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
@@ -173,3 +177,28 @@ def test_a_short_answer_on_a_deepseek_page_is_cut_to_the_box_the_model_locates(
     block_rows = pytest.approx([0.25, 0.32], abs=2e-3)
     assert cited_box()[1::2] == block_rows  # the located box lies outside the cited block
     assert cited_box()[1::2] == block_rows  # the server answered 500: the answer stands
+
+
+def _sent_long_side(body: dict[str, Any]) -> int:
+    image, _ = request_image_and_prompt(body)
+    with Image.open(io.BytesIO(base64.b64decode(image.split(",", 1)[1]))) as img:
+        return max(img.size)
+
+
+def test_auto_mode_chooses_per_page_and_reports_why(
+    client: httpx.Client, fake_vllm: FakeVllm, tmp_path: Path
+) -> None:
+    fake_vllm.script(GOOD, GOOD)
+    pdf = print_size_pdf(tmp_path / "mixed.pdf", [(24, False), (7, False)])  # large print, small print
+    sub = upload(client, pdf, kb="auto-mode", engine="deepseek", mode="auto")
+    assert sub.status_code == 202, sub.text
+    doc_id = sub.json()["document_id"]
+    assert _finish(client, sub.json()["job_id"])["state"] == "done"
+    # one page at a time (concurrency 1): page 1 went as small (640 px), page 2 as rendered (gundam)
+    assert [_sent_long_side(body) for body in fake_vllm.requests] == [640, 1684]
+
+    layout = client.get(f"/v1/documents/{doc_id}/layout").json()["pages"]
+    assert [page["mode"]["mode"] for page in layout] == ["small", "gundam"]
+    assert "px in small" in layout[0]["mode"]["reason"] and "small print" in layout[1]["mode"]["reason"]
+    report = client.get(f"/v1/documents/{doc_id}").json()["page_details"]
+    assert [page["mode"] for page in report] == [page["mode"] for page in layout]

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from ingest.errors import BadOcrOption, EngineBadResponse, EngineTimeout, EngineUnavailable
-from ingest.ocr.deepseek import PROMPT_PRESETS, DeepSeekConfig, DeepSeekEngine, build_client, build_request
+from ingest.ocr.chat_server import build_client
+from ingest.ocr.deepseek import PROMPT_PRESETS, DeepSeekConfig, DeepSeekEngine, build_request
 from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from tests.fakes.vllm_server import FakeVllm, request_image_and_prompt

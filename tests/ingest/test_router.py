@@ -11,7 +11,8 @@ import pytest
 
 from ingest.errors import BadOcrOption, EngineUnavailable
 from ingest.layout import BBox, Block, PageLayout
-from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine, build_client
+from ingest.ocr.chat_server import build_client
+from ingest.ocr.deepseek import DeepSeekConfig, DeepSeekEngine
 from ingest.ocr.engine import Engine, OcrOptions
 from ingest.ocr.router import OcrRouter, choose_engine, plan_attempts
 from ingest.page import PageImage

@@ -79,3 +79,28 @@ def contract_pdf(path: Path) -> Path:
     doc.save(path)
     doc.close()
     return path
+
+
+def print_size_pdf(path: Path, pages: list[tuple[float, bool]], scanned: bool = True) -> Path:
+    """A page per `(font size in points, ruled table)`: body text filling an A4 page at that size,
+    under a 12 x 5 grid of rules when `ruled table`; `scanned` keeps only an image of it (144 dpi)."""
+    doc = pymupdf.open()
+    for n, (fontsize, table) in enumerate(pages):
+        page = doc.new_page(width=595, height=842)
+        y, i = 60.0, 0
+        while y < 842 - 60:
+            body = SECTIONS[i % len(SECTIONS)][1]
+            page.insert_text((50, y), body[: int(900 / fontsize)], fontsize=fontsize)
+            y, i = y + fontsize * 1.5, i + 1
+        if table:
+            for r in range(12):
+                page.draw_line((50, 100 + 40 * r), (545, 100 + 40 * r))
+            for c in range(5):
+                page.draw_line((50 + 123.75 * c, 100), (50 + 123.75 * c, 540))
+        if scanned:
+            pix = page.get_pixmap(dpi=144)
+            doc.delete_page(n)
+            doc.new_page(pno=n, width=595, height=842).insert_image(pymupdf.Rect(0, 0, 595, 842), pixmap=pix)
+    doc.save(path)
+    doc.close()
+    return path
