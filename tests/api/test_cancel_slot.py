@@ -66,7 +66,10 @@ def test_a_forced_reupload_during_a_running_job_is_refused_until_it_ends(
         hung = _hang_on_a_page(client, fake_vllm, path)
         forced = upload(client, path, kb="slow", engine="textlayer", force="true")
         assert forced.status_code == 409, forced.text
-        assert forced.json()["error"]["code"] == "conflict" and hung["job_id"] in forced.json()["error"]["message"]
+        assert (
+            forced.json()["error"]["code"] == "conflict"
+            and hung["job_id"] in forced.json()["error"]["message"]
+        )
         same = upload(client, path, kb="slow").json()  # unforced: the running job, as before
         assert same == {"document_id": hung["document_id"], "job_id": hung["job_id"], "existing": True}
         doc = client.get(f"/v1/documents/{hung['document_id']}").json()

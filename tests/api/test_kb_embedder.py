@@ -75,7 +75,10 @@ async def test_kbs_from_before_the_record_must_be_reindexed(tmp_path: Path) -> N
 def test_reindex_route_answers_with_the_jobs_and_scopes_by_key(tmp_path: Path) -> None:
     settings = test_settings(
         tmp_path / "data",
-        api_keys=[{"key": "key-beta-0001-kb-b", "kbs": ["beta"]}, {"key": "key-all-00001-admin", "kbs": ["*"]}],
+        api_keys=[
+            {"key": "key-beta-0001-kb-b", "kbs": ["beta"]},
+            {"key": "key-all-00001-admin", "kbs": ["*"]},
+        ],
     )
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         pdf = make_pdf(tmp_path / "c.pdf", pages=1)
