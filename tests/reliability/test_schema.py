@@ -74,6 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator
         server.stop()
 
 
+@pytest.mark.timeout(900)  # set-up and a run of 540 s at most, on a loaded machine
 def test_the_server_answers_as_its_openapi_document_says(served: ApiProcess, tmp_path: Path) -> None:
     assert httpx.get(served.url + "/openapi.json", timeout=30).status_code == 200
     report = tmp_path / "junit.xml"
