@@ -16,9 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from api import metrics
-from api.errors import SERVICE_FAULTS, public_message
+from api.errors import INTERNAL_ERROR, SERVICE_FAULTS, public_message
 from api.guard import BodyOverLimit, RequestGuard, error_reply
 from api.mcp_server import McpEndpoint
+from api.responses import EDGE, OPENAI_EDGE
 from api.routes import chat, documents, facade, health, jobs, ocr, review, samples, search
 from api.services import open_services
 from api.settings import Settings, load_settings
@@ -43,11 +44,13 @@ def error_body(exc: Exception) -> tuple[int, str, str]:
         return 422, "invalid_request", details or "the request is not valid"
     if isinstance(exc, BodyOverLimit):  # raised by RequestGuard while the body streams in
         return exc.status_code, exc.code, str(exc.detail)
+    if isinstance(exc, HTTPException) and exc.status_code == 400:  # FastAPI could not parse the body
+        return 400, "bad_body", "the request body could not be parsed; send valid JSON (multipart on uploads)"
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return exc.status_code, code, str(exc.detail)
     log.exception("unhandled error", exc_info=exc)
-    return 500, "internal_error", "an internal error occurred; the server log has the details"
+    return 500, "internal_error", INTERNAL_ERROR
 
 
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
@@ -72,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mcp = McpEndpoint(lambda: app.state.services)
     app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
     for module in (documents, jobs, search, chat, facade, ocr, samples, review):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", responses=OPENAI_EDGE if module is facade else EDGE)
     app.add_middleware(RequestGuard, settings=settings)
     app.include_router(health.router)
     for exc_type in (

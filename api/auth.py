@@ -31,9 +31,13 @@ def find_key(keys: list[ApiKey], presented: str) -> ApiKey | None:
 
 def key_scope(settings: Settings, authorization: str | None, x_api_key: str | None) -> list[str] | None:
     """The kbs this request may read (None = all); raises Unauthorized for a missing/unknown key."""
+    return presented_scope(settings, presented_key(authorization, x_api_key))
+
+
+def presented_scope(settings: Settings, presented: str | None) -> list[str] | None:
+    """The kbs the key `presented` may read (None = all); Unauthorized for a missing/unknown key."""
     if not settings.api_keys:
         return None
-    presented = presented_key(authorization, x_api_key)
     if not presented:
         raise Unauthorized(
             "this server needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import key_scope
+from api.auth import presented_scope
 from api.schemas import DocumentDetail
 from api.services import Services
 from api.settings import Settings
@@ -27,12 +28,25 @@ def get_settings(services: ServicesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_scope(
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> list[str] | None:
-    return key_scope(settings, authorization, x_api_key)
+# declared as security schemes, so the OpenAPI document says how to send a key; the guard has already
+# refused a missing or wrong one where keys are set (auto_error off: no key is fine without keys)
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (api_keys)")
+BEARER = HTTPBearer(auto_error=False, description="an API key as `Authorization: Bearer KEY`")
+
+
+def get_presented_key(
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> str | None:
+    """The API key the request carries (X-API-Key first, as `presented_key` reads it), if any."""
+    return (x_api_key or "").strip() or (bearer.credentials.strip() if bearer else None)
+
+
+PresentedKeyDep = Annotated[str | None, Depends(get_presented_key)]
+
+
+def get_scope(settings: SettingsDep, presented: PresentedKeyDep) -> list[str] | None:
+    return presented_scope(settings, presented)
 
 
 KeyDep = Annotated[list[str] | None, Depends(get_scope)]  # the kbs the caller may read; None = all

@@ -143,6 +143,9 @@ SERVICE_FAULTS = {
 }
 
 
+INTERNAL_ERROR = "an internal error occurred; the server log has the details"
+
+
 def public_message(code: str, message: str) -> str:
     """What a client sees of an error's message: a service fault's fixed sentence, else the message."""
     if code not in SERVICE_FAULTS:

@@ -8,6 +8,7 @@ Boxes are `[x0, y0, x1, y1]` in 0..1 of the page, top-left origin, as everywhere
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
@@ -22,12 +23,13 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from api.auth import key_scope
-from api.errors import ApiError, Unauthorized
+from api.errors import INTERNAL_ERROR, SERVICE_FAULTS, Unauthorized, public_message
 from api.services import Kbs, Services, scope_filters
 from ingest.errors import OpticiteError
 from ingest.layout import BBox
 from retrieval.hits import SearchFilters
 
+log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "opticite answers questions from document collections (knowledge bases, 'kbs') and cites the exact "
     "place on the page: each citation has doc_id, page and bbox ([x0, y0, x1, y1] in 0..1 of the page) "
@@ -48,11 +50,18 @@ ScopeOf = Callable[[Context, Services], Kbs]
 
 @contextmanager
 def tool_errors() -> Iterator[None]:
-    """Our typed errors become tool errors the agent reads (code and what to do), never a crash."""
+    """Our typed errors become tool errors the agent reads (code and what to do), never a crash.
+    As in the HTTP API, a service fault's message (internal URLs, exception text) and any other
+    exception stay in the log: the agent gets the code and a fixed sentence."""
     try:
         yield
-    except (ApiError, OpticiteError) as exc:
-        raise ToolError(f"{exc.code}: {exc.message}") from exc
+    except OpticiteError as exc:
+        if exc.code in SERVICE_FAULTS:
+            log.warning("mcp tool: %s: %s", exc.code, exc.message)
+        raise ToolError(f"{exc.code}: {public_message(exc.code, exc.message)}") from exc
+    except Exception as exc:
+        log.exception("mcp tool failed", exc_info=exc)
+        raise ToolError(f"internal_error: {INTERNAL_ERROR}") from exc
 
 
 def every_kb(_ctx: Context, _services: Services) -> Kbs:

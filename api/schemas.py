@@ -32,7 +32,10 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and no type coercion (`"page_to": false` or `"top_k": "5"`
+    is a 422, not a silent 0 or 5: a client that sent the wrong type learns it)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- documents and jobs ---------------------------------------------------------------
@@ -203,7 +206,10 @@ class OcrResult(BaseModel):
 
 # --- retrieval requests ---------------------------------------------------------------
 class SearchRequest(SearchFilters):
-    """The filters (unknown fields refused, as SearchFilters does) plus the query and how to run it."""
+    """The filters (unknown fields refused, as SearchFilters does) plus the query and how to run it;
+    strict, as `Strict` bodies are."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     mode: SearchMode = "hybrid"
@@ -254,7 +260,7 @@ class KbPublic(BaseModel):
 class EmbeddingRequest(BaseModel):
     """`POST /v1/embeddings` as OpenAI SDKs send it; `input_type` is ours (clients pass it in extra_body)."""
 
-    model_config = ConfigDict(extra="ignore")  # OpenAI clients send `user` and the like
+    model_config = ConfigDict(extra="ignore", strict=True)  # OpenAI clients send `user` and the like
 
     model: str
     input: (
@@ -273,7 +279,9 @@ class Embedding(BaseModel):
 
 class ChatCompletionBody(ChatCompletionRequest):
     """The OpenAI facade's body, held to /v1/chat's limits: each message's text at most
-    MAX_QUERY_CHARS characters, at most MAX_CHAT_MESSAGES messages."""
+    MAX_QUERY_CHARS characters, at most MAX_CHAT_MESSAGES messages; strict, as `Strict` bodies are."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     messages: list[OpenAiMessage] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
 

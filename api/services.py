@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
+from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
 from api.errors import (
     Conflict,
     EmbedderMismatch,
@@ -144,11 +144,19 @@ class Services:
             sha256, page_count = src.sha256, src.page_count
         with self.db.session() as s:
             stmt = select(DocumentRow).where(DocumentRow.kb == kb, DocumentRow.sha256 == sha256).limit(1)
-            existing = s.execute(stmt).scalar_one_or_none()
+            # the row stays locked to the end of this session (PostgreSQL): two forced uploads of
+            # one file cannot both find the document idle and start a job each
+            existing = s.execute(stmt.with_for_update()).scalar_one_or_none()
+            job = latest_job(s, existing.id) if existing is not None else None
             if existing is not None and not force:
-                job = latest_job(s, existing.id)
                 path.unlink(missing_ok=True)
                 return SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
+            if job is not None and job.state not in TERMINAL_JOB_STATES:
+                path.unlink(missing_ok=True)
+                raise Conflict(
+                    f"document {job.doc_id} is being processed (job {job.id}); wait for it to end or "
+                    f"cancel it (POST /v1/jobs/{job.id}/cancel), then upload again with force"
+                )
             doc = existing or DocumentRow(id=new_id(), kb=kb, sha256=sha256)
             doc.filename, doc.tags, doc.options = filename, list(tags), options.model_dump()
             doc.status, doc.pages, doc.chunks, doc.error = "queued", page_count, 0, None

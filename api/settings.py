@@ -43,10 +43,13 @@ class SettingsError(OpticiteError, ValueError):
     code = "bad_settings"
 
 
+MIN_KEY_CHARS = 16  # a guessable 8-character key was allowed before (issue 14)
+
+
 class ApiKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=8)
+    key: str = Field(min_length=MIN_KEY_CHARS)
     kbs: list[str] = Field(default_factory=lambda: ["*"])  # "*" = every kb
     name: str = ""
 

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from api import metrics
 from api.deps import KeyDep, ServicesDep
 from api.errors import public_message
+from api.responses import CONFLICT, EVENT_STREAM
 from api.routes.jobs import SSE_HEADERS, sse
 from api.schemas import ChatRequest
 from api.services import scope_filters
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 
 
-@router.post("/chat", response_model=None)
+@router.post("/chat", response_model=None, responses=CONFLICT | {200: EVENT_STREAM})
 async def chat(services: ServicesDep, scope: KeyDep, body: ChatRequest) -> dict[str, Any] | StreamingResponse:
     """`stream: true` gives SSE events `token`, `citations`, `done` (or a last `error`); else the Answer JSON."""
     service = await services.chat_service(scope)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from api.auth import require_kb
 from api.deps import DocumentDep, KeyDep, ServicesDep, SettingsDep
 from api.errors import BadRequest
+from api.responses import BINARY, CONFLICT, NOT_FOUND, content
 from api.schemas import (
     KB_PATTERN,
     DocumentDetail,
@@ -80,7 +81,7 @@ def build_options(
     return options
 
 
-@router.post("", status_code=202, response_model=SubmissionPublic)
+@router.post("", status_code=202, response_model=SubmissionPublic, responses=CONFLICT)
 async def upload_document(
     request: Request,
     services: ServicesDep,
@@ -125,18 +126,18 @@ def list_documents(
     return DocumentList(documents=docs, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{doc_id}", response_model=DocumentDetail)
+@router.get("/{doc_id}", response_model=DocumentDetail, responses=NOT_FOUND)
 def get_document(document: DocumentDep) -> DocumentDetail:
     return document
 
 
-@router.delete("/{doc_id}", status_code=204)
+@router.delete("/{doc_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
 async def delete_document(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> Response:
     await services.delete_document(document.id, scope)
     return Response(status_code=204)
 
 
-@router.post("/{doc_id}/reindex", status_code=202, response_model=JobPublic)
+@router.post("/{doc_id}/reindex", status_code=202, response_model=JobPublic, responses=NOT_FOUND | CONFLICT)
 async def reindex_document(
     services: ServicesDep, scope: KeyDep, document: DocumentDep, body: ReindexRequest | None = None
 ) -> JobPublic:
@@ -144,18 +145,22 @@ async def reindex_document(
     return services.get_job(job_id, scope)
 
 
-@router.post("/{doc_id}/retry", status_code=202, response_model=JobPublic)
+@router.post("/{doc_id}/retry", status_code=202, response_model=JobPublic, responses=NOT_FOUND | CONFLICT)
 async def retry_document(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> JobPublic:
     job_id = await services.reindex(document.id, scope, retry_failed=True)
     return services.get_job(job_id, scope)
 
 
-@router.get("/{doc_id}/markdown")
+@router.get(
+    "/{doc_id}/markdown",
+    response_class=Response,
+    responses=NOT_FOUND | {200: content("text/markdown", "the document as Markdown with page marks")},
+)
 def document_markdown(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> Response:
     return Response(services.markdown(document.id, scope), media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/{doc_id}/layout")
+@router.get("/{doc_id}/layout", responses=NOT_FOUND)
 def document_layout(services: ServicesDep, scope: KeyDep, document: DocumentDep) -> dict[str, Any]:
     layouts = services.layouts(document.id, scope)
     return {
@@ -164,7 +169,11 @@ def document_layout(services: ServicesDep, scope: KeyDep, document: DocumentDep)
     }
 
 
-@router.get("/{doc_id}/pages/{page}/image")
+@router.get(
+    "/{doc_id}/pages/{page}/image",
+    response_class=Response,
+    responses=NOT_FOUND | {200: content("image/png", "the rendered page, boxes highlighted", BINARY)},
+)
 def page_image(
     services: ServicesDep,
     scope: KeyDep,
@@ -176,7 +185,11 @@ def page_image(
     return Response(png, media_type="image/png")
 
 
-@router.get("/{doc_id}/pages/{page}/crop")
+@router.get(
+    "/{doc_id}/pages/{page}/crop",
+    response_class=Response,
+    responses=NOT_FOUND | {200: content("image/png", "the box's part of the page", BINARY)},
+)
 def page_crop(
     services: ServicesDep,
     scope: KeyDep,

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import KeyDep, ServicesDep
 from api.errors import BadRequest, NotFound, public_message
+from api.responses import EVENT_STREAM, OpenAiErrorBody, errors
 from api.routes.jobs import SSE_HEADERS
 from api.schemas import ChatCompletionBody, EmbeddingRequest, KbPublic
 from api.services import scope_filters
@@ -33,6 +34,10 @@ ERROR_TYPES = {
     404: "not_found_error",
     429: "rate_limit_error",
 }
+
+
+OPENAI_NOT_FOUND = errors(404, body=OpenAiErrorBody)
+OPENAI_CONFLICT = errors(409, body=OpenAiErrorBody)
 
 
 class ModelNotFound(NotFound):
@@ -69,7 +74,7 @@ async def list_models(services: ServicesDep, scope: KeyDep) -> dict[str, Any]:
     return {"object": "list", "data": models}
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", responses=OPENAI_NOT_FOUND)
 async def get_model(services: ServicesDep, scope: KeyDep, model_id: str) -> dict[str, Any]:
     for kb in services.list_kbs(scope):
         for model in model_objects(kb):
@@ -78,7 +83,11 @@ async def get_model(services: ServicesDep, scope: KeyDep, model_id: str) -> dict
     raise ModelNotFound(f"no model {model_id!r}; the models this key may use are listed by GET /v1/models")
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses=OPENAI_NOT_FOUND | OPENAI_CONFLICT | {200: EVENT_STREAM},
+)
 async def chat_completions(
     services: ServicesDep, scope: KeyDep, body: ChatCompletionBody
 ) -> dict[str, Any] | StreamingResponse:
@@ -105,7 +114,7 @@ async def public_errors(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
         yield chunk
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", responses=OPENAI_NOT_FOUND | OPENAI_CONFLICT)
 async def embeddings(services: ServicesDep, scope: KeyDep, body: EmbeddingRequest) -> dict[str, Any]:
     """The kb's embedder for clients that embed their own queries (`input_type: passage` for documents)."""
     texts = [body.input] if isinstance(body.input, str) else body.input

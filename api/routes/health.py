@@ -1,24 +1,27 @@
 """/healthz (the process is up), /readyz (DB, store, OCR and LLM servers answer), /metrics.
 
-Where API keys are set, /metrics needs one (RequestGuard) and /readyz shows its checks only with
-one: both would otherwise tell anyone about every kb's work and the services behind.
+Where API keys are set, /metrics needs one for every kb (its counts cover all kbs) and /readyz
+shows its checks only with a key: both would otherwise tell anyone about every kb's work and the
+services behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any, Literal
 
 import httpx
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from api import metrics
-from api.auth import key_scope
+from api.auth import presented_scope
 from api.db import JobRow
-from api.deps import ServicesDep
-from api.errors import Unauthorized
+from api.deps import KeyDep, PresentedKeyDep, ServicesDep
+from api.errors import Forbidden, Unauthorized
+from api.responses import content, errors
 from api.services import Services
 
 router = APIRouter(tags=["health"])
@@ -60,25 +63,36 @@ async def readiness(services: Services) -> dict[str, str]:
     return checks
 
 
-@router.get("/readyz")
-async def readyz(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] | None = None  # with an API key (or none set): each service's state
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses=errors(400) | {503: {"model": Readiness, "description": "a service is not ready"}},
+)
+async def readyz(services: ServicesDep, presented: PresentedKeyDep) -> JSONResponse:
     checks = await readiness(services)
     ready = all(v.startswith("ok") for v in checks.values())
     body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
     try:
-        key_scope(services.settings, authorization, x_api_key)
+        presented_scope(services.settings, presented)
         body["checks"] = checks
     except Unauthorized:
         pass  # probes get the status; the details need a key
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
-def prometheus(services: ServicesDep) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=errors(400, 401, 403) | {200: content("text/plain", "Prometheus text format")},
+)
+def prometheus(services: ServicesDep, scope: KeyDep) -> Response:
+    if scope is not None:
+        raise Forbidden("the metrics count every kb's work; read them with a key for every kb (kbs: ['*'])")
     with services.db.session() as s:
         unfinished = s.execute(
             select(func.count()).select_from(JobRow).where(JobRow.state.in_(("queued", "running")))

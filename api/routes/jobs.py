@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.auth import presented_key
-from api.deps import KeyDep, ServicesDep
+from api.deps import KeyDep, PresentedKeyDep, ServicesDep
+from api.responses import EVENT_STREAM, NOT_FOUND
 from api.schemas import JobPublic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -22,7 +21,7 @@ def sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@router.get("/{job_id}", response_model=JobPublic)
+@router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND)
 def get_job(services: ServicesDep, scope: KeyDep, job_id: str) -> JobPublic:
     return services.get_job(job_id, scope)
 
@@ -41,19 +40,14 @@ class SlotStream(StreamingResponse):
             self.release()
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_class=Response, responses=NOT_FOUND | {200: EVENT_STREAM})
 def job_events(
-    request: Request,
-    services: ServicesDep,
-    scope: KeyDep,
-    job_id: str,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    request: Request, services: ServicesDep, scope: KeyDep, presented: PresentedKeyDep, job_id: str
 ) -> StreamingResponse:
     """`progress` events while the job runs, then one `done` event with the terminal state.
     Open streams are bounded per API key (per address with no keys) and in total: 429 past that."""
     services.get_job(job_id, scope)  # 404 before the stream starts
-    client = presented_key(authorization, x_api_key) or (request.client.host if request.client else "")
+    client = presented or (request.client.host if request.client else "")
     services.stream_slots.take(client)
 
     async def events() -> AsyncIterator[str]:
@@ -63,6 +57,6 @@ def job_events(
     return SlotStream(events(), lambda: services.stream_slots.give_back(client))
 
 
-@router.post("/{job_id}/cancel", response_model=JobPublic)
+@router.post("/{job_id}/cancel", response_model=JobPublic, responses=NOT_FOUND)
 def cancel_job(services: ServicesDep, scope: KeyDep, job_id: str) -> JobPublic:
     return services.cancel_job(job_id, scope)

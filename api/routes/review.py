@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KeyDep, ServicesDep
+from api.responses import CONFLICT, NOT_FOUND, content
 from api.review import extract_table, stored_table
 from api.review_table import table_csv
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["review"])
 
 
 class ExtractRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     kb: str
     doc_ids: list[str] | None = None
@@ -23,13 +24,17 @@ class ExtractRequest(BaseModel):
     schema_: str | dict[str, Any] = Field("contract", alias="schema")
 
 
-@router.post("/extract")
+@router.post("/extract", responses=NOT_FOUND | CONFLICT)
 async def extract(services: ServicesDep, scope: KeyDep, body: ExtractRequest) -> dict[str, Any]:
     """Read the schema from every asked document not read since it last changed; the whole table."""
     return await extract_table(services, body.kb, body.doc_ids, body.schema_, scope)
 
 
-@router.get("/extract", response_model=None)
+@router.get(
+    "/extract",
+    response_model=None,
+    responses=NOT_FOUND | {200: content("text/csv", "format=csv: a row per field")},
+)
 async def extract_results(
     services: ServicesDep,
     scope: KeyDep,

@@ -8,23 +8,21 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
 
 from api.auth import require_kb
 from api.deps import KeyDep, ServicesDep
+from api.responses import CONFLICT
 from api.samples import make_samples
-from api.schemas import KbName, SubmissionPublic
+from api.schemas import KbName, Strict, SubmissionPublic
 
 router = APIRouter(tags=["samples"])
 
 
-class SamplesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SamplesRequest(Strict):
     kb: KbName = "samples"
 
 
-@router.post("/samples", status_code=202)
+@router.post("/samples", status_code=202, responses=CONFLICT)
 async def ingest_samples(
     services: ServicesDep, scope: KeyDep, body: SamplesRequest | None = None
 ) -> dict[str, list[SubmissionPublic]]:

@@ -75,7 +75,10 @@ async def test_kbs_from_before_the_record_must_be_reindexed(tmp_path: Path) -> N
 def test_reindex_route_answers_with_the_jobs_and_scopes_by_key(tmp_path: Path) -> None:
     settings = test_settings(
         tmp_path / "data",
-        api_keys=[{"key": "key-beta-0001", "kbs": ["beta"]}, {"key": "key-all-00001", "kbs": ["*"]}],
+        api_keys=[
+            {"key": "key-beta-0001-kb-b", "kbs": ["beta"]},
+            {"key": "key-all-00001-admin", "kbs": ["*"]},
+        ],
     )
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         pdf = make_pdf(tmp_path / "c.pdf", pages=1)
@@ -84,11 +87,11 @@ def test_reindex_route_answers_with_the_jobs_and_scopes_by_key(tmp_path: Path) -
                 "/v1/documents",
                 files={"file": f},
                 data={"kb": "beta"},
-                headers={"x-api-key": "key-all-00001"},
+                headers={"x-api-key": "key-all-00001-admin"},
             )
         assert reply.status_code == 202
-        denied = client.post("/v1/kbs/alpha/reindex", headers={"x-api-key": "key-beta-0001"})
+        denied = client.post("/v1/kbs/alpha/reindex", headers={"x-api-key": "key-beta-0001-kb-b"})
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
         client.portal.call(client.app.state.services.wait_job, reply.json()["job_id"])  # type: ignore[attr-defined]
-        ok = client.post("/v1/kbs/beta/reindex", headers={"x-api-key": "key-beta-0001"})
+        ok = client.post("/v1/kbs/beta/reindex", headers={"x-api-key": "key-beta-0001-kb-b"})
         assert ok.status_code == 202 and ok.json()["kb"] == "beta" and len(ok.json()["jobs"]) == 1

@@ -20,8 +20,9 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
-from tests.fakes.openai_server import FakeLlmServer
-from tests.support.servers import kb_server
+from tests.fakes.openai_server import EMBED_DIM, FakeLlmServer
+from tests.support.network import free_port
+from tests.support.servers import LiveServer, kb_server, test_settings
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_A, ADMIN = "mcp-key-for-kb-a-01", "mcp-admin-key-all-02"
@@ -153,3 +154,23 @@ async def test_opticite_mcp_serves_the_tools_over_stdio(stack: dict[str, Any], t
         await check_tool_errors(client)
         listed = structured(await client.call_tool("list_documents", {}))
         assert len(listed["documents"]) == 2  # the local operator reads every kb
+
+
+async def test_mcp_tool_errors_never_show_internal_urls_or_exception_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An embedding server that refuses connections: `search` and `ask` over /mcp name the fault
+    (`embedder_unavailable`) as the HTTP API does, never its address or the exception."""
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    embedder = {"backend": "http", "url": closed, "dim": EMBED_DIM, "retries": 0, "connect_timeout_s": 1.0}
+    settings = test_settings(tmp_path / "data", api_keys=[{"key": ADMIN}], embedder=embedder)
+    with LiveServer(settings) as server:
+        async with http_client({"server": server}, ADMIN) as client:
+            texts = []
+            for name, arguments in (("search", {"query": "payment"}), ("ask", {"question": QUESTION})):
+                result = await client.call_tool(name, arguments)
+                assert result.is_error and "embedder_unavailable" in result.content[0].text, result.content
+                texts.append(result.content[0].text)
+    for leak in (closed, "127.0.0.1", "ConnectError", "Errno", "Traceback"):
+        assert not any(leak in text for text in texts), (leak, texts)
+    assert closed in caplog.text  # the details went to the log

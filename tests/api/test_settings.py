@@ -43,4 +43,4 @@ def test_missing_config_file_and_duplicate_keys_are_refused(tmp_path: Path) -> N
     with pytest.raises(SettingsError, match="OPTICITE_CONFIG"):
         load_settings(tmp_path / "nope.yaml")
     with pytest.raises(ValueError, match="same key"):
-        load_settings(api_keys=[{"key": "k" * 10}, {"key": "k" * 10}])
+        load_settings(api_keys=[{"key": "k" * 20}, {"key": "k" * 20}])

@@ -29,6 +29,7 @@ from tests.support.servers import LiveServer, read_sse, upload
 
 pytestmark = pytest.mark.slow
 KEY = "attack-test-key-3f9a61c2"
+KB_KEY = "attack-kb-a-key-81d0c5e7"  # reads kb `a` only
 
 
 def _settings(folder: Path, embed_url: str, **overrides: Any) -> Settings:
@@ -39,7 +40,8 @@ def _settings(folder: Path, embed_url: str, **overrides: Any) -> Settings:
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory, embed_url: str) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("keyed")
-    settings = _settings(folder, embed_url, api_keys=[{"key": KEY}], http={"failed_keys_per_minute": 1000})
+    keys = [{"key": KEY}, {"key": KB_KEY, "kbs": ["a"]}]
+    settings = _settings(folder, embed_url, api_keys=keys, http={"failed_keys_per_minute": 1000})
     with LiveServer(settings) as server:
         yield server
 
@@ -216,9 +218,25 @@ def test_key_guessing_is_rate_limited_per_address(tmp_path: Path, embed_url: str
         assert client.get("/healthz").status_code == 200
 
 
+def test_serve_refuses_a_short_api_key(tmp_path: Path) -> None:
+    """An 8-character key falls to guessing (136 guesses/s in the audit): 16 characters at least."""
+    env = flat_env({"data_dir": str(tmp_path / "data"), "api_keys": [{"key": "guessme8"}]})
+    refused = subprocess.run(
+        [*OPTICITE, "serve", "--port", str(free_port())],
+        env=clean_environ() | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0 and "api_keys" in refused.stderr and "16" in refused.stderr
+    assert "guessme8" not in refused.stderr + refused.stdout  # the key itself is not echoed
+
+
 def test_metrics_and_readiness_details_need_a_key(keyed: LiveServer) -> None:
     with keyed.client() as anonymous, keyed.client(headers={"X-API-Key": KEY}) as client:
         assert anonymous.get("/metrics").status_code == 401
+        with keyed.client(headers={"X-API-Key": KB_KEY}) as one_kb:  # the counts cover every kb
+            assert one_kb.get("/metrics").json()["error"]["code"] == "forbidden"
         assert client.get("/metrics").status_code == 200
         assert anonymous.get("/readyz").json() == {"status": "ready"}
         assert "checks" in client.get("/readyz").json()
