@@ -4,6 +4,7 @@ import { getJson, settings } from "./api.js";
 import { mountAsk } from "./ask.js";
 import { firstRunCard, mountDocuments } from "./documents.js";
 import { mountPreview } from "./preview.js";
+import { mountReview } from "./review.js";
 import { hideError } from "./ui.js";
 import { mountUpload } from "./upload.js";
 
@@ -13,6 +14,7 @@ const documents = mountDocuments($("#panel-documents"));
 const ask = mountAsk($("#panel-ask"), { emptyCard: () => firstRunCard(() => checkEmpty()) });
 mountUpload($("#panel-upload"), { onIngested: () => checkEmpty() });
 mountPreview($("#panel-preview"));
+const review = mountReview($("#panel-review"));
 
 /** The first-run offer shows in Ask while the knowledge base has no documents. */
 async function checkEmpty() {
@@ -24,14 +26,16 @@ async function checkEmpty() {
     ask.setEmpty(false); // errors show in the panels that need the data
   }
   if (!$("#panel-documents").hidden) documents.refresh();
+  if (!$("#panel-review").hidden) review.refresh();
 }
 
 function route() {
   const [panel = "ask", id, page] = location.hash.replace(/^#/, "").split("/");
-  const name = ["ask", "documents", "upload", "preview"].includes(panel) ? panel : "ask";
+  const name = ["ask", "documents", "review", "upload", "preview"].includes(panel) ? panel : "ask";
   document.querySelectorAll("main > .panel").forEach((p) => (p.hidden = p.dataset.panel !== name));
   document.querySelectorAll(".tabs a").forEach((a) =>
     a.setAttribute("aria-current", a.dataset.panel === name ? "page" : "false"));
+  if (name === "review") review.refresh();
   if (name === "documents") {
     documents.refresh();
     if (id) documents.open(decodeURIComponent(id), Number(page) || 1);

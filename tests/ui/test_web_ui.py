@@ -19,16 +19,18 @@ TOLERANCE = 0.01  # of the page size: a highlight may be off by at most 1 %
 FINISHED = "xpath=self::*[@data-state='done' or @data-state='partial' or @data-state='failed']"
 
 
-def relative_box(tab: Any, element: Any) -> list[float]:
-    """The element's box as fractions of the page image it is drawn over."""
-    img = tab.locator("#source-pane .page-img").bounding_box()
-    box = element.bounding_box()
-    return [
-        (box["x"] - img["x"]) / img["width"],
-        (box["y"] - img["y"]) / img["height"],
-        (box["x"] + box["width"] - img["x"]) / img["width"],
-        (box["y"] + box["height"] - img["y"]) / img["height"],
-    ]
+def relative_box(element: Any, image: str = "#source-pane .page-img") -> list[float]:
+    """The element's box as fractions of the page image it is drawn over (both read at one instant,
+    so a smooth scroll in progress cannot shift one against the other)."""
+    return element.evaluate(
+        """(el, sel) => {
+            const img = document.querySelector(sel).getBoundingClientRect();
+            const box = el.getBoundingClientRect();
+            return [(box.left - img.left) / img.width, (box.top - img.top) / img.height,
+                    (box.right - img.left) / img.width, (box.bottom - img.top) / img.height];
+        }""",
+        image,
+    )
 
 
 def upload_and_wait(tab: Any, base: str, pdf: Path) -> None:
@@ -100,7 +102,7 @@ def test_citation_chip_opens_cited_page_with_highlight_at_cited_region(
     highlights = page.locator("#source-pane .highlight")
     assert highlights.count() == len(cited_boxes)
     for i, bbox in enumerate(cited_boxes):
-        drawn = relative_box(page, highlights.nth(i))
+        drawn = relative_box(highlights.nth(i))
         assert drawn == pytest.approx(bbox, abs=TOLERANCE), (drawn, bbox)
     first_highlight = highlights.first.bounding_box()
     viewport = page.viewport_size
@@ -190,3 +192,31 @@ def test_reindex_follows_its_job_and_delete_removes_the_document(page: Any, inge
     page.locator(f".doc-table tbody tr[data-id='{doc_id}']").get_by_role("button", name="Delete").click()
     page.locator(f".doc-table tbody tr[data-id='{doc_id}']").wait_for(state="detached")
     assert httpx.get(f"{ingested.url}/v1/documents/{doc_id}").status_code == 404
+
+
+def test_review_table_cell_opens_its_evidence_highlighted(
+    page: Any, ingested: LiveServer, shots: Any
+) -> None:
+    page.goto(ingested.url + "/#review")
+    with page.expect_response(lambda r: r.url.endswith("/v1/extract") and r.request.method == "POST") as info:
+        page.click("#review-run")
+    table = info.value.json()
+    doc = next(d for d in table["documents"] if d["filename"] == "sample-contract.pdf")
+    law = next(f for f in doc["fields"] if f["name"] == "Governing Law")
+    assert law["found"] and law["regions"], law
+    row = page.locator(f"#review-table tr[data-id='{doc['doc_id']}']")
+    cell = row.locator("td[data-field='Governing Law']")
+    cell.wait_for()
+    assert str(law["normalized"] or law["value"]) in cell.inner_text()
+    assert row.locator("td").count() == len(doc["fields"])
+    cell.click()
+    pane = page.locator("#review-source")
+    pane.locator(".highlight").first.wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#review-source .page-img').naturalWidth > 0")
+    cited_page = law["regions"][0]["page"]
+    boxes = [r["bbox"] for r in law["regions"] if r["page"] == cited_page]
+    assert pane.locator(".doc-viewer").get_attribute("data-page") == str(cited_page)
+    for i, bbox in enumerate(boxes):
+        drawn = relative_box(pane.locator(".highlight").nth(i), "#review-source .page-img")
+        assert drawn == pytest.approx(bbox, abs=TOLERANCE), (drawn, bbox)
+    shots(page, "review", docs=True)
