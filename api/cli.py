@@ -211,7 +211,9 @@ def ingest(
     wait: bool = typer.Option(True, help="Wait for the jobs and show progress."),
     as_json: bool = typer.Option(False, "--json", help="Print the documents as JSON."),
 ) -> None:
-    """Add documents to a knowledge base; files already there (same sha256) are skipped."""
+    """Add documents to a knowledge base; files already there (same sha256) are skipped, so running it again
+    on a folder uploads only new files (`opticite sync` is the same command). Exits 2 when a file is
+    refused or a document failed, this time or when it was first ingested."""
     settings = _settings(ctx)
     files = expand_paths(paths)
     options = _ocr_options(settings, engine, None, None)
@@ -224,10 +226,10 @@ def ingest(
         for row in rows:
             table.add_row(row["file"], row["document_id"] or "-", row["status"], str(row.get("pages") or ""))
         Console().print(table)
-    refused = [r for r in rows if r["status"] == "refused"]
-    for row in refused:
-        typer.echo(f"error: {row['file']}: {row['error']}", err=True)
-    if refused:
+    failed = [r for r in rows if r["status"] in ("refused", "failed")]
+    for row in failed:
+        typer.echo(f"error: {row['file']}: {row['status']}: {row['error']}", err=True)
+    if failed:
         raise typer.Exit(2)
 
 
@@ -238,6 +240,7 @@ async def _ingest(
         rows = [await _submit(backend, path, kb, options, tags) for path in files]
         if wait:
             await _wait_jobs(backend, [r for r in rows if r["status"] == "queued"])
+            await _earlier_failures(backend, [r for r in rows if r["skipped"]])
     return rows
 
 
@@ -279,6 +282,18 @@ async def _wait_jobs(backend: Backend, pending: list[dict[str, Any]]) -> None:
         jobs = await asyncio.gather(*(backend.wait_job(r["job_id"], progress) for r in pending))
     for row, job in zip(pending, jobs, strict=True):
         row.update(status=job.state, pages=job.pages_total, error=job.error)
+
+
+async def _earlier_failures(backend: Backend, skipped: list[dict[str, Any]]) -> None:
+    """A file skipped as already there whose document failed then is reported failed again, with its reason
+    (a scheduler re-running the folder must not see it as done)."""
+    for row in skipped:
+        job = await backend.wait_job(row["job_id"], lambda _: None)
+        if job.state == "failed":
+            row.update(status="failed", pages=job.pages_total, error=job.error)
+
+
+app.command("sync", help="The same as `ingest`: upload a folder's new files and wait for them.")(ingest)
 
 
 @app.command()

@@ -199,6 +199,30 @@ def test_reingest_skips_files_already_in_the_kb(indexed: tuple[Path, list[dict]]
     assert isinstance(docs, dict) and len(docs["documents"]) == 2
 
 
+def test_sync_twice_uploads_nothing_new(tmp_path: Path, corpus: Path) -> None:
+    first = run_json(tmp_path / "data", "sync", str(corpus / "sub"), "--kb", "synced", "--json")
+    again = run_json(tmp_path / "data", "sync", str(corpus / "sub"), "--kb", "synced", "--json")
+    assert [r["status"] for r in first] == ["done"] * len(first)
+    assert [(r["status"], r["document_id"]) for r in again] == [
+        ("skipped (already indexed)", r["document_id"]) for r in first
+    ]
+
+
+def test_a_failed_document_fails_the_run_now_and_when_run_again(tmp_path: Path) -> None:
+    """A scheduler re-running the folder must not take a document that failed for a done one."""
+    pdf = make_pdf(tmp_path / "one.pdf", pages=1)
+    unreachable = {
+        "OPTICITE_DEEPSEEK__URL": f"http://127.0.0.1:{free_port()}/v1",
+        "OPTICITE_DEEPSEEK__RETRIES": "0",
+        "OPTICITE_DEEPSEEK__CPU_FALLBACK_ON_ERROR": "false",
+    }
+    for _ in range(2):
+        result = run(tmp_path / "data", "sync", str(pdf), "--kb", "k", "--engine", "deepseek", **unreachable)
+        assert result.exit_code == 2, result.output
+        line = next(x for x in result.stderr.splitlines() if x.startswith("error:"))
+        assert "one.pdf: failed:" in line and "Traceback" not in result.output
+
+
 # --- errors ---------------------------------------------------------------------------------------
 def test_bad_file_exits_2_with_a_one_line_reason(tmp_path: Path) -> None:
     bad = tmp_path / "broken.pdf"
