@@ -42,13 +42,23 @@ class PreparedPage:
         box_px = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
         return BBox.from_pixels(box_px, self.original_size)
 
+    def _line_to_original(self, line: Line) -> Line:
+        box = self.to_original(line.bbox)
+        words = None
+        if line.words_x:  # each word as a box of the line's height, moved like the line
+            moved = [
+                self.to_original(line.bbox.model_copy(update={"x0": a, "x1": z})) for a, z in line.words_x
+            ]
+            words = [(w.x0, w.x1) for w in moved]
+        return Line(text=line.text, bbox=box, words_x=words)
+
     def map_layout(self, layout: PageLayout) -> PageLayout:
         """A layout found on the processed image, moved onto the original page."""
         blocks = [
             b.model_copy(
                 update={
                     "bbox": self.to_original(b.bbox),
-                    "lines": [Line(text=ln.text, bbox=self.to_original(ln.bbox)) for ln in b.lines],
+                    "lines": [self._line_to_original(ln) for ln in b.lines],
                 }
             )
             for b in layout.blocks

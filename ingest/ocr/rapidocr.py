@@ -56,6 +56,8 @@ class TextBox:
     x1: float
     y1: float
     score: float = 1.0
+    # x extent in pixels of each whitespace-separated word of `text`, where RapidOCR gave word boxes
+    words_x: tuple[tuple[float, float], ...] | None = None
 
     @property
     def height(self) -> float:
@@ -115,12 +117,13 @@ class RapidOcrEngine:
         with self._lock:
             ocr = self._engine()
             try:
-                result = ocr(img)
+                result = ocr(img, return_word_box=True)
             except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
                 raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
         # an empty page comes back as a bare output, or as detections without text
         texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
-        return boxes_from_result(getattr(result, "boxes", None), texts, scores, 0.0)
+        words = getattr(result, "word_results", None)
+        return boxes_from_result(getattr(result, "boxes", None), texts, scores, 0.0, words)
 
     def score_crops(self, crops: list[np.ndarray]) -> list[float]:
         """Recognition confidence for each line image, read as it is (no detection)."""
@@ -173,18 +176,42 @@ def fit_side(img: np.ndarray, max_side_px: int) -> np.ndarray:
     return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def boxes_from_result(quads: Any, texts: Any, scores: Any, min_score: float) -> list[TextBox]:
+def boxes_from_result(
+    quads: Any, texts: Any, scores: Any, min_score: float, words: Any = None
+) -> list[TextBox]:
+    """Lines of a RapidOCR result; `words` (its `word_results`, one list per line) gives each line's
+    word extents when it splits the line's text into the same words."""
     if quads is None or texts is None:
         return []
+    per_line = list(words) if words is not None and len(words) == len(texts) else [None] * len(texts)
     out = []
-    for quad, text, score in zip(quads, texts, scores or [1.0] * len(texts), strict=False):
+    for quad, text, score, line_words in zip(
+        quads, texts, scores or [1.0] * len(texts), per_line, strict=False
+    ):
         pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
         if not str(text).strip() or float(score) < min_score:
             continue
         x0, y0 = pts.min(axis=0)
         x1, y1 = pts.max(axis=0)
-        out.append(TextBox(str(text).strip(), float(x0), float(y0), float(x1), float(y1), float(score)))
+        clean = str(text).strip()
+        box = TextBox(
+            clean, float(x0), float(y0), float(x1), float(y1), float(score), _words_x(clean, line_words)
+        )
+        out.append(box)
     return out
+
+
+def _words_x(text: str, line_words: Any) -> tuple[tuple[float, float], ...] | None:
+    """Each word's x extent, if RapidOCR's words are the text's words (CJK comes back per character)."""
+    if not line_words or [w[0] for w in line_words] != text.split():
+        return None
+    extents = []
+    for _, _, quad in line_words:
+        if quad is None:
+            return None
+        xs = np.asarray(quad, dtype=np.float64).reshape(-1, 2)[:, 0]
+        extents.append((float(xs.min()), float(xs.max())))
+    return tuple(extents)
 
 
 # --- blocks ----------------------------------------------------------------------------------
@@ -207,7 +234,13 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
                 order=order,
                 label="rapidocr",
                 lines=[
-                    Line(text=b.text, bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px))
+                    Line(
+                        text=b.text,
+                        bbox=BBox.from_pixels((b.x0, b.y0, b.x1, b.y1), size_px),
+                        words_x=[(a / size_px[0], z / size_px[0]) for a, z in b.words_x]
+                        if b.words_x
+                        else None,
+                    )
                     for b in groups[i]
                 ],
             )

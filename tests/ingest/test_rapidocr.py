@@ -91,6 +91,22 @@ async def test_recognizes_english_and_chinese_lines_with_boxes_on_the_words(
     assert json.loads(layout.raw)["rotation"] == 0
 
 
+async def test_a_phrase_of_a_scanned_line_is_boxed_on_its_words(
+    engine: RapidOcrEngine, known_page: PageImage, known_pdf: tuple[Path, dict[str, BBox]]
+) -> None:
+    """RapidOCR's word boxes let a citation highlight "1250.00" alone, where the PDF drew it."""
+    with pymupdf.open(known_pdf[0]) as doc:
+        (truth,) = [BBox.from_points(tuple(r), PAGE_PT) for r in doc[0].search_for("1250.00")]
+    layout = await engine.recognize(known_page, OcrOptions())
+    line = next(ln for b in layout.blocks for ln in b.lines if "1250.00" in ln.text)
+    assert line.words_x is not None and len(line.words_x) == len(line.text.split())
+    start = line.text.index("1250.00")
+    found = line.region(1).part(start, start + len("1250.00")).bbox
+    assert abs(found.x0 - truth.x0) < 0.01 and abs(found.x1 - truth.x1) < 0.01, (found, truth)
+    chinese = next(ln for b in layout.blocks for ln in b.lines if CHINESE in ln.text.replace(" ", ""))
+    assert chinese.words_x is None  # RapidOCR boxes CJK per character: the line's share is used
+
+
 async def test_concurrent_pages_share_one_ocr_instance(engine: RapidOcrEngine, known_page: PageImage) -> None:
     engine.warm_up()
     ocr = engine._ocr
