@@ -25,6 +25,7 @@ from ingest.ocr.reading_order import mark_furniture
 from ingest.ocr.textlayer import TextLayerEngine
 from ingest.page import PageImage
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
+from retrieval.embed_config import EmbedderWrapper
 from retrieval.errors import UnknownBackend
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import SearchConfig
@@ -79,26 +80,15 @@ def layouts_for(path: Path, code: str) -> list[PageLayout]:
     return layouts
 
 
-class CachedEmbedder:
+class CachedEmbedder(EmbedderWrapper):
     """The real embedder; passage and query vectors kept on disk by text, so re-runs embed only what changed."""
 
     def __init__(self, inner: Embedder, path: Path) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.path = path
         data = json.loads(path.read_text()) if path.is_file() else {}
         self.passages: dict[str, list[float]] = data.get("passages", {})
         self.queries: dict[str, list[float]] = data.get("queries", {})
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         todo = [t for t in dict.fromkeys(texts) if t not in self.passages]

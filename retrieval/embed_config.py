@@ -28,6 +28,24 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+class EmbedderWrapper:
+    """Base of an `Embedder` that changes what another one does to vectors: sizes and tokens pass through."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
 class EmbedderConfig(BaseModel):
     # "e5" (bundled multilingual-e5-small), "local" (sentence-transformers) or "http" (OpenAI-compatible)
     backend: str = "e5"

@@ -21,7 +21,7 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.embed_config import Embedder
+from retrieval.embed_config import Embedder, EmbedderWrapper
 
 LANGUAGE_SHIFT_VERSION = 1  # recorded in the kb's embedder name: changing the shift needs a reindex
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -39,24 +39,13 @@ def reference_sentences() -> dict[str, list[str]]:
     return {lang: lines for lang, lines in json.loads(raw).items() if not lang.startswith("_")}
 
 
-class LanguageShift:
+class LanguageShift(EmbedderWrapper):
     """An `Embedder` whose Chinese vectors are moved into the English frame (see the module's doc)."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._lock = threading.Lock()
         self._deltas: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = self.inner.embed_passages(texts)
