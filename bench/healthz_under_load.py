@@ -7,7 +7,7 @@ page). A probe thread asks `/healthz` every 50 ms on one kept-alive connection d
 
 - `scan_ingest`: a `--pages` page scanned PDF uploaded and ingested to `done` (render, encode, OCR
   requests, then Markdown, chunks, embedding, indexing);
-- `ocr_x4`: four parallel `POST /v1/ocr` of a 4-page scan;
+- `ocr_x4`: four parallel `POST /v1/ocr` of a 12-page scan, twice over;
 - `streams`: `--streams` open job event streams on one running ingest.
 
 Reported per scenario: p50, p99 and max of `/healthz` in ms. Writes bench/results/healthz_under_load.json.
@@ -80,7 +80,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 def upload(client: httpx.Client, pdf: Path, kb: str = "bench") -> str:
     with pdf.open("rb") as fh:
-        reply = client.post("/v1/documents", files={"file": (pdf.name, fh, "application/pdf")}, data={"kb": kb})
+        reply = client.post(
+            "/v1/documents", files={"file": (pdf.name, fh, "application/pdf")}, data={"kb": kb}
+        )
     reply.raise_for_status()
     return str(reply.json()["job_id"])
 
@@ -103,7 +105,7 @@ def ocr_x4(api: str, pdf: Path) -> None:
             ).raise_for_status()
 
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(one, range(4)))
+        list(pool.map(one, range(8)))
 
 
 def streams(api: str, pdf: Path, count: int) -> None:
@@ -144,6 +146,7 @@ def main() -> None:
         data = Path(tmp)
         big = scanned_pdf(data / f"scan-{args.pages}.pdf", args.pages)
         small = scanned_pdf(data / "scan-4.pdf", 4)
+        medium = scanned_pdf(data / "scan-12.pdf", 12)
         env = base_env(data / "data", vllm_url, 16) | {
             "OPTICITE_HTTP__EVENT_STREAMS": str(args.streams + 16),
             "OPTICITE_HTTP__EVENT_STREAMS_PER_CLIENT": str(args.streams + 16),
@@ -158,7 +161,7 @@ def main() -> None:
             rows = [
                 measure(api, "idle", lambda: time.sleep(5)),
                 measure(api, "scan_ingest", lambda: scan_ingest(api, big)),
-                measure(api, "ocr_x4", lambda: ocr_x4(api, small)),
+                measure(api, "ocr_x4", lambda: ocr_x4(api, medium)),
                 measure(api, "streams", lambda: streams(api, big, args.streams)),
             ]
     result = {
