@@ -7,6 +7,7 @@ components (embedder, vector store, OCR engines, HTTP clients) are built on firs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from api.errors import (
 )
 from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
+from api.page_cache import PageImageCache
 from api.progress import JobWatch, StreamSlots
 from api.schemas import (
     DocumentDetail,
@@ -46,12 +48,13 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
+from ingest.errors import IngestError
 from ingest.layout import BBox, PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
-from ingest.sources import open_source
+from ingest.sources import SourceConfig, open_source
 from retrieval.answer import Answer
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
@@ -69,10 +72,18 @@ def _visible(row: DocumentRow | None, kbs: Kbs) -> bool:
     return row is not None and (kbs is None or row.kb in kbs)
 
 
-def _read_page_images(files: DocumentFiles, layouts: Sequence[PageLayout]) -> dict[int, bytes]:
-    """The rendered PNG of each page that has one (a page that failed to render has none)."""
-    paths = {layout.page: files.page_image(layout.page) for layout in layouts}
-    return {n: path.read_bytes() for n, path in paths.items() if path.is_file()}
+def _ocr_result(files: DocumentFiles, images_of: Path | None, source: SourceConfig) -> OcrResult:
+    """The saved layouts as a reply; with `images_of` (the file OCR'd), each page's PNG rendered from it
+    (none for a page that cannot be rendered)."""
+    layouts = [layout for _, layout in sorted(files.saved_layouts().items())]
+    images: dict[int, bytes] = {}
+    if images_of is not None:
+        with open_source(images_of, source) as doc:
+            for layout in layouts:
+                with contextlib.suppress(IngestError):
+                    images[layout.page] = doc.render_page(layout.page).image_png
+    pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
+    return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
 
 class Services:
@@ -86,6 +97,7 @@ class Services:
         self.runner: JobRunner = runner or build_runner(settings, self.steps)
         self._ocr_slots = asyncio.Semaphore(settings.ocr_request.concurrency)
         self.job_watch = JobWatch(self.read_jobs)
+        self.page_images = PageImageCache(settings.docs_dir, settings.source, settings.page_image_cache_bytes)
         http = settings.http
         self.stream_slots = StreamSlots(http.event_streams, http.event_streams_per_client)
 
@@ -134,12 +146,29 @@ class Services:
         which re-processes that document from scratch.
         """
         options = options or self.settings.ocr
-        filename = safe_filename(filename)
+        submission, job_id = await asyncio.to_thread(
+            self._record_upload, path, safe_filename(filename), kb, options, tags, force, webhook_url
+        )
+        if job_id is not None:
+            self.runner.submit(job_id)
+        return submission
+
+    def _record_upload(
+        self,
+        path: Path,
+        filename: str,
+        kb: str,
+        options: OcrOptions,
+        tags: Sequence[str],
+        force: bool,
+        webhook_url: str | None,
+    ) -> tuple[SubmissionPublic, str | None]:
+        """`ingest`'s file and DB work (hashing, moving, rows); the job id to submit, if any."""
         self.check_embedder([kb])
         with self.db.session() as s:
             new_kb = s.get(KbRow, kb) is None
         if new_kb:
-            await asyncio.to_thread(self.record_embedder, kb)
+            self.record_embedder(kb)
         with open_source(path, self.settings.source) as src:
             sha256, page_count = src.sha256, src.page_count
         with self.db.session() as s:
@@ -148,7 +177,8 @@ class Services:
             if existing is not None and not force:
                 job = latest_job(s, existing.id)
                 path.unlink(missing_ok=True)
-                return SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
+                reply = SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
+                return reply, None
             doc = existing or DocumentRow(id=new_id(), kb=kb, sha256=sha256)
             doc.filename, doc.tags, doc.options = filename, list(tags), options.model_dump()
             doc.status, doc.pages, doc.chunks, doc.error = "queued", page_count, 0, None
@@ -168,8 +198,7 @@ class Services:
                 id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url
             )
             s.add(job)
-        self.runner.submit(job.id)
-        return SubmissionPublic(document_id=doc.id, job_id=job.id)
+        return SubmissionPublic(document_id=doc.id, job_id=job.id), job.id
 
     def list_documents(
         self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
@@ -288,11 +317,12 @@ class Services:
         return [layout for _, layout in sorted(self.files(doc_id).saved_layouts().items())]
 
     def page_png(self, doc_id: str, page: int, kbs: Kbs = None) -> bytes:
+        """The page's image: from the cache, else rendered from the original now (and cached)."""
         detail = self.get_document(doc_id, kbs)
-        path = self.files(doc_id).page_image(page)
-        if not 1 <= page <= detail.pages or not path.is_file():
+        png = self.page_images.png(self.files(doc_id), page) if 1 <= page <= detail.pages else None
+        if png is None:
             raise PageNotFound(f"document {doc_id} has no rendered page {page} (it has {detail.pages} pages)")
-        return path.read_bytes()
+        return png
 
     def page_image(self, doc_id: str, page: int, boxes: Sequence[BBox] = (), kbs: Kbs = None) -> bytes:
         """The rendered page PNG, with `boxes` highlighted when given."""
@@ -321,12 +351,12 @@ class Services:
         try:
             pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
             await pipeline.ocr_pages(path, scratch, options, hooks)
-            layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
-            images = await asyncio.to_thread(_read_page_images, scratch, layouts) if with_images else {}
+            # rendering, base64 and Markdown are CPU work: a worker thread's
+            return await asyncio.to_thread(
+                _ocr_result, scratch, path if with_images else None, self.settings.source
+            )
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch.root, True)
-        pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
-        return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
     async def ocr_request(self, path: Path, options: OcrOptions) -> OcrResult:
         """`/v1/ocr`: `ocr_file` with page images, within `ocr_request` limits (pages, pixels, requests

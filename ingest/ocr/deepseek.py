@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import io
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -250,19 +251,23 @@ class DeepSeekEngine:
     async def recognize(self, page: PageImage, options: OcrOptions, *, strict: bool = False) -> PageLayout:
         """One page; grounded prompts are parsed into blocks, others become one page-level block."""
         preset, _ = resolve_prompt(options)
-        body = build_request(page, options, self.config, strict=strict)
+        # resizing, base64 and parsing are CPU work: off the event loop, which serves HTTP meanwhile
+        body = await asyncio.to_thread(build_request, page, options, self.config, strict=strict)
         async with self._slots:
             completion = await self.complete(body)
-        return layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+        grounded = preset in GROUNDED_PRESETS
+        return await asyncio.to_thread(layout_from_completion, page, completion, grounded=grounded)
 
     async def complete(self, body: dict) -> Completion:
         """POST with bounded retries; raises EngineUnavailable, EngineTimeout or EngineBadResponse."""
         url = self.config.url.rstrip("/") + "/chat/completions"
+        content = await asyncio.to_thread(json.dumps, body)  # megabytes of base64 image
+        headers = self._headers | {"Content-Type": "application/json"}
         for attempt in range(self.config.retries + 1):
             last = attempt == self.config.retries
             try:
                 response = await self._client.post(
-                    url, json=body, headers=self._headers, timeout=_timeout(self.config)
+                    url, content=content, headers=headers, timeout=_timeout(self.config)
                 )
             # Messages reach clients (page quality reasons): the URL and exception text go to the log.
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:

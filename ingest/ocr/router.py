@@ -8,6 +8,7 @@ with `quality.status == "failed"`, the reason and the raw output.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ingest.ocr.grounding import parse_grounding
 from ingest.ocr.quality import QualityVerdict, assess_quality
 from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
+from ingest.sources import with_pixels
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +119,8 @@ class OcrRouter:
         self.cpu_fallback_on_error = cpu_fallback_on_error
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
-        try:
-            first = choose_engine(page, options, self.engines, self._has_text)
+        try:  # the text layer check reads the PDF: a worker thread's job
+            first = await asyncio.to_thread(choose_engine, page, options, self.engines, self._has_text)
         except BadOcrOption as exc:
             return failed_layout(page, options.engine, exc.message, [f"{options.engine}: {exc.code}"], "")
         notes: list[str] = []
@@ -129,6 +131,8 @@ class OcrRouter:
             if attempt.engine in skip:
                 continue
             try:
+                if attempt.engine != "textlayer":  # rendered once, for the first engine that reads pixels
+                    page = await asyncio.to_thread(with_pixels, page)
                 layout = await self._run(attempt, page)
             except Exception as exc:  # a page is the unit of work: record why and try the next engine
                 note = f"{attempt.label}: {_describe(exc)}"
