@@ -20,12 +20,10 @@ from pydantic_settings import (
 )
 
 from ingest.chunking import ChunkingConfig
+from ingest.configs import RapidOcrConfig, SourceConfig, TextLayerConfig
 from ingest.errors import OpticiteError
 from ingest.ocr.deepseek import DeepSeekConfig
 from ingest.ocr.engine import OcrOptions
-from ingest.ocr.rapidocr import RapidOcrConfig
-from ingest.ocr.textlayer import TextLayerConfig
-from ingest.sources import SourceConfig
 from retrieval.answer import AnswerConfig
 from retrieval.chat import ChatConfig
 from retrieval.embed import EmbedderConfig

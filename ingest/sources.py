@@ -18,8 +18,8 @@ from typing import Literal
 import numpy as np
 import pymupdf
 from PIL import Image, ImageOps
-from pydantic import BaseModel, ConfigDict
 
+from ingest.configs import SourceConfig
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
 
@@ -42,16 +42,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".bmp": "bmp",
 }
 SUPPORTED = "PDF, PNG, JPEG, TIFF, WebP or BMP"
-
-
-class SourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dpi: int = 144  # PDF render resolution
-    max_bytes: int = 200 * 1024 * 1024
-    max_pages: int = 2000
-    max_pixels: int = 60_000_000  # per page: image pixels, or rendered PDF pixels (dpi is lowered first)
-    strict_extension: bool = True  # a known extension that contradicts the content is refused
 
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
