@@ -87,17 +87,24 @@ def upload(client: httpx.Client, pdf: Path, kb: str = "bench") -> str:
     return str(reply.json()["job_id"])
 
 
-def wait_done(client: httpx.Client, job_id: str) -> None:
-    while client.get(f"/v1/jobs/{job_id}").json()["state"] not in TERMINAL:
+def wait_done(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    """The job's end state, with the seconds to its last page OCR'd and to its end."""
+    started, ocr_s = time.perf_counter(), None
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if ocr_s is None and job["pages_done"] >= job["pages_total"]:
+            ocr_s = round(time.perf_counter() - started, 1)
+        if job["state"] in TERMINAL:
+            return {"state": job["state"], "ocr_s": ocr_s, "done_s": round(time.perf_counter() - started, 1)}
         time.sleep(0.5)
 
 
-def scan_ingest(api: str, pdf: Path) -> None:
+def scan_ingest(api: str, pdf: Path) -> dict[str, Any]:
     with httpx.Client(base_url=api, timeout=600) as client:
-        wait_done(client, upload(client, pdf))
+        return wait_done(client, upload(client, pdf))
 
 
-def ocr_x4(api: str, pdf: Path) -> None:
+def ocr_x4(api: str, pdf: Path) -> dict[str, Any]:
     def one(_: int) -> None:
         with pdf.open("rb") as fh:
             httpx.post(
@@ -106,9 +113,10 @@ def ocr_x4(api: str, pdf: Path) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(one, range(8)))
+    return {"requests": 8}
 
 
-def streams(api: str, pdf: Path, count: int) -> None:
+def streams(api: str, pdf: Path, count: int) -> dict[str, Any]:
     """`count` event streams on one ingest, each read to its `done` event."""
     with httpx.Client(base_url=api, timeout=600) as client:
         job_id = upload(client, pdf, kb="streams")  # another kb: the same file is not deduplicated
@@ -122,13 +130,15 @@ def streams(api: str, pdf: Path, count: int) -> None:
 
     with ThreadPoolExecutor(count) as pool:
         list(pool.map(follow, range(count)))
+    with httpx.Client(base_url=api, timeout=600) as client:
+        return {"streams": count} | wait_done(client, job_id)
 
 
-def measure(api: str, name: str, work: Callable[[], None]) -> dict[str, Any]:
+def measure(api: str, name: str, work: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
     started = time.perf_counter()
     with probe(api) as samples:
-        work()
-    row = {"scenario": name, "seconds": round(time.perf_counter() - started, 1), **summary(samples)}
+        extra = work() or {}
+    row = {"scenario": name, "seconds": round(time.perf_counter() - started, 1), **summary(samples), **extra}
     print(json.dumps(row), flush=True)
     return row
 
