@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from ingest.pipeline import DocumentFiles
-from ingest.sources import SourceConfig, open_source
+from ingest.sources import SourceConfig, open_source, with_pixels
 
 
 class PageImageCache:
@@ -36,7 +36,7 @@ class PageImageCache:
         if original is None:
             return None
         with open_source(original, self.source) as doc:
-            data = doc.render_page(page).image_png
+            data = with_pixels(doc.render_page(page, pixels=False)).image_png  # rendered in a worker process
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)

@@ -7,7 +7,6 @@ components (embedder, vector store, OCR engines, HTTP clients) are built on firs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import shutil
 import tempfile
@@ -48,13 +47,12 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.uploads import safe_filename, staged_upload
-from ingest.errors import IngestError
 from ingest.layout import BBox, PageLayout
 from ingest.markdown import render_document_markdown
 from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
-from ingest.sources import SourceConfig, open_source
+from ingest.sources import open_source
 from retrieval.answer import Answer
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
@@ -72,17 +70,13 @@ def _visible(row: DocumentRow | None, kbs: Kbs) -> bool:
     return row is not None and (kbs is None or row.kb in kbs)
 
 
-def _ocr_result(files: DocumentFiles, images_of: Path | None, source: SourceConfig) -> OcrResult:
-    """The saved layouts as a reply; with `images_of` (the file OCR'd), each page's PNG rendered from it
-    (none for a page that cannot be rendered)."""
+def _ocr_result(files: DocumentFiles) -> OcrResult:
+    """The saved layouts as a reply, with each saved page PNG (a page that failed to render has none)."""
     layouts = [layout for _, layout in sorted(files.saved_layouts().items())]
-    images: dict[int, bytes] = {}
-    if images_of is not None:
-        with open_source(images_of, source) as doc:
-            for layout in layouts:
-                with contextlib.suppress(IngestError):
-                    images[layout.page] = doc.render_page(layout.page).image_png
-    pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
+    pages = []
+    for layout in layouts:
+        path = files.page_image(layout.page)
+        pages.append(OcrPagePublic.from_layout(layout, path.read_bytes() if path.is_file() else None))
     return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
 
@@ -350,11 +344,8 @@ class Services:
         hooks = Hooks(on_page=on_page) if on_page is not None else Hooks()
         try:
             pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
-            await pipeline.ocr_pages(path, scratch, options, hooks)
-            # rendering, base64 and Markdown are CPU work: a worker thread's
-            return await asyncio.to_thread(
-                _ocr_result, scratch, path if with_images else None, self.settings.source
-            )
+            await pipeline.ocr_pages(path, scratch, options, hooks, keep_images=with_images)
+            return await asyncio.to_thread(_ocr_result, scratch)  # base64 and Markdown are CPU work
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch.root, True)
 

@@ -118,6 +118,11 @@ class DocumentFiles:
         tmp.write_text(layout.model_dump_json(), encoding="utf-8")
         tmp.replace(path)
 
+    def save_page_image(self, page: PageImage) -> None:
+        path = self.page_image(page.page)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(page.image_png)
+
     def record_ocr(self, layout: PageLayout) -> None:
         """Save the page's layout (the resume point) and log the OCR call."""
         self.save_layout(layout)
@@ -213,8 +218,12 @@ class Pipeline:
         hooks: Hooks,
         pages: Sequence[int] | None = None,
         retry_failed: bool = False,
+        keep_images: bool = False,
     ) -> list[PageOutcome]:
-        """OCR `pages` (default: all) that have no saved layout; saved ones are reported as reused."""
+        """OCR `pages` (default: all) that have no saved layout; saved ones are reported as reused.
+
+        `keep_images` renders every page and saves `pages/NNNN.png` (a reply that shows every page,
+        as /v1/ocr's); by default only pages an engine reads as pixels are rendered, and none saved."""
         await _call(hooks.on_stage("ocr"))
         saved = await asyncio.to_thread(files.saved_layouts)
         # opening hashes the whole file: a worker thread's job
@@ -238,7 +247,7 @@ class Pipeline:
                         outcome = outcome_of(fresh, reused=True)
                         await _call(hooks.on_page(outcome))
                         return outcome
-                    outcome = await self._ocr_page(doc, n, files, options)
+                    outcome = await self._ocr_page(doc, n, files, options, keep_images)
                     await _call(hooks.on_page(outcome))
                     return outcome
 
@@ -246,13 +255,16 @@ class Pipeline:
         return sorted(outcomes, key=lambda o: o.page)
 
     async def _ocr_page(
-        self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions
+        self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions, keep_image: bool
     ) -> PageOutcome:
         started = time.monotonic()
         try:
-            # no pixels yet: a page read from its text layer is never rendered; the router renders
-            # the others, and page images for citations are rendered when first asked for
+            # without keep_image, no pixels yet: a page read from its text layer is never rendered;
+            # the router renders the others, and page images for citations are rendered when asked for
             page = await asyncio.to_thread(doc.render_page, n, False)
+            if keep_image:
+                page = await asyncio.to_thread(with_pixels, page)
+                await asyncio.to_thread(files.save_page_image, page)
             layout = await self._recognize(page, options)
         except IngestError as exc:
             layout = failed_layout(n, f"{exc.code}: {exc.message}")

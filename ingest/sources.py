@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 from ingest.configs import SourceConfig
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
+from ingest.render_pool import render_png_in_pool
 
 Kind = Literal["pdf", "image"]
 FileFormat = Literal["pdf", "png", "jpeg", "tiff", "webp", "bmp"]
@@ -277,14 +278,13 @@ def with_pixels(page: PageImage) -> PageImage:
         return page
     if page.source is None or page.unit != "pt":
         raise ValueError(f"page {page.page} has neither pixels nor a PDF to render them from")
-    try:
-        with pymupdf.open(page.source, filetype="pdf") as doc:
-            pix = doc.load_page(page.page - 1).get_pixmap(dpi=page.dpi, alpha=False)
+    try:  # in a worker process: a render here would hold the GIL for its whole length
+        png, size_px = render_png_in_pool(str(page.source), page.page, page.dpi)
     except Exception as exc:  # as in render_page: MuPDF's plain errors for broken content
         raise DamagedFile(
             f"page {page.page} of the PDF could not be rendered ({exc}); the rest of the document is unaffected"
         ) from exc
-    return page.model_copy(update={"image_png": pix.tobytes("png"), "image_size": (pix.width, pix.height)})
+    return page.model_copy(update={"image_png": png, "image_size": size_px})
 
 
 def render_size(page: pymupdf.Page, dpi: int) -> tuple[int, int]:
