@@ -148,6 +148,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--label", default="", help="a note stored with the result (e.g. before/after)")
+    parser.add_argument("--scenarios", default="idle,scan_ingest,ocr_x4,streams")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -168,15 +170,17 @@ def main() -> None:
             wait_healthy(api)
             with httpx.Client(base_url=api, timeout=600) as client:  # warm: embedder and store loaded
                 wait_done(client, upload(client, small))
-            rows = [
-                measure(api, "idle", lambda: time.sleep(5)),
-                measure(api, "scan_ingest", lambda: scan_ingest(api, big)),
-                measure(api, "ocr_x4", lambda: ocr_x4(api, medium)),
-                measure(api, "streams", lambda: streams(api, big, args.streams)),
-            ]
+            scenarios: dict[str, Callable[[], dict[str, Any] | None]] = {
+                "idle": lambda: time.sleep(5),
+                "scan_ingest": lambda: scan_ingest(api, big),
+                "ocr_x4": lambda: ocr_x4(api, medium),
+                "streams": lambda: streams(api, big, args.streams),
+            }
+            rows = [measure(api, name, scenarios[name]) for name in args.scenarios.split(",")]
     result = {
         "bench": "healthz_under_load",
-        "command": f"python -m bench.healthz_under_load --pages {args.pages} --streams {args.streams}",
+        "command": f"python -m bench.healthz_under_load --pages {args.pages} --streams {args.streams} "
+        f"--scenarios {args.scenarios}",
         "label": args.label,
         "machine": {
             "python": platform.python_version(),
@@ -185,9 +189,9 @@ def main() -> None:
         },
         "scenarios": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
