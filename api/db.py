@@ -17,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

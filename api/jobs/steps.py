@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from api import metrics
 from api.components import Components
-from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, PageRow, count_finished_pages
-from api.schemas import DocumentPublic, JobPublic
+from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages
+from api.schemas import TERMINAL_JOB_STATES, DocumentPublic, JobPublic
 from api.settings import Settings
 from api.webhooks import WebhookSender
 from ingest.errors import OpticiteError

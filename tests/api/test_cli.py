@@ -267,6 +267,7 @@ HEAVY = (
     "rapidocr",
     "cv2",
     "pymupdf",
+    "sqlalchemy",
 )
 LIST_HEAVY = (
     "import atexit, sys; from api.cli import main; "
@@ -336,7 +337,7 @@ def test_commands_go_through_a_running_server(served: tuple[Path, str], corpus: 
         ["search", "notice to terminate", "--kb", "k"],
         ["ask", "How long is the notice period?", "--kb", "k"],
     ):
-        assert heavy_imports(data_dir, command) == []  # the server does the work: no model, no PDF library
+        assert heavy_imports(data_dir, command) == []  # the server does the work: no model, PDF library or DB
     unknown = run(data_dir, "docs", "delete", "no-such-id")
     assert unknown.exit_code == 2 and "no document" in unknown.stderr
     assert run(data_dir, "serve").exit_code == 2, "a second server on the same data dir is refused"
