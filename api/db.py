@@ -31,8 +31,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from api.db import TERMINAL_JOB_STATES, DocumentRow, JobRow, KbRow, PageRow
 from api.errors import public_reason
 from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
@@ -16,6 +15,10 @@ from retrieval.chat import ChatCompletionRequest
 from retrieval.chat import ChatMessage as OpenAiMessage
 from retrieval.hits import SearchFilters, SearchMode
 
+if TYPE_CHECKING:  # the tables (SQLAlchemy) only for from_row: a CLI talking to a server never loads them
+    from api.db import DocumentRow, JobRow, KbRow, PageRow
+
+TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
 KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 MAX_QUERY_CHARS = 4000  # a search query, and each chat message
 MAX_CHAT_MESSAGES = 50

@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
+from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
 from api.errors import (
     Conflict,
     EmbedderMismatch,
@@ -33,8 +33,10 @@ from api.errors import (
 )
 from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
+from api.page_cache import PageImageCache
 from api.progress import JobWatch, StreamSlots
 from api.schemas import (
+    TERMINAL_JOB_STATES,
     DocumentDetail,
     DocumentPublic,
     Embedding,
@@ -69,10 +71,14 @@ def _visible(row: DocumentRow | None, kbs: Kbs) -> bool:
     return row is not None and (kbs is None or row.kb in kbs)
 
 
-def _read_page_images(files: DocumentFiles, layouts: Sequence[PageLayout]) -> dict[int, bytes]:
-    """The rendered PNG of each page that has one (a page that failed to render has none)."""
-    paths = {layout.page: files.page_image(layout.page) for layout in layouts}
-    return {n: path.read_bytes() for n, path in paths.items() if path.is_file()}
+def _ocr_result(files: DocumentFiles) -> OcrResult:
+    """The saved layouts as a reply, with each saved page PNG (a page that failed to render has none)."""
+    layouts = [layout for _, layout in sorted(files.saved_layouts().items())]
+    pages = []
+    for layout in layouts:
+        path = files.page_image(layout.page)
+        pages.append(OcrPagePublic.from_layout(layout, path.read_bytes() if path.is_file() else None))
+    return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
 
 class Services:
@@ -86,6 +92,7 @@ class Services:
         self.runner: JobRunner = runner or build_runner(settings, self.steps)
         self._ocr_slots = asyncio.Semaphore(settings.ocr_request.concurrency)
         self.job_watch = JobWatch(self.read_jobs)
+        self.page_images = PageImageCache(settings.docs_dir, settings.source, settings.page_image_cache_bytes)
         http = settings.http
         self.stream_slots = StreamSlots(http.event_streams, http.event_streams_per_client)
 
@@ -134,12 +141,29 @@ class Services:
         which re-processes that document from scratch.
         """
         options = options or self.settings.ocr
-        filename = safe_filename(filename)
+        submission, job_id = await asyncio.to_thread(
+            self._record_upload, path, safe_filename(filename), kb, options, tags, force, webhook_url
+        )
+        if job_id is not None:
+            self.runner.submit(job_id)
+        return submission
+
+    def _record_upload(
+        self,
+        path: Path,
+        filename: str,
+        kb: str,
+        options: OcrOptions,
+        tags: Sequence[str],
+        force: bool,
+        webhook_url: str | None,
+    ) -> tuple[SubmissionPublic, str | None]:
+        """`ingest`'s file and DB work (hashing, moving, rows); the job id to submit, if any."""
         self.check_embedder([kb])
         with self.db.session() as s:
             new_kb = s.get(KbRow, kb) is None
         if new_kb:
-            await asyncio.to_thread(self.record_embedder, kb)
+            self.record_embedder(kb)
         with open_source(path, self.settings.source) as src:
             sha256, page_count = src.sha256, src.page_count
         with self.db.session() as s:
@@ -150,7 +174,8 @@ class Services:
             job = latest_job(s, existing.id) if existing is not None else None
             if existing is not None and not force:
                 path.unlink(missing_ok=True)
-                return SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
+                reply = SubmissionPublic(document_id=existing.id, job_id=job.id if job else "", existing=True)
+                return reply, None
             if job is not None and job.state not in TERMINAL_JOB_STATES:
                 path.unlink(missing_ok=True)
                 raise Conflict(
@@ -176,8 +201,7 @@ class Services:
                 id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url
             )
             s.add(job)
-        self.runner.submit(job.id)
-        return SubmissionPublic(document_id=doc.id, job_id=job.id)
+        return SubmissionPublic(document_id=doc.id, job_id=job.id), job.id
 
     def list_documents(
         self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
@@ -296,11 +320,12 @@ class Services:
         return [layout for _, layout in sorted(self.files(doc_id).saved_layouts().items())]
 
     def page_png(self, doc_id: str, page: int, kbs: Kbs = None) -> bytes:
+        """The page's image: from the cache, else rendered from the original now (and cached)."""
         detail = self.get_document(doc_id, kbs)
-        path = self.files(doc_id).page_image(page)
-        if not 1 <= page <= detail.pages or not path.is_file():
+        png = self.page_images.png(self.files(doc_id), page) if 1 <= page <= detail.pages else None
+        if png is None:
             raise PageNotFound(f"document {doc_id} has no rendered page {page} (it has {detail.pages} pages)")
-        return path.read_bytes()
+        return png
 
     def page_image(self, doc_id: str, page: int, boxes: Sequence[BBox] = (), kbs: Kbs = None) -> bytes:
         """The rendered page PNG, with `boxes` highlighted when given."""
@@ -328,13 +353,10 @@ class Services:
         hooks = Hooks(on_page=on_page) if on_page is not None else Hooks()
         try:
             pipeline = self.components.pipeline(self.settings.page_concurrency(), with_index=False)
-            await pipeline.ocr_pages(path, scratch, options, hooks)
-            layouts = [layout for _, layout in sorted(scratch.saved_layouts().items())]
-            images = await asyncio.to_thread(_read_page_images, scratch, layouts) if with_images else {}
+            await pipeline.ocr_pages(path, scratch, options, hooks, keep_images=with_images)
+            return await asyncio.to_thread(_ocr_result, scratch)  # base64 and Markdown are CPU work
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch.root, True)
-        pages = [OcrPagePublic.from_layout(layout, images.get(layout.page)) for layout in layouts]
-        return OcrResult(pages=pages, markdown=render_document_markdown(layouts))
 
     async def ocr_request(self, path: Path, options: OcrOptions) -> OcrResult:
         """`/v1/ocr`: `ocr_file` with page images, within `ocr_request` limits (pages, pixels, requests

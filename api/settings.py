@@ -20,13 +20,11 @@ from pydantic_settings import (
 )
 
 from ingest.chunking import ChunkingConfig
+from ingest.configs import RapidOcrConfig, SourceConfig, TextLayerConfig
 from ingest.errors import OpticiteError
 from ingest.ocr.deepseek import DeepSeekConfig
 from ingest.ocr.engine import OcrOptions
-from ingest.ocr.rapidocr import RapidOcrConfig
-from ingest.ocr.textlayer import TextLayerConfig
 from ingest.ocr.vlm import VlmConfig
-from ingest.sources import SourceConfig
 from retrieval.answer import AnswerConfig
 from retrieval.chat import ChatConfig
 from retrieval.embed import EmbedderConfig
@@ -109,6 +107,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     api_keys: list[ApiKey] = Field(default_factory=list)  # empty: auth off
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # page images rendered for highlights, crops and previews, kept on disk up to this many bytes in all
+    page_image_cache_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
 
     source: SourceConfig = Field(default_factory=SourceConfig)
     deepseek: DeepSeekConfig | None = None  # None: no OCR server, pages go to the CPU engines

@@ -1,7 +1,8 @@
 """A source page ready for OCR: the rendered image, its size and what the text layer holds.
 
 `width`/`height` are PDF points for PDFs and pixels for images (`unit` says which);
-`image_png` is the page rendered at `dpi` (the original pixels for images), `image_size` its pixels.
+`image_png` is the page rendered at `dpi` (the original pixels for images), `image_size` its pixels;
+a PDF page opened for its text layer comes with `image_png` empty (not rendered: `sources.with_pixels`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class PageImage(BaseModel):
     width: float
     height: float
     unit: Literal["pt", "px"]
-    image_png: bytes
+    image_png: bytes  # empty: not rendered (image_size is still what rendering gives)
     image_size: tuple[int, int]  # (width_px, height_px)
     dpi: int
     source: Path | None = None  # the original file; the text-layer engine reopens PDFs from here

@@ -1,8 +1,9 @@
 """The per-document pipeline: render, OCR page by page (resumable), then Markdown, chunks, index.
 
-Files live under one folder per document: `pages/NNNN.png`, `layout/NNNN.json` (the resume
-point: a page whose layout is on disk is never OCR'd again), `markdown/NNNN.md`, `document.md`
-and `ocr.log` (one line per OCR call, for audit).
+Files live under one folder per document: `layout/NNNN.json` (the resume point: a page whose
+layout is on disk is never OCR'd again), `markdown/NNNN.md`, `document.md` and `ocr.log` (one line
+per OCR call, for audit). Page images are not written here: `pages/NNNN.png` is a cache that the
+API fills when a page image is first asked for.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ingest.ocr.reading_order import mark_furniture
 from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
 from ingest.preprocess import preprocess_page
-from ingest.sources import SourceConfig, SourceDocument, open_source
+from ingest.sources import SourceConfig, SourceDocument, open_source, with_pixels
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,17 @@ class DocumentFiles:
         tmp.write_text(layout.model_dump_json(), encoding="utf-8")
         tmp.replace(path)
 
+    def save_page_image(self, page: PageImage) -> None:
+        path = self.page_image(page.page)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(page.image_png)
+
+    def record_ocr(self, layout: PageLayout) -> None:
+        """Save the page's layout (the resume point) and log the OCR call."""
+        self.save_layout(layout)
+        with self.ocr_log.open("a", encoding="utf-8") as fh:
+            fh.write(f"{layout.page}\t{layout.engine}\t{layout.quality.status}\n")
+
     def wipe_derived(self) -> None:
         """Everything but the original file: page images, layouts, Markdown, log."""
         for name in ("pages", "layout", "markdown"):
@@ -132,12 +144,16 @@ class Hooks:
 
     on_page: Callable[[PageOutcome], Awaitable[None] | None] = lambda _o: None
     on_stage: Callable[[str], Awaitable[None] | None] = lambda _s: None
-    cancelled: Callable[[], bool] = lambda: False
+    cancelled: Callable[[], Awaitable[bool] | bool] = lambda: False
 
 
 async def _call(result: Awaitable[None] | None) -> None:
     if result is not None:
         await result
+
+
+async def _ask(result: Awaitable[bool] | bool) -> bool:
+    return result if isinstance(result, bool) else await result
 
 
 def pages_to_ocr(page_count: int, saved: Mapping[int, str], retry_failed: bool = False) -> list[int]:
@@ -204,11 +220,16 @@ class Pipeline:
         hooks: Hooks,
         pages: Sequence[int] | None = None,
         retry_failed: bool = False,
+        keep_images: bool = False,
     ) -> list[PageOutcome]:
-        """OCR `pages` (default: all) that have no saved layout; saved ones are reported as reused."""
+        """OCR `pages` (default: all) that have no saved layout; saved ones are reported as reused.
+
+        `keep_images` renders every page and saves `pages/NNNN.png` (a reply that shows every page,
+        as /v1/ocr's); by default only pages an engine reads as pixels are rendered, and none saved."""
         await _call(hooks.on_stage("ocr"))
-        saved = files.saved_layouts()
-        with open_source(source, self.source_config) as doc:
+        saved = await asyncio.to_thread(files.saved_layouts)
+        # opening hashes the whole file: a worker thread's job
+        with await asyncio.to_thread(open_source, source, self.source_config) as doc:
             wanted = list(pages) if pages is not None else list(range(1, doc.page_count + 1))
             todo = set(
                 pages_to_ocr(doc.page_count, {n: s.quality.status for n, s in saved.items()}, retry_failed)
@@ -220,15 +241,15 @@ class Pipeline:
 
             async def one(n: int) -> PageOutcome:
                 async with limit:
-                    if hooks.cancelled():
+                    if await _ask(hooks.cancelled()):
                         raise PipelineCancelled(f"cancelled before page {n}")
                     # a redelivered duplicate batch may have saved this page since the snapshot above
-                    fresh = files.saved_layout(n)
+                    fresh = await asyncio.to_thread(files.saved_layout, n)
                     if fresh is not None and not (retry_failed and fresh.quality.status == "failed"):
                         outcome = outcome_of(fresh, reused=True)
                         await _call(hooks.on_page(outcome))
                         return outcome
-                    outcome = await self._ocr_page(doc, n, files, options)
+                    outcome = await self._ocr_page(doc, n, files, options, keep_images)
                     await _call(hooks.on_page(outcome))
                     return outcome
 
@@ -236,30 +257,35 @@ class Pipeline:
         return sorted(outcomes, key=lambda o: o.page)
 
     async def _ocr_page(
-        self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions
+        self, doc: SourceDocument, n: int, files: DocumentFiles, options: OcrOptions, keep_image: bool
     ) -> PageOutcome:
         started = time.monotonic()
         try:
-            page = await asyncio.to_thread(doc.render_page, n)
-            path = files.page_image(n)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            await asyncio.to_thread(path.write_bytes, page.image_png)
+            # without keep_image, no pixels yet: a page read from its text layer is never rendered;
+            # the router renders the others, and page images for citations are rendered when asked for
+            page = await asyncio.to_thread(doc.render_page, n, False)
+            if keep_image:
+                page = await asyncio.to_thread(with_pixels, page)
+                await asyncio.to_thread(files.save_page_image, page)
             layout = await self._recognize(page, options)
         except IngestError as exc:
             layout = failed_layout(n, f"{exc.code}: {exc.message}")
         except Exception as exc:  # a page is a unit of work: record why and keep the rest
             log.exception("page %s failed", n)
             layout = failed_layout(n, f"internal_error: {type(exc).__name__}: {exc}")
-        files.save_layout(layout)
-        with files.ocr_log.open("a", encoding="utf-8") as fh:
-            fh.write(f"{n}\t{layout.engine}\t{layout.quality.status}\n")
+        await asyncio.to_thread(files.record_ocr, layout)
         return outcome_of(layout, seconds=time.monotonic() - started)
 
     async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         """Preprocessing is for pixels: pages read from their text layer keep the original."""
-        if not options.preprocess.any() or options.engine == "textlayer" or has_real_text(page):
+        if (
+            not options.preprocess.any()
+            or options.engine == "textlayer"
+            or await asyncio.to_thread(has_real_text, page)
+        ):
             return await self.router.recognize(page, options)
-        prepared = await asyncio.to_thread(preprocess_page, page, options.preprocess)
+        pixels = await asyncio.to_thread(with_pixels, page)
+        prepared = await asyncio.to_thread(preprocess_page, pixels, options.preprocess)
         plain = options.model_copy(update={"preprocess": PreprocessOptions()})  # engines must not redo it
         layout = await self.router.recognize(prepared.page, plain)
         return prepared.map_layout(layout)
@@ -274,33 +300,52 @@ class Pipeline:
         hooks: Hooks,
         page_count: int | None = None,
     ) -> DocumentOutcome:
-        """Markdown, chunks and index from the saved layouts; re-running it gives the same result."""
+        """Markdown, chunks and index from the saved layouts; re-running it gives the same result.
+
+        Each stage is CPU and file work, so it runs in a worker thread: the event loop keeps serving."""
+        await _call(hooks.on_stage("markdown"))
+        layouts = await asyncio.to_thread(self._write_markdown, files, page_count)
+        await _call(hooks.on_stage("chunking"))
+        chunks = await asyncio.to_thread(self._chunk, doc_id, kb, filename, files, layouts, tags)
+        await _call(hooks.on_stage("indexing"))
+        if self.indexer is not None:
+            await asyncio.to_thread(self._index, doc_id, chunks)
+        return DocumentOutcome(
+            status=document_status(layouts),
+            pages=len(layouts),
+            failed_pages=[layout.page for layout in layouts if layout.quality.status == "failed"],
+            chunks=len(chunks),
+        )
+
+    def _write_markdown(self, files: DocumentFiles, page_count: int | None) -> list[PageLayout]:
+        """Every page's layout (a missing one as failed), furniture marked, Markdown written."""
         saved = files.saved_layouts()
         count = page_count if page_count is not None else (max(saved) if saved else 0)
         layouts = [
             saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)
         ]
-        await _call(hooks.on_stage("markdown"))
         layouts = mark_furniture(layouts)
         for layout in layouts:
             path = files.page_markdown(layout.page)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render_page_markdown(layout), encoding="utf-8")
         files.markdown.write_text(render_document_markdown(layouts), encoding="utf-8")
-        await _call(hooks.on_stage("chunking"))
+        return layouts
+
+    def _chunk(
+        self,
+        doc_id: str,
+        kb: str,
+        filename: str,
+        files: DocumentFiles,
+        layouts: list[PageLayout],
+        tags: Sequence[str],
+    ) -> list[Chunk]:
+        """The document card (saved) and the chunks of the pages that did not fail."""
         good = [layout for layout in layouts if layout.quality.status != "failed"]
         card = read_card(good)
         files.card.write_text(card.model_dump_json(), encoding="utf-8")
-        chunks = chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags, card)
-        await _call(hooks.on_stage("indexing"))
-        if self.indexer is not None:
-            await asyncio.to_thread(self._index, doc_id, chunks)
-        return DocumentOutcome(
-            status=document_status(layouts),
-            pages=count,
-            failed_pages=[layout.page for layout in layouts if layout.quality.status == "failed"],
-            chunks=len(chunks),
-        )
+        return chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags, card)
 
     def _index(self, doc_id: str, chunks: list[Chunk]) -> None:
         assert self.indexer is not None
@@ -320,6 +365,6 @@ class Pipeline:
     ) -> DocumentOutcome:
         """The whole document: OCR what is missing, then finalize."""
         outcomes = await self.ocr_pages(source, files, options, hooks, retry_failed=retry_failed)
-        if hooks.cancelled():
+        if await _ask(hooks.cancelled()):
             raise PipelineCancelled("cancelled after OCR")
         return await self.finalize(doc_id, kb, filename, files, tags, hooks, page_count=len(outcomes))

@@ -10,6 +10,7 @@ import hashlib
 import io
 import threading
 import warnings
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -17,10 +18,11 @@ from typing import Literal
 import numpy as np
 import pymupdf
 from PIL import Image, ImageOps
-from pydantic import BaseModel, ConfigDict
 
+from ingest.configs import SourceConfig
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
+from ingest.render_pool import render_png_in_pool
 
 Kind = Literal["pdf", "image"]
 FileFormat = Literal["pdf", "png", "jpeg", "tiff", "webp", "bmp"]
@@ -41,16 +43,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".bmp": "bmp",
 }
 SUPPORTED = "PDF, PNG, JPEG, TIFF, WebP or BMP"
-
-
-class SourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dpi: int = 144  # PDF render resolution
-    max_bytes: int = 200 * 1024 * 1024
-    max_pages: int = 2000
-    max_pixels: int = 60_000_000  # per page: image pixels, or rendered PDF pixels (dpi is lowered first)
-    strict_extension: bool = True  # a known extension that contradicts the content is refused
 
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
@@ -88,10 +80,9 @@ class SourceDocument:
 
     kind: Kind
 
-    def __init__(self, path: Path, fmt: FileFormat, sha256: str, config: SourceConfig) -> None:
+    def __init__(self, path: Path, fmt: FileFormat, config: SourceConfig) -> None:
         self.path = path
         self.format = fmt
-        self.sha256 = sha256
         self.config = config
         self.kind = "pdf" if fmt == "pdf" else "image"
         self._lock = threading.Lock()
@@ -105,6 +96,11 @@ class SourceDocument:
                 f"the file has {self.page_count} pages, more than the limit of {config.max_pages}; "
                 "split it into smaller files and upload them separately"
             )
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hashed on first use: rendering one page for a preview does not read the whole file."""
+        return sha256_file(self.path)
 
     # --- opening ------------------------------------------------------------------------
     def _open_pdf(self) -> int:
@@ -170,23 +166,29 @@ class SourceDocument:
         raise ValueError("the document is closed")
 
     # --- rendering ----------------------------------------------------------------------
-    def render_page(self, n: int) -> PageImage:
+    def render_page(self, n: int, pixels: bool = True) -> PageImage:
+        """Page `n` (1-based). With `pixels=False` a PDF page comes without its image (`image_png`
+        empty; `image_size` is what rendering would give): enough for the text layer, and
+        `with_pixels` renders it when an engine needs pixels after all. Image pages always have pixels."""
         if not 1 <= n <= self.page_count:
             raise ValueError(f"page {n} is outside 1..{self.page_count}")
         with self._lock:
             if self._pdf is not None:
-                return self._render_pdf_page(self._pdf, n)
+                return self._render_pdf_page(self._pdf, n, pixels)
             if self._image is not None:
                 return self._render_image_page(self._image, n)
         raise ValueError("the document is closed")
 
-    def _render_pdf_page(self, doc: pymupdf.Document, n: int) -> PageImage:
+    def _render_pdf_page(self, doc: pymupdf.Document, n: int, pixels: bool) -> PageImage:
         try:
             page = doc.load_page(n - 1)
             width_pt, height_pt = float(page.rect.width), float(page.rect.height)
             dpi = fit_dpi((width_pt, height_pt), self.config.dpi, self.config.max_pixels)
-            pix = page.get_pixmap(dpi=dpi, alpha=False)
-            png = pix.tobytes("png")
+            if pixels:
+                pix = page.get_pixmap(dpi=dpi, alpha=False)
+                png, size_px = pix.tobytes("png"), (pix.width, pix.height)
+            else:
+                png, size_px = b"", render_size(page, dpi)
             text_chars = printable_chars(page.get_text("text"))
         except FileTooLarge:
             raise
@@ -200,7 +202,7 @@ class SourceDocument:
             height=height_pt,
             unit="pt",
             image_png=png,
-            image_size=(pix.width, pix.height),
+            image_size=size_px,
             dpi=dpi,
             source=self.path,
             text_chars=text_chars,
@@ -266,7 +268,30 @@ def open_source(path: Path, config: SourceConfig | None = None) -> SourceDocumen
     with path.open("rb") as fh:
         head = fh.read(PDF_HEADER_WINDOW)
     fmt = detect_format(path.name, head, strict_extension=config.strict_extension)
-    return SourceDocument(path, fmt, sha256_file(path), config)
+    return SourceDocument(path, fmt, config)
+
+
+def with_pixels(page: PageImage) -> PageImage:
+    """`page` with its image: a PDF page that came without (`render_page(n, pixels=False)`) is rendered
+    now from its source, at the dpi it was sized for."""
+    if page.image_png:
+        return page
+    if page.source is None or page.unit != "pt":
+        raise ValueError(f"page {page.page} has neither pixels nor a PDF to render them from")
+    try:  # in a worker process: a render here would hold the GIL for its whole length
+        png, size_px = render_png_in_pool(str(page.source), page.page, page.dpi)
+    except Exception as exc:  # as in render_page: MuPDF's plain errors for broken content
+        raise DamagedFile(
+            f"page {page.page} of the PDF could not be rendered ({exc}); the rest of the document is unaffected"
+        ) from exc
+    return page.model_copy(update={"image_png": png, "image_size": size_px})
+
+
+def render_size(page: pymupdf.Page, dpi: int) -> tuple[int, int]:
+    """The pixels `page.get_pixmap(dpi=dpi)` gives, without rendering."""
+    scale = dpi / 72
+    box = (page.rect * pymupdf.Matrix(scale, scale)).irect
+    return (box.width, box.height)
 
 
 def detect_format(filename: str, head: bytes, strict_extension: bool = True) -> FileFormat:

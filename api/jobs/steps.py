@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from api import metrics
 from api.components import Components
-from api.db import TERMINAL_JOB_STATES, Database, DocumentRow, JobRow, PageRow, count_finished_pages
-from api.schemas import DocumentPublic, JobPublic
+from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages
+from api.schemas import TERMINAL_JOB_STATES, DocumentPublic, JobPublic
 from api.settings import Settings
 from api.webhooks import WebhookSender
 from ingest.errors import OpticiteError
@@ -102,10 +102,11 @@ class JobSteps:
             row.mode, row.mode_reason = None, None
 
     def hooks(self, job_id: str) -> Hooks:
+        """Each hook reads or writes the DB, so each runs in a worker thread, off the event loop."""
         return Hooks(
-            on_page=lambda outcome: self.record_page(job_id, outcome),
-            on_stage=lambda stage: self.record_stage(job_id, stage),
-            cancelled=lambda: self.is_cancelled(job_id),
+            on_page=lambda outcome: asyncio.to_thread(self.record_page, job_id, outcome),
+            on_stage=lambda stage: asyncio.to_thread(self.record_stage, job_id, stage),
+            cancelled=lambda: asyncio.to_thread(self.is_cancelled, job_id),
         )
 
     def record_page(self, job_id: str, outcome: PageOutcome) -> None:
@@ -170,7 +171,7 @@ class JobSteps:
         must not hold the runner slot (its layout is never saved, so the page stays pending)."""
         try:
             while not (await asyncio.wait({work}, timeout=CANCEL_POLL_S))[0]:
-                if self.is_cancelled(job_id):
+                if await asyncio.to_thread(self.is_cancelled, job_id):
                     raise PipelineCancelled("cancelled during OCR")
             work.result()
         finally:
@@ -190,7 +191,7 @@ class JobSteps:
         seen while pages are in flight), then finalize; a reindex is the finalize alone."""
         if ctx.kind != "reindex":
             await self.ocr(ctx)
-            if self.is_cancelled(ctx.job_id):
+            if await asyncio.to_thread(self.is_cancelled, ctx.job_id):
                 raise PipelineCancelled("cancelled after OCR")
         return await self.finalize(ctx)
 
@@ -219,29 +220,33 @@ class JobSteps:
 
     async def notify(self, job_id: str, ended: tuple[JobPublic, DocumentPublic] | None) -> None:
         """Queue the webhook: it is delivered in the background, never inside the runner slot."""
-        with self.db.session() as s:
-            job = s.get(JobRow, job_id)
-            url = job.webhook_url if job else None
+        url = await asyncio.to_thread(self.webhook_url, job_id)
         if ended is not None and url:
             self.webhooks.send(url, *ended)
 
+    def webhook_url(self, job_id: str) -> str | None:
+        with self.db.session() as s:
+            job = s.get(JobRow, job_id)
+            return job.webhook_url if job else None
+
     async def run(self, job_id: str) -> None:
         """The whole job in this process: OCR what is missing, finalize, record, notify."""
-        ctx = self.begin(job_id)
+        ctx = await asyncio.to_thread(self.begin, job_id)
         if ctx is not None:
             await self._guarded(job_id, self.whole(ctx))
 
     async def run_batch(self, job_id: str, pages: list[int]) -> bool:
         """OCR some pages of a running job; True when this call must queue the finalize step."""
-        ctx = self.context(job_id)
+        ctx = await asyncio.to_thread(self.context, job_id)
         if ctx is None:
             return False
         files = self.files(ctx.doc_id)
         replay = all(files.layout(n).exists() for n in pages)  # a redelivery: nothing left to OCR
-        return await self._guarded(job_id, self.ocr(ctx, pages)) and self.claim_finalize(job_id, replay)
+        goes_on = await self._guarded(job_id, self.ocr(ctx, pages))
+        return goes_on and await asyncio.to_thread(self.claim_finalize, job_id, replay)
 
     async def run_finalize(self, job_id: str) -> None:
-        ctx = self.context(job_id)
+        ctx = await asyncio.to_thread(self.context, job_id)
         if ctx is not None:
             await self._guarded(job_id, self.finalize(ctx))
 
@@ -250,16 +255,18 @@ class JobSteps:
         try:
             outcome = await work
         except PipelineCancelled:
-            ended = self.finish(job_id, None)
+            ended = await asyncio.to_thread(self.finish, job_id, None)
         except OpticiteError as exc:
-            ended = self.finish(job_id, None, f"{exc.code}: {exc.message}")
+            ended = await asyncio.to_thread(self.finish, job_id, None, f"{exc.code}: {exc.message}")
         except Exception as exc:  # a job is a unit of work: record why it failed
             log.exception("job %s failed", job_id)
-            ended = self.finish(job_id, None, f"internal_error: {type(exc).__name__}: {exc}")
+            ended = await asyncio.to_thread(
+                self.finish, job_id, None, f"internal_error: {type(exc).__name__}: {exc}"
+            )
         else:
             if outcome is None:
                 return True
-            ended = self.finish(job_id, outcome)
+            ended = await asyncio.to_thread(self.finish, job_id, outcome)
         await self.notify(job_id, ended)
         return False
 

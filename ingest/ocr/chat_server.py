@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -138,11 +139,13 @@ class ChatServer:
     async def complete(self, body: dict[str, Any]) -> Completion:
         """POST with bounded retries; raises EngineUnavailable, EngineTimeout or EngineBadResponse."""
         url = self.config.url.rstrip("/") + "/chat/completions"
+        content = await asyncio.to_thread(json.dumps, body)  # megabytes of base64 image: off the loop
+        headers = self._headers | {"Content-Type": "application/json"}
         for attempt in range(self.config.retries + 1):
             last = attempt == self.config.retries
             try:
                 response = await self._client.post(
-                    url, json=body, headers=self._headers, timeout=_timeout(self.config)
+                    url, content=content, headers=headers, timeout=_timeout(self.config)
                 )
             # Messages reach clients (page quality reasons): the URL and exception text go to the log.
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:

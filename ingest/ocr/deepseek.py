@@ -174,12 +174,14 @@ class DeepSeekEngine:
         """One page; grounded prompts are parsed into blocks, others become one page-level block."""
         preset, _ = resolve_prompt(options)
         choice = await self.choose_mode(page, options)
-        body = build_request(
-            page, options.model_copy(update={"mode": choice.mode}), self.config, strict=strict
+        # resizing, base64 and parsing are CPU work: off the event loop, which serves HTTP meanwhile
+        body = await asyncio.to_thread(
+            build_request, page, options.model_copy(update={"mode": choice.mode}), self.config, strict=strict
         )
         async with self._slots:
             completion = await self.server.complete(body)
-        layout = layout_from_completion(page, completion, grounded=preset in GROUNDED_PRESETS)
+        grounded = preset in GROUNDED_PRESETS
+        layout = await asyncio.to_thread(layout_from_completion, page, completion, grounded=grounded)
         layout.mode = choice
         return layout
 

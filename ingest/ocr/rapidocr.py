@@ -16,8 +16,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from ingest.configs import RapidOcrConfig
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
@@ -35,15 +35,6 @@ COLUMN_OVERLAP = 0.3  # a line joins a block when it overlaps the block's width 
 MIN_COLUMN_SHARE = 0.15  # text columns are at least this share of the text width; narrower is a form
 MIN_COLUMN_HEIGHTS = 8  # ... and at least this many line heights wide (a table cell rarely is)
 NEARBY_ROWS = 3  # rows looked at, above and below, for a text-column gutter
-
-
-class RapidOcrConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_side_px: int = 2000  # bigger page images are downscaled first: speed, with boxes kept normalized
-    min_score: float = 0.5  # lines recognized with less confidence are dropped
-    threads: int | None = None  # onnxruntime intra-op threads; None = onnxruntime's default (all cores)
-    auto_orient: bool = True  # turn pages scanned sideways or upside down upright before reading them
 
 
 @dataclass(frozen=True)

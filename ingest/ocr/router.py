@@ -23,6 +23,7 @@ from ingest.ocr.page_kind import page_kind
 from ingest.ocr.quality import QualityVerdict, assess_quality
 from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
+from ingest.sources import with_pixels
 
 log = logging.getLogger(__name__)
 
@@ -123,29 +124,36 @@ class OcrRouter:
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         """One page, routed by its kind first when `options.kinds` says how."""
-        options, kind = await self._route_by_kind(page, options)
+        page, options, kind = await self._route_by_kind(page, options)
         layout = await self._recognize(page, options)
         layout.page_kind = kind
         return layout
 
     async def _route_by_kind(
         self, page: PageImage, options: OcrOptions
-    ) -> tuple[OcrOptions, KindChoice | None]:
+    ) -> tuple[PageImage, OcrOptions, KindChoice | None]:
         if options.engine != "auto" or not options.kinds:
-            return options, None
-        kind, reason = await asyncio.to_thread(page_kind, page, self._has_text(page))
+            return page, options, None
+        has_text = await asyncio.to_thread(self._has_text, page)
+        if not has_text:  # the kind of a page without text is told from its pixels
+            page = await asyncio.to_thread(with_pixels, page)
+        kind, reason = await asyncio.to_thread(page_kind, page, has_text)
         route = options.kinds.get(kind)
         if route is None:
-            return options, KindChoice(kind=kind, reason=reason)
+            return page, options, KindChoice(kind=kind, reason=reason)
         if route.engine != "auto" and route.engine not in self.engines:
             note = f"{reason}; {route.engine} is not configured here, read the usual way"
-            return options, KindChoice(kind=kind, reason=note)
+            return page, options, KindChoice(kind=kind, reason=note)
         update: dict[str, object] = {"engine": route.engine, "mode": route.mode or options.mode, "kinds": {}}
-        return options.model_copy(update=update), KindChoice(kind=kind, reason=f"{reason}: {route.engine}")
+        return (
+            page,
+            options.model_copy(update=update),
+            KindChoice(kind=kind, reason=f"{reason}: {route.engine}"),
+        )
 
     async def _recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
-        try:
-            first = choose_engine(page, options, self.engines, self._has_text)
+        try:  # the text layer check reads the PDF: a worker thread's job
+            first = await asyncio.to_thread(choose_engine, page, options, self.engines, self._has_text)
         except BadOcrOption as exc:
             return failed_layout(page, options.engine, exc.message, [f"{options.engine}: {exc.code}"], "")
         notes: list[str] = []
@@ -156,6 +164,8 @@ class OcrRouter:
             if attempt.engine in skip:
                 continue
             try:
+                if attempt.engine != "textlayer":  # rendered once, for the first engine that reads pixels
+                    page = await asyncio.to_thread(with_pixels, page)
                 layout = await self._run(attempt, page)
             except Exception as exc:  # a page is the unit of work: record why and try the next engine
                 note = f"{attempt.label}: {_describe(exc)}"

@@ -11,11 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pymupdf
-from pydantic import BaseModel, ConfigDict
 
+from ingest.configs import TextLayerConfig
 from ingest.errors import BadOcrOption, DamagedFile
 from ingest.layout import BBox, Block, Line, PageLayout, WordsX
 from ingest.ocr.engine import OcrOptions
@@ -43,19 +43,6 @@ _MATH_RE = re.compile(r"[=+−±×÷∇∂∑∏∫√≤≥≠≈∞⋅]")
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
-
-
-class TextLayerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # "auto" runs PyMuPDF find_tables (0.1-0.7 s/page) only on pages with ruling lines
-    tables: Literal["auto", "always", "never"] = "auto"
-    min_rulings: int = (
-        3  # axis-aligned strokes >= 10% of the page width that make a page worth a table search
-    )
-    heading_size_ratio: float = 1.15  # a line this much larger than the body size can be a heading
-    heading_max_chars: int = 160
-    font_sample_pages: int = 40  # pages read for the document's font statistics
 
 
 # --------------------------------------------------------------------------------------------- fonts

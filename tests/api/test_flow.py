@@ -61,7 +61,10 @@ def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Pa
         assert md.status_code == 200 and "Payment terms" in md.text
         layout = client.get(f"/v1/documents/{doc_id}/layout").json()
         assert [p["page"] for p in layout["pages"]] == [1, 2, 3]
+        cached = settings.docs_dir / doc_id / "pages" / "0001.png"
+        assert not cached.exists()  # read from its text layer: never rendered at ingest
         plain = client.get(f"/v1/documents/{doc_id}/pages/1/image")
+        assert cached.read_bytes() == plain.content  # rendered on demand, then served from the cache
         marked = client.get(f"/v1/documents/{doc_id}/pages/1/image", params={"boxes": "0.1,0.1,0.5,0.2"})
         crop = client.get(f"/v1/documents/{doc_id}/pages/1/crop", params={"bbox": "0.1,0.1,0.5,0.2"})
         assert plain.content[:8] == marked.content[:8] == crop.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
-from ingest.sources import SourceConfig, fit_dpi, open_source, sha256_file
+from ingest.sources import SourceConfig, fit_dpi, open_source, sha256_file, with_pixels
 
 
 def make_pdf(path: Path, pages: int = 2, size_pt: tuple[float, float] = (612, 792)) -> Path:
@@ -61,6 +61,23 @@ def test_pdf_pages_have_size_in_points_render_at_144_dpi_and_count_text(tmp_path
     assert page.image_size == (1224, 1584) == decode(page).size
     assert page.text_chars == len("Page2sayshello")
     assert page.source == path
+
+
+@pytest.mark.parametrize(
+    ("size_pt", "max_pixels"),
+    [((612, 792), 60_000_000), ((595.3, 841.9), 60_000_000), ((3600, 3600), 4_000_000)],
+)
+def test_page_opened_without_pixels_renders_later_to_the_same_image(
+    tmp_path: Path, size_pt: tuple[float, float], max_pixels: int
+) -> None:
+    config = SourceConfig(max_pixels=max_pixels)
+    with open_source(make_pdf(tmp_path / "a.pdf", size_pt=size_pt), config) as doc:
+        bare, rendered = doc.render_page(2, pixels=False), doc.render_page(2)
+    assert bare.image_png == b"" and bare.text_chars == rendered.text_chars
+    assert bare.image_size == rendered.image_size == decode(rendered).size
+    later = with_pixels(bare)
+    assert later.image_png == rendered.image_png and later.image_size == rendered.image_size
+    assert with_pixels(rendered) is rendered
 
 
 def test_pdf_dpi_is_configurable(tmp_path: Path) -> None:
