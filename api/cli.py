@@ -378,7 +378,13 @@ def extract(
 ) -> None:
     """Contract review: each schema field read from every document, with its page and clause."""
     spec = schema_argument(schema)
-    table = _run(_call(_settings(ctx), lambda b: b.extract(kb, doc or None, spec)))
+    with _progress() as bar:
+        task = bar.add_task("read documents", total=None)
+
+        def on_step(n: int, total: int) -> None:
+            bar.update(task, completed=n, total=total)
+
+        table = _run(_call(_settings(ctx), lambda b: b.extract(kb, doc or None, spec, on_step)))
     typer.echo(render(table, "json" if as_json else "csv" if as_csv else "table"), nl=False)
 
 

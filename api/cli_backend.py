@@ -37,7 +37,11 @@ class Backend(Protocol):
     async def delete(self, doc_id: str) -> None: ...
     async def reindex_kb(self, kb: str) -> list[str]: ...
     async def extract(
-        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+        self,
+        kb: str,
+        doc_ids: list[str] | None,
+        schema: str | dict[str, Any],
+        on_step: Callable[[int, int], None] = ...,
     ) -> dict[str, Any]: ...
 
 
@@ -75,11 +79,19 @@ class LocalBackend:
         return await self.services.reindex_kb(kb)
 
     async def extract(
-        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+        self,
+        kb: str,
+        doc_ids: list[str] | None,
+        schema: str | dict[str, Any],
+        on_step: Callable[[int, int], None] = lambda n, total: None,
     ) -> dict[str, Any]:
-        from api.review import extract_table  # with api.services: loaded only when the CLI opens them
+        from api.review import extract_progress, resolve_schema, table_of  # loaded only when used
 
-        return await extract_table(self.services, kb, doc_ids, schema, None)
+        steps = []
+        async for step in extract_progress(self.services, kb, doc_ids, schema, None):
+            steps.append(step)
+            on_step(step.n, step.total)
+        return table_of(resolve_schema(schema).name, steps)
 
 
 def _api_key(settings: Settings) -> str | None:

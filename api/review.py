@@ -1,8 +1,9 @@
 """Contract review for the API and CLI: a schema's fields read from each document of a kb, stored.
 
-Synchronous for now: `extract_table` reads every asked document that has no stored result for this
-schema (or whose file or chunks changed since) and returns the table; `stored_table` returns what is
-stored. Results are kept in the document's folder, so deleting the document deletes them.
+`extract_progress` reads every asked document that has no stored result for this schema (or whose file
+or chunks changed since), yielding each as it is read (the API's event stream, the CLI's progress bar);
+`extract_table` collects them into the table; `stored_table` returns what is stored. Results are kept in
+the document's folder, so deleting the document deletes them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, NamedTuple
 
 from api.errors import ApiError, Forbidden
 from api.schemas import DocumentPublic
@@ -84,6 +86,34 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "version"}
 
 
+class ExtractStep(NamedTuple):
+    """One document of an extraction: its place, whether it was read now (else stored), its result."""
+
+    n: int
+    total: int
+    read: bool
+    document: dict[str, Any]
+
+
+async def extract_progress(
+    services: Services,
+    kb: str,
+    doc_ids: list[str] | None,
+    spec: str | dict[str, Any],
+    scope: list[str] | None,
+) -> AsyncIterator[ExtractStep]:
+    """Each asked document's fields, read now when none are stored for its current version."""
+    schema = resolve_schema(spec)
+    key = _key(schema)
+    docs = await asyncio.to_thread(_documents, services, kb, doc_ids, scope)
+    for n, doc in enumerate(docs, start=1):
+        result = await asyncio.to_thread(_stored, services, doc, key)
+        fresh = result is None
+        if result is None:
+            result = await _read(services, doc, schema, key)
+        yield ExtractStep(n, len(docs), fresh, _public(result))
+
+
 async def extract_table(
     services: Services,
     kb: str,
@@ -92,17 +122,12 @@ async def extract_table(
     scope: list[str] | None,
 ) -> dict[str, Any]:
     """Read the schema from every asked document not read since it last changed; the whole table."""
-    schema = resolve_schema(spec)
-    key = _key(schema)
-    documents: list[dict[str, Any]] = []
-    read = 0
-    for doc in _documents(services, kb, doc_ids, scope):
-        result = _stored(services, doc, key)
-        if result is None:
-            result = await _read(services, doc, schema, key)
-            read += 1
-        documents.append(_public(result))
-    return {"schema": schema.name, "read": read, "documents": documents}
+    steps = [step async for step in extract_progress(services, kb, doc_ids, spec, scope)]
+    return table_of(resolve_schema(spec).name, steps)
+
+
+def table_of(schema: str, steps: list[ExtractStep]) -> dict[str, Any]:
+    return {"schema": schema, "read": sum(s.read for s in steps), "documents": [s.document for s in steps]}
 
 
 def stored_table(services: Services, kb: str, spec: str, scope: list[str] | None) -> dict[str, Any]:

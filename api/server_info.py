@@ -178,11 +178,36 @@ class ServerClient:
         return dict(reply.json())
 
     async def extract(
-        self, kb: str, doc_ids: list[str] | None, schema: str | dict[str, Any]
+        self,
+        kb: str,
+        doc_ids: list[str] | None,
+        schema: str | dict[str, Any],
+        on_step: Callable[[int, int], None] = lambda n, total: None,
     ) -> dict[str, Any]:
-        body = {"kb": kb, "schema": schema} | ({"doc_ids": doc_ids} if doc_ids else {})
-        reply = await self.request("POST", "/v1/extract", json=body, timeout=None)
-        return dict(reply.json())
+        """The table, from the server's event stream: `on_step(n, total)` as each document is done."""
+        body = {"kb": kb, "schema": schema, "stream": True} | ({"doc_ids": doc_ids} if doc_ids else {})
+        event = ""
+        try:
+            async with self.http.stream("POST", "/v1/extract", json=body, timeout=None) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    raise _error_of(reply)
+                async for line in reply.aiter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        data = json.loads(line[6:])
+                        if event == "document":
+                            on_step(data["n"], data["total"])
+                        elif event == "done":
+                            return dict(data)
+                        elif event == "error":
+                            raise ServerError(data["error"]["message"], data["error"]["code"])
+        except httpx.TransportError as exc:
+            raise ServerError(
+                f"the opticite server at {self.url} stopped answering ({type(exc).__name__})"
+            ) from exc
+        raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
 
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
         params: dict[str, Any] = {"limit": limit} | ({"kb": kb} if kb else {})

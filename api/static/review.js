@@ -1,7 +1,7 @@
 // Review panel: the contract review table of the knowledge base (POST/GET /v1/extract), a row per
 // document and a column per field; a cell opens the page with the field's evidence highlighted.
 
-import { download, getJson, postJson, settings } from "./api.js";
+import { download, getJson, readEvents, request, settings } from "./api.js";
 import { DocViewer } from "./docview.js";
 import { el, guard } from "./ui.js";
 
@@ -59,9 +59,16 @@ export function mountReview(root) {
     run.disabled = true;
     status.textContent = "reading…";
     try {
-      const reply = await postJson("/v1/extract", { kb: settings.kb });
-      render(reply);
-      status.textContent = `${(reply.documents || []).length} document(s) read`;
+      const resp = await request("POST", "/v1/extract", { json: { kb: settings.kb, stream: true } });
+      let table = null;
+      await readEvents(resp, ({ event, data }) => {
+        if (event === "document") status.textContent = `reading… ${data.n}/${data.total} · ${data.document.filename}`;
+        else if (event === "error") throw Object.assign(new Error(data.error.message), { code: data.error.code });
+        else if (event === "done") table = data;
+        return event !== "done";
+      });
+      render(table || { documents: [] });
+      status.textContent = `${((table && table.documents) || []).length} document(s), ${(table && table.read) || 0} read now`;
     } finally {
       run.disabled = false;
       if (status.textContent === "reading…") status.textContent = "";

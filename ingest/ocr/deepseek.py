@@ -21,7 +21,6 @@ from ingest.layout import Block, ModeChoice, PageLayout
 from ingest.ocr.chat_server import ChatServer, ChatServerConfig, Completion
 from ingest.ocr.engine import OcrOptions, ResolutionMode
 from ingest.ocr.grounding import PAGE_BOX, parse_grounding, strip_grounding
-from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX, choose_mode, measure_page
 from ingest.page import PageImage
 
 log = logging.getLogger(__name__)
@@ -109,6 +108,8 @@ def resolve_prompt(options: OcrOptions) -> tuple[str, str]:
 
 def image_for_mode(page: PageImage, mode: ResolutionMode) -> tuple[bytes, str]:
     """The page image to send (bytes, MIME type), downscaled with its aspect kept so boxes still map."""
+    from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX  # OpenCV: not loaded to read settings
+
     limit = MODE_MAX_SIDE_PX[mode]
     if limit is None or max(page.image_size) <= limit:
         return page.image_png, "image/png"
@@ -189,6 +190,8 @@ class DeepSeekEngine:
         """The requested mode, or with `auto` the cheapest that reads this page (ingest.ocr.mode_choice)."""
         if options.mode != "auto":
             return ModeChoice(mode=options.mode, reason="requested")
+        from ingest.ocr.mode_choice import choose_mode, measure_page  # OpenCV: not loaded to read settings
+
         measures = await asyncio.to_thread(measure_page, page)
         return choose_mode(measures, auto_modes(self.config))
 

@@ -1,5 +1,6 @@
 """/v1/extract over a real loopback server: the contract table with located evidence, stored per
-document and schema (a second run reads nothing), a bad schema named, and results gone with the document."""
+document and schema (a second run reads nothing), a progress stream, a bad schema named, and results gone
+with the document."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def test_extract_reads_each_term_once_and_forgets_it_with_the_document(tmp_path:
         }
         mine = client.post("/v1/extract", json={"kb": "contracts", "schema": user}).json()
         assert mine["read"] == 1 and mine["documents"][0]["fields"][0]["normalized"] == "New York"
+
+        streamed = read_sse(client, "/v1/extract", body={"kb": "contracts", "stream": True})
+        assert [e for e, _ in streamed] == ["document", "done"], streamed
+        step, done = streamed[0][1], streamed[1][1]
+        assert (step["n"], step["total"], step["read"]) == (1, 1, False)  # stored by the first run
+        assert step["document"] == table["documents"][0] and done["documents"] == table["documents"]
 
         bad = {"name": "x", "fields": [{"name": "Term", "question": "How long?", "type": "months"}]}
         error = client.post("/v1/extract", json={"kb": "contracts", "schema": bad})
