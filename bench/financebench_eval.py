@@ -18,6 +18,7 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py                    # bench/results/financebench_eval.json
     .venv/bin/python bench/financebench_eval.py --misses           # also prints the tuning half's misses
     .venv/bin/python bench/financebench_eval.py --speed            # text-layer pages/s, every 4th page
+    .venv/bin/python bench/financebench_eval.py --tables           # hand-checked statement cells found
 
 Layouts are cached under /tmp/opticite_retrieval_eval keyed by a hash of the page-reading code
 (ingest/ocr, ingest/layout.py, ingest/page.py); vectors by text (bench/cuad_kb.py's cache).
@@ -48,6 +49,7 @@ from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder, hit
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import PageLayout  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
+from ingest.ocr.tables import table_blocks  # noqa: E402
 from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
@@ -56,6 +58,7 @@ from retrieval.hits import SearchFilters, SearchHit  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
+from tests.support.statement_cells import STATEMENT_CELLS, cell_of  # noqa: E402
 
 DATA = Path(os.environ.get("FINANCEBENCH_DIR", ROOT.parent / "shared" / "testdata" / "financebench-dev"))
 KB = "financebench"
@@ -138,6 +141,37 @@ def speed() -> dict[str, Any]:
         engine.recognize_sync(page)
     seconds = time.perf_counter() - start
     return {"pages": len(pages), "seconds": round(seconds, 1), "pages_per_s": round(len(pages) / seconds, 2)}
+
+
+def table_cells() -> dict[str, Any]:
+    """Share of the hand-checked statement cells (tests/support/statement_cells.py) that this code's
+    table blocks put under their row and column header, per page; PyMuPDF's `find_tables` cells
+    (`Table.extract()`, its first row as the header) on the same pages beside them."""
+    out: dict[str, Any] = {}
+    totals = {"ours": 0, "find_tables": 0, "cells": 0}
+    for filing, page, cells in STATEMENT_CELLS:
+        with pymupdf.open(DATA / "pdfs" / f"{filing}.pdf") as doc:
+            pdf_page = doc[page - 1]
+            ours = [
+                _rows(b.markdown) for b in table_blocks(pdf_page, (pdf_page.rect.width, pdf_page.rect.height))
+            ]
+            raw = [[[c or "" for c in r] for r in t.extract()] for t in pdf_page.find_tables().tables]
+        found = {
+            name: sum(
+                any(cell_of(t[0], t[1:], lab, col) == val for t in tables if t) for lab, col, val in cells
+            )
+            for name, tables in (("ours", ours), ("find_tables", raw))
+        }
+        out[f"{filing}:p{page}"] = {**found, "cells": len(cells)}
+        for key in totals:
+            totals[key] += out[f"{filing}:p{page}"][key]
+    share = {k: round(totals[k] / totals["cells"], 3) for k in ("ours", "find_tables")}
+    return {"pages": out, "cells": totals["cells"], "share_right": share}
+
+
+def _rows(markdown: str) -> list[list[str]]:
+    lines = [ln for ln in markdown.splitlines() if not ln.startswith("|---")]
+    return [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
 
 
 def filters_for(q: Question, scope: str) -> SearchFilters:
@@ -254,6 +288,7 @@ def main() -> None:
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
     parser.add_argument("--misses", action="store_true", help="print the tuning half's questions not cited")
     parser.add_argument("--speed", action="store_true", help="only text-layer pages/s (no cache)")
+    parser.add_argument("--tables", action="store_true", help="only the hand-checked statement cells")
     parser.add_argument(
         "--out", type=Path, help="results file (default bench/results/financebench_eval.json)"
     )
@@ -262,6 +297,11 @@ def main() -> None:
         raise SystemExit(f"{DATA} is absent: the shared test data is needed")
     if args.speed:
         print(json.dumps(speed()))
+        return
+    if args.tables:
+        result = table_cells()
+        (ROOT / "bench" / "results" / "financebench_tables.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result["share_right"]))
         return
     result = evaluate(args)
     out = args.out or ROOT / "bench" / "results" / "financebench_eval.json"
