@@ -43,6 +43,8 @@ class Chunk(BaseModel):
     # the document's name as its card reads it (title and parties), so search can tell which document
     # a question names (`retrieval.scope`); not embedded: it would drown the chunk's own content
     document_name: str = ""
+    # a filing's company and ticker (`DocumentCard.company`): a question naming it searches its filings
+    document_company: str = ""
 
     def embed_text(self) -> str:
         """What the embedder sees: heading path, then content."""
@@ -146,6 +148,7 @@ def chunk_document(
             filename=filename,
             tags=list(tags),
             document_name=card.name(),
+            document_company=card.company(),
         )
         chunks.append(chunk.model_copy(update={"tokens": count_tokens(chunk.embed_text())}))
     return chunks
@@ -312,7 +315,6 @@ def _titles_table(before: tuple[int, Block], page: int) -> bool:
         and len(text.split()) <= TABLE_TITLE_WORDS
         and not text.endswith((".", ":", ";"))
     )
-
 
 
 def _table_parts(
