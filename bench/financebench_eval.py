@@ -58,7 +58,7 @@ from retrieval.hits import SearchFilters, SearchHit  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
-from tests.support.statement_cells import STATEMENT_CELLS, cell_of  # noqa: E402
+from tests.support.statement_cells import STATEMENT_CELLS, cell_of, markdown_rows  # noqa: E402
 
 DATA = Path(os.environ.get("FINANCEBENCH_DIR", ROOT.parent / "shared" / "testdata" / "financebench-dev"))
 KB = "financebench"
@@ -153,7 +153,8 @@ def table_cells() -> dict[str, Any]:
         with pymupdf.open(DATA / "pdfs" / f"{filing}.pdf") as doc:
             pdf_page = doc[page - 1]
             ours = [
-                _rows(b.markdown) for b in table_blocks(pdf_page, (pdf_page.rect.width, pdf_page.rect.height))
+                markdown_rows(b.markdown)
+                for b in table_blocks(pdf_page, (pdf_page.rect.width, pdf_page.rect.height))
             ]
             raw = [[[c or "" for c in r] for r in t.extract()] for t in pdf_page.find_tables().tables]
         found = {
@@ -167,11 +168,6 @@ def table_cells() -> dict[str, Any]:
             totals[key] += out[f"{filing}:p{page}"][key]
     share = {k: round(totals[k] / totals["cells"], 3) for k in ("ours", "find_tables")}
     return {"pages": out, "cells": totals["cells"], "share_right": share}
-
-
-def _rows(markdown: str) -> list[list[str]]:
-    lines = [ln for ln in markdown.splitlines() if not ln.startswith("|---")]
-    return [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
 
 
 def filters_for(q: Question, scope: str) -> SearchFilters:

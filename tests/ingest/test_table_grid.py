@@ -7,10 +7,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from ingest.layout import Block
 from ingest.ocr.table_grid import Word, read_grid
 from ingest.ocr.tables import table_blocks
-from tests.support.statement_cells import STATEMENT_CELLS, cell_of
+from tests.support.statement_cells import STATEMENT_CELLS, cell_of, markdown_rows
 
 H = 8.0  # glyph height of the synthetic words, points
 
@@ -62,11 +61,6 @@ def test_text_without_numbers_is_no_grid() -> None:
     assert read_grid(words) is None
 
 
-def _table_rows(block: Block) -> list[list[str]]:
-    lines = [ln for ln in block.markdown.splitlines() if not ln.startswith("|---")]
-    return [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
-
-
 @pytest.mark.parametrize(
     ("filing", "page", "cells"), STATEMENT_CELLS, ids=[f"{f}-p{p}" for f, p, _ in STATEMENT_CELLS]
 )
@@ -77,7 +71,7 @@ def test_statement_numbers_sit_under_their_row_and_column_header(
     with pymupdf.open(path) as doc:
         pdf_page = doc[page - 1]
         blocks = table_blocks(pdf_page, (pdf_page.rect.width, pdf_page.rect.height))
-    tables = [_table_rows(b) for b in blocks]
+    tables = [markdown_rows(b.markdown) for b in blocks]
     for label, column, value in cells:
         found = {cell_of(t[0], t[1:], label, column) for t in tables} - {None}
         assert found == {value}, (label, column)

@@ -51,9 +51,9 @@ def test_generic_words_legal_forms_and_numbers_name_no_document() -> None:
 
 def test_a_filing_is_named_by_its_company_or_ticker_alone() -> None:
     filings = [
-        _hit("3m", "the Form 10-K of 3M COMPANY (MMM) for the fiscal year ended December 31, 2022").model_copy(
-            update={"document_company": "3M COMPANY MMM"}
-        ),
+        _hit(
+            "3m", "the Form 10-K of 3M COMPANY (MMM) for the fiscal year ended December 31, 2022"
+        ).model_copy(update={"document_company": "3M COMPANY MMM"}),
         _hit("jnj-10k", "the Form 10-K of JOHNSON & JOHNSON").model_copy(
             update={"document_company": "JOHNSON & JOHNSON JNJ"}
         ),

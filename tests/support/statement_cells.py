@@ -92,3 +92,9 @@ def cell_of(header: list[str], rows: list[list[str]], label: str, column: str) -
     if col is None or row is None or col >= len(row):
         return None
     return norm(row[col])
+
+
+def markdown_rows(markdown: str) -> list[list[str]]:
+    """The cells of each row of a Markdown table (the `|---|` line left out)."""
+    lines = [ln for ln in markdown.splitlines() if ln.strip() and not ln.lstrip().startswith("|---")]
+    return [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
