@@ -19,13 +19,14 @@ from pydantic import BaseModel, Field
 from ingest.filing import first_lines, read_filing
 from ingest.layout import BBox, Block, PageLayout, Region
 
-FILING_FIELDS = ("company", "ticker", "form", "period")
+FilingField = Literal["company", "ticker", "form", "period"]
+FILING_FIELDS: tuple[FilingField, ...] = ("company", "ticker", "form", "period")
 # How each statement of the card begins (`DocumentCard.statements`); search finds a field's statement by it
 TITLE, PARTIES, DATE, EFFECTIVE, FILING = "Title:", "Parties:", "Date:", "Effective date:", "Filing:"
 
 
 class CardField(BaseModel):
-    name: Literal["title", "party", "date", "company", "ticker", "form", "period"]
+    name: Literal["title", "party", "date"] | FilingField
     # as written: "TRANSITION SERVICES AGREEMENT", "Reynolds Group Holdings Inc.", "January 18, 2020"
     value: str
     # party: its defined name or role ("RGHI", "Licensor"); date: "agreement" | "effective"
@@ -130,7 +131,7 @@ def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     found = read_filing(first_lines(layouts))
     filing = [
         CardField(name=k, value=found[k][0], regions=[found[k][1]]) for k in FILING_FIELDS if k in found
-    ]  # type: ignore[arg-type]
+    ]
     if not any(f.name == "company" for f in filing):
         filing = []  # a form or a date alone does not make a filing
     return DocumentCard(
