@@ -175,8 +175,10 @@ def test_doc_filter_keeps_search_and_ask_within_one_document(indexed: tuple[Path
     annex = next(r["document_id"] for r in rows if r["file"].endswith("annex.pdf"))
     query = "written notice to terminate"
     body = run_json(data_dir, "search", query, "--kb", "contracts", "--doc", annex, "--json")
-    assert body["results"] and {hit["doc_id"] for hit in body["results"]} == {annex}
+    assert isinstance(body, dict) and body["results"]
+    assert {hit["doc_id"] for hit in body["results"]} == {annex}
     answer = run_json(data_dir, "ask", query, "--kb", "contracts", "--doc", annex, "--json")
+    assert isinstance(answer, dict)
     assert all(c["doc_id"] == annex for c in answer["citations"])
 
 
