@@ -303,10 +303,11 @@ def search(
     kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
     mode: SearchMode = typer.Option("hybrid", help="Dense + sparse, or one of them."),
     top_k: int = typer.Option(10, "--top-k", min=1, max=100),
+    doc: list[str] = typer.Option(None, "--doc", help="Only this document id (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Search a knowledge base: chunks with their pages and boxes."""
-    request = SearchRequest(query=query, kb=kb, mode=mode, top_k=top_k)
+    request = SearchRequest(query=query, kb=kb, mode=mode, top_k=top_k, doc_ids=doc or None)
     results = _run(_call(_settings(ctx), lambda b: b.search(request)))
     if as_json:
         _echo_json({"results": results})
@@ -327,10 +328,11 @@ def ask(
     question: str = typer.Argument(..., help="The question."),
     kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
     top_k: int = typer.Option(8, "--top-k", min=1, max=50),
+    doc: list[str] = typer.Option(None, "--doc", help="Only this document id (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer and citations as JSON."),
 ) -> None:
     """Answer a question from a knowledge base, citing page regions."""
-    request = AskRequest(query=question, kb=kb, top_k=top_k)
+    request = AskRequest(query=question, kb=kb, top_k=top_k, doc_ids=doc or None)
     answer = _run(_call(_settings(ctx), lambda b: b.ask(request)))
     if as_json:
         _echo_json(answer)

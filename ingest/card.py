@@ -16,14 +16,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ingest.filing import first_lines, read_filing
 from ingest.layout import BBox, Block, PageLayout, Region
 
+FilingField = Literal["company", "ticker", "form", "period"]
+FILING_FIELDS: tuple[FilingField, ...] = ("company", "ticker", "form", "period")
 # How each statement of the card begins (`DocumentCard.statements`); search finds a field's statement by it
-TITLE, PARTIES, DATE, EFFECTIVE = "Title:", "Parties:", "Date:", "Effective date:"
+TITLE, PARTIES, DATE, EFFECTIVE, FILING = "Title:", "Parties:", "Date:", "Effective date:", "Filing:"
 
 
 class CardField(BaseModel):
-    name: Literal["title", "party", "date"]
+    name: Literal["title", "party", "date"] | FilingField
     # as written: "TRANSITION SERVICES AGREEMENT", "Reynolds Group Holdings Inc.", "January 18, 2020"
     value: str
     # party: its defined name or role ("RGHI", "Licensor"); date: "agreement" | "effective"
@@ -35,6 +38,15 @@ class DocumentCard(BaseModel):
     title: CardField | None = None
     parties: list[CardField] = Field(default_factory=list)
     dates: list[CardField] = Field(default_factory=list)
+    # a financial filing's company, ticker, form and period (`ingest.filing`), in that order when found
+    filing: list[CardField] = Field(default_factory=list)
+
+    def filing_value(self, name: str) -> str:
+        return next((f.value for f in self.filing if f.name == name), "")
+
+    def company(self) -> str:
+        """The filing's company and ticker ("3M COMPANY MMM"); empty for other documents."""
+        return " ".join(v for v in (self.filing_value("company"), self.filing_value("ticker")) if v)
 
     def statements(self) -> list[tuple[str, list[Region]]]:
         """A sentence per field (title, parties, agreement date, effective date) saying what it is in
@@ -48,6 +60,10 @@ class DocumentCard(BaseModel):
             named = [f"{p.value} ({p.role})" if p.role else p.value for p in self.parties]
             listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
             out.append((_sentence(f"{PARTIES} it is made between {listed}"), _regions_of(self.parties)))
+        if self.filing:
+            out.append(
+                (_sentence(f"{FILING} this document is {self._filing_name()}"), _regions_of(self.filing))
+            )
         for role, says in (
             ("agreement", f"{DATE} it is dated "),
             ("effective", f"{EFFECTIVE} it takes effect on "),
@@ -64,9 +80,26 @@ class DocumentCard(BaseModel):
     def name(self) -> str:
         """How a reader names the document: "Website Content License Agreement (PSiTech Corporation;
         Empirical Ventures, Inc.)"; empty when the card found neither title nor parties."""
+        if self.filing_value("company"):
+            return self._filing_name()
         title = _readable(self.title.value) if self.title is not None else ""
         parties = "; ".join(p.value for p in self.parties)
         return f"{title} ({parties})" if title and parties else title or parties
+
+    def _filing_name(self) -> str:
+        """ "the Form 10-K of 3M COMPANY (MMM) for the fiscal year ended December 31, 2022"."""
+        ticker = self.filing_value("ticker")
+        company = self.filing_value("company") + (f" ({ticker})" if ticker else "")
+        form, period = self.filing_value("form"), self.filing_value("period")
+        return " ".join(
+            part
+            for part in (
+                f"the {form} of" if form else "a filing of",
+                company,
+                f"for the {period}" if period else "",
+            )
+            if part
+        )
 
     def regions(self) -> list[Region]:
         """Every field's regions in page order (stable within a page), each box once."""
@@ -95,7 +128,15 @@ def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     parties = _parties(stream, preamble) if preamble else []
     dates = _dates(stream, preamble) if preamble else []
     cn_parties, cn_dates = _chinese_fields(stream)
-    return DocumentCard(title=title, parties=_unique(parties + cn_parties), dates=_unique(dates + cn_dates))
+    found = read_filing(first_lines(layouts))
+    filing = [
+        CardField(name=k, value=found[k][0], regions=[found[k][1]]) for k in FILING_FIELDS if k in found
+    ]
+    if not any(f.name == "company" for f in filing):
+        filing = []  # a form or a date alone does not make a filing
+    return DocumentCard(
+        title=title, parties=_unique(parties + cn_parties), dates=_unique(dates + cn_dates), filing=filing
+    )
 
 
 # --- the text stream: first pages' lines joined, each line's span kept -------------------------------

@@ -43,6 +43,8 @@ class Chunk(BaseModel):
     # the document's name as its card reads it (title and parties), so search can tell which document
     # a question names (`retrieval.scope`); not embedded: it would drown the chunk's own content
     document_name: str = ""
+    # a filing's company and ticker (`DocumentCard.company`): a question naming it searches its filings
+    document_company: str = ""
 
     def embed_text(self) -> str:
         """What the embedder sees: heading path, then content."""
@@ -146,6 +148,7 @@ def chunk_document(
             filename=filename,
             tags=list(tags),
             document_name=card.name(),
+            document_company=card.company(),
         )
         chunks.append(chunk.model_copy(update={"tokens": count_tokens(chunk.embed_text())}))
     return chunks
@@ -284,8 +287,10 @@ def _push_heading(headings: list[_Heading], heading: _Heading) -> list[_Heading]
 def _adjacent_caption(
     blocks: list[tuple[int, Block]], i: int, current: _Draft | None, used: set[int]
 ) -> _Unit | None:
-    """A caption right before the table (still last in the text draft) or right after it."""
-    if current is not None and current.units and i > 0 and blocks[i - 1][1].kind == "caption":
+    """A caption right before the table (still last in the text draft) or right after it. A short line of
+    text right before it on its page titles it too ("CONSOLIDATED BALANCE SHEETS At January 1, 2023 ...")."""
+    before = blocks[i - 1] if i > 0 else None
+    if current is not None and current.units and before is not None and _titles_table(before, blocks[i][0]):
         return current.units.pop()
     if i + 1 < len(blocks) and blocks[i + 1][1].kind == "caption":
         used.add(i + 1)
@@ -295,6 +300,21 @@ def _adjacent_caption(
 
 
 # --- tables ------------------------------------------------------------------------------------
+
+TABLE_TITLE_WORDS = 30  # a text block this short right above a table, not a sentence, is its title
+
+
+def _titles_table(before: tuple[int, Block], page: int) -> bool:
+    block = before[1]
+    if block.kind == "caption":
+        return True
+    text = block.markdown.strip()
+    return (
+        block.kind == "text"
+        and before[0] == page
+        and len(text.split()) <= TABLE_TITLE_WORDS
+        and not text.endswith((".", ":", ";"))
+    )
 
 
 def _table_parts(

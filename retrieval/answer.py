@@ -23,6 +23,7 @@ from retrieval.hits import SearchHit
 from retrieval.llm import LlmClient, LlmConfig, Message
 from retrieval.markers import REFUSAL_SENTINEL, check_markers, claims_by_source, is_refusal
 from retrieval.scope import named_documents
+from retrieval.table_rows import row_statement
 
 Event = dict[str, Any]
 
@@ -171,7 +172,8 @@ class ExtractiveAnswerer:
             quotes = [fact] if fact else card_values(hit) or [pick.sentence]
             cited = [cite(len(citations) + i, hit, q) for i, q in enumerate(quotes, start=1)]
             citations += cited
-            parts.append(pick.text + " " + "".join(f"[{c.n}]" for c in cited))
+            text = row_statement(pick.sentence, hit.markdown) or pick.text  # a row with its column headers
+            parts.append(text + " " + "".join(f"[{c.n}]" for c in cited))
         return Answer(answer=" ".join(parts), citations=citations)
 
     async def stream(self, question: str, hits: Sequence[SearchHit]) -> AsyncIterator[Event]:

@@ -35,6 +35,7 @@ class SearchHit(BaseModel):
     regions: list[Region] = Field(default_factory=list)
     pages: list[int] = Field(default_factory=list)
     document_name: str = ""  # title and parties from the document card (`Chunk.document_name`)
+    document_company: str = ""  # a filing's company and ticker (`Chunk.document_company`)
 
     def to_public(self) -> dict[str, Any]:
         """The CLI's --json and the API's result shape."""

@@ -4,7 +4,8 @@ Across a knowledge base people name the document they ask about by its title and
 match the document's preamble far better than the clause asked about, so a plain search lands on page 1.
 Search therefore looks at the names of the documents its first hits come from (each chunk carries its
 document card's title and parties, `SearchHit.document_name`); when the question names one or a few of
-them, it searches within those documents for the rest of the question (`KnowledgeBase.search`).
+them, it searches within those documents for the rest of the question (`KnowledgeBase.search`). A financial
+filing is named by its company or ticker alone ("Is 3M capital-intensive?", "JnJ's FY2022 sales").
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def named_documents(question: str, hits: Sequence[SearchHit]) -> Scope | None:
         if hit.document_name and hit.doc_id not in names:
             names[hit.doc_id] = {w.lower() for w in _WORD.findall(hit.document_name)}
     evidence = {doc: sum(_distinctive(w, name) for w in set(words)) for doc, name in names.items()}
+    companies = _companies(hits)
+    for doc, company in companies.items():  # one word names a filing's company: "3M", "JnJ"
+        if any(_distinctive(w, company) for w in words):
+            evidence[doc] = max(evidence.get(doc, 0), MIN_NAMING_WORDS)
     best = max(evidence.values(), default=0)
     if best < MIN_NAMING_WORDS:
         return None
@@ -77,8 +82,19 @@ def named_documents(question: str, hits: Sequence[SearchHit]) -> Scope | None:
         (doc for doc, n in evidence.items() if n >= MIN_NAMING_WORDS and n >= RUNNER_UP_SHARE * best),
         key=lambda doc: -evidence[doc],
     )
-    rest = _without_names(question, set().union(*(names[doc] for doc in named)))
+    rest = _without_names(
+        question, set().union(*(names.get(d, set()) | companies.get(d, set()) for d in named))
+    )
     return Scope(doc_ids=named, query=rest if terms(rest) else question)
+
+
+def _companies(hits: Sequence[SearchHit]) -> dict[str, set[str]]:
+    """The words of each filing's company and ticker among `hits` (`SearchHit.document_company`)."""
+    out: dict[str, set[str]] = {}
+    for hit in hits:
+        if hit.document_company:
+            out.setdefault(hit.doc_id, {w.lower() for w in _WORD.findall(hit.document_company)})
+    return out
 
 
 def _distinctive(word: str, name_words: set[str]) -> bool:

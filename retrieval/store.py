@@ -123,6 +123,7 @@ def hit_from_payload(score: float, payload: dict[str, Any]) -> SearchHit:
         regions=payload.get("regions", []),
         pages=payload.get("pages", []),
         document_name=payload.get("document_name", ""),
+        document_company=payload.get("document_company", ""),
     )
 
 

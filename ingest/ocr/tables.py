@@ -11,10 +11,8 @@ from typing import Any
 
 import pymupdf
 
-from ingest.layout import BBox, Block
-
-Word = tuple[Any, ...]  # PyMuPDF "words": x0, y0, x1, y1, text, block, line, word
-PtBox = tuple[float, float, float, float]
+from ingest.layout import BBox, Block, Line
+from ingest.ocr.table_grid import Grid, PtBox, Word, read_grid
 
 
 def count_rulings(page: pymupdf.Page) -> int:
@@ -50,6 +48,10 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
         if header is not None:
             rows = [header[0], *rows]
             box = (box[0], header[1], box[2], box[3])
+        grid = read_grid([w for w in words if _centre_in(w, box)])
+        if grid is not None:
+            blocks.append(grid_block(grid, box, size))
+            continue
         rows = drop_empty_columns(rows)
         blocks.append(
             Block(
@@ -61,6 +63,30 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
             )
         )
     return blocks
+
+
+def grid_block(grid: Grid, box: PtBox, size: tuple[float, float]) -> Block:
+    """A table block from a word grid: a line per row (the header first), so a citation highlights the row."""
+    keep = [i for i in range(len(grid.header)) if i == 0 or grid.header[i] or any(r[i] for r in grid.rows)]
+    rows = [[r[i] for i in keep] for r in [grid.header, *grid.rows]]
+    boxes = [grid.header_box, *grid.boxes]
+    lines = [
+        Line(text=" | ".join(c for c in row if c), bbox=BBox.from_points(b, size))
+        for row, b in zip(rows, boxes, strict=True)
+        if b is not None and any(row)
+    ]
+    return Block(
+        kind="table",
+        markdown=table_markdown(rows),
+        html=table_html(rows),
+        bbox=BBox.from_points(box, size),
+        label="table_grid",
+        lines=lines,
+    )
+
+
+def _centre_in(w: Word, box: PtBox) -> bool:
+    return box[0] - 1 <= (w[0] + w[2]) / 2 <= box[2] + 1 and box[1] - 1 <= (w[1] + w[3]) / 2 <= box[3] + 1
 
 
 def _columns(tab: Any) -> list[tuple[float, float]]:

@@ -171,6 +171,18 @@ def test_search_of_another_kb_finds_nothing(indexed: tuple[Path, list[dict]]) ->
     assert body == {"results": []}
 
 
+def test_doc_filter_keeps_search_and_ask_within_one_document(indexed: tuple[Path, list[dict]]) -> None:
+    data_dir, rows = indexed
+    annex = next(r["document_id"] for r in rows if r["file"].endswith("annex.pdf"))
+    query = "written notice to terminate"
+    body = run_json(data_dir, "search", query, "--kb", "contracts", "--doc", annex, "--json")
+    assert isinstance(body, dict) and body["results"]
+    assert {hit["doc_id"] for hit in body["results"]} == {annex}
+    answer = run_json(data_dir, "ask", query, "--kb", "contracts", "--doc", annex, "--json")
+    assert isinstance(answer, dict)
+    assert all(c["doc_id"] == annex for c in answer["citations"])
+
+
 def test_ask_json_answers_with_cited_regions(indexed: tuple[Path, list[dict]]) -> None:
     data_dir, _ = indexed
     body = run_json(

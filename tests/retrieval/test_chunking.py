@@ -111,6 +111,22 @@ def test_large_table_is_split_by_rows_with_the_header_repeated() -> None:
     assert body == rows.splitlines()
 
 
+def test_short_text_above_a_table_titles_every_part_of_it_and_a_sentence_does_not() -> None:
+    rows = "\n".join(f"| item {i} | {i * 10} |" for i in range(25))
+    table = Block(kind="table", markdown=f"| (Millions) | 2022 |\n|---|---|\n{rows}", bbox=box(0.2, 0.7))
+    title = Block(kind="text", markdown="CONSOLIDATED BALANCE SHEETS At December 31", bbox=box(0.15))
+    parts = chunk([page(1, [title, table])], table_max_rows=10)
+    assert [c.kind for c in parts] == ["table"] * 3
+    for part in parts:
+        assert part.markdown.splitlines()[:2] == [
+            "CONSOLIDATED BALANCE SHEETS At December 31",
+            "| (Millions) | 2022 |",
+        ]
+    sentence = Block(kind="text", markdown="The table below shows the amounts we owe.", bbox=box(0.15))
+    first, second = chunk([page(1, [sentence, table])], table_max_rows=30)
+    assert first.kind == "text" and second.markdown.startswith("| (Millions) | 2022 |")
+
+
 def test_long_block_splits_at_sentences_and_keeps_its_line_boxes() -> None:
     sentences = [f"Sentence number {i} says something about the supplier." for i in range(12)]
     lines = [Line(text=s, bbox=box(0.1 + i * 0.05, 0.03)) for i, s in enumerate(sentences)]

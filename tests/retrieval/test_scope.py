@@ -49,6 +49,25 @@ def test_generic_words_legal_forms_and_numbers_name_no_document() -> None:
     assert named_documents("What is the governing law?", HITS) is None
 
 
+def test_a_filing_is_named_by_its_company_or_ticker_alone() -> None:
+    filings = [
+        _hit(
+            "3m", "the Form 10-K of 3M COMPANY (MMM) for the fiscal year ended December 31, 2022"
+        ).model_copy(update={"document_company": "3M COMPANY MMM"}),
+        _hit("jnj-10k", "the Form 10-K of JOHNSON & JOHNSON").model_copy(
+            update={"document_company": "JOHNSON & JOHNSON JNJ"}
+        ),
+        _hit("jnj-8k", "the Form 8-K of Johnson & Johnson").model_copy(
+            update={"document_company": "Johnson & Johnson JNJ"}
+        ),
+    ]
+    scope = named_documents("Is 3M a capital-intensive business based on FY2022 data?", filings)
+    assert scope is not None and scope.doc_ids == ["3m"]
+    scope = named_documents("Are JnJ's FY2022 financials that of a high growth company?", filings)
+    assert scope is not None and sorted(scope.doc_ids) == ["jnj-10k", "jnj-8k"]
+    assert named_documents("Which company has the largest inventory?", filings) is None
+
+
 def test_two_named_documents_are_both_searched() -> None:
     scope = named_documents("Compare the notice periods of Acme Robotics and Zenith Analytics", HITS)
     assert scope is not None and set(scope.doc_ids) == {"acme", "zenith"}
