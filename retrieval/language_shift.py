@@ -6,7 +6,7 @@ found first in tests/retrieval/test_chinese.py). Removing the language's mean ve
 (Libovický et al., "On the Language Neutrality of Pre-trained Multilingual Representations", 2020).
 Here Chinese text is moved by (English mean − Chinese mean), in proportion to its share of Han
 characters, and re-normalized: English text is left exactly as it was, so English-only knowledge bases
-rank as before. The means come from parallel everyday sentences (data/language_reference.json), not from
+rank as before. The means come from parallel everyday sentences (language_reference.json), not from
 contracts or test questions; queries and passages use their own means (e5 prefixes them differently).
 """
 
@@ -35,7 +35,7 @@ def han_share(text: str) -> float:
 
 
 def reference_sentences() -> dict[str, list[str]]:
-    raw = resources.files("retrieval").joinpath("data/language_reference.json").read_text("utf-8")
+    raw = resources.files("retrieval").joinpath("language_reference.json").read_text("utf-8")
     return {lang: lines for lang, lines in json.loads(raw).items() if not lang.startswith("_")}
 
 

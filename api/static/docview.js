@@ -79,14 +79,9 @@ export class DocViewer {
     this.title.textContent = this.filename;
     this.prev.disabled = page <= 1;
     this.next.disabled = !total || page >= total;
-    this.root.dataset.page = String(page);
-    this.root.dataset.doc = this.docId;
     const layout = this.pages.find((p) => Number(p.page) === page) || { blocks: [] };
     const blocks = layout.blocks || [];
-    this.view.clear();
-    const url = await imageUrl(`/v1/documents/${encodeURIComponent(this.docId)}/pages/${page}/image`);
-    await this.view.setImage(url, `${this.filename}, page ${page}`);
-    this.view.setBlocks(blocks);
+    // the page's text shows at once, with the page number; the image (rendered on demand) follows
     if (!this.compact) {
       this.md.innerHTML = "";
       blocks.forEach((b, i) => {
@@ -96,6 +91,14 @@ export class DocViewer {
       });
       if (!blocks.length) this.md.textContent = "No text on this page.";
     }
+    this.root.dataset.page = String(page);
+    this.root.dataset.doc = this.docId;
+    this.root.dataset.ready = "false";
+    this.view.clear();
+    const url = await imageUrl(`/v1/documents/${encodeURIComponent(this.docId)}/pages/${page}/image`);
+    await this.view.setImage(url, `${this.filename}, page ${page}`);
+    if (this.page !== page) return undefined; // another page was asked for meanwhile
+    this.view.setBlocks(blocks);
     this.root.dataset.ready = "true";
     return this.view.setHighlights(this.highlights);
   }

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, read_sse, upload
 
 pytestmark = pytest.mark.ui
 
@@ -195,12 +195,16 @@ def test_reindex_follows_its_job_and_delete_removes_the_document(page: Any, inge
 
 
 def test_review_table_cell_opens_its_evidence_highlighted(
-    page: Any, ingested: LiveServer, shots: Any
+    page: Any, live_app: LiveServer, samples: list[Path], shots: Any
 ) -> None:
-    page.goto(ingested.url + "/#review")
+    with httpx.Client(base_url=live_app.url, timeout=60) as client:  # its own kb: other tests delete theirs
+        job = upload(client, samples[0], kb="review").json()["job_id"]
+        assert read_sse(client, f"/v1/jobs/{job}/events", timeout_s=180)[-1][1]["state"] == "done"
+    page.add_init_script("localStorage.setItem('opticite.kb', 'review')")
+    page.goto(live_app.url + "/#review")
     page.click("#review-run")
     page.wait_for_function("() => /read now/.test(document.querySelector('#review-status').textContent)")
-    table = httpx.get(f"{ingested.url}/v1/extract", params={"kb": "default"}, timeout=60).json()
+    table = httpx.get(f"{live_app.url}/v1/extract", params={"kb": "review"}, timeout=60).json()
     doc = next(d for d in table["documents"] if d["filename"] == "sample-contract.pdf")
     law = next(f for f in doc["fields"] if f["name"] == "Governing Law")
     assert law["found"] and law["regions"], law
