@@ -17,13 +17,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import pymupdf
-
 from bench.cuad import CuadQuestion
 from ingest.layout import PageLayout
 from ingest.ocr.reading_order import mark_furniture
 from ingest.ocr.textlayer import TextLayerEngine
-from ingest.page import PageImage
+from ingest.sources import open_source
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
 from retrieval.embed_config import EmbedderWrapper
 from retrieval.errors import UnknownBackend
@@ -64,13 +62,8 @@ def layouts_for(path: Path, code: str) -> list[PageLayout]:
     cached = CACHE / f"{path.stem}.{code}.layouts.json"
     if cached.is_file():
         return [PageLayout.model_validate(d) for d in json.loads(cached.read_text())]
-    with pymupdf.open(path) as doc:
-        sizes = [(p.rect.width, p.rect.height) for p in doc]
-    # the text-layer engine reads the PDF itself, so no pixels are rendered
-    pages = [
-        PageImage(page=i + 1, width=w, height=h, unit="pt", image_png=b"", image_size=(int(w * 2), int(h * 2)), dpi=144, source=path)
-        for i, (w, h) in enumerate(sizes)
-    ]  # fmt: skip
+    with open_source(path) as doc:  # the text-layer engine reads the PDF itself: no pixels rendered
+        pages = [doc.render_page(n, pixels=False) for n in range(1, doc.page_count + 1)]
     engine = TextLayerEngine()
     layouts = mark_furniture([engine.recognize_sync(p) for p in pages])
     CACHE.mkdir(exist_ok=True)

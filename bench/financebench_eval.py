@@ -55,6 +55,7 @@ from ingest.ocr.reading_order import mark_furniture  # noqa: E402
 from ingest.ocr.tables import table_blocks  # noqa: E402
 from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
+from ingest.sources import open_source  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
 from retrieval.citations import attach_layout_text  # noqa: E402
 from retrieval.hits import SearchFilters, SearchHit, SearchMode  # noqa: E402
@@ -112,14 +113,9 @@ def reading_hash() -> str:
 
 
 def pages_of(path: Path, step: int = 1) -> list[PageImage]:
-    """Page stubs for the text-layer engine, which reads the PDF itself (no pixels rendered)."""
-    with pymupdf.open(path) as doc:
-        sizes = [(p.rect.width, p.rect.height) for p in doc]
-    return [
-        PageImage(page=i + 1, width=w, height=h, unit="pt", image_png=b"", image_size=(int(w * 2), int(h * 2)), dpi=144, source=path)
-        for i, (w, h) in enumerate(sizes)
-        if i % step == 0
-    ]  # fmt: skip
+    """Pages for the text-layer engine, which reads the PDF itself (no pixels rendered)."""
+    with open_source(path) as doc:
+        return [doc.render_page(n, pixels=False) for n in range(1, doc.page_count + 1, step)]
 
 
 def layouts_for(path: Path) -> list[PageLayout]:

@@ -21,7 +21,7 @@ import pytest
 from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.textlayer import TextLayerConfig, TextLayerEngine
-from ingest.page import PageImage
+from ingest.sources import open_source
 from retrieval.embed import EmbedderConfig, build_embedder
 from retrieval.hits import SearchFilters
 from retrieval.search import KnowledgeBase
@@ -107,22 +107,9 @@ def _write_pdf(path: Path, texts: list[str], font: str) -> Path:
 
 def _layouts(pdf: Path) -> list:
     engine = TextLayerEngine(TextLayerConfig())
-    layouts = []
-    with pymupdf.open(pdf) as doc:
-        for n, page in enumerate(doc, start=1):
-            image = PageImage(
-                page=n,
-                width=page.rect.width,
-                height=page.rect.height,
-                unit="pt",
-                image_png=b"",
-                image_size=(0, 0),
-                dpi=144,
-                source=pdf,
-                text_chars=len(page.get_text().strip()),
-            )
-            layouts.append(asyncio.run(engine.recognize(image, OcrOptions())))
-    return layouts
+    with open_source(pdf) as doc:
+        pages = [doc.render_page(n, pixels=False) for n in range(1, doc.page_count + 1)]
+    return [asyncio.run(engine.recognize(page, OcrOptions())) for page in pages]
 
 
 @pytest.fixture(scope="module")

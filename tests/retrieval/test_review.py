@@ -7,13 +7,12 @@ import asyncio
 import json
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.layout import BBox
 from ingest.ocr.textlayer import TextLayerEngine
-from ingest.page import PageImage
+from ingest.sources import open_source
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer
 from retrieval.embed import SentenceTransformerEmbedder
 from retrieval.review import (
@@ -31,12 +30,8 @@ from tests.support.documents import contract_pdf
 
 
 def _index(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, path: Path) -> None:
-    with pymupdf.open(path) as doc:
-        sizes = [(p.rect.width, p.rect.height) for p in doc]
-    pages = [
-        PageImage(page=i + 1, width=w, height=h, unit="pt", image_png=b"", image_size=(int(w * 2), int(h * 2)), dpi=144, source=path)
-        for i, (w, h) in enumerate(sizes)
-    ]  # fmt: skip
+    with open_source(path) as doc:
+        pages = [doc.render_page(n, pixels=False) for n in range(1, doc.page_count + 1)]
     layouts = [TextLayerEngine().recognize_sync(p) for p in pages]
     chunking = ChunkingConfig().fitted(embedder.max_tokens)
     kb.index_chunks(chunk_document("supply", "kb-a", path.name, layouts, chunking, embedder.count_tokens))
