@@ -13,6 +13,7 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pymupdf
 
 _pool: ProcessPoolExecutor | None = None
@@ -23,7 +24,18 @@ def render_png(path: str, page: int, dpi: int) -> tuple[bytes, tuple[int, int]]:
     """Page `page` (1-based) of the PDF at `path` as PNG bytes and its size in pixels (runs in a worker)."""
     with pymupdf.open(path, filetype="pdf") as doc:
         pix = doc.load_page(page - 1).get_pixmap(dpi=dpi, alpha=False)
-        return pix.tobytes("png"), (pix.width, pix.height)
+        return pixmap_png(pix), (pix.width, pix.height)
+
+
+def pixmap_png(pix: pymupdf.Pixmap) -> bytes:
+    """A rendered page as PNG, fast and lossless: one channel where the page is grey (a scan), and
+    zlib level 1 (PyMuPDF's own encoder takes ~10x as long on a noisy scan: bench/ocr_service_path.py)."""
+    from ingest.preprocess import encode_png  # OpenCV: loaded where pages are rendered, not to read settings
+
+    img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
+    if pix.n == 1 or ((img[:, :, 0] == img[:, :, 1]).all() and (img[:, :, 1] == img[:, :, 2]).all()):
+        return encode_png(np.ascontiguousarray(img[:, :, 0]))
+    return encode_png(np.ascontiguousarray(img[:, :, ::-1]))  # OpenCV writes BGR
 
 
 def render_png_in_pool(path: str, page: int, dpi: int) -> tuple[bytes, tuple[int, int]]:
@@ -35,5 +47,10 @@ def _shared_pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(usable_cores(), mp_context=multiprocessing.get_context("spawn"))
         return _pool
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's CPU set), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

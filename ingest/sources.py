@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 from ingest.configs import SourceConfig
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
-from ingest.render_pool import render_png_in_pool
+from ingest.render_pool import pixmap_png, render_png_in_pool
 
 Kind = Literal["pdf", "image"]
 FileFormat = Literal["pdf", "png", "jpeg", "tiff", "webp", "bmp"]
@@ -186,7 +186,7 @@ class SourceDocument:
             dpi = fit_dpi((width_pt, height_pt), self.config.dpi, self.config.max_pixels)
             if pixels:
                 pix = page.get_pixmap(dpi=dpi, alpha=False)
-                png, size_px = pix.tobytes("png"), (pix.width, pix.height)
+                png, size_px = pixmap_png(pix), (pix.width, pix.height)
             else:
                 png, size_px = b"", render_size(page, dpi)
             text_chars = printable_chars(page.get_text("text"))

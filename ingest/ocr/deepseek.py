@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import logging
 from typing import Any
 
 import httpx
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.errors import BadOcrOption
@@ -108,17 +106,18 @@ def resolve_prompt(options: OcrOptions) -> tuple[str, str]:
 
 def image_for_mode(page: PageImage, mode: ResolutionMode) -> tuple[bytes, str]:
     """The page image to send (bytes, MIME type), downscaled with its aspect kept so boxes still map."""
-    from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX  # OpenCV: not loaded to read settings
+    import cv2  # not loaded to read settings
+
+    from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX
+    from ingest.preprocess import decode_png, encode_png
 
     limit = MODE_MAX_SIDE_PX[mode]
     if limit is None or max(page.image_size) <= limit:
         return page.image_png, "image/png"
-    with Image.open(io.BytesIO(page.image_png)) as img:
-        scale = limit / max(img.size)
-        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        out = io.BytesIO()
-        img.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, format="PNG")
-    return out.getvalue(), "image/png"
+    img = decode_png(page.image_png)
+    scale = limit / max(img.shape[:2])
+    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
+    return encode_png(cv2.resize(img, size, interpolation=cv2.INTER_AREA)), "image/png"
 
 
 def auto_modes(config: DeepSeekConfig) -> tuple[ResolutionMode, ...]:

@@ -255,3 +255,22 @@ def test_sha256_matches_hashlib_and_page_numbers_are_checked(tmp_path: Path) -> 
         assert doc.sha256 == sha256_file(path)
         with pytest.raises(ValueError, match="outside 1..2"):
             doc.render_page(3)
+
+
+@pytest.mark.parametrize("color", [(0.2, 0.2, 0.2), (0.9, 0.1, 0.3)])
+def test_rendered_pages_are_lossless_and_grey_pages_one_channel(
+    tmp_path: Path, color: tuple[float, float, float]
+) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=200)
+    page.insert_text((30, 80), "Grey or colour", fontsize=24, color=color)
+    page.draw_rect(pymupdf.Rect(30, 120, 200, 160), color=color, fill=color)
+    path = tmp_path / "page.pdf"
+    doc.save(path)
+    with open_source(path, SourceConfig()) as src:
+        rendered = src.render_page(1)
+    expected = pymupdf.open(path)[0].get_pixmap(dpi=rendered.dpi, alpha=False)
+    img = Image.open(io.BytesIO(rendered.image_png))
+    grey = color[0] == color[1] == color[2]
+    assert img.mode == ("L" if grey else "RGB")
+    assert img.convert("RGB").tobytes() == expected.samples  # every pixel as MuPDF rendered it
