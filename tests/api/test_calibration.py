@@ -67,6 +67,11 @@ def test_cli_calibrates_files_prints_the_table_writes_the_chart_and_saves(
     chart = tmp_path / "chart.svg"
     args = ["calibrate", "--files", str(testdata / PG9), "--files", str(scan), "--kb", "mixed", "--save"]
     args += ["--ocr-url", fake.url, "--chart", str(chart), "--sample", "2"]
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "scan.txt").write_text("The text a user corrected on the scan.", encoding="utf-8")
+    (truth / "2305.03393v1-pg9.pdf.txt").write_text("ignored: this page has a text layer", encoding="utf-8")
+    args += ["--truth", str(truth)]
     result = CliRunner().invoke(app, args, env={"OPTICITE_DATA_DIR": str(tmp_path / "data")})
     assert result.exit_code == 0, result.stderr + repr(result.exception)
     for word in ("born_digital", "scanned_text", "recommended for", "saved as the default of kb mixed"):
@@ -83,6 +88,9 @@ def test_cli_calibrates_files_prints_the_table_writes_the_chart_and_saves(
     assert pg9["gundam"]["reference"] == "text_layer"
     assert pg9["gundam"]["cer"] < 0.25  # the recorded output of this very page against its text layer
     assert pg9["tiny"]["cer"] > pg9["small"]["cer"] > pg9["gundam"]["cer"]  # the simulation's lost text
+    scanned = [p for p in report["pages"] if p["kind"] == "scanned_text"]
+    assert {p["reference"] for p in scanned} == {"corrected"}  # no text layer: the user's text, not Gundam's
+    assert all(p["cer"] > 0.5 for p in scanned)  # the fake's recording is another page's text
     tokens = [pg9[m]["vision_tokens"] for m in MODES]
     assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
     db.dispose()
