@@ -67,7 +67,9 @@ def main() -> None:
         "simulation": "tests/fakes/compression.py rules, not DeepSeek-OCR measurements",
         "command": " ".join(["opticite", *command[1:]])
         .replace(fake.url, "FAKE_URL")
-        .replace(str(work), "TMP"),
+        .replace(str(work), "TMP")
+        .replace(str(TESTDATA), "../shared/testdata")
+        .replace(str(RESULTS.parent.parent) + "/", ""),
         "files": [Path(f).name for f in files],
         "command_seconds": round(seconds, 1),
         "saved": saved,
