@@ -94,6 +94,15 @@ def test_cli_calibrates_files_prints_the_table_writes_the_chart_and_saves(
     tokens = [pg9[m]["vision_tokens"] for m in MODES]
     assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
     db.dispose()
+    empty = CliRunner().invoke(
+        app,
+        ["calibrate", "--kb", "mixed", "--ocr-url", fake.url],
+        env={"OPTICITE_DATA_DIR": str(tmp_path / "data")},
+    )  # the kb's own pages, in this process: it has none ingested
+    assert empty.exit_code == 2 and "no ingested documents" in empty.stderr, empty.stderr
+    assert (
+        CliRunner().invoke(app, ["calibrate", "--files", str(scan), "--save"]).exit_code == 2
+    )  # --save needs --kb
 
 
 @pytest.fixture(scope="module")
