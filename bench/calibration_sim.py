@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,14 +46,15 @@ def main() -> None:
         img = cv2.imdecode(np.frombuffer(page.image_png, np.uint8), cv2.IMREAD_COLOR)
         cv2.imwrite(str(work / name), img)
         files.append(str(work / name))
-    chart = RESULTS / "calibration_sim.svg"
+    repo = RESULTS.parent.parent
+    chart = (RESULTS / "calibration_sim.svg").relative_to(repo)  # as the table prints it
     with FakeVllm(simulate_compression=True) as fake:
         command = [str(Path(sys.executable).with_name("opticite")), "calibrate", "--kb", "demo", "--save"]
         command += [arg for f in files for arg in ("--files", f)]
         command += ["--sample", str(SAMPLE), "--ocr-url", fake.url, "--chart", str(chart)]
         env = {**os.environ, "OPTICITE_DATA_DIR": str(work / "data"), "COLUMNS": "110"}
         started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(command, env=env, cwd=repo, capture_output=True, text=True, check=True)
         seconds = time.perf_counter() - started
     table = done.stdout
     print(table)
@@ -68,14 +70,14 @@ def main() -> None:
         "command": " ".join(["opticite", *command[1:]])
         .replace(fake.url, "FAKE_URL")
         .replace(str(work), "TMP")
-        .replace(str(TESTDATA), "../shared/testdata")
-        .replace(str(RESULTS.parent.parent) + "/", ""),
+        .replace(str(TESTDATA), "../shared/testdata"),
         "files": [Path(f).name for f in files],
         "command_seconds": round(seconds, 1),
         "saved": saved,
     }
     (RESULTS / "calibration_sim.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (RESULTS / "calibration_sim.txt").write_text(table, encoding="utf-8")
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":
