@@ -11,7 +11,8 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -195,11 +196,12 @@ class ServerClient:
     ) -> dict[str, Any]:
         """The table, from the server's event stream: `on_step(n, total)` as each document is done."""
         body = {"kb": kb, "schema": schema, "stream": True} | ({"doc_ids": doc_ids} if doc_ids else {})
-        async for event, data in self.events("/v1/extract", body):
-            if event == "document":
-                on_step(data["n"], data["total"])
-            elif event == "done":
-                return dict(data)
+        async with aclosing(self.events("/v1/extract", body)) as events:
+            async for event, data in events:
+                if event == "document":
+                    on_step(data["n"], data["total"])
+                elif event == "done":
+                    return dict(data)
         raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
 
     async def calibrate_kb(
@@ -212,11 +214,12 @@ class ServerClient:
     ) -> CalibrationPublic:
         """The calibration, from the server's event stream: `on_step(done, total)` after each page."""
         body = {"sample": sample, "tolerance": tolerance, "save": save, "stream": True}
-        async for event, data in self.events(f"/v1/kbs/{kb}/calibration", body):
-            if event == "page":
-                on_step(data["done"], data["total"])
-            elif event == "done":
-                return CalibrationPublic.model_validate(data)
+        async with aclosing(self.events(f"/v1/kbs/{kb}/calibration", body)) as events:
+            async for event, data in events:
+                if event == "page":
+                    on_step(data["done"], data["total"])
+                elif event == "done":
+                    return CalibrationPublic.model_validate(data)
         raise ServerError(f"the opticite server at {self.url} ended the calibration without its report")
 
     async def save_calibration(
@@ -226,8 +229,9 @@ class ServerClient:
         reply = await self.request("PUT", f"/v1/kbs/{kb}/calibration", json=body)
         return CalibrationPublic.model_validate(reply.json())
 
-    async def events(self, path: str, body: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
-        """(event, data) of a POST's server-sent events; an `error` event raises ServerError."""
+    async def events(self, path: str, body: dict[str, Any]) -> AsyncGenerator[tuple[str, Any]]:
+        """(event, data) of a POST's server-sent events; an `error` event raises ServerError. Use it in
+        `contextlib.aclosing`, so leaving early closes the stream at once."""
         event = ""
         try:
             async with self.http.stream("POST", path, json=body, timeout=None) as reply:
