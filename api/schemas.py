@@ -308,4 +308,4 @@ class CalibrationPublic(BaseModel):
     modes: dict[PageKind, ResolutionMode]
     report: CalibrationReport | None = None
     chart_svg: str | None = None
-    updated: datetime | None = None
+    updated: UtcDatetime | None = None

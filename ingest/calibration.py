@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ingest.configs import SourceConfig
 from ingest.errors import OpticiteError
@@ -39,6 +39,8 @@ class SamplePage(BaseModel):
 
 
 class PageScore(BaseModel):
+    model_config = ConfigDict(strict=True)  # also what a client sends back with PUT /v1/kbs/{kb}/calibration
+
     name: str
     page: int
     kind: PageKind
@@ -52,6 +54,8 @@ class PageScore(BaseModel):
 
 
 class ModeStats(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     kind: PageKind
     mode: ResolutionMode
     pages: int
@@ -63,6 +67,8 @@ class ModeStats(BaseModel):
 
 
 class CalibrationReport(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     modes: list[ResolutionMode]
     tolerance: float
     pages: list[PageScore]

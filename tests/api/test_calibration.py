@@ -132,6 +132,7 @@ def test_kb_calibration_streams_progress_saves_and_uploads_use_the_saved_mode(
         assert stats["tiny"]["cer"] > stats["gundam"]["cer"]
         saved = client.get("/v1/kbs/cal/calibration").json()
         mode = saved["modes"]["scanned_text"]
+        assert saved["updated"].endswith(("Z", "+00:00"))  # UTC, on SQLite too
         assert mode == reply["report"]["recommended"]["scanned_text"] and saved["chart_svg"].startswith(
             "<svg"
         )
