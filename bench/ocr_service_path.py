@@ -102,12 +102,12 @@ async def run_level(pdf: Path, url: str, mode: str, in_flight: int, work: Path) 
     from ingest.ocr.engine import OcrOptions
     from ingest.ocr.router import OcrRouter
     from ingest.pipeline import DocumentFiles, Hooks, Pipeline
-    from ingest.render_pool import render_png_in_pool
+    from ingest.render_pool import render_in_pool
     from ingest.sources import SourceConfig
 
     cores = len(os.sched_getaffinity(0))
     # start every render worker before the clock (spawned processes import PyMuPDF and OpenCV once)
-    await asyncio.gather(*(asyncio.to_thread(render_png_in_pool, str(pdf), 1, 36) for _ in range(2 * cores)))
+    await asyncio.gather(*(asyncio.to_thread(render_in_pool, str(pdf), 1, 36) for _ in range(2 * cores)))
     config = DeepSeekConfig(url=url, concurrency=in_flight, read_timeout_s=300)
     options = OcrOptions(engine="deepseek", mode=mode)  # type: ignore[arg-type]
     async with build_client(config) as client:

@@ -20,11 +20,16 @@ class PageImage(BaseModel):
     width: float
     height: float
     unit: Literal["pt", "px"]
-    image_png: bytes  # empty: not rendered (image_size is still what rendering gives)
+    image_png: bytes  # PNG, or JPEG where rendered for an OCR server (`mime`); empty: not rendered
     image_size: tuple[int, int]  # (width_px, height_px)
     dpi: int
     source: Path | None = None  # the original file; the text-layer engine reopens PDFs from here
     text_chars: int = 0  # printable characters in the PDF text layer (0 for images)
+
+    @property
+    def mime(self) -> str:
+        """The image's media type, read from its first bytes."""
+        return "image/jpeg" if self.image_png[:3] == b"\xff\xd8\xff" else "image/png"
 
     def layout(self, engine: str, **fields: Any) -> PageLayout:
         """A layout of this page: its number, size and image size, plus what the engine found."""

@@ -198,11 +198,22 @@ def decode_png(data: bytes) -> np.ndarray:
     return img
 
 
-def encode_png(img: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+JPEG_QUALITY = 90  # RapidOCR reads real scans as well as from PNG (docs/ingest-sources.md)
+
+
+def encode_image(img: np.ndarray, mime: str = "image/png") -> bytes:
+    """PNG at zlib level 1 (lossless, fast), or JPEG (~10x faster again, half the bytes)."""
+    if mime == "image/jpeg":
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    else:
+        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
-        raise ValueError("the processed page could not be encoded")
+        raise ValueError("the page image could not be encoded")
     return buf.tobytes()
+
+
+def encode_png(img: np.ndarray) -> bytes:
+    return encode_image(img)
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""PDF pages rendered and PNG-encoded in worker processes, one per core.
+"""PDF pages rendered and encoded (PNG, or JPEG for an OCR server) in worker processes, one per core.
 
 PyMuPDF holds the GIL while it renders and encodes (0.1 s to over a second a page), so a render in a
 thread still stops every other thread, the event loop included, for its whole length. The pool's
@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from typing import Literal
 
 import numpy as np
 import pymupdf
@@ -20,27 +21,33 @@ _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def render_png(path: str, page: int, dpi: int) -> tuple[bytes, tuple[int, int]]:
-    """Page `page` (1-based) of the PDF at `path` as PNG bytes and its size in pixels (runs in a worker)."""
+ImageFormat = Literal["png", "jpeg"]
+
+
+def render_image(path: str, page: int, dpi: int, fmt: ImageFormat = "png") -> tuple[bytes, tuple[int, int]]:
+    """Page `page` (1-based) of the PDF at `path` encoded as `fmt`, and its size in pixels (runs in a worker)."""
     with pymupdf.open(path, filetype="pdf") as doc:
         pix = doc.load_page(page - 1).get_pixmap(dpi=dpi, alpha=False)
-        return pixmap_png(pix), (pix.width, pix.height)
+        return encode_pixmap(pix, fmt), (pix.width, pix.height)
 
 
-def pixmap_png(pix: pymupdf.Pixmap) -> bytes:
-    """A rendered page as PNG, fast and lossless: one channel where the page is grey (a scan), and
-    zlib level 1 (PyMuPDF's own encoder takes ~10x as long on a noisy scan: bench/ocr_service_path.py)."""
-    from ingest.preprocess import encode_png  # OpenCV: loaded where pages are rendered, not to read settings
+def encode_pixmap(pix: pymupdf.Pixmap, fmt: ImageFormat = "png") -> bytes:
+    """A rendered page, one channel where the page is grey (a scan). PNG is lossless at zlib level 1
+    (PyMuPDF's own encoder takes ~10x as long on a noisy scan); JPEG is ~10x faster again and half
+    the bytes, for pages sent to an OCR server (bench/ocr_service_path.py)."""
+    from ingest.preprocess import encode_image  # OpenCV: loaded where pages are rendered
 
     img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
     if pix.n == 1 or ((img[:, :, 0] == img[:, :, 1]).all() and (img[:, :, 1] == img[:, :, 2]).all()):
-        return encode_png(np.ascontiguousarray(img[:, :, 0]))
-    return encode_png(np.ascontiguousarray(img[:, :, ::-1]))  # OpenCV writes BGR
+        img = img[:, :, 0]
+    else:
+        img = img[:, :, ::-1]  # OpenCV writes BGR
+    return encode_image(np.ascontiguousarray(img), f"image/{fmt}")
 
 
-def render_png_in_pool(path: str, page: int, dpi: int) -> tuple[bytes, tuple[int, int]]:
-    """`render_png` in a worker process; blocks the calling thread (not the GIL) until it is done."""
-    return _shared_pool().submit(render_png, path, page, dpi).result()
+def render_in_pool(path: str, page: int, dpi: int, fmt: ImageFormat = "png") -> tuple[bytes, tuple[int, int]]:
+    """`render_image` in a worker process; blocks the calling thread (not the GIL) until it is done."""
+    return _shared_pool().submit(render_image, path, page, dpi, fmt).result()
 
 
 def _shared_pool() -> ProcessPoolExecutor:

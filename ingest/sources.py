@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 from ingest.configs import SourceConfig
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
-from ingest.render_pool import pixmap_png, render_png_in_pool
+from ingest.render_pool import ImageFormat, encode_pixmap, render_in_pool
 
 Kind = Literal["pdf", "image"]
 FileFormat = Literal["pdf", "png", "jpeg", "tiff", "webp", "bmp"]
@@ -186,7 +186,7 @@ class SourceDocument:
             dpi = fit_dpi((width_pt, height_pt), self.config.dpi, self.config.max_pixels)
             if pixels:
                 pix = page.get_pixmap(dpi=dpi, alpha=False)
-                png, size_px = pixmap_png(pix), (pix.width, pix.height)
+                png, size_px = encode_pixmap(pix), (pix.width, pix.height)
             else:
                 png, size_px = b"", render_size(page, dpi)
             text_chars = printable_chars(page.get_text("text"))
@@ -271,15 +271,15 @@ def open_source(path: Path, config: SourceConfig | None = None) -> SourceDocumen
     return SourceDocument(path, fmt, config)
 
 
-def with_pixels(page: PageImage) -> PageImage:
+def with_pixels(page: PageImage, fmt: ImageFormat = "png") -> PageImage:
     """`page` with its image: a PDF page that came without (`render_page(n, pixels=False)`) is rendered
-    now from its source, at the dpi it was sized for."""
+    now from its source, at the dpi it was sized for, encoded as `fmt` (JPEG for an OCR server)."""
     if page.image_png:
         return page
     if page.source is None or page.unit != "pt":
         raise ValueError(f"page {page.page} has neither pixels nor a PDF to render them from")
     try:  # in a worker process: a render here would hold the GIL for its whole length
-        png, size_px = render_png_in_pool(str(page.source), page.page, page.dpi)
+        png, size_px = render_in_pool(str(page.source), page.page, page.dpi, fmt)
     except Exception as exc:  # as in render_page: MuPDF's plain errors for broken content
         raise DamagedFile(
             f"page {page.page} of the PDF could not be rendered ({exc}); the rest of the document is unaffected"

@@ -105,19 +105,20 @@ def resolve_prompt(options: OcrOptions) -> tuple[str, str]:
 
 
 def image_for_mode(page: PageImage, mode: ResolutionMode) -> tuple[bytes, str]:
-    """The page image to send (bytes, MIME type), downscaled with its aspect kept so boxes still map."""
+    """The page image to send (bytes, MIME type), downscaled with its aspect kept so boxes still map,
+    in the format it was rendered in (JPEG where rendered for this server)."""
     import cv2  # not loaded to read settings
 
     from ingest.ocr.mode_choice import MODE_MAX_SIDE_PX
-    from ingest.preprocess import decode_png, encode_png
+    from ingest.preprocess import decode_png, encode_image
 
     limit = MODE_MAX_SIDE_PX[mode]
     if limit is None or max(page.image_size) <= limit:
-        return page.image_png, "image/png"
+        return page.image_png, page.mime
     img = decode_png(page.image_png)
     scale = limit / max(img.shape[:2])
     size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
-    return encode_png(cv2.resize(img, size, interpolation=cv2.INTER_AREA)), "image/png"
+    return encode_image(cv2.resize(img, size, interpolation=cv2.INTER_AREA), page.mime), page.mime
 
 
 def auto_modes(config: DeepSeekConfig) -> tuple[ResolutionMode, ...]:

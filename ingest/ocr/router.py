@@ -23,12 +23,14 @@ from ingest.ocr.page_kind import page_kind
 from ingest.ocr.quality import QualityVerdict, assess_quality
 from ingest.ocr.textlayer import has_real_text
 from ingest.page import PageImage
+from ingest.render_pool import ImageFormat
 from ingest.sources import with_pixels
 
 log = logging.getLogger(__name__)
 
 CPU_ENGINE = "rapidocr"
 VLM_ENGINES = frozenset({"deepseek", "vlm"})  # their output goes through the quality gate
+# and they are sent the page over HTTP: as JPEG, 10x cheaper to encode than PNG (docs/ingest-sources.md)
 
 
 def choose_engine(
@@ -165,7 +167,8 @@ class OcrRouter:
                 continue
             try:
                 if attempt.engine != "textlayer":  # rendered once, for the first engine that reads pixels
-                    page = await asyncio.to_thread(with_pixels, page)
+                    fmt: ImageFormat = "jpeg" if attempt.engine in VLM_ENGINES else "png"
+                    page = await asyncio.to_thread(with_pixels, page, fmt)
                 layout = await self._run(attempt, page)
             except Exception as exc:  # a page is the unit of work: record why and try the next engine
                 note = f"{attempt.label}: {_describe(exc)}"

@@ -48,7 +48,7 @@ class Locator(Protocol):
 def build_vlm_request(page: PageImage, options: OcrOptions, config: VlmConfig) -> dict[str, Any]:
     """The JSON body: the OpenAI vision chat shape (an image_url data URI and a text part), greedy."""
     prompt = config.prompt if options.prompt in ("document", "free") else options.prompt
-    image = f"data:image/png;base64,{base64.b64encode(page.image_png).decode()}"
+    image = f"data:{page.mime};base64,{base64.b64encode(page.image_png).decode()}"
     content = [{"type": "image_url", "image_url": {"url": image}}, {"type": "text", "text": prompt}]
     return {
         "model": config.model,

@@ -248,3 +248,33 @@ async def test_failing_text_layer_falls_back_to_deepseek(fake_vllm: FakeVllm, cl
 async def test_an_unconfigured_engine_gives_a_failed_page_not_an_exception(rapidocr) -> None:
     layout = await OcrRouter({"rapidocr": rapidocr}).recognize(make_page(), OcrOptions(engine="deepseek"))
     assert layout.quality.status == "failed" and "not configured" in (layout.quality.reason or "")
+
+
+async def test_a_scanned_pdf_page_goes_to_the_server_as_jpeg_close_to_the_lossless_render(
+    fake_vllm: FakeVllm, client, tmp_path: Path
+) -> None:
+    """Pages sent over HTTP are rendered as JPEG (10x cheaper to encode than PNG); local engines get PNG."""
+    import base64
+
+    import numpy as np
+    import pymupdf
+
+    from ingest.preprocess import decode_png
+    from ingest.sources import open_source, with_pixels
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=200)
+    page.insert_text((30, 80), "Termination for convenience", fontsize=16)
+    path = tmp_path / "scan.pdf"
+    doc.save(path)
+    with open_source(path) as src:
+        bare = src.render_page(1, pixels=False)
+    await _router(fake_vllm, client).recognize(bare, OcrOptions(engine="deepseek"))
+    image, _ = request_image_and_prompt(fake_vllm.requests[0])
+    header, b64 = image.split(",", 1)
+    assert header == "data:image/jpeg;base64"
+    sent = decode_png(base64.b64decode(b64))
+    lossless = decode_png(with_pixels(bare).image_png)
+    assert sent.shape == lossless.shape and sent.ndim == 2  # the grey page in one channel, same pixels
+    assert np.abs(sent.astype(int) - lossless.astype(int)).mean() < 2.0
+    assert with_pixels(bare).mime == "image/png" and with_pixels(bare, "jpeg").mime == "image/jpeg"
