@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from api.cli_backend import Backend, LocalBackend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.cli_review import render, schema_argument
-from api.schemas import KB_PATTERN, AskRequest, JobPublic, OcrResult, SearchRequest
+from api.schemas import KB_PATTERN, AskRequest, CalibrationPublic, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
 from ingest.errors import IngestError, OpticiteError
 from ingest.ocr.engine import EngineName, OcrMode, OcrOptions
@@ -388,6 +388,79 @@ def extract(
 
         table = _run(_call(_settings(ctx), lambda b: b.extract(kb, doc or None, spec, on_step)))
     typer.echo(render(table, "json" if as_json else "csv" if as_csv else "table"), nl=False)
+
+
+@app.command()
+def calibrate(
+    ctx: typer.Context,
+    files: list[str] = typer.Option(
+        None,
+        "--files",
+        help="A file, folder or glob to sample pages from (repeatable); default: the kb's documents.",
+    ),
+    kb: str | None = typer.Option(
+        None, "--kb", help="The knowledge base: sampled without --files; --save sets its default."
+    ),
+    sample: int = typer.Option(
+        10, "--sample", min=1, max=200, help="Pages to read, spread over the documents."
+    ),
+    tolerance: float = typer.Option(
+        0.02, min=0.0, max=1.0, help="CER above the best mode's that still counts as good enough."
+    ),
+    save: bool = typer.Option(False, "--save", help="Save the recommended modes as the kb's default."),
+    chart: Path = typer.Option(Path("calibration.svg"), "--chart", help="Write the chart (SVG) here."),
+    truth: Path | None = typer.Option(
+        None,
+        "--truth",
+        help="With --files: a folder of corrected text (NAME.txt, NAME.pN.txt) for pages with no text layer.",
+    ),
+    ocr_url: str | None = typer.Option(
+        None, help="DeepSeek-OCR vLLM base URL, e.g. http://localhost:8000/v1."
+    ),
+    model: str | None = typer.Option(None, help="Model name served at --ocr-url."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read a sample of pages in every DeepSeek mode; CER, tokens and seconds per mode and page kind, a chart,
+    and the cheapest mode within the tolerance of the best for each kind (--save: the kb's default)."""
+    from api.calibration_chart import render_chart
+    from api.cli_calibrate import calibrate_files, print_result, read_corrected
+
+    if not files and kb is None:
+        raise CliError("say which pages to calibrate on: --files PATH (repeatable) or --kb NAME")
+    if save and kb is None:
+        raise CliError("--save needs --kb: the knowledge base whose default the recommendation becomes")
+    kb = _check_kb(kb) if kb is not None else None
+    settings = _with_ocr_server(_settings(ctx), ocr_url, model)
+    corrected = read_corrected(truth)
+    with _progress() as bar:
+        task = bar.add_task("calibrate (pages x modes)", total=None)
+
+        def on_step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if files:
+            report = _run(calibrate_files(settings, files, sample, tolerance, corrected, on_step))
+            result = CalibrationPublic(
+                kb=kb or "", modes=report.recommended, report=report, chart_svg=render_chart(report)
+            )
+            if save and kb is not None:
+                saving = kb
+                result = _run(
+                    _call(settings, lambda b: b.save_calibration(saving, report.recommended, report), False)
+                )
+        else:
+            assert kb is not None
+            calibrating = kb
+            result = _run(
+                _call(
+                    settings, lambda b: b.calibrate_kb(calibrating, sample, tolerance, save, on_step), False
+                )
+            )
+    chart.write_text(result.chart_svg or "", encoding="utf-8")
+    if as_json:
+        _echo_json(result.model_dump(mode="json", exclude={"chart_svg"}))
+    else:
+        print_result(result, save, chart)
 
 
 @app.command()

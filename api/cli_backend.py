@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 import typer
 
 from api.cli_files import CliError
-from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from api.schemas import (
+    AskRequest,
+    CalibrationPublic,
+    DocumentPublic,
+    JobPublic,
+    SearchRequest,
+    SubmissionPublic,
+)
 from api.server_info import ServerClient, read_server_info
-from ingest.ocr.engine import OcrOptions
+from ingest.calibration import CalibrationReport
+from ingest.ocr.engine import OcrOptions, PageKind, ResolutionMode
 
 if TYPE_CHECKING:  # both pull in every component (PyMuPDF, the pipeline...): loaded per command
     from api.services import Services
@@ -43,6 +51,12 @@ class Backend(Protocol):
         schema: str | dict[str, Any],
         on_step: Callable[[int, int], None] = ...,
     ) -> dict[str, Any]: ...
+    async def calibrate_kb(
+        self, kb: str, sample: int, tolerance: float, save: bool, on_step: Callable[[int, int], None] = ...
+    ) -> CalibrationPublic: ...
+    async def save_calibration(
+        self, kb: str, modes: Mapping[PageKind, ResolutionMode], report: CalibrationReport | None
+    ) -> CalibrationPublic: ...
 
 
 class LocalBackend:
@@ -52,6 +66,10 @@ class LocalBackend:
         self.services = services
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
+        from api.calibration import apply_kb_modes, kb_modes
+
+        # the CLI names no mode: the kb's saved default modes apply, as they do to a server upload
+        options = apply_kb_modes(options, await asyncio.to_thread(kb_modes, self.services, kb))
         # ingest moves its file into the data dir, so it gets a copy, staged like an HTTP upload
         with self.services.stage_upload(path.name) as staged:
             await asyncio.to_thread(shutil.copyfile, path, staged)
@@ -92,6 +110,25 @@ class LocalBackend:
             steps.append(step)
             on_step(step.n, step.total)
         return table_of(resolve_schema(schema).name, steps)
+
+    async def calibrate_kb(
+        self,
+        kb: str,
+        sample: int,
+        tolerance: float,
+        save: bool,
+        on_step: Callable[[int, int], None] = lambda done, total: None,
+    ) -> CalibrationPublic:
+        from api.calibration import calibrate_kb
+
+        return await calibrate_kb(self.services, kb, sample, tolerance, save, on_step)
+
+    async def save_calibration(
+        self, kb: str, modes: Mapping[PageKind, ResolutionMode], report: CalibrationReport | None
+    ) -> CalibrationPublic:
+        from api.calibration import save_calibration
+
+        return await asyncio.to_thread(save_calibration, self.services, kb, modes, report)
 
 
 def _api_key(settings: Settings) -> str | None:

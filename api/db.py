@@ -1,4 +1,4 @@
-"""Metadata DB (SQLAlchemy 2): documents, their pages and the jobs that process them.
+"""Metadata DB (SQLAlchemy 2): documents, their pages, the jobs that process them and per-kb settings.
 
 SQLite in the data directory by default (WAL, so the API and workers on one host share it);
 any PostgreSQL URL works the same (`postgresql+psycopg://...`).
@@ -66,6 +66,19 @@ class KbRow(Base):
     kb: Mapped[str] = mapped_column(String(200), primary_key=True)
     embedder: Mapped[str] = mapped_column(String(500))  # retrieval.embed.embedder_name
     dim: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class KbSettingsRow(Base):
+    """A knowledge base's own OCR defaults: the DeepSeek mode per page kind saved from a calibration."""
+
+    __tablename__ = "kb_settings"
+
+    kb: Mapped[str] = mapped_column(String(200), primary_key=True)
+    modes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # page kind -> resolution mode
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, default=None
+    )  # the report saved with them
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 

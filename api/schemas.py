@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from api.errors import public_reason
+from ingest.calibration import CalibrationReport
 from ingest.card import CardField, DocumentCard
 from ingest.layout import PageLayout
+from ingest.ocr.engine import PageKind, ResolutionMode
 from retrieval.chat import ChatCompletionRequest
 from retrieval.chat import ChatMessage as OpenAiMessage
 from retrieval.hits import SearchFilters, SearchMode
@@ -297,3 +299,13 @@ class ChatCompletionBody(ChatCompletionRequest):
                     f"message {n} has {len(message.text)} characters; at most {MAX_QUERY_CHARS} are allowed"
                 )
         return messages
+
+
+class CalibrationPublic(BaseModel):
+    """A kb's saved default modes and the calibration they came from (with its chart as SVG)."""
+
+    kb: str
+    modes: dict[PageKind, ResolutionMode]
+    report: CalibrationReport | None = None
+    chart_svg: str | None = None
+    updated: UtcDatetime | None = None

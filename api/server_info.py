@@ -11,7 +11,8 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,17 @@ import httpx
 import uvicorn
 from pydantic import BaseModel, ValidationError
 
-from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from api.schemas import (
+    AskRequest,
+    CalibrationPublic,
+    DocumentPublic,
+    JobPublic,
+    SearchRequest,
+    SubmissionPublic,
+)
+from ingest.calibration import CalibrationReport
 from ingest.errors import OpticiteError
-from ingest.ocr.engine import OcrOptions
+from ingest.ocr.engine import OcrOptions, PageKind, ResolutionMode
 
 SERVER_FILE = "server.json"
 # uvicorn's default keep-alive (5 s) equals httpx's pool expiry, so a client could reuse a connection
@@ -152,7 +161,8 @@ class ServerClient:
         return reply
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
-        form = {"kb": kb, "engine": options.engine, "mode": options.mode, "prompt": options.prompt}
+        # no mode: the server applies the kb's saved default modes (an upload naming a mode overrides them)
+        form = {"kb": kb, "engine": options.engine, "prompt": options.prompt}
         if tags:
             form["tags"] = ",".join(tags)
         with path.open("rb") as fh:
@@ -186,9 +196,45 @@ class ServerClient:
     ) -> dict[str, Any]:
         """The table, from the server's event stream: `on_step(n, total)` as each document is done."""
         body = {"kb": kb, "schema": schema, "stream": True} | ({"doc_ids": doc_ids} if doc_ids else {})
+        async with aclosing(self.events("/v1/extract", body)) as events:
+            async for event, data in events:
+                if event == "document":
+                    on_step(data["n"], data["total"])
+                elif event == "done":
+                    return dict(data)
+        raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
+
+    async def calibrate_kb(
+        self,
+        kb: str,
+        sample: int,
+        tolerance: float,
+        save: bool,
+        on_step: Callable[[int, int], None] = lambda done, total: None,
+    ) -> CalibrationPublic:
+        """The calibration, from the server's event stream: `on_step(done, total)` after each page."""
+        body = {"sample": sample, "tolerance": tolerance, "save": save, "stream": True}
+        async with aclosing(self.events(f"/v1/kbs/{kb}/calibration", body)) as events:
+            async for event, data in events:
+                if event == "page":
+                    on_step(data["done"], data["total"])
+                elif event == "done":
+                    return CalibrationPublic.model_validate(data)
+        raise ServerError(f"the opticite server at {self.url} ended the calibration without its report")
+
+    async def save_calibration(
+        self, kb: str, modes: Mapping[PageKind, ResolutionMode], report: CalibrationReport | None
+    ) -> CalibrationPublic:
+        body = {"modes": dict(modes), "report": report.model_dump(mode="json") if report else None}
+        reply = await self.request("PUT", f"/v1/kbs/{kb}/calibration", json=body)
+        return CalibrationPublic.model_validate(reply.json())
+
+    async def events(self, path: str, body: dict[str, Any]) -> AsyncGenerator[tuple[str, Any]]:
+        """(event, data) of a POST's server-sent events; an `error` event raises ServerError. Use it in
+        `contextlib.aclosing`, so leaving early closes the stream at once."""
         event = ""
         try:
-            async with self.http.stream("POST", "/v1/extract", json=body, timeout=None) as reply:
+            async with self.http.stream("POST", path, json=body, timeout=None) as reply:
                 if reply.status_code >= 400:
                     await reply.aread()
                     raise _error_of(reply)
@@ -197,17 +243,13 @@ class ServerClient:
                         event = line[7:]
                     elif line.startswith("data: "):
                         data = json.loads(line[6:])
-                        if event == "document":
-                            on_step(data["n"], data["total"])
-                        elif event == "done":
-                            return dict(data)
-                        elif event == "error":
+                        if event == "error":
                             raise ServerError(data["error"]["message"], data["error"]["code"])
+                        yield event, data
         except httpx.TransportError as exc:
             raise ServerError(
                 f"the opticite server at {self.url} stopped answering ({type(exc).__name__})"
             ) from exc
-        raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
 
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
         params: dict[str, Any] = {"limit": limit} | ({"kb": kb} if kb else {})

@@ -18,16 +18,14 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, block_text, fit_side
+from ingest.ocr.text_score import cer, normalize
 from ingest.orientation import detect_orientation
 from ingest.preprocess import decode_png
 from ingest.sources import open_source
@@ -51,30 +49,6 @@ DOCLING_PAGES = [
     "ocr_test_rotated_270.pdf",
 ]
 DOCLING_TRUTH = "groundtruth/rapidocr/full_page/ocr_test.rapidocr.full_page.md"
-
-
-def normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance, one numpy row at a time (insertions resolved with a running minimum)."""
-    if not a or not b:
-        return len(a) or len(b)
-    bs = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    cols = np.arange(len(b) + 1)
-    row = cols.copy()
-    for i, ch in enumerate(a, start=1):
-        cost = (bs != ord(ch)).astype(np.int64)
-        cand = np.empty_like(row)
-        cand[0] = i
-        cand[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)
-        row = np.minimum.accumulate(cand - cols) + cols
-    return int(row[-1])
-
-
-def cer(ocr: str, truth: str) -> float:
-    return levenshtein(ocr, truth) / max(len(truth), 1)
 
 
 def score(texts: tuple[str, str], truth: str, fold: bool = False) -> dict[str, float]:

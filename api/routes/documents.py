@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from api.auth import require_kb
+from api.calibration import apply_kb_modes, kb_modes
 from api.deps import DocumentDep, KeyDep, ServicesDep, SettingsDep
 from api.errors import BadRequest
 from api.responses import BINARY, CONFLICT, NOT_FOUND, content
@@ -103,6 +105,8 @@ async def upload_document(
 ) -> SubmissionPublic:
     require_kb(scope, kb)
     options = build_options(settings, engine, mode, prompt, preprocess, locate_text, kinds)
+    if not mode:  # the kb's calibrated default modes; a mode named in the upload wins
+        options = apply_kb_modes(options, await asyncio.to_thread(kb_modes, services, kb))
     if webhook_url:
         await check_target(webhook_url, settings.webhooks.allow_private_targets)
     with services.stage_upload(file.filename) as staged:

@@ -12,7 +12,7 @@ const $ = (sel) => document.querySelector(sel);
 
 const documents = mountDocuments($("#panel-documents"));
 const ask = mountAsk($("#panel-ask"), { emptyCard: () => firstRunCard(() => checkEmpty()) });
-mountUpload($("#panel-upload"), { onIngested: () => checkEmpty() });
+const upload = mountUpload($("#panel-upload"), { onIngested: () => checkEmpty() });
 mountPreview($("#panel-preview"));
 const review = mountReview($("#panel-review"));
 
@@ -27,6 +27,7 @@ async function checkEmpty() {
   }
   if (!$("#panel-documents").hidden) documents.refresh();
   if (!$("#panel-review").hidden) review.refresh();
+  if (!$("#panel-upload").hidden) upload.refresh();
 }
 
 function route() {
@@ -36,6 +37,7 @@ function route() {
   document.querySelectorAll(".tabs a").forEach((a) =>
     a.setAttribute("aria-current", a.dataset.panel === name ? "page" : "false"));
   if (name === "review") review.refresh();
+  if (name === "upload") upload.refresh();
   if (name === "documents") {
     documents.refresh();
     if (id) documents.open(decodeURIComponent(id), Number(page) || 1);

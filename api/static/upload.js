@@ -1,6 +1,7 @@
 // Upload panel: drop or pick files, choose OCR options, follow each document's job live.
 
 import { postForm, settings } from "./api.js";
+import { mountCalibration } from "./calibration.js";
 import { trackJob } from "./jobs.js";
 import { OcrOptionsForm } from "./options.js";
 import { el, guard, progressRow } from "./ui.js";
@@ -51,11 +52,13 @@ export function mountUpload(root, { onIngested }) {
   const optionsRoot = el("div", { class: "options" });
   const options = new OcrOptionsForm(optionsRoot, { withTags: true });
   const list = el("ul", { class: "progress-list", id: "upload-progress" });
+  const calibrationRoot = el("section", { class: "calibration", id: "calibration" });
   root.append(
     el("h2", {}, "Upload"),
     el("p", { class: "hint" }, "Files go into the knowledge base chosen at the top. Progress shows pages done of total."),
-    zone, optionsRoot, list,
+    zone, optionsRoot, list, calibrationRoot,
   );
+  const calibration = mountCalibration(calibrationRoot);
 
   const send = async (file) => {
     const form = new FormData();
@@ -67,4 +70,5 @@ export function mountUpload(root, { onIngested }) {
     onIngested(reply.document_id, job);
   };
   dropZone(zone, input, (files) => files.forEach((f) => guard(() => send(f))));
+  return { refresh: () => calibration.refresh() };
 }

@@ -13,6 +13,7 @@ from api.db import (
     DocumentRow,
     JobRow,
     KbRow,
+    KbSettingsRow,
     PageRow,
     count_finished_pages,
     latest_job,
@@ -101,3 +102,14 @@ def test_a_database_made_before_new_columns_gains_them_and_keeps_its_rows(db: Da
         page.mode, page.mode_reason = "small", "text 27 px high, 10 px in small"
     with db.session() as s:
         assert s.get_one(PageRow, ("old", 1)).mode == "small"
+
+
+def test_kb_settings_upsert_replaces_a_kbs_saved_modes(db: Database) -> None:
+    for modes in ({"scanned_text": "small"}, {"scanned_text": "base", "photo": "gundam"}):
+        with db.session() as s:
+            db.upsert(s, KbSettingsRow, {"kb": "k", "modes": modes, "calibration": {"seconds": 1.5}})
+    with db.session() as s:
+        row = s.get(KbSettingsRow, "k")
+        assert row is not None
+        assert row.modes == {"scanned_text": "base", "photo": "gundam"} and row.calibration == {"seconds": 1.5}
+        assert s.get(KbSettingsRow, "other") is None

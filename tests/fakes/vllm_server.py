@@ -6,6 +6,9 @@ slots and a per-request service time (`capacity`) for throughput benchmarks.
 
     with FakeVllm() as fake:              # fake.url == "http://127.0.0.1:PORT/v1"
         fake.script("500", "429", "ok")   # then round-robin over the recorded replies
+
+`FakeVllm(simulate_compression=True)` keeps each page's recording across modes and degrades it in
+the cheaper modes: a simulation (tests/fakes/compression.py), not DeepSeek's behaviour.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes import compression
 from tests.fakes.loopback import LoopbackServer
 
 RECORDED_DIR = (
@@ -95,8 +99,16 @@ def _parse_step(step: str | Reply) -> Reply:
 class FakeVllm:
     """The server; `.url` is the OpenAI base URL (ending in /v1), `.requests` every body received."""
 
-    def __init__(self, replies: list[str] | None = None, model: str = DEFAULT_MODEL, port: int = 0) -> None:
+    def __init__(
+        self,
+        replies: list[str] | None = None,
+        model: str = DEFAULT_MODEL,
+        port: int = 0,
+        simulate_compression: bool = False,
+    ) -> None:
         self.replies = replies if replies is not None else load_recorded_replies()
+        self.simulate_compression = simulate_compression
+        self._pages = compression.PageMemory()
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self._script: deque[Reply] = deque()
@@ -131,6 +143,7 @@ class FakeVllm:
             self.requests.clear()
             self._script.clear()
             self._next = 0
+            self._pages = compression.PageMemory()
             self._generation += 1
         deadline = time.monotonic() + 2.0
         while self.in_flight and time.monotonic() < deadline:  # released hangs drain
@@ -215,10 +228,10 @@ class FakeVllm:
             return _DroppedResponse()
         if step.behaviour == "malformed":
             return Response('{"choices": [{"message": ', media_type="application/json")
-        content = step.content if step.content is not None else self._next_reply(body)
+        content, prompt_tokens = (step.content, 905) if step.content is not None else self._next_reply(body)
         if step.behaviour == "length":
             content = truncated(content)
-        return JSONResponse(_completion(self.model, content, step.finish_reason))
+        return JSONResponse(_completion(self.model, content, step.finish_reason, prompt_tokens))
 
     async def _hang(self) -> Response:
         """Answer nothing until reset() or shutdown, far past any sane client timeout."""
@@ -236,14 +249,26 @@ class FakeVllm:
         async with self._slots:
             await asyncio.sleep(service_s)
 
-    def _next_reply(self, body: dict[str, Any]) -> str:
-        with self._lock:
-            reply = self.replies[self._next % len(self.replies)]
-            self._next += 1
-        _, prompt = request_image_and_prompt(body)
+    def _next_reply(self, body: dict[str, Any]) -> tuple[str, int]:
+        """(content, prompt tokens): the next recording, or with `simulate_compression` the page's own,
+        degraded by its mode."""
+        image_uri, prompt = request_image_and_prompt(body)
+        prompt_tokens = 905
+        if self.simulate_compression:
+            image = compression.decode(image_uri)
+            mode = compression.mode_of(image, body.get("mm_processor_kwargs"))
+            with self._lock:
+                index = self._pages.index(image, self._next)
+                self._next = max(self._next, index + 1)
+            reply = compression.compress(self.replies[index % len(self.replies)], mode)
+            prompt_tokens = compression.vision_tokens(mode, image)
+        else:
+            with self._lock:
+                reply = self.replies[self._next % len(self.replies)]
+                self._next += 1
         if "<|grounding|>" not in prompt and "<|ref|>" not in prompt:
             reply = _GROUNDING_RE.sub("", reply)  # plain prompts get plain text back, as from the model
-        return reply
+        return reply, prompt_tokens
 
 
 class _DroppedResponse(Response):
@@ -263,7 +288,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(payload, status_code=status)
 
 
-def _completion(model: str, content: str, finish_reason: str) -> dict[str, Any]:
+def _completion(model: str, content: str, finish_reason: str, prompt_tokens: int = 905) -> dict[str, Any]:
     completion_tokens = max(1, len(content) // 4)
     return {
         "id": "chatcmpl-fake",
@@ -280,9 +305,9 @@ def _completion(model: str, content: str, finish_reason: str) -> dict[str, Any]:
             }
         ],
         "usage": {
-            "prompt_tokens": 905,
+            "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "total_tokens": 905 + completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         },
     }
 
