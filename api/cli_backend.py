@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import typer
 
 from api.cli_files import CliError
-from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from api.schemas import AskRequest, DocumentDetail, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
 from api.server_info import ServerClient, read_server_info
 from ingest.ocr.engine import OcrOptions
 
@@ -29,6 +29,7 @@ LOCK_MARKERS = ("WouldBlock", "already accessed by another instance")
 
 
 class Backend(Protocol):
+    async def find(self, kb: str, sha256: str) -> DocumentDetail | None: ...
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic: ...
     async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic: ...
     async def search(self, request: SearchRequest) -> list[dict[str, Any]]: ...
@@ -50,6 +51,10 @@ class LocalBackend:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    async def find(self, kb: str, sha256: str) -> DocumentDetail | None:
+        docs, _total = await asyncio.to_thread(self.services.list_documents, [kb], None, 1, 0, sha256)
+        return await asyncio.to_thread(self.services.get_document, docs[0].id) if docs else None
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
         # ingest moves its file into the data dir, so it gets a copy, staged like an HTTP upload
