@@ -185,3 +185,17 @@ def test_a_failed_document_fails_the_task_with_its_reason(
         assert doc["status"] == "failed" and doc["error"]
         assert errors[-1].endswith(f": failed: {doc['error']}")  # the server's reason, as it gives it
     assert uploads(server.log) == 1
+
+
+def test_a_server_that_does_not_answer_fails_the_task_naming_it(
+    airflow_python: Path, airflow_home: Path, tmp_path: Path
+) -> None:
+    """Nothing listens on the port: after its bounded connection retries the task fails (for Airflow's
+    own retries) with a message that names the server, not a traceback of httpx internals only."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make_pdf(inbox / "one.pdf", pages=1)
+    url = f"http://127.0.0.1:{free_port()}"
+    result, output = run_dag(airflow_python, airflow_home, url, inbox)
+    assert (result["run"], result["task"]) == ("failed", "failed"), output[-6000:]
+    assert f"OpticiteApiError: the opticite server at {url} does not answer (ConnectError" in output
