@@ -20,20 +20,9 @@ from tests.support.documents import make_pdf
 from tests.support.network import free_port
 from tests.support.processes import ROOT, ApiProcess, Process
 
-AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"
 RUNNER = Path(__file__).with_name("airflow_run.py")
 DAGS = ROOT / "integrations" / "airflow" / "dags"
 KB = "inbox"
-
-
-@pytest.fixture(scope="module")
-def airflow_python() -> Path:
-    if not AIRFLOW_PYTHON.is_file():
-        reason = f"no Airflow virtualenv at {AIRFLOW_PYTHON.parent.parent}: run `make airflow`"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must run the DAG test; `make test` installs it)")
-        pytest.skip(reason)
-    return AIRFLOW_PYTHON
 
 
 @pytest.fixture(scope="module")
