@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest chromium clean
+.PHONY: serve test lint typecheck pytest chromium airflow clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# Apache Airflow in its own virtualenv (its pins conflict with the service's): the DAG test
+# (tests/integrations/test_airflow_dag.py) runs integrations/airflow in it. No opticite import there.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_VERSION := 3.3.2
+
+$(AIRFLOW_STAMP): integrations/airflow/pyproject.toml
+	test -x $(AIRFLOW_VENV)/bin/python || $(PY) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install -q apache-airflow==$(AIRFLOW_VERSION) -e './integrations/airflow[s3,test]'
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/opticite serve --host $(HOST) --port $(PORT)
@@ -25,7 +39,7 @@ chromium:
 		|| echo "chromium could not be installed: UI tests will skip"
 
 lint: $(STAMP)
-	$(BIN)/ruff check ingest retrieval api tests bench
+	$(BIN)/ruff check ingest retrieval api tests bench integrations
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,7 +47,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
 
-test: chromium lint typecheck pytest
+test: chromium airflow lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache

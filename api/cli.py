@@ -24,6 +24,7 @@ from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
 from api.cli_review import render, schema_argument
 from api.schemas import KB_PATTERN, AskRequest, CalibrationPublic, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
+from ingest.digest import sha256_file
 from ingest.errors import IngestError, OpticiteError
 from ingest.ocr.engine import EngineName, OcrMode, OcrOptions
 from retrieval.hits import SearchMode
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # api.settings pulls in every component's config (PyMuPDF...)
     from api.settings import Settings
 
 T = TypeVar("T")
+SKIPPED = "skipped (already indexed)"
 DEBUG = "opticite.debug"  # ctx.meta key, shared by every command's context
 
 
@@ -257,14 +259,18 @@ async def _submit(
         "pages": None,
     }
     try:
+        # a file already in the kb (its sha256) is not sent again; the upload would dedupe it too
+        found = await backend.find(kb, await asyncio.to_thread(sha256_file, path))
+        if found is not None:
+            job_id = found.job.id if found.job else None
+            return row | {"document_id": found.id, "job_id": job_id, "status": SKIPPED, "skipped": True}
         sub = await backend.submit(path, kb, options, tags)
     except OpticiteError as exc:
         return row | {"status": "refused", "error": exc.message}
-    status = "skipped (already indexed)" if sub.existing else "queued"
     return row | {
         "document_id": sub.document_id,
         "job_id": sub.job_id,
-        "status": status,
+        "status": SKIPPED if sub.existing else "queued",
         "skipped": sub.existing,
     }
 

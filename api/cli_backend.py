@@ -19,6 +19,7 @@ from api.cli_files import CliError
 from api.schemas import (
     AskRequest,
     CalibrationPublic,
+    DocumentDetail,
     DocumentPublic,
     JobPublic,
     SearchRequest,
@@ -37,6 +38,7 @@ LOCK_MARKERS = ("WouldBlock", "already accessed by another instance")
 
 
 class Backend(Protocol):
+    async def find(self, kb: str, sha256: str) -> DocumentDetail | None: ...
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic: ...
     async def wait_job(self, job_id: str, on_progress: Callable[[JobPublic], None]) -> JobPublic: ...
     async def search(self, request: SearchRequest) -> list[dict[str, Any]]: ...
@@ -64,6 +66,10 @@ class LocalBackend:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    async def find(self, kb: str, sha256: str) -> DocumentDetail | None:
+        docs, _total = await asyncio.to_thread(self.services.list_documents, [kb], None, 1, 0, sha256)
+        return await asyncio.to_thread(self.services.get_document, docs[0].id) if docs else None
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
         from api.calibration import apply_kb_modes, kb_modes

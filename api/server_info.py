@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from api.schemas import (
     AskRequest,
     CalibrationPublic,
+    DocumentDetail,
     DocumentPublic,
     JobPublic,
     SearchRequest,
@@ -159,6 +160,15 @@ class ServerClient:
         if reply.status_code >= 400:
             raise _error_of(reply)
         return reply
+
+    async def find(self, kb: str, sha256: str) -> DocumentDetail | None:
+        """The kb's document with this content hash, or None."""
+        params = {"kb": kb, "sha256": sha256, "limit": 1}
+        found = (await self.request("GET", "/v1/documents", params=params)).json()["documents"]
+        if not found:
+            return None
+        reply = await self.request("GET", f"/v1/documents/{found[0]['id']}")
+        return DocumentDetail.model_validate(reply.json())
 
     async def submit(self, path: Path, kb: str, options: OcrOptions, tags: list[str]) -> SubmissionPublic:
         # no mode: the server applies the kb's saved default modes (an upload naming a mode overrides them)

@@ -204,14 +204,21 @@ class Services:
         return SubmissionPublic(document_id=doc.id, job_id=job.id), job.id
 
     def list_documents(
-        self, kbs: Kbs = None, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        kbs: Kbs = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        sha256: str | None = None,
     ) -> tuple[list[DocumentPublic], int]:
-        """Documents newest first, filtered by kbs and status, with the total count."""
+        """Documents newest first, filtered by kbs, status and content hash, with the total count."""
         stmt = select(DocumentRow)
         if kbs is not None:
             stmt = stmt.where(DocumentRow.kb.in_(list(kbs)))
         if status:
             stmt = stmt.where(DocumentRow.status == status)
+        if sha256:
+            stmt = stmt.where(DocumentRow.sha256 == sha256.lower())
         with self.db.session() as s:
             total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
             rows = s.execute(stmt.order_by(DocumentRow.created.desc()).limit(limit).offset(offset)).scalars()

@@ -6,7 +6,6 @@ and rendered at `SourceConfig.dpi`; image pages are sized in pixels and keep the
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import warnings
@@ -20,6 +19,7 @@ import pymupdf
 from PIL import Image, ImageOps
 
 from ingest.configs import SourceConfig
+from ingest.digest import sha256_file
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
 from ingest.render_pool import ImageFormat, encode_pixmap, render_in_pool
@@ -43,14 +43,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".bmp": "bmp",
 }
 SUPPORTED = "PDF, PNG, JPEG, TIFF, WebP or BMP"
-
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sniff_format(head: bytes) -> FileFormat | None:

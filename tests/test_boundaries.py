@@ -93,3 +93,10 @@ def test_bench_takes_from_tests_only_support_and_fakes() -> None:
         if (found := {m for m in _imports(path) if m.split(".")[0] == "tests" and not m.startswith(allowed)})
     }
     assert not bad, f"bench/ may import tests/support/ and tests/fakes/ only: {bad}"
+
+
+@pytest.mark.parametrize("path", _modules("integrations"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_integrations_talk_http_and_import_no_opticite_package(path: Path) -> None:
+    """integrations/ run in the scheduler's own environment (Airflow's pins), where opticite is not installed."""
+    bad = {m for m in _imports(path) if m.split(".")[0] in ("ingest", "retrieval", "api", "tests")}
+    assert not bad, f"{path} imports {bad}"

@@ -31,6 +31,7 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 BOX_FORM = "x0,y0,x1,y1: 4 numbers in 0..1 of the page"
 MAX_BOXES = 100  # highlights per page image: each is drawn on the full-size page
 MAX_OFFSET = 2**31 - 1
+SHA256_PATTERN = "^[0-9a-fA-F]{64}$"
 
 
 def _split(value: str | None) -> list[str]:
@@ -122,11 +123,15 @@ def list_documents(
     status: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    sha256: Annotated[
+        str | None,
+        Query(pattern=SHA256_PATTERN, description="the file's content hash: is this file already there?"),
+    ] = None,
 ) -> DocumentList:
     if kb is not None:
         require_kb(scope, kb)
     kbs = [kb] if kb is not None else scope
-    docs, total = services.list_documents(kbs, status, limit, offset)
+    docs, total = services.list_documents(kbs, status, limit, offset, sha256)
     return DocumentList(documents=docs, total=total, limit=limit, offset=offset)
 
 

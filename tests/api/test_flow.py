@@ -4,6 +4,7 @@ search/ask/chat → pages and crops → delete (everything gone); resume at star
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -72,6 +73,16 @@ def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Pa
 
         listed = client.get("/v1/documents", params={"kb": "contracts"}).json()
         assert listed["total"] == 1 and listed["documents"][0]["id"] == doc_id
+        digest = hashlib.sha256(pdf.read_bytes()).hexdigest()  # found by content before any upload
+        for kb, sha256, found in [
+            ("contracts", digest, [doc_id]),
+            ("contracts", "0" * 64, []),
+            ("x", digest, []),
+        ]:
+            by_hash = client.get("/v1/documents", params={"kb": kb, "sha256": sha256.upper()}).json()
+            assert [d["id"] for d in by_hash["documents"]] == found
+        bad = client.get("/v1/documents", params={"sha256": "abc"})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
 
         reindex = client.post(f"/v1/documents/{doc_id}/reindex").json()
         assert _wait_done(client, reindex["id"])[-1][1]["state"] == "done"

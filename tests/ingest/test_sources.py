@@ -13,9 +13,10 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from ingest.digest import sha256_file
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
-from ingest.sources import SourceConfig, fit_dpi, open_source, sha256_file, with_pixels
+from ingest.sources import SourceConfig, fit_dpi, open_source, with_pixels
 
 
 def make_pdf(path: Path, pages: int = 2, size_pt: tuple[float, float] = (612, 792)) -> Path:
