@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
+from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, ReviewPageRow, latest_job, utcnow
 from api.errors import (
     Conflict,
     EmbedderMismatch,
@@ -95,6 +95,7 @@ class Services:
         self.page_images = PageImageCache(settings.docs_dir, settings.source, settings.page_image_cache_bytes)
         http = settings.http
         self.stream_slots = StreamSlots(http.event_streams, http.event_streams_per_client)
+        self.review_lock = asyncio.Lock()  # OCR review corrections re-index one page at a time
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -196,6 +197,8 @@ class Services:
             s.add(doc)
             s.flush()
             s.execute(delete(PageRow).where(PageRow.doc_id == doc.id))
+            pending = (ReviewPageRow.doc_id == doc.id) & (ReviewPageRow.state == "pending")
+            s.execute(delete(ReviewPageRow).where(pending))  # its pages are OCR'd and sampled again
             s.add_all(PageRow(doc_id=doc.id, n=n) for n in range(1, page_count + 1))
             job = JobRow(
                 id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url

@@ -7,7 +7,7 @@ continues within those documents for the rest of the question (`retrieval.scope`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -78,6 +78,28 @@ class KnowledgeBase:
         count = self.index_chunks(chunks)
         self.store.delete_document(doc_id, keep_below=len(chunks))
         return count
+
+    def replace_chunks(
+        self, doc_id: str, changed: Sequence[Chunk], count: int, previous: Mapping[str, str] | None = None
+    ) -> int:
+        """Write only `changed` chunks of a document that now has `count`, and drop the ones past them.
+
+        `previous` maps the embedded text of the document's chunks as stored to their ids: a changed
+        chunk with the same text (one that only moved to another ordinal) keeps its stored vector instead
+        of being embedded again. Returns the number of chunks embedded."""
+        previous = previous or {}
+        stored = self.store.dense_vectors(
+            list({previous[t] for c in changed if (t := c.embed_text()) in previous})
+        )
+        kept = [c for c in changed if previous.get(c.embed_text()) in stored]
+        if kept:
+            texts = [c.embed_text() for c in kept]
+            dense = [stored[previous[t]] for t in texts]
+            self.store.upsert(kept, dense, [self.sparse.encode(t) for t in texts])
+        fresh = [c for c in changed if previous.get(c.embed_text()) not in stored]
+        self.index_chunks(fresh)
+        self.store.delete_document(doc_id, keep_below=count)
+        return len(fresh)
 
     def delete_document(self, doc_id: str) -> None:
         self.store.delete_document(doc_id)
