@@ -55,7 +55,7 @@ def review_next(
     kb: str = typer.Option(..., "--kb", help="Knowledge base name."),
     as_json: bool = typer.Option(False, "--json", help="Print the page and its blocks as JSON."),
 ) -> None:
-    """Show the oldest page waiting for review, block by block (numbers for `correct --block`)."""
+    """Show the next page waiting for review, block by block (numbers for `correct --block`)."""
     reply = _review(ctx, kb, "next")
     if as_json:
         _echo(reply)

@@ -94,14 +94,14 @@ def _item(row: ReviewPageRow, filename: str, layout: PageLayout) -> ReviewItem:
 
 
 def next_page(services: Services, kb: str, scope: Kbs) -> ReviewNext:
-    """The oldest pending page of the kb's queue."""
+    """The first pending page of the kb's queue: oldest document first, in page order."""
     require_kb(None if scope is None else list(scope), kb)
     with services.db.session() as s:
         pending = s.execute(
             select(ReviewPageRow, DocumentRow.filename)
             .join(DocumentRow, DocumentRow.id == ReviewPageRow.doc_id)
             .where(ReviewPageRow.kb == kb, ReviewPageRow.state == "pending")
-            .order_by(ReviewPageRow.ocr_at, ReviewPageRow.doc_id, ReviewPageRow.page)
+            .order_by(DocumentRow.created, ReviewPageRow.doc_id, ReviewPageRow.page)
         ).all()
     for row, filename in pending:
         layout = services.files(row.doc_id).saved_layout(row.page)

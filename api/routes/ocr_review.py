@@ -34,7 +34,7 @@ def _reviewer(services: Services, presented: str | None, kb: str, asked: str | N
 
 @router.get("/kbs/{kb}/review/next", response_model=ocr_review.ReviewNext, responses=errors(403))
 async def review_next(services: ServicesDep, scope: KeyDep, kb: str) -> ocr_review.ReviewNext:
-    """The oldest page waiting for review in the kb, with its blocks (`item` is null when none waits)."""
+    """The next page waiting for review in the kb (oldest document first, in page order), with its blocks (`item` is null when none waits)."""
     return await asyncio.to_thread(ocr_review.next_page, services, kb, scope)
 
 
