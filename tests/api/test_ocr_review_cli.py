@@ -41,5 +41,5 @@ def test_review_commands_correct_a_block_that_search_then_finds(tmp_path: Path) 
     assert twice.exit_code == 2 and "already reviewed" in twice.stderr
     assert "no page waits" in run(data, "review", "next", "--kb", "k").stdout
 
-    hits = json.loads(run(data, "search", "Zanzibar florins", "--kb", "k", "--json").stdout)
+    hits = json.loads(run(data, "search", "Zanzibar florins", "--kb", "k", "--json").stdout)["results"]
     assert "Zanzibar florins" in hits[0]["markdown"] and hits[0]["pages"] == [1]
