@@ -56,6 +56,7 @@ def test_correcting_a_block_reindexes_it_and_moves_the_figures(
     )
 
     # the figures moved: one page reviewed, corrected (not accepted), with its edit distance
+    page.wait_for_function("() => document.querySelector('#drift-table td.reviewed')?.textContent === '1'")
     row = page.locator("#drift-table tbody tr").first
     assert row.locator("td.reviewed").inner_text() == "1"
     assert row.locator("td.accept-rate").inner_text() == "0%"
@@ -72,8 +73,14 @@ def test_correcting_a_block_reindexes_it_and_moves_the_figures(
     top = hits["results"][0]
     assert NEW_TEXT in top["markdown"]
     assert any(r["page"] == 1 and r["bbox"] == pytest.approx(block["bbox"], abs=1e-4) for r in top["regions"])
+    question = "In which currency is payment due every quarter?"
+    answer = httpx.post(f"{base}/v1/ask", json={"query": question, "kb": "checkocr"}, timeout=60).json()
+    cited = next(c for c in answer["citations"] if c["n"] == 1)["regions"][0]
+    x0, y0, x1, y1 = block["bbox"]
+    assert cited["page"] == 1 and cited["bbox"][1::2] == pytest.approx([y0, y1], abs=1e-4)
+    assert x0 - 1e-4 <= cited["bbox"][0] < cited["bbox"][2] <= x1 + 1e-4  # within the block (quote's share)
     page.goto(base + "/#ask")
-    page.fill("#question", "In which currency is payment due every quarter?")
+    page.fill("#question", question)
     page.press("#question", "Enter")
     chip = page.locator(".msg.assistant .markdown .chip[data-n='1']")
     chip.wait_for(timeout=60_000)
@@ -82,4 +89,4 @@ def test_correcting_a_block_reindexes_it_and_moves_the_figures(
     highlight = page.locator("#source-pane .highlight").first
     highlight.wait_for(timeout=30_000)
     page.wait_for_function("() => document.querySelector('#source-pane .page-img').naturalWidth > 0")
-    assert relative_box(highlight) == pytest.approx(block["bbox"], abs=TOLERANCE)
+    assert relative_box(highlight) == pytest.approx(cited["bbox"], abs=TOLERANCE)
