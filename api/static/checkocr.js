@@ -7,25 +7,36 @@ import { el, guard, notice } from "./ui.js";
 
 const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 1000) / 10}%`);
 
-/** Accept rate per day as bars (one per day, engine and mode), newest on the right. */
-function chart(days) {
+/** Accept rate per day as bars (one per day, engine and mode), newest on the right, over a grey track
+ * of 100%; the dashed line is the alert threshold. */
+function chart(days, threshold) {
   const rows = days.filter((d) => d.reviewed > 0).slice(0, 30).reverse();
   const w = 24;
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${Math.max(1, rows.length) * w} 100`);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const width = Math.max(1, rows.length) * w;
+  svg.setAttribute("viewBox", `0 0 ${width} 100`);
+  svg.setAttribute("preserveAspectRatio", "xMinYMid meet");
   svg.setAttribute("class", "drift-chart");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "accept rate per day");
+  const shape = (tag, attrs) => {
+    const node = document.createElementNS(ns, tag);
+    Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+    svg.append(node);
+    return node;
+  };
   rows.forEach((d, i) => {
-    const h = Math.max(1, d.accept_rate * 100);
-    const bar = document.createElementNS(svg.namespaceURI, "rect");
-    Object.entries({ x: i * w + 3, y: 100 - h, width: w - 6, height: h }).forEach(([k, v]) => bar.setAttribute(k, v));
+    shape("rect", { x: i * w + 3, y: 0, width: w - 6, height: 100, class: "track" });
+    const h = d.accept_rate * 100;
+    const bar = shape("rect", { x: i * w + 3, y: 100 - h, width: w - 6, height: h, class: "bar" });
     bar.dataset.day = d.day;
-    const title = document.createElementNS(svg.namespaceURI, "title");
+    const title = document.createElementNS(ns, "title");
     title.textContent = `${d.day} ${d.engine}${d.mode ? "/" + d.mode : ""}: ${pct(d.accept_rate)} of ${d.reviewed} accepted`;
     bar.append(title);
-    svg.append(bar);
   });
+  const y = 100 - threshold * 100;
+  shape("line", { x1: 0, x2: width, y1: y, y2: y, class: "threshold" });
   return svg;
 }
 
@@ -64,7 +75,7 @@ export function mountCheckOcr(root) {
     summary.textContent = `${q.pending} page(s) waiting · accept rate ${pct(w.accept_rate)} over the last ${w.reviews} review(s) (alert below ${pct(w.threshold)})`;
     warning.hidden = !w.alert;
     warning.textContent = w.alert ? `OCR drift: only ${pct(w.accept_rate)} of the last ${w.reviews} reviewed pages were accepted unchanged (threshold ${pct(w.threshold)}).` : "";
-    figures.replaceChildren(chart(q.days), figuresTable(q.days));
+    figures.replaceChildren(chart(q.days, w.threshold), figuresTable(q.days));
   }
 
   async function loadNext() {

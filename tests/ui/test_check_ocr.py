@@ -61,7 +61,7 @@ def test_correcting_a_block_reindexes_it_and_moves_the_figures(
     assert row.locator("td.reviewed").inner_text() == "1"
     assert row.locator("td.accept-rate").inner_text() == "0%"
     assert float(row.locator("td.edit-distance").inner_text()) > 20
-    assert page.locator(".drift-chart rect").count() == 1
+    assert page.locator(".drift-chart rect.bar").count() == 1
     warning = page.locator("#drift-warning")
     assert warning.is_visible() and "OCR drift" in warning.inner_text()
     shots(page, "check-ocr", full_page=True)
