@@ -88,17 +88,15 @@ class KnowledgeBase:
         chunk with the same text (one that only moved to another ordinal) keeps its stored vector instead
         of being embedded again. Returns the number of chunks embedded."""
         previous = previous or {}
-        stored = self.store.dense_vectors(
-            list({previous[t] for c in changed if (t := c.embed_text()) in previous})
-        )
-        kept = [c for c in changed if previous.get(c.embed_text()) in stored]
-        if kept:
-            texts = [c.embed_text() for c in kept]
-            dense = [stored[previous[t]] for t in texts]
-            self.store.upsert(kept, dense, [self.sparse.encode(t) for t in texts])
-        fresh = [c for c in changed if previous.get(c.embed_text()) not in stored]
-        self.index_chunks(fresh)
-        self.store.delete_document(doc_id, keep_below=count)
+        texts = [c.embed_text() for c in changed]
+        stored = self.store.dense_vectors(list({previous[t] for t in texts if t in previous}))
+        fresh = [t for t in texts if previous.get(t) not in stored]
+        embedded = dict(zip(fresh, self.embedder.embed_passages(fresh) if fresh else [], strict=True))
+        dense = [embedded[t] if t in embedded else stored[previous[t]] for t in texts]
+        # one upsert, and a delete only when there is something past `count`: each is a write to disk
+        self.store.upsert(changed, dense, [self.sparse.encode(t) for t in texts])
+        if self.store.count(doc_id) > count:
+            self.store.delete_document(doc_id, keep_below=count)
         return len(fresh)
 
     def delete_document(self, doc_id: str) -> None:
