@@ -3,7 +3,7 @@ again, `Pipeline.reindex_page`) against re-indexing the whole document from its 
 
 A generated contract-like PDF (text layer) is ingested in process with the default embedder; then one
 page in the middle is corrected through `api.ocr_review.correct`, and the document is reindexed
-(`Services.reindex`). Chunks embedded are counted at `KnowledgeBase.index_chunks`.
+(`Services.reindex`). Chunk texts embedded are counted at the embedder (`embed_passages`).
 
     nice -n 10 .venv/bin/python bench/ocr_review_cost.py --pages 40   # writes bench/results/ocr_review_cost.json
 """
@@ -38,15 +38,15 @@ async def measure(pages: int, folder: Path) -> dict[str, Any]:
             staged.write_bytes(pdf.read_bytes())
             sub = await services.ingest(staged, staged.name, "bench")
         await services.wait_job(sub.job_id)
-        kb = services.components.knowledge_base()
+        embedder = services.components.knowledge_base().embedder
         embedded: list[int] = []
-        index_chunks = kb.index_chunks
+        embed_passages = embedder.embed_passages
 
-        def counting(chunks: Any) -> int:
-            embedded.append(len(chunks))
-            return index_chunks(chunks)
+        def counting(texts: Any) -> list[list[float]]:
+            embedded.append(len(texts))
+            return embed_passages(texts)
 
-        kb.index_chunks = counting  # type: ignore[method-assign]
+        embedder.embed_passages = counting  # type: ignore[method-assign]
         doc = sub.document_id
         page = pages // 2
         layout = services.files(doc).saved_layout(page)
