@@ -228,19 +228,22 @@ def _release(services: Services, row: ReviewPageRow) -> None:
         )
 
 
+def _document(services: Services, doc_id: str) -> tuple[str, list[str], int]:
+    """(filename, tags, pages) of a document no job is processing now; Conflict otherwise."""
+    with services.db.session() as s:
+        doc = s.get_one(DocumentRow, doc_id)
+        job = latest_job(s, doc_id)
+        if job is not None and job.state not in TERMINAL_JOB_STATES:
+            raise Conflict(f"document {doc_id} is being processed (job {job.id}); correct it once that ends")
+        return doc.filename, list(doc.tags or []), doc.pages
+
+
 async def _reindex(
     services: Services, row: ReviewPageRow, corrections: list[BlockCorrection]
 ) -> tuple[int, list[int], list[str]]:
     """The corrected page saved and re-indexed: (the document's chunks, distances, old texts)."""
     files = services.files(row.doc_id)
-    with services.db.session() as s:
-        doc = s.get_one(DocumentRow, row.doc_id)
-        job = latest_job(s, row.doc_id)
-        if job is not None and job.state not in TERMINAL_JOB_STATES:
-            raise Conflict(
-                f"document {row.doc_id} is being processed (job {job.id}); correct it once that ends"
-            )
-        filename, tags, pages = doc.filename, list(doc.tags or []), doc.pages
+    filename, tags, pages = await asyncio.to_thread(_document, services, row.doc_id)
     layout = await asyncio.to_thread(files.saved_layout, row.page)
     if layout is None:
         raise NotInReview(f"page {row.page} of document {row.doc_id} has no saved layout")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.db import ReviewPageRow
@@ -41,3 +42,9 @@ def enqueue(
     row.kb, row.reason, row.engine, row.mode, row.ocr_at = kb, reason, engine, mode, ocr_at
     row.state, row.reviewer, row.reviewed_at, row.edit_distance = "pending", None, None, None
     session.add(row)
+
+
+def release_interrupted(session: Session) -> None:
+    """Pages left `correcting` by a process that stopped mid-correction wait for review again (start-up)."""
+    stmt = update(ReviewPageRow).where(ReviewPageRow.state == "correcting")
+    session.execute(stmt.values(state="pending"))

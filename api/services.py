@@ -35,6 +35,7 @@ from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
 from api.page_cache import PageImageCache
 from api.progress import JobWatch, StreamSlots
+from api.review_queue import release_interrupted
 from api.schemas import (
     TERMINAL_JOB_STATES,
     DocumentDetail,
@@ -104,6 +105,7 @@ class Services:
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.db.create_all)
         await asyncio.to_thread(self._mark_unrecorded_kbs)
+        await asyncio.to_thread(self._release_interrupted_reviews)
         await self.runner.start()
 
     async def aclose(self) -> None:
@@ -112,6 +114,10 @@ class Services:
         await self.job_watch.aclose()
         await self.components.aclose()
         self.db.dispose()
+
+    def _release_interrupted_reviews(self) -> None:
+        with self.db.session() as s:
+            release_interrupted(s)
 
     def files(self, doc_id: str) -> DocumentFiles:
         return DocumentFiles(self.settings.docs_dir / doc_id)

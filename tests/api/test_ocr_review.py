@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from api.db import Database, DocumentRow, ReviewPageRow
 from api.ocr_review import BlockCorrection, corrected_layout
-from api.review_queue import review_reason
+from api.review_queue import release_interrupted, review_reason
 from api.webhooks import SIGNATURE_HEADER, verify
 from ingest.chunking import Chunk, ChunkingConfig
 from ingest.layout import BBox, Block, PageLayout
@@ -96,6 +97,24 @@ def test_reindex_page_embeds_only_the_corrected_pages_new_text(tmp_path: Path) -
     assert files.saved_layout(3) == fixed and "Corrected body" in files.markdown.read_text()
 
 
+def test_pages_left_mid_correction_wait_for_review_again(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    db.create_all()
+    with db.session() as s:
+        s.add(DocumentRow(id="d", kb="k", filename="a.pdf", sha256="0" * 64))
+        s.flush()
+        s.add(
+            ReviewPageRow(
+                doc_id="d", page=1, kb="k", reason="sampled", engine="textlayer", state="correcting"
+            )
+        )
+    with db.session() as s:
+        release_interrupted(s)
+    with db.session() as s:
+        assert s.get_one(ReviewPageRow, ("d", 1)).state == "pending"
+    db.dispose()
+
+
 # --- the service -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hook() -> Iterator[Receiver]:
@@ -152,6 +171,11 @@ def test_correction_is_found_by_search_with_the_blocks_box(server: LiveServer, t
         assert (item["doc_id"], item["page"], item["reason"]) == (doc, 1, "sampled")
         chunks_before = client.get(f"/v1/documents/{doc}").json()["chunks"]
         block = next(b for b in item["blocks"] if b["kind"] == "text")
+        wrong = client.post(
+            f"/v1/kbs/drift/review/{doc}/1/correct", json={"blocks": [{"block": 99, "markdown": "x"}]}
+        )
+        assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "bad_correction"
+        assert client.get("/v1/kbs/drift/review/next").json()["item"]["page"] == 1  # still waiting
         fix = {
             "blocks": [{"block": block["index"], "markdown": "Payment is due in Zanzibar florins quarterly."}]
         }
