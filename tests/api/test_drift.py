@@ -4,9 +4,6 @@ grouped per day, engine and mode; the alert opens once below the threshold and c
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from api.db import Database, DocumentRow, PageRow, ReviewPageRow
 from api.drift import drift_rows, review_window, update_alert
@@ -14,17 +11,6 @@ from api.settings import ReviewSettings
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 YESTERDAY = NOW - timedelta(days=1)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    url = (
-        f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    )
-    database = Database(url)
-    database.create_all()
-    request.addfinalizer(database.dispose)  # before the PostgreSQL schema is dropped
-    return database
 
 
 def _page(n: int, at: datetime, engine: str, mode: str | None, status: str, tokens: int | None) -> PageRow:
