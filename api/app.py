@@ -20,7 +20,19 @@ from api.errors import INTERNAL_ERROR, SERVICE_FAULTS, public_message
 from api.guard import BodyOverLimit, RequestGuard, error_reply
 from api.mcp_server import McpEndpoint
 from api.responses import EDGE, OPENAI_EDGE
-from api.routes import calibration, chat, documents, facade, health, jobs, ocr, review, samples, search
+from api.routes import (
+    calibration,
+    chat,
+    documents,
+    facade,
+    health,
+    jobs,
+    ocr,
+    ocr_review,
+    review,
+    samples,
+    search,
+)
 from api.services import open_services
 from api.settings import Settings, load_settings
 from ingest.errors import OpticiteError
@@ -74,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     mcp = McpEndpoint(lambda: app.state.services)
     app.router.routes.append(Route("/mcp", mcp))  # the MCP tools over streamable HTTP
-    for module in (documents, jobs, search, chat, facade, ocr, samples, review, calibration):
+    for module in (documents, jobs, search, chat, facade, ocr, samples, review, calibration, ocr_review):
         app.include_router(module.router, prefix="/v1", responses=OPENAI_EDGE if module is facade else EDGE)
     app.add_middleware(RequestGuard, settings=settings)
     app.include_router(health.router)

@@ -1,4 +1,5 @@
-"""API keys: `Authorization: Bearer KEY` or `X-API-Key: KEY`, each scoped to a list of kbs.
+"""API keys: `Authorization: Bearer KEY` or `X-API-Key: KEY`, each scoped to a list of kbs (and, with
+`review: true`, allowed to accept and correct OCR in the review queue of those kbs).
 
 With no keys configured, auth is off and every kb is visible. The scope a request gets is
 `None` (every kb) or the key's list of kbs; documents outside it answer 404, kbs outside it 403.
@@ -51,3 +52,18 @@ def presented_scope(settings: Settings, presented: str | None) -> list[str] | No
 def require_kb(scope: list[str] | None, kb: str) -> None:
     if scope is not None and kb not in scope:
         raise Forbidden(f"this API key may not use kb {kb!r}; it may use: {', '.join(scope)}")
+
+
+def reviewer_name(settings: Settings, presented: str | None, kb: str) -> str | None:
+    """Who reviews OCR in `kb`: the key's name (None with auth off); Forbidden for a key without
+    review rights on that kb."""
+    require_kb(presented_scope(settings, presented), kb)
+    if not settings.api_keys:
+        return None
+    key = find_key(settings.api_keys, presented or "")
+    assert key is not None  # presented_scope refused a missing or unknown key
+    if not key.review:
+        raise Forbidden(
+            f"this API key may read kb {kb!r} but not review its OCR; ask the operator for a key with review: true"
+        )
+    return key.name or f"key {key.key[:4]}…"

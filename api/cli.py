@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from api.cli_backend import Backend, LocalBackend, open_backend
 from api.cli_files import CliError, expand_paths, ocr_json, write_ocr_result
+from api.cli_ocr_review import review_app
 from api.cli_review import render, schema_argument
 from api.schemas import KB_PATTERN, AskRequest, CalibrationPublic, JobPublic, OcrResult, SearchRequest
 from api.server_info import read_server_info
@@ -65,6 +66,7 @@ app = typer.Typer(
 )
 docs_app = typer.Typer(cls=_Group, help="List and delete documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(review_app, name="review")
 err = Console(stderr=True)
 
 

@@ -59,6 +59,9 @@ class Backend(Protocol):
     async def save_calibration(
         self, kb: str, modes: Mapping[PageKind, ResolutionMode], report: CalibrationReport | None
     ) -> CalibrationPublic: ...
+    async def review(
+        self, kb: str, action: str, doc_id: str = "", page: int = 0, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
 
 
 class LocalBackend:
@@ -135,6 +138,22 @@ class LocalBackend:
         from api.calibration import save_calibration
 
         return await asyncio.to_thread(save_calibration, self.services, kb, modes, report)
+    async def review(
+        self, kb: str, action: str, doc_id: str = "", page: int = 0, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """OCR review: `next`, `accept` or `correct` (body: {blocks, reviewer}), as the routes do."""
+        from api import ocr_review  # loaded only when used
+
+        body = body or {}
+        who = body.get("reviewer") or "cli"
+        if action == "next":
+            reply: Any = await asyncio.to_thread(ocr_review.next_page, self.services, kb, None)
+        elif action == "accept":
+            reply = await ocr_review.accept(self.services, kb, doc_id, page, who)
+        else:
+            fixes = [ocr_review.BlockCorrection.model_validate(b) for b in body["blocks"]]
+            reply = await ocr_review.correct(self.services, kb, doc_id, page, fixes, who)
+        return dict(reply.model_dump(mode="json"))
 
 
 def _api_key(settings: Settings) -> str | None:

@@ -1,4 +1,5 @@
-"""Metadata DB (SQLAlchemy 2): documents, their pages, the jobs that process them and per-kb settings.
+"""Metadata DB (SQLAlchemy 2): documents, their pages, the jobs that process them, per-kb settings and
+OCR review.
 
 SQLite in the data directory by default (WAL, so the API and workers on one host share it);
 any PostgreSQL URL works the same (`postgresql+psycopg://...`).
@@ -93,6 +94,55 @@ class PageRow(Base):
     quality_reason: Mapped[str | None] = mapped_column(Text, default=None)
     mode: Mapped[str | None] = mapped_column(String(20), default=None)  # DeepSeek resolution mode
     mode_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    ocr_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # drift figures
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ReviewPageRow(Base):
+    """A page in the OCR review queue (sampled at ingest), then its verdict: accepted or corrected."""
+
+    __tablename__ = "review_pages"
+
+    doc_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kb: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # sampled, retried, fallback
+    engine: Mapped[str] = mapped_column(String(50))
+    mode: Mapped[str | None] = mapped_column(String(20), default=None)
+    ocr_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(
+        String(20), default="pending", index=True
+    )  # pending, accepted, corrected
+    reviewer: Mapped[str | None] = mapped_column(String(200), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
+    edit_distance: Mapped[int | None] = mapped_column(Integer, default=None)  # characters, all its blocks
+
+
+class ReviewCorrectionRow(Base):
+    """One corrected block: the old text is kept for the drift figures and audit."""
+
+    __tablename__ = "review_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int] = mapped_column(Integer)
+    block: Mapped[int] = mapped_column(Integer)  # index in the page's blocks
+    old_markdown: Mapped[str] = mapped_column(Text)
+    new_markdown: Mapped[str] = mapped_column(Text)
+    edit_distance: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DriftAlertRow(Base):
+    """A kb whose accept rate is below the threshold: the webhook fired once, until it recovers."""
+
+    __tablename__ = "drift_alerts"
+
+    kb: Mapped[str] = mapped_column(String(200), primary_key=True)
+    accept_rate: Mapped[float] = mapped_column()
+    reviews: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class JobRow(Base):

@@ -273,6 +273,17 @@ class ServerClient:
         reply = await self.request("POST", f"/v1/kbs/{kb}/reindex")
         return [str(job) for job in reply.json()["jobs"]]
 
+    async def review(
+        self, kb: str, action: str, doc_id: str = "", page: int = 0, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if action == "next":
+            reply = await self.request("GET", f"/v1/kbs/{kb}/review/next")
+        else:
+            reply = await self.request(
+                "POST", f"/v1/kbs/{kb}/review/{doc_id}/{page}/{action}", json=body or {}
+            )
+        return dict(reply.json())
+
 
 def _error_of(reply: httpx.Response) -> ServerError:
     try:

@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, latest_job, utcnow
+from api.db import Database, DocumentRow, JobRow, KbRow, PageRow, ReviewPageRow, latest_job, utcnow
 from api.errors import (
     Conflict,
     EmbedderMismatch,
@@ -35,6 +35,7 @@ from api.jobs import JobRunner, JobSteps, build_runner
 from api.locate import locate_citations, to_locate
 from api.page_cache import PageImageCache
 from api.progress import JobWatch, StreamSlots
+from api.review_queue import release_interrupted
 from api.schemas import (
     TERMINAL_JOB_STATES,
     DocumentDetail,
@@ -95,6 +96,7 @@ class Services:
         self.page_images = PageImageCache(settings.docs_dir, settings.source, settings.page_image_cache_bytes)
         http = settings.http
         self.stream_slots = StreamSlots(http.event_streams, http.event_streams_per_client)
+        self.review_lock = asyncio.Lock()  # OCR review corrections re-index one page at a time
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -103,6 +105,7 @@ class Services:
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.db.create_all)
         await asyncio.to_thread(self._mark_unrecorded_kbs)
+        await asyncio.to_thread(self._release_interrupted_reviews)
         await self.runner.start()
 
     async def aclose(self) -> None:
@@ -111,6 +114,10 @@ class Services:
         await self.job_watch.aclose()
         await self.components.aclose()
         self.db.dispose()
+
+    def _release_interrupted_reviews(self) -> None:
+        with self.db.session() as s:
+            release_interrupted(s)
 
     def files(self, doc_id: str) -> DocumentFiles:
         return DocumentFiles(self.settings.docs_dir / doc_id)
@@ -196,6 +203,8 @@ class Services:
             s.add(doc)
             s.flush()
             s.execute(delete(PageRow).where(PageRow.doc_id == doc.id))
+            pending = (ReviewPageRow.doc_id == doc.id) & (ReviewPageRow.state == "pending")
+            s.execute(delete(ReviewPageRow).where(pending))  # its pages are OCR'd and sampled again
             s.add_all(PageRow(doc_id=doc.id, n=n) for n in range(1, page_count + 1))
             job = JobRow(
                 id=new_id(), doc_id=doc.id, kind="ingest", pages_total=page_count, webhook_url=webhook_url

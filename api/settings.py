@@ -50,6 +50,23 @@ class ApiKey(BaseModel):
     key: str = Field(min_length=MIN_KEY_CHARS)
     kbs: list[str] = Field(default_factory=lambda: ["*"])  # "*" = every kb
     name: str = ""
+    review: bool = False  # may accept and correct OCR in the review queue of its kbs
+
+
+class ReviewSettings(BaseModel):
+    """The OCR review queue and the drift alert (docs/reliability.md, "OCR review and drift")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(default=0.02, ge=0, le=1)  # share of OCR'd pages sampled into the queue
+    kb_rates: dict[str, float] = Field(default_factory=dict)  # kb -> its own rate
+    alert_accept_rate: float = Field(default=0.9, ge=0, le=1)  # below this over the window: alert
+    alert_window: int = Field(default=200, ge=1)  # the last reviews of the kb the rate is taken over
+    alert_min_reviews: int = Field(default=20, ge=1)  # no alert on fewer reviews than this
+    alert_webhook_url: str | None = None  # signed POST (event drift.alert) when a kb crosses below
+
+    def rate_for(self, kb: str) -> float:
+        return self.kb_rates.get(kb, self.rate)
 
 
 class WebhookSettings(BaseModel):
@@ -124,6 +141,7 @@ class Settings(BaseSettings):
     chat: ChatConfig = Field(default_factory=ChatConfig)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     ocr_request: OcrRequestSettings = Field(default_factory=OcrRequestSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 

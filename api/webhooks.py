@@ -1,4 +1,5 @@
-"""Job webhooks: a signed JSON POST when a job ends, retried with backoff, to vetted targets only.
+"""Webhooks: a signed JSON POST when a job ends (or a kb's OCR drifts: `send_event`), retried with
+backoff, to vetted targets only.
 
 Signature: `X-Opticite-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed
 by the kb's secret (`webhooks.kb_secrets`) or `webhooks.secret`; a receiver checks it with `verify`
@@ -21,7 +22,8 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
@@ -139,20 +141,34 @@ async def deliver_webhook(
     settings: WebhookSettings,
     resolve: Resolver = system_resolve,
 ) -> bool:
-    """POST the signed event; retry connection errors, 408/429/5xx with doubling backoff."""
+    """POST the job's signed event (see `post_signed`)."""
     body = build_payload(job, document)
     secret = settings.kb_secrets.get(document.kb, settings.secret)
+    return await post_signed(client, url, body, f"job.{job.state}", secret, settings, resolve)
+
+
+async def post_signed(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    event: str,
+    secret: str | None,
+    settings: WebhookSettings,
+    resolve: Resolver = system_resolve,
+) -> bool:
+    """POST `body` signed with `secret` to a vetted target; retry connection errors, 408/429/5xx with
+    doubling backoff. True once delivered."""
     delay = settings.backoff_s
     for attempt in range(settings.retries + 1):
         try:
             address = await check_target(url, settings.allow_private_targets, resolve)
         except BadWebhookTarget as exc:
-            log.warning("webhook for job %s not sent: %s", job.id, exc.message)
+            log.warning("webhook %s not sent: %s", event, exc.message)
             return False
         target, headers, extensions = pinned(url, address)
         headers |= {
             "Content-Type": "application/json",
-            "X-Opticite-Event": f"job.{job.state}",
+            "X-Opticite-Event": event,
             "X-Opticite-Delivery": str(uuid.uuid4()),
         }
         if secret:
@@ -196,8 +212,16 @@ class WebhookSender:
         self._tasks: set[asyncio.Task[bool]] = set()
 
     def send(self, url: str, job: JobPublic, document: DocumentPublic) -> None:
-        delivery = deliver_webhook(self.client(), url, job, document, self.settings, self.resolve)
-        task = asyncio.get_running_loop().create_task(delivery, name=f"webhook-{job.id}")
+        self._start(deliver_webhook(self.client(), url, job, document, self.settings, self.resolve), job.id)
+
+    def send_event(self, url: str, kb: str, event: str, payload: dict[str, object]) -> None:
+        """Another event than a job's (the drift alert), signed with the kb's secret."""
+        body = json.dumps({"event": event} | payload, separators=(",", ":"), sort_keys=True).encode()
+        secret = self.settings.kb_secrets.get(kb, self.settings.secret)
+        self._start(post_signed(self.client(), url, body, event, secret, self.settings, self.resolve), event)
+
+    def _start(self, delivery: Coroutine[Any, Any, bool], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(delivery, name=f"webhook-{name}")
         self._tasks.add(task)  # a strong reference until it ends; the loop keeps only weak ones
         task.add_done_callback(self._tasks.discard)
 

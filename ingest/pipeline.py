@@ -48,6 +48,10 @@ class Recognizer(Protocol):
 class Indexer(Protocol):
     def replace_document(self, doc_id: str, chunks: list[Chunk]) -> int: ...
 
+    def replace_chunks(
+        self, doc_id: str, changed: list[Chunk], count: int, previous: Mapping[str, str] | None = None
+    ) -> int: ...
+
 
 class PageOutcome(BaseModel):
     page: int
@@ -57,6 +61,7 @@ class PageOutcome(BaseModel):
     reused: bool = False  # the layout was already on disk; no OCR ran
     seconds: float = 0.0
     mode: ModeChoice | None = None  # the DeepSeek resolution mode and why
+    output_tokens: int | None = None  # generative engines: tokens the model wrote for the page
 
 
 class DocumentOutcome(BaseModel):
@@ -190,6 +195,7 @@ def outcome_of(layout: PageLayout, reused: bool = False, seconds: float = 0.0) -
         reused=reused,
         seconds=seconds,
         mode=layout.mode,
+        output_tokens=(layout.usage or {}).get("completion_tokens"),
     )
 
 
@@ -319,12 +325,9 @@ class Pipeline:
 
     def _write_markdown(self, files: DocumentFiles, page_count: int | None) -> list[PageLayout]:
         """Every page's layout (a missing one as failed), furniture marked, Markdown written."""
-        saved = files.saved_layouts()
-        count = page_count if page_count is not None else (max(saved) if saved else 0)
-        layouts = [
-            saved.get(n) or failed_layout(n, "no layout was saved for this page") for n in range(1, count + 1)
-        ]
-        layouts = mark_furniture(layouts)
+        if page_count is None:
+            page_count = max(files.saved_layouts(), default=0)
+        layouts = self._saved_with_furniture(files, page_count)
         for layout in layouts:
             path = files.page_markdown(layout.page)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -340,12 +343,49 @@ class Pipeline:
         files: DocumentFiles,
         layouts: list[PageLayout],
         tags: Sequence[str],
+        save_card: bool = True,
     ) -> list[Chunk]:
         """The document card (saved) and the chunks of the pages that did not fail."""
         good = [layout for layout in layouts if layout.quality.status != "failed"]
         card = read_card(good)
-        files.card.write_text(card.model_dump_json(), encoding="utf-8")
+        if save_card:
+            files.card.write_text(card.model_dump_json(), encoding="utf-8")
         return chunk_document(doc_id, kb, filename, good, self.chunking, self.count_tokens, tags, card)
+
+    def _saved_with_furniture(self, files: DocumentFiles, page_count: int) -> list[PageLayout]:
+        saved = files.saved_layouts()
+        layouts = [
+            saved.get(n) or failed_layout(n, "no layout was saved for this page")
+            for n in range(1, page_count + 1)
+        ]
+        return mark_furniture(layouts)
+
+    def reindex_page(
+        self,
+        doc_id: str,
+        kb: str,
+        filename: str,
+        files: DocumentFiles,
+        tags: Sequence[str],
+        layout: PageLayout,
+        page_count: int,
+    ) -> int:
+        """Save `layout` as its page's text and re-embed only the chunks that change (a review correction).
+
+        The document is chunked before and after (chunking is pure and cheap); only chunks that differ
+        are written, and of those only the ones whose text is new (the page's own) are embedded again:
+        chunks that just moved to another ordinal keep their stored vectors. Returns the chunk count."""
+        before = self._chunk(
+            doc_id, kb, filename, files, self._saved_with_furniture(files, page_count), tags, save_card=False
+        )
+        files.save_layout(layout)
+        layouts = self._write_markdown(files, page_count)
+        after = self._chunk(doc_id, kb, filename, files, layouts, tags)
+        changed = [c for c in after if c.ordinal >= len(before) or before[c.ordinal] != c]
+        if self.indexer is not None:
+            previous = {c.embed_text(): c.id for c in before}
+            self.indexer.replace_chunks(doc_id, changed, len(after), previous)
+        return len(after)
 
     def _index(self, doc_id: str, chunks: list[Chunk]) -> None:
         assert self.indexer is not None

@@ -7,7 +7,7 @@ continues within those documents for the rest of the question (`retrieval.scope`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -78,6 +78,26 @@ class KnowledgeBase:
         count = self.index_chunks(chunks)
         self.store.delete_document(doc_id, keep_below=len(chunks))
         return count
+
+    def replace_chunks(
+        self, doc_id: str, changed: Sequence[Chunk], count: int, previous: Mapping[str, str] | None = None
+    ) -> int:
+        """Write only `changed` chunks of a document that now has `count`, and drop the ones past them.
+
+        `previous` maps the embedded text of the document's chunks as stored to their ids: a changed
+        chunk with the same text (one that only moved to another ordinal) keeps its stored vector instead
+        of being embedded again. Returns the number of chunks embedded."""
+        previous = previous or {}
+        texts = [c.embed_text() for c in changed]
+        stored = self.store.dense_vectors(list({previous[t] for t in texts if t in previous}))
+        fresh = [t for t in texts if previous.get(t) not in stored]
+        embedded = dict(zip(fresh, self.embedder.embed_passages(fresh) if fresh else [], strict=True))
+        dense = [embedded[t] if t in embedded else stored[previous[t]] for t in texts]
+        # one upsert, and a delete only when there is something past `count`: each is a write to disk
+        self.store.upsert(changed, dense, [self.sparse.encode(t) for t in texts])
+        if self.store.count(doc_id) > count:
+            self.store.delete_document(doc_id, keep_below=count)
+        return len(fresh)
 
     def delete_document(self, doc_id: str) -> None:
         self.store.delete_document(doc_id)

@@ -65,6 +65,8 @@ class StoreBackend(Protocol):
 
     def count(self, filters: SearchFilters, term: int | None = None) -> int: ...
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
     def query(self, query: StoreQuery) -> list[SearchHit]: ...
 
     def close(self) -> None: ...
@@ -229,6 +231,12 @@ class QdrantClientStore:
         flt = self._filter(filters, term=term)
         return int(self.client.count(self.config.collection, count_filter=flt, exact=True).count)
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        records = self.client.retrieve(
+            self.config.collection, list(ids), with_payload=False, with_vectors=[DENSE]
+        )
+        return {str(r.id): list(r.vector[DENSE]) for r in records if isinstance(r.vector, dict)}
+
     def query(self, query: StoreQuery) -> list[SearchHit]:
         m = self._m
         flt = self._filter(query.filters, heading=query.heading)
@@ -342,6 +350,11 @@ class EdgeStore:
             self.shard.count(self._q.CountRequest(exact=True, filter=self._filter(filters, term=term)))
         )
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        records = self.shard.retrieve(list(ids), with_payload=False, with_vector=[DENSE])
+        vectors: dict[str, Any] = {str(r.id): r.vector for r in records if isinstance(r.vector, dict)}
+        return {id_: list(vector[DENSE]) for id_, vector in vectors.items()}
+
     def query(self, query: StoreQuery) -> list[SearchHit]:
         q = self._q
         flt = self._filter(query.filters, heading=query.heading)
@@ -410,6 +423,10 @@ class VectorStore:
 
     def count(self, doc_id: str | None = None, kb: str | None = None) -> int:
         return self.backend.count(SearchFilters(kb=kb, doc_ids=[doc_id] if doc_id is not None else None))
+
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored dense vectors of these points (ids not stored are left out)."""
+        return self.backend.dense_vectors(ids) if ids else {}
 
     def query(self, query: StoreQuery) -> list[SearchHit]:
         if query.sparse is not None:

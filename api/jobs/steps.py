@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from api import metrics
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages
+from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages, utcnow
+from api.review_queue import enqueue, review_reason
 from api.schemas import TERMINAL_JOB_STATES, DocumentPublic, JobPublic
 from api.settings import Settings
 from api.webhooks import WebhookSender
@@ -117,11 +118,21 @@ class JobSteps:
             page.quality_status, page.quality_reason = outcome.quality.status, outcome.quality.reason
             page.mode = outcome.mode.mode if outcome.mode else None
             page.mode_reason = outcome.mode.reason if outcome.mode else None
+            if not outcome.reused:
+                page.ocr_at, page.output_tokens = utcnow(), outcome.output_tokens
+                self._sample(s, job.doc_id, page)
             s.add(page)
             s.flush()
             job.pages_done = count_finished_pages(s, job.doc_id)
         if not outcome.reused:
             metrics.record_page(outcome)
+
+    def _sample(self, s: Session, doc_id: str, page: PageRow) -> None:
+        kb = s.get_one(DocumentRow, doc_id).kb
+        rate = self.settings.review.rate_for(kb)
+        reason = review_reason(doc_id, page.n, page.quality_status or "ok", rate)
+        if reason is not None and page.ocr_at is not None:
+            enqueue(s, doc_id, page.n, kb, reason, page.engine or "none", page.mode, page.ocr_at)
 
     def record_stage(self, job_id: str, stage: str) -> None:
         with self.db.session() as s:

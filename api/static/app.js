@@ -2,6 +2,7 @@
 
 import { getJson, settings } from "./api.js";
 import { mountAsk } from "./ask.js";
+import { mountCheckOcr } from "./checkocr.js";
 import { firstRunCard, mountDocuments } from "./documents.js";
 import { mountPreview } from "./preview.js";
 import { mountReview } from "./review.js";
@@ -15,6 +16,7 @@ const ask = mountAsk($("#panel-ask"), { emptyCard: () => firstRunCard(() => chec
 const upload = mountUpload($("#panel-upload"), { onIngested: () => checkEmpty() });
 mountPreview($("#panel-preview"));
 const review = mountReview($("#panel-review"));
+const checkOcr = mountCheckOcr($("#panel-checkocr"));
 
 /** The first-run offer shows in Ask while the knowledge base has no documents. */
 async function checkEmpty() {
@@ -28,16 +30,18 @@ async function checkEmpty() {
   if (!$("#panel-documents").hidden) documents.refresh();
   if (!$("#panel-review").hidden) review.refresh();
   if (!$("#panel-upload").hidden) upload.refresh();
+  if (!$("#panel-checkocr").hidden) checkOcr.refresh();
 }
 
 function route() {
   const [panel = "ask", id, page] = location.hash.replace(/^#/, "").split("/");
-  const name = ["ask", "documents", "review", "upload", "preview"].includes(panel) ? panel : "ask";
+  const name = ["ask", "documents", "review", "checkocr", "upload", "preview"].includes(panel) ? panel : "ask";
   document.querySelectorAll("main > .panel").forEach((p) => (p.hidden = p.dataset.panel !== name));
   document.querySelectorAll(".tabs a").forEach((a) =>
     a.setAttribute("aria-current", a.dataset.panel === name ? "page" : "false"));
   if (name === "review") review.refresh();
   if (name === "upload") upload.refresh();
+  if (name === "checkocr") checkOcr.refresh();
   if (name === "documents") {
     documents.refresh();
     if (id) documents.open(decodeURIComponent(id), Number(page) || 1);

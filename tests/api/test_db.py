@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -19,17 +18,6 @@ from api.db import (
     latest_job,
     unfinished_jobs,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    url = (
-        f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    )
-    database = Database(url)
-    database.create_all()
-    request.addfinalizer(database.dispose)
-    return database
 
 
 def test_documents_pages_and_jobs_round_trip(db: Database) -> None:
