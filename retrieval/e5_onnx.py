@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,11 @@ def export(model: Any, path: Path) -> None:
     ids = torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]])  # padded rows: the mask path is traced
     mask = (ids != 1).long()
     axes = {0: "batch", 1: "tokens"}
-    with torch.inference_mode():
+    # The tracer warns about Python bools taken from shapes (transformers' mask padding, never taken for an
+    # encoder's own mask) and that this exporter is the legacy one; neither matters here, and under
+    # warnings-as-errors a warning raised inside the trace breaks it.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             _Hidden(model.float()).eval(),
             (ids, mask),
