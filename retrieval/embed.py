@@ -164,8 +164,9 @@ def embedder_name(config: EmbedderConfig) -> str:
     model = config.model or {"e5": "multilingual-e5-small", "local": "all-MiniLM-L6-v2"}.get(
         config.backend, ""
     )
+    int8 = "+int8" if config.backend == "e5" and config.dtype == "int8" else ""  # other vectors: kept apart
     shift = f"+language-shift-v{LANGUAGE_SHIFT_VERSION}" if config.shifts_language() else ""
-    return f"{config.backend}:{model}{shift}"
+    return f"{config.backend}:{model}{int8}{shift}"
 
 
 def build_embedder(config: EmbedderConfig) -> Embedder:

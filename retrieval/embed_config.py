@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,10 @@ _KNOWN_PREFIXES: list[tuple[str, str, str]] = [
     ("e5", "query: ", "passage: "),
     ("bge", "Represent this sentence for searching relevant passages: ", ""),
 ]
+
+# e5 only: "auto" = the fastest float path measured for the device (retrieval.e5.plan_runtime)
+Dtype = Literal["auto", "float32", "bfloat16", "int8"]
+DTYPES: tuple[str, ...] = get_args(Dtype)
 
 
 class Embedder(Protocol):
@@ -63,6 +67,9 @@ class EmbedderConfig(BaseModel):
     backoff_s: float = 0.5
     dim: int | None = None  # http: vector size; None = ask the server once
     max_tokens: int = 512  # http: what the server's model reads
+    # e5: float32/bfloat16 as computed; int8 = ONNX Runtime's dynamic quantization, recorded as "+int8"
+    dtype: Dtype = "auto"
+    cache_dir: str | None = None  # e5: where ONNX exports are kept; None = $XDG_CACHE_HOME/opticite
     # move Chinese vectors into the English frame (retrieval.language_shift); None = on for "e5" only
     language_shift: bool | None = None
 

@@ -1,0 +1,139 @@
+"""multilingual-e5-small in ONNX Runtime: the fastest CPU path for the bundled embedder.
+
+The torch `BertModel` of `retrieval.e5` is exported to ONNX once and, for `dtype: int8`, quantized with
+ONNX Runtime's dynamic quantization (int8 weights per output channel, activations quantized per batch
+at run time). Both files are cached on disk under `cache_dir/e5-onnx/<key>/`, the key hashing the
+weights file and `RECIPE`, so a changed model or recipe never reuses a stale export. Files are written
+to a temporary name and renamed, so processes exporting at once never read a half-written one.
+
+Only the linear layers' MatMuls are quantized: the attention products (two activations) and the
+embedding lookup stay float32 (see docs/retrieval.md for what each choice cost in hit@5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+RECIPE = "export-opset17+dynamic-int8-per-channel-linear-v1"  # bump when export or quantization changes
+INPUTS = ("input_ids", "attention_mask")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "opticite"
+
+
+def model_key(weights: Path) -> str:
+    """Hash of the weights file and the recipe: names the folder of its exports."""
+    digest = hashlib.sha256(RECIPE.encode() + b"\0")
+    with weights.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def onnx_path(weights: Path, dtype: str, cache_dir: Path, torch_model: Callable[[], Any]) -> Path:
+    """The cached ONNX file for `dtype` ("float32" or "int8"), exported (and quantized) on first use;
+    `torch_model()` builds the float32 torch model only when an export is needed."""
+    folder = cache_dir / "e5-onnx" / model_key(weights)
+    fp32 = folder / "float32.onnx"
+    if not fp32.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(fp32, lambda tmp: export(torch_model(), tmp))
+    if dtype == "float32":
+        return fp32
+    int8 = folder / "int8.onnx"
+    if not int8.is_file():
+        _write_atomically(int8, lambda tmp: quantize(fp32, tmp))
+    return int8
+
+
+def export(model: Any, path: Path) -> None:
+    """A float32 `BertModel` -> ONNX (input_ids, attention_mask) -> last hidden state, any batch and length."""
+    import torch
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # type: ignore[no-any-return]
+
+    ids = torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]])  # padded rows: the mask path is traced
+    mask = (ids != 1).long()
+    axes = {0: "batch", 1: "tokens"}
+    # The tracer warns about Python bools taken from shapes (transformers' mask padding, never taken for an
+    # encoder's own mask) and that this exporter is the legacy one; neither matters here, and under
+    # warnings-as-errors a warning raised inside the trace breaks it.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Hidden(model.float()).eval(),
+            (ids, mask),
+            str(path),
+            input_names=list(INPUTS),
+            output_names=["hidden"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter: no onnxscript dependency, a plain static graph
+        )
+
+
+def quantize(fp32: Path, path: Path) -> None:
+    """Dynamic int8 quantization of the linear layers (weights per output channel)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    # a MatMul of two activations (attention scores, their product with the values) stays float32
+    activations_only = [n.name for n in graph.node if n.op_type == "MatMul" and not set(n.input) & weights]
+    quantize_dynamic(
+        str(fp32),
+        str(path),
+        op_types_to_quantize=["MatMul"],
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=activations_only,
+    )
+
+
+class OnnxHidden:
+    """An ONNX Runtime session: (input_ids, attention_mask) int64 [batch, tokens] -> hidden states."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        self.path = path
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(
+        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(hidden, dtype=np.float32)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    fd, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".onnx.tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
