@@ -19,7 +19,15 @@ import httpx
 import uvicorn
 from pydantic import BaseModel, ValidationError
 
-from api.schemas import AskRequest, DocumentPublic, JobPublic, SearchRequest, SubmissionPublic
+from api.cli_files import CliError
+from api.schemas import (
+    AskRequest,
+    DocumentPublic,
+    ExtractJobPublic,
+    JobPublic,
+    SearchRequest,
+    SubmissionPublic,
+)
 from ingest.errors import OpticiteError
 from ingest.ocr.engine import OcrOptions
 
@@ -183,31 +191,17 @@ class ServerClient:
         doc_ids: list[str] | None,
         schema: str | dict[str, Any],
         on_step: Callable[[int, int], None] = lambda n, total: None,
+        poll_s: float = 0.25,
     ) -> dict[str, Any]:
-        """The table, from the server's event stream: `on_step(n, total)` as each document is done."""
-        body = {"kb": kb, "schema": schema, "stream": True} | ({"doc_ids": doc_ids} if doc_ids else {})
-        event = ""
-        try:
-            async with self.http.stream("POST", "/v1/extract", json=body, timeout=None) as reply:
-                if reply.status_code >= 400:
-                    await reply.aread()
-                    raise _error_of(reply)
-                async for line in reply.aiter_lines():
-                    if line.startswith("event: "):
-                        event = line[7:]
-                    elif line.startswith("data: "):
-                        data = json.loads(line[6:])
-                        if event == "document":
-                            on_step(data["n"], data["total"])
-                        elif event == "done":
-                            return dict(data)
-                        elif event == "error":
-                            raise ServerError(data["error"]["message"], data["error"]["code"])
-        except httpx.TransportError as exc:
-            raise ServerError(
-                f"the opticite server at {self.url} stopped answering ({type(exc).__name__})"
-            ) from exc
-        raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
+        """The job's table once done: `on_step(done, total)` as its documents are done."""
+        body = {"kb": kb, "schema": schema} | ({"doc_ids": doc_ids} if doc_ids else {})
+        job = ExtractJobPublic.model_validate((await self.request("POST", "/v1/extract", json=body)).json())
+        while not job.terminal:
+            await asyncio.sleep(poll_s)
+            reply = await self.request("GET", f"/v1/extract/jobs/{job.id}")
+            job = ExtractJobPublic.model_validate(reply.json())
+            on_step(job.documents_done, job.documents_total)
+        return finished(job)
 
     async def documents(self, kb: str | None, limit: int) -> list[DocumentPublic]:
         params: dict[str, Any] = {"limit": limit} | ({"kb": kb} if kb else {})
@@ -220,6 +214,13 @@ class ServerClient:
     async def reindex_kb(self, kb: str) -> list[str]:
         reply = await self.request("POST", f"/v1/kbs/{kb}/reindex")
         return [str(job) for job in reply.json()["jobs"]]
+
+
+def finished(job: ExtractJobPublic) -> dict[str, Any]:
+    """A finished extraction job as the CLI prints it (`--json`); a failed one is the command's error."""
+    if job.state != "done":
+        raise CliError(f"the extraction failed: {job.error}")
+    return job.model_dump(mode="json")
 
 
 def _error_of(reply: httpx.Response) -> ServerError:
