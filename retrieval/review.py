@@ -33,6 +33,13 @@ _MARKERS = re.compile(r"\s*(?:\[\d+\])+\s*")
 CONFIDENCE = {"card": 0.9, "typed": 0.75, "sentence": 0.5}
 
 
+class ReviewConfig(BaseModel):
+    # default: search, span selection and patterns (no LLM); llm: the answer section's chat model
+    # (answer.llm) reads each document's passages (`retrieval/review_llm.py`)
+    backend: Literal["default", "llm"] = "default"
+    max_tokens: int = 2048  # the LLM's reply holds every field of a document
+
+
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
