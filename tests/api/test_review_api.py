@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.db import Database, ExtractJobRow
+from retrieval.review import CONTRACT
 from tests.support.documents import contract_pdf
 from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
@@ -29,7 +31,7 @@ def _extract(client: httpx.Client, body: dict[str, Any]) -> tuple[list[tuple[str
     assert started.status_code == 202, started.text
     job = started.json()
     assert job["state"] in ("queued", "running", "done") and job["documents"] is None
-    events = read_sse(client, f"/v1/extract/jobs/{job['id']}/events")
+    events = read_sse(client, f"/v1/extract/jobs/{job['id']}/events", timeout_s=300)
     finished = client.get(f"/v1/extract/jobs/{job['id']}")
     assert finished.status_code == 200
     return events, finished.json()
@@ -87,3 +89,14 @@ def test_extract_job_reads_each_term_once_and_forgets_it_with_the_document(tmp_p
             other
         ]
         assert not (server.settings.docs_dir / doc_id).exists()
+
+    # a job cut off by a stop (left running in the DB) runs again at the next start
+    db = Database(server.settings.database_url)
+    with db.session() as s:
+        s.add(ExtractJobRow(id="cut-off", kb="contracts", spec=CONTRACT.model_dump(mode="json"), doc_ids=[other], state="running"))  # fmt: skip
+    db.dispose()
+    with LiveServer(server.settings) as again_server, again_server.client() as client:
+        events = read_sse(client, "/v1/extract/jobs/cut-off/events", timeout_s=300)
+        assert events[-1][1]["state"] == "done", events
+        resumed = client.get("/v1/extract/jobs/cut-off").json()
+        assert resumed["documents_read"] == 0 and [d["doc_id"] for d in resumed["documents"]] == [other]
