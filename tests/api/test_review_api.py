@@ -4,6 +4,7 @@ reads nothing, a changed document is read again), a bad schema named, and result
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import httpx
 import pytest
 
 from api.db import Database, ExtractJobRow
+from api.settings import SettingsError
 from retrieval.review import CONTRACT
+from tests.fakes.openai_server import FakeLlmServer
 from tests.support.documents import contract_pdf
 from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
@@ -20,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def _ingest(client: httpx.Client, pdf: Path, **fields: Any) -> str:
     sub = upload(client, pdf, kb="contracts", **fields).json()
-    events = read_sse(client, f"/v1/jobs/{sub['job_id']}/events")
+    events = read_sse(client, f"/v1/jobs/{sub['job_id']}/events", timeout_s=300)
     assert events[-1][0] == "done", events
     return str(sub["document_id"])
 
@@ -100,3 +103,30 @@ def test_extract_job_reads_each_term_once_and_forgets_it_with_the_document(tmp_p
         assert events[-1][1]["state"] == "done", events
         resumed = client.get("/v1/extract/jobs/cut-off").json()
         assert resumed["documents_read"] == 0 and [d["doc_id"] for d in resumed["documents"]] == [other]
+
+
+def test_extract_job_with_the_llm_backend_keeps_only_values_quoted_from_the_page(
+    tmp_path: Path, fake_llm: FakeLlmServer
+) -> None:
+    llm = {"url": fake_llm.url, "model": "fake-chat", "retries": 0}
+    settings = test_settings(tmp_path / "data", review={"backend": "llm"}, answer={"llm": llm})
+    reply = {
+        "fields": [
+            {"name": "Governing Law", "value": "New York", "quote": "governed by the laws of the State of New York"},
+            {"name": "Renewal Term", "value": "two years", "quote": "renews for two years"},  # not on the page
+        ]
+    }  # fmt: skip
+    with LiveServer(settings) as server, server.client() as client:
+        _ingest(client, contract_pdf(tmp_path / "supply.pdf"))
+        fake_llm.reply(json.dumps(reply))
+        events, job = _extract(client, {"kb": "contracts"})
+        assert job["state"] == "done", events
+        fields = {f["name"]: f for f in job["documents"][0]["fields"]}
+        assert fields["Governing Law"]["found"] and fields["Governing Law"]["normalized"] == "New York"
+        assert fields["Governing Law"]["regions"][0]["page"] == 2
+        assert not fields["Renewal Term"]["found"] and not fields["Parties"]["found"]
+        [request] = fake_llm.chat_requests
+        assert request["model"] == "fake-chat" and request["max_tokens"] == 2048
+
+    with pytest.raises(SettingsError, match="answer.llm.url"):
+        test_settings(tmp_path / "other", review={"backend": "llm"})
