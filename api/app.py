@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from api import metrics
 from api.errors import INTERNAL_ERROR, SERVICE_FAULTS, public_message
+from api.extract_jobs import ExtractJobs
 from api.guard import BodyOverLimit, RequestGuard, error_reply
 from api.mcp_server import McpEndpoint
 from api.responses import EDGE, OPENAI_EDGE
@@ -78,9 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services, mcp.running():
-            app.state.services = services
-            yield
+        async with open_services(settings) as services, ExtractJobs(services).running() as extract_jobs:
+            app.state.services, app.state.extract_jobs = services, extract_jobs
+            async with mcp.running():
+                yield
 
     # no /docs: Swagger UI loads its script from a CDN onto the origin that keeps the API key
     app = FastAPI(title="opticite", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)

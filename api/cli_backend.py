@@ -25,7 +25,7 @@ from api.schemas import (
     SearchRequest,
     SubmissionPublic,
 )
-from api.server_info import ServerClient, read_server_info
+from api.server_info import ServerClient, finished, read_server_info
 from ingest.calibration import CalibrationReport
 from ingest.ocr.engine import OcrOptions, PageKind, ResolutionMode
 
@@ -112,13 +112,12 @@ class LocalBackend:
         schema: str | dict[str, Any],
         on_step: Callable[[int, int], None] = lambda n, total: None,
     ) -> dict[str, Any]:
-        from api.review import extract_progress, resolve_schema, table_of  # loaded only when used
+        from api.extract_jobs import ExtractJobs  # loaded only when used
 
-        steps = []
-        async for step in extract_progress(self.services, kb, doc_ids, schema, None):
-            steps.append(step)
-            on_step(step.n, step.total)
-        return table_of(resolve_schema(schema).name, steps)
+        async with ExtractJobs(self.services).running() as jobs:
+            job = await jobs.start(kb, doc_ids, schema, None)
+            job = await jobs.wait(job.id, lambda j: on_step(j.documents_done, j.documents_total))
+        return finished(job)
 
     async def calibrate_kb(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -29,7 +30,8 @@ def render(table: dict[str, Any], fmt: str) -> str:
         return json.dumps(table, indent=2, ensure_ascii=False)
     if fmt == "csv":
         return table_csv(table)
-    console = Console(record=True, width=140)
+    buffer = io.StringIO()  # printed here, not to stdout: the caller prints the text once
+    console = Console(file=buffer, width=140)
     for doc in table["documents"]:
         grid = Table(title=f"{doc['filename']} ({doc['doc_id']})", show_lines=False)
         for column in ("field", "value", "normalized", "pages", "clause"):
@@ -40,4 +42,4 @@ def render(table: dict[str, Any], fmt: str) -> str:
         console.print(grid)
     if not table["documents"]:
         console.print("no documents read")
-    return console.export_text()
+    return buffer.getvalue()

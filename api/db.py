@@ -1,5 +1,5 @@
-"""Metadata DB (SQLAlchemy 2): documents, their pages, the jobs that process them, per-kb settings and
-OCR review.
+"""Metadata DB (SQLAlchemy 2): documents, their pages, the jobs that process them, extraction jobs,
+per-kb settings and OCR review.
 
 SQLite in the data directory by default (WAL, so the API and workers on one host share it);
 any PostgreSQL URL works the same (`postgresql+psycopg://...`).
@@ -158,6 +158,25 @@ class JobRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     webhook_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ExtractJobRow(Base):
+    """A schema read from a kb's documents (`api/extract_jobs.py`): progress, then the table it made."""
+
+    __tablename__ = "extract_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kb: Mapped[str] = mapped_column(String(200), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the schema (retrieval.review.Schema) as JSON
+    doc_ids: Mapped[list[str]] = mapped_column(JSON)  # the documents to read, fixed when it starts
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    docs_done: Mapped[int] = mapped_column(Integer, default=0)
+    docs_read: Mapped[int] = mapped_column(Integer, default=0)  # read by this job; the rest were stored
+    current: Mapped[str | None] = mapped_column(String(500), default=None)  # the file last done
+    documents: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)  # the table, once done
+    error: Mapped[str | None] = mapped_column(Text, default=None)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

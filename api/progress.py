@@ -12,34 +12,45 @@ import contextlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from functools import partial
+from typing import Generic, Protocol, TypeVar
 
 from api.errors import TooManyRequests
-from api.schemas import JobPublic
 
 log = logging.getLogger(__name__)
-ReadJobs = Callable[[Collection[str]], dict[str, JobPublic]]
 
 
-class JobWatch:
+class Progress(Protocol):
+    """A job as its watchers see it (`JobPublic`, `ExtractJobPublic`): compared, and terminal at the end."""
+
+    @property
+    def terminal(self) -> bool: ...
+
+
+Job = TypeVar("Job", bound=Progress)
+
+
+class JobWatch(Generic[Job]):
     """Watchers of jobs by id, fed by one polling task that runs while anyone watches."""
 
-    def __init__(self, read_jobs: ReadJobs, poll_s: float = 0.25) -> None:
+    def __init__(
+        self, read_jobs: Callable[[Collection[str]], Mapping[str, Job]], poll_s: float = 0.25
+    ) -> None:
         self._read_jobs = read_jobs
         self.poll_s = poll_s
         self._watchers: Counter[str] = Counter()
-        self._latest: dict[str, JobPublic | None] = {}  # None: the job is gone
+        self._latest: dict[str, Job | None] = {}  # None: the job is gone
         self._changed: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def watch(self, job_id: str) -> AsyncIterator[JobPublic]:
+    async def watch(self, job_id: str) -> AsyncIterator[Job]:
         """The job whenever it changes, ending with its terminal state (or when it is deleted)."""
         self._watchers[job_id] += 1
         changed = self._changed = self._changed or asyncio.Condition()
         if self._task is None:
             self._task = asyncio.create_task(self._poll())
-        last: JobPublic | None = None
+        last: Job | None = None
         try:
             while True:
                 async with changed:
@@ -57,7 +68,7 @@ class JobWatch:
                 del self._watchers[job_id]
                 self._latest.pop(job_id, None)
 
-    def _differs(self, job_id: str, last: JobPublic | None) -> bool:
+    def _differs(self, job_id: str, last: Job | None) -> bool:
         return job_id in self._latest and self._latest[job_id] != last
 
     async def aclose(self) -> None:

@@ -1,9 +1,9 @@
 """Contract review for the API and CLI: a schema's fields read from each document of a kb, stored.
 
-`extract_progress` reads every asked document that has no stored result for this schema (or whose file
-or chunks changed since), yielding each as it is read (the API's event stream, the CLI's progress bar);
-`extract_table` collects them into the table; `stored_table` returns what is stored. Results are kept in
-the document's folder, so deleting the document deletes them.
+`plan` checks a request (schema, kb, documents); `read_document` reads one document unless a result is stored
+for this schema and its current version (file and chunks): an extraction job (`api/extract_jobs.py`) calls it
+per document. `stored_table` returns what is stored. Results are kept in the document's folder, so deleting
+the document deletes them.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from api.errors import ApiError, Forbidden
 from api.schemas import DocumentPublic
 from api.services import Services
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer
+from retrieval.llm import LlmClient
 from retrieval.review import Schema, SchemaError, extract_document, load_schema, parse_schema
+from retrieval.review_llm import extract_document_llm
 
 MAX_DOCUMENTS = 1000
 
@@ -39,10 +40,23 @@ def resolve_schema(spec: str | dict[str, Any]) -> Schema:
         raise BadSchema(str(exc)) from exc
 
 
-def _key(schema: Schema) -> str:
-    """Results are stored per schema name, version and content: an edited schema reads again."""
+def _key(schema: Schema, backend: str) -> str:
+    """Results are stored per schema name, version and content, and per backend: an edited schema (or
+    another backend) reads again."""
     digest = hashlib.sha256(schema.model_dump_json().encode()).hexdigest()[:12]
-    return f"{schema.name}.v{schema.version}.{digest}"
+    return f"{schema.name}.v{schema.version}.{digest}" + ("" if backend == "default" else f".{backend}")
+
+
+def plan(
+    services: Services,
+    kb: str,
+    doc_ids: list[str] | None,
+    spec: str | dict[str, Any],
+    scope: list[str] | None,
+) -> tuple[Schema, list[DocumentPublic]]:
+    """The schema and the documents an extraction reads; a bad schema, a kb the key may not read or an
+    unknown document raise here, before any work starts."""
+    return resolve_schema(spec), _documents(services, kb, doc_ids, scope)
 
 
 def _documents(
@@ -68,8 +82,10 @@ def _stored(services: Services, doc: DocumentPublic, key: str) -> dict[str, Any]
 
 async def _read(services: Services, doc: DocumentPublic, schema: Schema, key: str) -> dict[str, Any]:
     kb = await asyncio.to_thread(services.components.knowledge_base)
-    answerer = ExtractiveAnswerer(AnswerConfig(), kb.embedder)
-    fields = await extract_document(kb, doc.id, schema, answerer)
+    if services.settings.extract.backend == "llm":
+        fields = await extract_document_llm(kb, doc.id, schema, _llm(services))
+    else:
+        fields = await extract_document(kb, doc.id, schema, ExtractiveAnswerer(AnswerConfig(), kb.embedder))
     result = {
         "doc_id": doc.id,
         "filename": doc.filename,
@@ -82,57 +98,36 @@ async def _read(services: Services, doc: DocumentPublic, schema: Schema, key: st
     return result
 
 
+def _llm(services: Services) -> LlmClient:
+    """The answer section's chat model, its reply long enough for every field of a document."""
+    config = services.settings.answer.llm
+    config = config.model_copy(
+        update={"max_tokens": max(config.max_tokens, services.settings.extract.max_tokens)}
+    )
+    return LlmClient(
+        config, services.components.http_client("llm", config.connect_timeout_s, config.read_timeout_s)
+    )
+
+
 def _public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "version"}
 
 
-class ExtractStep(NamedTuple):
-    """One document of an extraction: its place, whether it was read now (else stored), its result."""
-
-    n: int
-    total: int
-    read: bool
-    document: dict[str, Any]
-
-
-async def extract_progress(
-    services: Services,
-    kb: str,
-    doc_ids: list[str] | None,
-    spec: str | dict[str, Any],
-    scope: list[str] | None,
-) -> AsyncIterator[ExtractStep]:
-    """Each asked document's fields, read now when none are stored for its current version."""
-    schema = resolve_schema(spec)
-    key = _key(schema)
-    docs = await asyncio.to_thread(_documents, services, kb, doc_ids, scope)
-    for n, doc in enumerate(docs, start=1):
-        result = await asyncio.to_thread(_stored, services, doc, key)
-        fresh = result is None
-        if result is None:
-            result = await _read(services, doc, schema, key)
-        yield ExtractStep(n, len(docs), fresh, _public(result))
-
-
-async def extract_table(
-    services: Services,
-    kb: str,
-    doc_ids: list[str] | None,
-    spec: str | dict[str, Any],
-    scope: list[str] | None,
-) -> dict[str, Any]:
-    """Read the schema from every asked document not read since it last changed; the whole table."""
-    steps = [step async for step in extract_progress(services, kb, doc_ids, spec, scope)]
-    return table_of(resolve_schema(spec).name, steps)
-
-
-def table_of(schema: str, steps: list[ExtractStep]) -> dict[str, Any]:
-    return {"schema": schema, "read": sum(s.read for s in steps), "documents": [s.document for s in steps]}
+async def read_document(
+    services: Services, doc: DocumentPublic, schema: Schema
+) -> tuple[dict[str, Any], bool]:
+    """The document's fields and whether they were read now: a stored result for its current version
+    (file and chunks) is reused."""
+    key = _key(schema, services.settings.extract.backend)
+    result = await asyncio.to_thread(_stored, services, doc, key)
+    if result is not None:
+        return _public(result), False
+    return _public(await _read(services, doc, schema, key)), True
 
 
 def stored_table(services: Services, kb: str, spec: str, scope: list[str] | None) -> dict[str, Any]:
     """The stored table: documents not read yet (or changed since) are left out."""
     schema = resolve_schema(spec)
-    key = _key(schema)
+    key = _key(schema, services.settings.extract.backend)
     stored = [_stored(services, doc, key) for doc in _documents(services, kb, None, scope)]
     return {"schema": schema.name, "documents": [_public(r) for r in stored if r is not None]}

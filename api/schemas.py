@@ -18,7 +18,7 @@ from retrieval.chat import ChatMessage as OpenAiMessage
 from retrieval.hits import SearchFilters, SearchMode
 
 if TYPE_CHECKING:  # the tables (SQLAlchemy) only for from_row: a CLI talking to a server never loads them
-    from api.db import DocumentRow, JobRow, KbRow, PageRow
+    from api.db import DocumentRow, ExtractJobRow, JobRow, KbRow, PageRow
 
 TERMINAL_JOB_STATES = frozenset({"done", "partial", "failed", "cancelled"})
 KB_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -71,6 +71,40 @@ class JobPublic(BaseModel):
             pages_total=row.pages_total,
             attempts=row.attempts,
             error=public_reason(row.error),
+        )
+
+
+class ExtractJobPublic(BaseModel):
+    """An extraction job (`POST /v1/extract`): per-document progress; `documents` is its table once done."""
+
+    id: str
+    kb: str
+    schema_name: str
+    state: str  # queued, running, done, failed
+    documents_done: int
+    documents_total: int
+    documents_read: int  # read by this job; the others had a stored result for their current version
+    current: str | None = None  # the file last done
+    error: str | None = None
+    documents: list[dict[str, Any]] | None = None  # GET /v1/extract/jobs/{id} once done; never in events
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_JOB_STATES
+
+    @classmethod
+    def from_row(cls, row: ExtractJobRow, with_documents: bool = False) -> ExtractJobPublic:
+        return cls(
+            id=row.id,
+            kb=row.kb,
+            schema_name=str(row.spec.get("name", "")),
+            state=row.state,
+            documents_done=row.docs_done,
+            documents_total=len(row.doc_ids),
+            documents_read=row.docs_read,
+            current=row.current,
+            error=public_reason(row.error),
+            documents=row.documents if with_documents else None,
         )
 
 

@@ -20,11 +20,13 @@ import httpx
 import uvicorn
 from pydantic import BaseModel, ValidationError
 
+from api.cli_files import CliError
 from api.schemas import (
     AskRequest,
     CalibrationPublic,
     DocumentDetail,
     DocumentPublic,
+    ExtractJobPublic,
     JobPublic,
     SearchRequest,
     SubmissionPublic,
@@ -203,16 +205,17 @@ class ServerClient:
         doc_ids: list[str] | None,
         schema: str | dict[str, Any],
         on_step: Callable[[int, int], None] = lambda n, total: None,
+        poll_s: float = 0.25,
     ) -> dict[str, Any]:
-        """The table, from the server's event stream: `on_step(n, total)` as each document is done."""
-        body = {"kb": kb, "schema": schema, "stream": True} | ({"doc_ids": doc_ids} if doc_ids else {})
-        async with aclosing(self.events("/v1/extract", body)) as events:
-            async for event, data in events:
-                if event == "document":
-                    on_step(data["n"], data["total"])
-                elif event == "done":
-                    return dict(data)
-        raise ServerError(f"the opticite server at {self.url} ended the extraction without its table")
+        """The job's table once done: `on_step(done, total)` as its documents are done."""
+        body = {"kb": kb, "schema": schema} | ({"doc_ids": doc_ids} if doc_ids else {})
+        job = ExtractJobPublic.model_validate((await self.request("POST", "/v1/extract", json=body)).json())
+        while not job.terminal:
+            await asyncio.sleep(poll_s)
+            reply = await self.request("GET", f"/v1/extract/jobs/{job.id}")
+            job = ExtractJobPublic.model_validate(reply.json())
+            on_step(job.documents_done, job.documents_total)
+        return finished(job)
 
     async def calibrate_kb(
         self,
@@ -283,6 +286,13 @@ class ServerClient:
                 "POST", f"/v1/kbs/{kb}/review/{doc_id}/{page}/{action}", json=body or {}
             )
         return dict(reply.json())
+
+
+def finished(job: ExtractJobPublic) -> dict[str, Any]:
+    """A finished extraction job as the CLI prints it (`--json`); a failed one is the command's error."""
+    if job.state != "done":
+        raise CliError(f"the extraction failed: {job.error}")
+    return job.model_dump(mode="json")
 
 
 def _error_of(reply: httpx.Response) -> ServerError:

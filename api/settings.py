@@ -28,6 +28,7 @@ from ingest.ocr.vlm import VlmConfig
 from retrieval.answer import AnswerConfig
 from retrieval.chat import ChatConfig
 from retrieval.embed import EmbedderConfig
+from retrieval.review import ReviewConfig
 from retrieval.search import SearchConfig
 from retrieval.store import StoreConfig
 
@@ -139,6 +140,7 @@ class Settings(BaseSettings):
     search: SearchConfig = Field(default_factory=SearchConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
+    extract: ReviewConfig = Field(default_factory=ReviewConfig)  # contract review (POST /v1/extract)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
@@ -218,6 +220,11 @@ def validate_settings(settings: Settings) -> None:
             )
     if len({k.key for k in settings.api_keys}) != len(settings.api_keys):
         raise SettingsError("api_keys: the same key is listed twice; give each client its own key")
+    if settings.extract.backend == "llm" and not (settings.answer.llm.url and settings.answer.llm.model):
+        raise SettingsError(
+            "extract.backend=llm needs a chat model: set answer.llm.url and answer.llm.model "
+            "(OPTICITE_ANSWER__LLM__URL, OPTICITE_ANSWER__LLM__MODEL)"
+        )
     if settings.webhooks.retries < 0 or settings.webhooks.timeout_s <= 0:
         raise SettingsError("webhooks: retries must be >= 0 and timeout_s > 0")
 

@@ -116,7 +116,8 @@ def _shape(question_terms: Sequence[str], sentence_terms: Sequence[str], sentenc
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|thirty|sixty|ninety)"
 _DATE = re.compile(
-    rf"\b{_MONTH}\s+\d{{1,2}}\w*,?\s+\d{{4}}|\b\d{{1,2}}\s*\w{{0,3}}\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
+    # "19th day of December, 2018", also as a text layer splits the ordinal: "19t h day of ..."
+    rf"\b{_MONTH}\s+\d{{1,2}}\w*,?\s+\d{{4}}|\b\d{{1,2}}\s*(?:\w{{0,3}}|[a-z]\s[a-z])\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
     rf"|\b{_MONTH},?\s+\d{{4}}|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b",
     re.IGNORECASE,
 )

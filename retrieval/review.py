@@ -31,6 +31,16 @@ TOP_K = 8
 # chosen sentence; an untyped sentence (a clause) the answerer chose
 _MARKERS = re.compile(r"\s*(?:\[\d+\])+\s*")
 CONFIDENCE = {"card": 0.9, "typed": 0.75, "sentence": 0.5}
+# a date the sentence gives as an end ("shall expire on December 31, 2028") answers only a question about one
+_ENDS_BEFORE = re.compile(r"\b(?:expire[sd]?|terminates?|ends?|until|through)\s+(?:on\s+)?$", re.I)
+_ASKS_END = re.compile(r"\b(?:expir\w*|end\w*|terminat\w*|until)\b", re.I)
+
+
+class ReviewConfig(BaseModel):
+    # default: search, span selection and patterns (no LLM); llm: the answer section's chat model
+    # (answer.llm) reads each document's passages (`retrieval/review_llm.py`)
+    backend: Literal["default", "llm"] = "default"
+    max_tokens: int = 2048  # the LLM's reply holds every field of a document
 
 
 class FieldSpec(BaseModel):
@@ -303,7 +313,7 @@ async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: Extrac
     if from_card and spec.type == "text":  # "Title: this document is the ...": the title as written
         quote = " ".join(r.text for r in first.regions if r.text) or quote
     value, normalized = read_value(spec, quote)
-    if value is None:
+    if value is None or (spec.type == "date" and _an_end(spec, sentence, quote)):
         return FieldValue(name=spec.name, found=False)
     typed = spec.type in ("date", "duration", "jurisdiction", "pattern")
     # a date or a pattern's match is cited word by word; a period or a jurisdiction with its clause's
@@ -320,6 +330,12 @@ async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: Extrac
         regions=citation.regions,
         confidence=CONFIDENCE["card" if from_card else "typed" if typed else "sentence"],
     )
+
+
+def _an_end(spec: FieldSpec, sentence: str, date: str) -> bool:
+    """Whether `sentence` gives `date` as an end while the field does not ask for one."""
+    at = sentence.find(date)
+    return at >= 0 and bool(_ENDS_BEFORE.search(sentence[:at])) and not _ASKS_END.search(spec.question)
 
 
 def _parties(spec: FieldSpec, answer: Answer, from_card: bool) -> FieldValue:

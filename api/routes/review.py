@@ -1,24 +1,23 @@
-"""/v1/extract: a schema's fields read from each document of a kb (contract review), with their evidence."""
+"""/v1/extract: a schema's fields read from each document of a kb (contract review), with their evidence:
+a job per request, its progress as events, its table as JSON or CSV; and the stored table of a kb."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import KeyDep, ServicesDep
-from api.errors import public_message
-from api.responses import CONFLICT, EVENT_STREAM, NOT_FOUND, content
-from api.review import extract_progress, extract_table, resolve_schema, stored_table, table_of
+from api.deps import KeyDep, PresentedKeyDep, ServicesDep
+from api.extract_jobs import ExtractJobs
+from api.responses import EVENT_STREAM, NOT_FOUND, content
+from api.review import stored_table
 from api.review_table import table_csv
-from api.routes.jobs import SSE_HEADERS, sse
-from ingest.errors import OpticiteError
+from api.routes.jobs import SlotStream, sse
+from api.schemas import ExtractJobPublic
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["review"])
 
 
@@ -29,38 +28,62 @@ class ExtractRequest(BaseModel):
     doc_ids: list[str] | None = None
     # a built-in schema's name, or a schema as JSON (`retrieval.review.Schema`)
     schema_: str | dict[str, Any] = Field("contract", alias="schema")
-    stream: bool = False  # SSE: a `document` event as each document is read, then `done` with the table
 
 
-@router.post("/extract", response_model=None, responses=NOT_FOUND | CONFLICT | {200: EVENT_STREAM})
-async def extract(
-    services: ServicesDep, scope: KeyDep, body: ExtractRequest
-) -> dict[str, Any] | StreamingResponse:
-    """Read the schema from every asked document not read since it last changed; the whole table.
-    With `stream: true`, SSE events `document` ({n, total, read, document}) and `done` (the table)."""
-    if not body.stream:
-        return await extract_table(services, body.kb, body.doc_ids, body.schema_, scope)
-    schema = resolve_schema(body.schema_)  # a bad schema is a 422 before the stream starts
-    steps = extract_progress(services, body.kb, body.doc_ids, body.schema_, scope)
-    first = await anext(steps, None)  # so do a kb the key may not read and an unknown document
+def get_extract_jobs(request: Request) -> ExtractJobs:
+    jobs: ExtractJobs = request.app.state.extract_jobs
+    return jobs
+
+
+ExtractJobsDep = Annotated[ExtractJobs, Depends(get_extract_jobs)]
+
+
+@router.post("/extract", status_code=202, response_model=ExtractJobPublic, responses=NOT_FOUND)
+async def extract(jobs: ExtractJobsDep, scope: KeyDep, body: ExtractRequest) -> ExtractJobPublic:
+    """Start a job that reads the schema from every asked document not read since it last changed
+    (the others' stored results are reused); follow it at `/v1/extract/jobs/{id}/events`, read its table
+    at `/v1/extract/jobs/{id}`. A bad schema (422), a kb the key may not read (403) or an unknown
+    document (404) is refused before the job starts."""
+    return await jobs.start(body.kb, body.doc_ids, body.schema_, scope)
+
+
+@router.get(
+    "/extract/jobs/{job_id}",
+    response_model=ExtractJobPublic,
+    responses=NOT_FOUND | {200: content("text/csv", "format=csv: the table once done, a row per field")},
+)
+def get_extract_job(
+    jobs: ExtractJobsDep, scope: KeyDep, job_id: str, format: Literal["json", "csv"] = "json"
+) -> ExtractJobPublic | Response:
+    """The job's progress and, once done, its table (`documents`); CSV a row per document and field."""
+    job = jobs.get(job_id, scope)
+    if format == "csv":
+        return Response(table_csv({"documents": job.documents or []}), media_type="text/csv")
+    return job
+
+
+@router.get(
+    "/extract/jobs/{job_id}/events", response_class=Response, responses=NOT_FOUND | {200: EVENT_STREAM}
+)
+def extract_job_events(
+    request: Request,
+    services: ServicesDep,
+    jobs: ExtractJobsDep,
+    scope: KeyDep,
+    presented: PresentedKeyDep,
+    job_id: str,
+) -> StreamingResponse:
+    """`progress` events (the job without its table) as each document is done, then one `done` event with
+    the terminal state; the table is at `/v1/extract/jobs/{id}`. Streams are bounded as `/v1/jobs`' are."""
+    jobs.get(job_id, scope)  # 404 before the stream starts
+    client = presented or (request.client.host if request.client else "")
+    services.stream_slots.take(client)
 
     async def events() -> AsyncIterator[str]:
-        done = [] if first is None else [first]
-        try:
-            if first is not None:
-                yield sse("document", first._asdict())
-            async for step in steps:
-                done.append(step)
-                yield sse("document", step._asdict())
-        except OpticiteError as exc:  # the 200 is sent: the error becomes the last event
-            log.warning("extract stream failed: %s: %s", exc.code, exc.message)
-            yield sse(
-                "error", {"error": {"code": exc.code, "message": public_message(exc.code, exc.message)}}
-            )
-            return
-        yield sse("done", table_of(schema.name, done))
+        async for job in jobs.events(job_id, scope):
+            yield sse("done" if job.terminal else "progress", job.model_dump(exclude={"documents"}))
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return SlotStream(events(), lambda: services.stream_slots.give_back(client))
 
 
 @router.get(

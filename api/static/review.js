@@ -1,7 +1,8 @@
-// Review panel: the contract review table of the knowledge base (POST/GET /v1/extract), a row per
+// Review panel: the contract review table of the knowledge base (GET /v1/extract; "Read documents" starts an
+// extraction job, POST /v1/extract, and follows its events), a row per
 // document and a column per field; a cell opens the page with the field's evidence highlighted.
 
-import { download, getJson, readEvents, request, settings } from "./api.js";
+import { download, getJson, postJson, readEvents, request, settings } from "./api.js";
 import { DocViewer } from "./docview.js";
 import { el, guard } from "./ui.js";
 
@@ -59,16 +60,16 @@ export function mountReview(root) {
     run.disabled = true;
     status.textContent = "reading…";
     try {
-      const resp = await request("POST", "/v1/extract", { json: { kb: settings.kb, stream: true } });
-      let table = null;
+      const job = await postJson("/v1/extract", { kb: settings.kb });
+      const resp = await request("GET", `/v1/extract/jobs/${job.id}/events`);
       await readEvents(resp, ({ event, data }) => {
-        if (event === "document") status.textContent = `reading… ${data.n}/${data.total} · ${data.document.filename}`;
-        else if (event === "error") throw Object.assign(new Error(data.error.message), { code: data.error.code });
-        else if (event === "done") table = data;
+        if (event === "progress") status.textContent = `reading… ${data.documents_done}/${data.documents_total}${data.current ? ` · ${data.current}` : ""}`;
         return event !== "done";
       });
-      render(table || { documents: [] });
-      status.textContent = `${((table && table.documents) || []).length} document(s), ${(table && table.read) || 0} read now`;
+      const done = await getJson(`/v1/extract/jobs/${job.id}`);
+      if (done.state !== "done") throw new Error(done.error || `the extraction ${done.state}`);
+      render(done);
+      status.textContent = `${(done.documents || []).length} document(s), ${done.documents_read} read now`;
     } finally {
       run.disabled = false;
       if (status.textContent === "reading…") status.textContent = "";

@@ -369,10 +369,12 @@ def test_commands_go_through_a_running_server(served: tuple[Path, str], corpus: 
     assert hits and hits[0]["doc_id"] == rows[0]["document_id"] and hits[0]["regions"]
     answer = run_json(data_dir, "ask", "How long is the notice period?", "--kb", "k", "--json")
     assert isinstance(answer, dict) and "ninety days" in answer["answer"] and answer["citations"]
-    table = run_json(
-        data_dir, "extract", "--kb", "k", "--json"
-    )  # the server's progress stream, then its table
-    assert isinstance(table, dict) and [d["doc_id"] for d in table["documents"]] == [rows[0]["document_id"]]
+    table = run_json(data_dir, "extract", "--kb", "k", "--json")  # the server's job, polled, then its table
+    assert (
+        isinstance(table, dict)
+        and table["state"] == "done"
+        and [d["doc_id"] for d in table["documents"]] == [rows[0]["document_id"]]
+    )
     for command in (
         ["search", "notice to terminate", "--kb", "k"],
         ["ask", "How long is the notice period?", "--kb", "k"],

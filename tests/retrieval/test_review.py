@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import ChunkingConfig, chunk_document
-from ingest.layout import BBox
+from ingest.layout import BBox, Region
 from ingest.ocr.textlayer import TextLayerEngine
 from ingest.sources import open_source
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer
 from retrieval.embed import SentenceTransformerEmbedder
+from retrieval.hits import SearchHit
 from retrieval.review import (
     CONTRACT,
     FieldSpec,
     SchemaError,
     extract_document,
+    extract_field,
     jurisdiction,
     load_schema,
     months,
@@ -117,3 +119,34 @@ def _written(tmp_path: Path, data: object) -> Path:
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def _hit(text: str) -> SearchHit:
+    box = BBox(x0=0.1, y0=0.2, x1=0.9, y1=0.22)
+    return SearchHit(
+        chunk_id="c1", doc_id="d", kb="k", filename="d.pdf", score=1.0, kind="text", markdown=text,
+        regions=[Region(page=3, bbox=box, text=text)], pages=[3],
+    )  # fmt: skip
+
+
+def test_a_date_the_sentence_gives_as_an_end_answers_only_a_question_about_the_end() -> None:
+    hits = [
+        _hit("The Term shall commence effective as of the date hereof and shall expire on December 31, 2028.")
+    ]
+    answerer = ExtractiveAnswerer(AnswerConfig())
+    effective = next(f for f in CONTRACT.fields if f.name == "Effective Date")
+    assert not asyncio.run(extract_field(effective, hits, answerer)).found
+    ends = FieldSpec(name="End", question="When does this agreement expire?", type="date")
+    end = asyncio.run(extract_field(ends, hits, answerer))
+    assert end.found and end.normalized == "2028-12-31"
+
+
+def test_a_date_whose_ordinal_the_text_layer_split_is_read() -> None:
+    hits = [
+        _hit(
+            "This Agreement is made and entered into as of the 19t h day of December, 2018 (the date hereof)."
+        )
+    ]
+    agreement = next(f for f in CONTRACT.fields if f.name == "Agreement Date")
+    date = asyncio.run(extract_field(agreement, hits, ExtractiveAnswerer(AnswerConfig())))
+    assert date.found and date.normalized == "2018-12-19" and date.value == "19t h day of December, 2018"
