@@ -21,6 +21,8 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py --tables           # hand-checked statement cells found
     .venv/bin/python bench/financebench_eval.py --sparse --out bench/results/financebench_eval_sparse.json
                                          # BM25 search only: 6,100 chunks need no e5 passage vectors
+    .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs --out ...
+                                         # metric questions also ask for their inputs' statement lines
 
 Layouts are cached under /tmp/opticite_retrieval_eval keyed by a hash of the page-reading code
 (ingest/ocr, ingest/layout.py, ingest/page.py); vectors by text (bench/cuad_kb.py's cache).
@@ -239,7 +241,7 @@ class NoPassageVectors:
 
 
 def build_kb(
-    tmp: str, embedder: CachedEmbedder, sparse_only: bool
+    tmp: str, embedder: CachedEmbedder, sparse_only: bool, config: SearchConfig
 ) -> tuple[KnowledgeBase, dict[str, list[PageLayout]], int]:
     config = ChunkingConfig().fitted(embedder.max_tokens)
     layouts: dict[str, list[PageLayout]] = {}
@@ -249,7 +251,7 @@ def build_kb(
         chunks += chunk_document(path.stem, KB, path.name, layouts[path.stem], config, embedder.count_tokens)
     indexer = NoPassageVectors(embedder) if sparse_only else embedder
     store = VectorStore(StoreConfig(path=tmp), embedder.dim)
-    kb = KnowledgeBase(store, indexer, SparseEncoder(), SearchConfig())
+    kb = KnowledgeBase(store, indexer, SparseEncoder(), config)
     kb.index_chunks(chunks)
     embedder.save()
     return kb, layouts, len(chunks)
@@ -278,10 +280,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             **EMBEDDERS[args.embedder].model_dump(include={"backend", "model"}),
         },
         "reading_code": reading_hash(),
+        "metric_inputs": args.metric_inputs,
         "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's filing",
     }
     with tempfile.TemporaryDirectory(prefix="financebench-") as tmp:
-        kb, layouts, out["chunks"] = build_kb(tmp, embedder, args.sparse)
+        config = SearchConfig(metric_inputs=args.metric_inputs)
+        kb, layouts, out["chunks"] = build_kb(tmp, embedder, args.sparse, config)
         out["index_s"] = round(time.perf_counter() - started)
         for scope in SCOPES:
             rows = []
@@ -311,6 +315,11 @@ def main() -> None:
         "--sparse",
         action="store_true",
         help="BM25 search only: no passage embeddings (minutes, not an hour on 2 CPUs)",
+    )
+    parser.add_argument(
+        "--metric-inputs",
+        action="store_true",
+        help="SearchConfig.metric_inputs on: metric questions also ask for their inputs' statement lines",
     )
     parser.add_argument(
         "--out", type=Path, help="results file (default bench/results/financebench_eval.json)"
