@@ -21,8 +21,9 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py --tables           # hand-checked statement cells found
     .venv/bin/python bench/financebench_eval.py --sparse --out bench/results/financebench_eval_sparse.json
                                          # BM25 search only: 6,100 chunks need no e5 passage vectors
-    .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs --out ...
-                                         # metric questions also ask for their inputs' statement lines
+    .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs both --out ...
+                                         # also with metric questions asking for their inputs' statement
+                                         # lines (SearchConfig.metric_inputs), on the same index
 
 Layouts are cached under /tmp/opticite_retrieval_eval keyed by a hash of the page-reading code
 (ingest/ocr, ingest/layout.py, ingest/page.py); vectors by text (bench/cuad_kb.py's cache).
@@ -72,6 +73,8 @@ SEARCH_K = 10
 ASK_K = 8  # what `opticite ask` searches
 SCOPES = ("within", "across")
 SPEED_STEP = 8  # --speed reads every 8th page of each filing
+# --metric-inputs: SearchConfig.metric_inputs for the run; "both" adds the "on" run as "metric_inputs_on"
+METRIC_SETTINGS = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ class NoPassageVectors:
 
 
 def build_kb(
-    tmp: str, embedder: CachedEmbedder, sparse_only: bool, config: SearchConfig
+    tmp: str, embedder: CachedEmbedder, sparse_only: bool
 ) -> tuple[KnowledgeBase, dict[str, list[PageLayout]], int]:
     config = ChunkingConfig().fitted(embedder.max_tokens)
     layouts: dict[str, list[PageLayout]] = {}
@@ -251,7 +254,7 @@ def build_kb(
         chunks += chunk_document(path.stem, KB, path.name, layouts[path.stem], config, embedder.count_tokens)
     indexer = NoPassageVectors(embedder) if sparse_only else embedder
     store = VectorStore(StoreConfig(path=tmp), embedder.dim)
-    kb = KnowledgeBase(store, indexer, SparseEncoder(), config)
+    kb = KnowledgeBase(store, indexer, SparseEncoder(), SearchConfig())
     kb.index_chunks(chunks)
     embedder.save()
     return kb, layouts, len(chunks)
@@ -284,21 +287,23 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's filing",
     }
     with tempfile.TemporaryDirectory(prefix="financebench-") as tmp:
-        config = SearchConfig(metric_inputs=args.metric_inputs)
-        kb, layouts, out["chunks"] = build_kb(tmp, embedder, args.sparse, config)
+        kb, layouts, out["chunks"] = build_kb(tmp, embedder, args.sparse)
         out["index_s"] = round(time.perf_counter() - started)
-        for scope in SCOPES:
-            rows = []
-            for q in questions:
-                hits = kb.search(q.question, filters_for(q, scope), mode=mode, top_k=SEARCH_K)
-                asked = [
-                    h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
-                    for h in hits[:ASK_K]
-                ]
-                rows.append(score(q, hits, asyncio.run(answerer.answer(q.question, asked))))
-                if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
-                    print_miss(rows[-1])
-            out[scope] = summarize(rows)
+        for setting in METRIC_SETTINGS[args.metric_inputs]:
+            kb.config = SearchConfig(metric_inputs=setting)  # a query setting: the one index serves both
+            runs = out.setdefault("metric_inputs_on", {}) if setting and args.metric_inputs == "both" else out
+            for scope in SCOPES:
+                rows = []
+                for q in questions:
+                    hits = kb.search(q.question, filters_for(q, scope), mode=mode, top_k=SEARCH_K)
+                    asked = [
+                        h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
+                        for h in hits[:ASK_K]
+                    ]
+                    rows.append(score(q, hits, asyncio.run(answerer.answer(q.question, asked))))
+                    if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
+                        print_miss(rows[-1])
+                runs[scope] = summarize(rows)
         kb.store.close()
     embedder.save()
     out["seconds"] = round(time.perf_counter() - started)
@@ -318,8 +323,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--metric-inputs",
-        action="store_true",
-        help="SearchConfig.metric_inputs on: metric questions also ask for their inputs' statement lines",
+        choices=sorted(METRIC_SETTINGS),
+        default="off",
+        help="SearchConfig.metric_inputs: metric questions also ask for their inputs' statement lines",
     )
     parser.add_argument(
         "--out", type=Path, help="results file (default bench/results/financebench_eval.json)"
@@ -338,8 +344,9 @@ def main() -> None:
     result = evaluate(args)
     out = args.out or ROOT / "bench" / "results" / "financebench_eval.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    for scope in SCOPES:
-        print(scope, {h: result[scope][h] for h in ("all", "tuning", "held_out")})
+    for runs in [result] + ([result["metric_inputs_on"]] if "metric_inputs_on" in result else []):
+        for scope in SCOPES:
+            print(scope, {h: runs[scope][h] for h in ("all", "tuning", "held_out")})
 
 
 if __name__ == "__main__":
