@@ -19,6 +19,7 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py --misses           # also prints the tuning half's misses
     .venv/bin/python bench/financebench_eval.py --speed            # text-layer pages/s, every 8th page
     .venv/bin/python bench/financebench_eval.py --tables           # hand-checked statement cells found
+    .venv/bin/python bench/financebench_eval.py --cards            # each filing's card: company, ticker, ...
     .venv/bin/python bench/financebench_eval.py --sparse --out bench/results/financebench_eval_sparse.json
                                          # BM25 search only: 6,100 chunks need no e5 passage vectors
     .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs both --out ...
@@ -52,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 import pymupdf  # noqa: E402
 
 from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder, hit_page  # noqa: E402
+from ingest.card import read_card  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import PageLayout  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
@@ -73,6 +75,7 @@ SEARCH_K = 10
 ASK_K = 8  # what `opticite ask` searches
 SCOPES = ("within", "across")
 SPEED_STEP = 8  # --speed reads every 8th page of each filing
+CARD_PAGES = 3  # --cards reads the pages the card is read from (ingest.card.read_card)
 # --metric-inputs: SearchConfig.metric_inputs for the run; "both" adds the "on" run as "metric_inputs_on"
 METRIC_SETTINGS = {"off": (False,), "on": (True,), "both": (False, True)}
 
@@ -145,6 +148,16 @@ def speed() -> dict[str, Any]:
         engine.recognize_sync(page)
     seconds = time.perf_counter() - start
     return {"pages": len(pages), "seconds": round(seconds, 1), "pages_per_s": round(len(pages) / seconds, 2)}
+
+
+def filing_cards() -> dict[str, dict[str, str]]:
+    """Each filing's card fields (company, ticker, form, period) read off its first pages."""
+    engine = TextLayerEngine()
+    cards: dict[str, dict[str, str]] = {}
+    for path in filings():
+        card = read_card(mark_furniture([engine.recognize_sync(p) for p in pages_of(path)[:CARD_PAGES]]))
+        cards[path.stem] = {f.name: f.value for f in card.filing}
+    return cards
 
 
 def table_cells() -> dict[str, Any]:
@@ -315,6 +328,7 @@ def main() -> None:
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
     parser.add_argument("--misses", action="store_true", help="print the tuning half's questions not cited")
     parser.add_argument("--speed", action="store_true", help="only text-layer pages/s (no cache)")
+    parser.add_argument("--cards", action="store_true", help="only each filing's card fields")
     parser.add_argument("--tables", action="store_true", help="only the hand-checked statement cells")
     parser.add_argument(
         "--sparse",
@@ -335,6 +349,11 @@ def main() -> None:
         raise SystemExit(f"{DATA} is absent: the shared test data is needed")
     if args.speed:
         print(json.dumps(speed()))
+        return
+    if args.cards:
+        cards = filing_cards()
+        (ROOT / "bench" / "results" / "financebench_cards.json").write_text(json.dumps(cards, indent=2))
+        print(f"{sum('ticker' in c for c in cards.values())} of {len(cards)} cards with a ticker")
         return
     if args.tables:
         result = table_cells()
