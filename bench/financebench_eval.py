@@ -19,8 +19,12 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py --misses           # also prints the tuning half's misses
     .venv/bin/python bench/financebench_eval.py --speed            # text-layer pages/s, every 8th page
     .venv/bin/python bench/financebench_eval.py --tables           # hand-checked statement cells found
+    .venv/bin/python bench/financebench_eval.py --cards            # each filing's card: company, ticker, ...
     .venv/bin/python bench/financebench_eval.py --sparse --out bench/results/financebench_eval_sparse.json
                                          # BM25 search only: 6,100 chunks need no e5 passage vectors
+    .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs both --out ...
+                                         # also with metric questions asking for their inputs' statement
+                                         # lines (SearchConfig.metric_inputs), on the same index
 
 Layouts are cached under /tmp/opticite_retrieval_eval keyed by a hash of the page-reading code
 (ingest/ocr, ingest/layout.py, ingest/page.py); vectors by text (bench/cuad_kb.py's cache).
@@ -49,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 import pymupdf  # noqa: E402
 
 from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder, hit_page  # noqa: E402
+from ingest.card import read_card  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import PageLayout  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
@@ -70,6 +75,9 @@ SEARCH_K = 10
 ASK_K = 8  # what `opticite ask` searches
 SCOPES = ("within", "across")
 SPEED_STEP = 8  # --speed reads every 8th page of each filing
+CARD_PAGES = 3  # --cards reads the pages the card is read from (ingest.card.read_card)
+# --metric-inputs: SearchConfig.metric_inputs for the run; "both" adds the "on" run as "metric_inputs_on"
+METRIC_SETTINGS = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,16 @@ def speed() -> dict[str, Any]:
         engine.recognize_sync(page)
     seconds = time.perf_counter() - start
     return {"pages": len(pages), "seconds": round(seconds, 1), "pages_per_s": round(len(pages) / seconds, 2)}
+
+
+def filing_cards() -> dict[str, dict[str, str]]:
+    """Each filing's card fields (company, ticker, form, period) read off its first pages."""
+    engine = TextLayerEngine()
+    cards: dict[str, dict[str, str]] = {}
+    for path in filings():
+        card = read_card(mark_furniture([engine.recognize_sync(p) for p in pages_of(path)[:CARD_PAGES]]))
+        cards[path.stem] = {f.name: f.value for f in card.filing}
+    return cards
 
 
 def table_cells() -> dict[str, Any]:
@@ -278,23 +296,27 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             **EMBEDDERS[args.embedder].model_dump(include={"backend", "model"}),
         },
         "reading_code": reading_hash(),
+        "metric_inputs": args.metric_inputs,
         "hit_page_rule": "each hit counts for one page: the page holding most of its text, in the question's filing",
     }
     with tempfile.TemporaryDirectory(prefix="financebench-") as tmp:
         kb, layouts, out["chunks"] = build_kb(tmp, embedder, args.sparse)
         out["index_s"] = round(time.perf_counter() - started)
-        for scope in SCOPES:
-            rows = []
-            for q in questions:
-                hits = kb.search(q.question, filters_for(q, scope), mode=mode, top_k=SEARCH_K)
-                asked = [
-                    h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
-                    for h in hits[:ASK_K]
-                ]
-                rows.append(score(q, hits, asyncio.run(answerer.answer(q.question, asked))))
-                if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
-                    print_miss(rows[-1])
-            out[scope] = summarize(rows)
+        for setting in METRIC_SETTINGS[args.metric_inputs]:
+            kb.config = SearchConfig(metric_inputs=setting)  # a query setting: the one index serves both
+            runs = out.setdefault("metric_inputs_on", {}) if setting and args.metric_inputs == "both" else out
+            for scope in SCOPES:
+                rows = []
+                for q in questions:
+                    hits = kb.search(q.question, filters_for(q, scope), mode=mode, top_k=SEARCH_K)
+                    asked = [
+                        h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
+                        for h in hits[:ASK_K]
+                    ]
+                    rows.append(score(q, hits, asyncio.run(answerer.answer(q.question, asked))))
+                    if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
+                        print_miss(rows[-1])
+                runs[scope] = summarize(rows)
         kb.store.close()
     embedder.save()
     out["seconds"] = round(time.perf_counter() - started)
@@ -306,11 +328,18 @@ def main() -> None:
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
     parser.add_argument("--misses", action="store_true", help="print the tuning half's questions not cited")
     parser.add_argument("--speed", action="store_true", help="only text-layer pages/s (no cache)")
+    parser.add_argument("--cards", action="store_true", help="only each filing's card fields")
     parser.add_argument("--tables", action="store_true", help="only the hand-checked statement cells")
     parser.add_argument(
         "--sparse",
         action="store_true",
         help="BM25 search only: no passage embeddings (minutes, not an hour on 2 CPUs)",
+    )
+    parser.add_argument(
+        "--metric-inputs",
+        choices=sorted(METRIC_SETTINGS),
+        default="off",
+        help="SearchConfig.metric_inputs: metric questions also ask for their inputs' statement lines",
     )
     parser.add_argument(
         "--out", type=Path, help="results file (default bench/results/financebench_eval.json)"
@@ -321,6 +350,11 @@ def main() -> None:
     if args.speed:
         print(json.dumps(speed()))
         return
+    if args.cards:
+        cards = filing_cards()
+        (ROOT / "bench" / "results" / "financebench_cards.json").write_text(json.dumps(cards, indent=2))
+        print(f"{sum('ticker' in c for c in cards.values())} of {len(cards)} cards with a ticker")
+        return
     if args.tables:
         result = table_cells()
         (ROOT / "bench" / "results" / "financebench_tables.json").write_text(json.dumps(result, indent=2))
@@ -329,8 +363,9 @@ def main() -> None:
     result = evaluate(args)
     out = args.out or ROOT / "bench" / "results" / "financebench_eval.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    for scope in SCOPES:
-        print(scope, {h: result[scope][h] for h in ("all", "tuning", "held_out")})
+    for runs in [result] + ([result["metric_inputs_on"]] if "metric_inputs_on" in result else []):
+        for scope in SCOPES:
+            print(scope, {h: runs[scope][h] for h in ("all", "tuning", "held_out")})
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ ANNOUNCER_RE = re.compile(r"(?:^|[–—-]\s+)([A-Z][\w.&,' ]{1,60}?)\s+\((?:NYS
 # a ticker in the cover's table of registered securities: "Common Stock, Par Value $.01 Per Share MMM New York ..."
 LISTED_RE = re.compile(r"\b([A-Z]{1,5})\s*\|?\s*(?:New York Stock Exchange|The Nasdaq|NASDAQ|Nasdaq)")
 _NOT_TICKERS = frozenset({"LLC", "INC", "THE", "NYSE", "PAR", "USD"})
+# the cover's "Trading Symbol(s)" column read line by line: its first bare symbol is the common stock's
+TRADING_SYMBOL_RE = re.compile(r"\btrading symbol", re.IGNORECASE)
+BARE_TICKER_RE = re.compile(r"^[A-Z]{1,5}$")
+SYMBOL_COLUMN_LINES = 30  # lines after the column's header where its first symbol may be read
 
 
 Line = tuple[str, Region]
@@ -60,6 +64,8 @@ def read_filing(lines: list[Line]) -> dict[str, tuple[str, Region]]:
             found["period"] = (f"{quarter.lower()} quarter {year}", region)
         if "company" not in found and (company := _company(lines, i)) is not None:
             found["company"] = company
+        if "ticker" not in found and TRADING_SYMBOL_RE.search(text):
+            found.update(_symbol_column(lines[i + 1 : i + 1 + SYMBOL_COLUMN_LINES]))
         ticker = TICKER_RE.search(text) or LISTED_RE.search(text)
         if "ticker" not in found and ticker and ticker.group(1) not in _NOT_TICKERS:
             found["ticker"] = (ticker.group(1), region)
@@ -83,3 +89,11 @@ def _company(lines: list[Line], i: int) -> tuple[str, Region] | None:
     if m := ANNOUNCER_RE.search(text):
         return m.group(1).strip(" ,"), region
     return None
+
+
+def _symbol_column(lines: list[Line]) -> dict[str, tuple[str, Region]]:
+    """The first bare symbol ("JNJ", not the notes' "JNJ24C") below a "Trading Symbol(s)" header."""
+    for text, region in lines:
+        if BARE_TICKER_RE.match(text) and text not in _NOT_TICKERS:
+            return {"ticker": (text, region)}
+    return {}

@@ -16,6 +16,7 @@ from ingest.chunking import CARD_HEADING, Chunk
 from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
+from retrieval.financial_metrics import with_metric_inputs
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
@@ -37,6 +38,9 @@ class SearchConfig(BaseModel):
     index_batch: int = Field(default=64, ge=1)  # chunks embedded and upserted at a time
     reranker: str | None = None  # a cross-encoder model name or path; None = off
     rerank_candidates: int = Field(default=30, ge=1)
+    # a metric question's sparse query also asks for the statement lines of its inputs
+    # (retrieval.financial_metrics); off: the held-out half of financebench-dev did not gain (docs/retrieval.md)
+    metric_inputs: bool = False
 
 
 class Reranker(Protocol):
@@ -138,7 +142,9 @@ class KnowledgeBase:
         limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
         return StoreQuery(
             dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
-            sparse=self.sparse.encode_query(query) if mode in ("hybrid", "sparse") else None,
+            sparse=self.sparse.encode_query(self._sparse_text(query))
+            if mode in ("hybrid", "sparse")
+            else None,
             filters=filters,
             limit=limit,
             prefetch_limit=max(self.config.prefetch_k, limit),
@@ -146,6 +152,9 @@ class KnowledgeBase:
             rrf_k=self.config.rrf_k,
             rrf_weights=self.config.rrf_weights,
         )
+
+    def _sparse_text(self, query: str) -> str:
+        return with_metric_inputs(query) if self.config.metric_inputs else query
 
     def _search(self, query: str, request: StoreQuery, top_k: int) -> list[SearchHit]:
         if request.sparse is not None and not request.sparse.indices and request.dense is None:

@@ -15,10 +15,13 @@ import pymupdf
 
 _BULLET = r"[•●◦▪▫■□○◆◇►▸‣⁃➢➤✓✔∙·*\-–—]"
 LIST_RE = re.compile(rf"^\s*(?:{_BULLET}|\(?\d{{1,3}}[.)]|\(?[a-z][.)]|\(?[ivx]{{1,4}}\)|[A-Z]\))\s+\S")
+# a bulleted item, never a heading however bold or large its style (earnings releases set highlights so)
+BULLET_ITEM_RE = re.compile(rf"^\s*{_BULLET}\s+\S")
 BULLET_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,3}}[.)]|(?:[^\w\s]\s*){{1,3}})\s*$")
 # checkboxes and symbol-font glyphs without a Unicode mapping used as list markers
 _GLYPH_MARKER_RE = re.compile(r"^[\ufffd\ue000-\uf8ff☐☑☒□◻◼❑❒✗✘]+(?:\s*[\ufffd\ue000-\uf8ff☐☑☒□])*\s*")
 _BULLET_RE = re.compile(_BULLET)
+_GLYPHS_ONLY_RE = re.compile(rf"^\s*(?:{_BULLET}\s*)+$")
 # spacing accents as LaTeX sets them before the letter ("J´an Min´aˇc"), as combining marks
 _ACCENTS = {
     "´": "\u0301",
@@ -79,6 +82,8 @@ def _line_from_spans(all_spans: list[dict[str, Any]], block_no: int) -> PdfLine 
     spans = [s for s in all_spans if s["text"].strip()]
     if not spans:
         return None
+    # a bullet glyph is set in its own font (SymbolMT, regular): the item's text alone gives the style
+    spans = [s for s in spans if not _GLYPHS_ONLY_RE.match(s["text"])] or spans
     weights: Counter[tuple[float, bool, bool]] = Counter()
     for s in spans:
         bold = bool(s["flags"] & _BOLD_FLAG) or "bold" in s["font"].lower()

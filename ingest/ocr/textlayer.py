@@ -20,7 +20,14 @@ from ingest.errors import BadOcrOption, DamagedFile
 from ingest.layout import BBox, Block, Line, PageLayout, WordsX
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.furniture import edge_furniture
-from ingest.ocr.pdf_lines import LIST_RE, PdfLine, attach_bullets, attach_drop_caps, page_lines
+from ingest.ocr.pdf_lines import (
+    BULLET_ITEM_RE,
+    LIST_RE,
+    PdfLine,
+    attach_bullets,
+    attach_drop_caps,
+    page_lines,
+)
 from ingest.ocr.reading_order import mark_furniture, order_blocks
 from ingest.ocr.tables import count_rulings, figure_blocks, table_blocks
 from ingest.page import PageImage
@@ -155,6 +162,8 @@ def classify(para: _Para, fonts: FontStats, config: TextLayerConfig) -> tuple[st
     short = short and _WORDY_RE.search(text) is not None
     if _MATH_RE.search(text) and not re.search(r"[^\W\d_]{3,}", text):
         return "text", None  # a displayed formula set large ("e + iπ 1 = 0") is not a heading
+    if BULLET_ITEM_RE.match(text):
+        return "list", None
     if short and fonts.title is not None and abs(size - fonts.title) < 0.6:
         return "title", 1
     shift = 1 if fonts.title is not None else 0

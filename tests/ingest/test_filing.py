@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from ingest.card import read_card
 from ingest.filing import Line, read_filing
 from ingest.layout import BBox, Block, PageLayout, Region
+from ingest.ocr.textlayer import TextLayerEngine
+from ingest.sources import open_source
 
 
 def lines(*texts: str) -> list[Line]:
@@ -97,3 +103,37 @@ def test_a_contract_is_no_filing() -> None:
         )
         == {}
     )
+
+
+def test_the_ticker_is_read_from_the_covers_trading_symbol_column() -> None:
+    # a 10-K cover table read column by column: the common stock's symbol comes before the notes' symbols
+    cover = lines(
+        "JOHNSON & JOHNSON",
+        "(Exact name of registrant as specified in its charter)",
+        "Title of each class",
+        "Trading Symbol",
+        "Name of each exchange on which registered",
+        "Common Stock, Par Value $1.00",
+        "0.650% Notes Due May 2024",
+        "JNJ",
+        "JNJ24C",
+        "New York Stock Exchange",
+        "New York Stock Exchange",
+    )
+    found = read_filing(cover)
+    assert values(found)["ticker"] == "JNJ"
+    assert found["ticker"][1].bbox.y0 == cover[7][1].bbox.y0  # cited where the symbol is written
+
+
+@pytest.mark.parametrize(
+    ("filing", "ticker"),
+    [("JOHNSON_JOHNSON_2022_10K", "JNJ"), ("PFIZER_2021_10K", "PFE"), ("VERIZON_2022_10K", "VZ")],
+)
+def test_a_filings_card_carries_the_ticker_of_its_cover(testdata: Path, filing: str, ticker: str) -> None:
+    path = testdata / "financebench-dev" / "pdfs" / f"{filing}.pdf"
+    engine = TextLayerEngine()
+    with open_source(path) as doc:
+        layouts = [engine.recognize_sync(doc.render_page(n, pixels=False)) for n in (1, 2)]
+    card = read_card(layouts)
+    assert card.filing_value("ticker") == ticker
+    assert card.company().endswith(ticker)  # search tells the filing by "JnJ" or "PFE" (retrieval.scope)

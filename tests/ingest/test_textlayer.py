@@ -320,3 +320,30 @@ async def test_displayed_formulas_and_sentences_set_large_are_not_headings(testd
     headings = [b.markdown for b in layout.blocks if b.kind in ("heading", "title")]
     assert "2. Pythagorean Theorem" in headings
     assert not [h for h in headings if "=" in h or "\u200b" in h], headings
+
+
+# --------------------------------------------------------------------------------------------- bullets
+def test_bold_highlights_of_an_earnings_release_stay_list_items(testdata: Path) -> None:
+    # each highlight: a regular "•" glyph (SymbolMT) then bold text wrapping onto bold lines
+    path = testdata / "financebench-dev" / "pdfs" / "JOHNSON_JOHNSON_2022Q4_EARNINGS.pdf"
+    blocks = TextLayerEngine().recognize_sync(page_of(path)).blocks
+    items = [b.markdown for b in blocks if b.kind == "list"]
+    assert len(items) == 5 and all(item.startswith("• 2022") or "guides 2023" in item for item in items)
+    assert any("adjusted EPS" in item and "increasing by 10.3%*" in item for item in items)
+    headings = [b.markdown for b in blocks if b.kind in ("heading", "title")]
+    assert headings == ["FOR IMMEDIATE RELEASE", "OVERALL FINANCIAL RESULTS"]
+
+
+def test_a_large_bold_bullet_line_is_a_list_item_and_a_large_line_a_heading(tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "Quarterly results", fontsize=16, fontname="hebo")
+    page.insert_text((72, 100), "• Record revenue in every segment", fontsize=16, fontname="hebo")
+    body = "Revenue grew in each region while costs held steady over the quarter and the year."
+    for i in range(30):
+        page.insert_text((72, 130 + 14 * i), body, fontsize=10)
+    doc.save(tmp_path / "release.pdf")
+    blocks = TextLayerEngine().recognize_sync(page_of(tmp_path / "release.pdf")).blocks
+    kinds = {b.markdown[2:] if "Record" in b.markdown else b.markdown: b.kind for b in blocks}  # "·" or "•"
+    assert kinds["Quarterly results"] in ("heading", "title")
+    assert kinds["Record revenue in every segment"] == "list"
