@@ -46,7 +46,7 @@ from bench.cuad_kb import (  # noqa: E402
     filters_for,
     ingest_hash,
 )
-from bench.scans import bench_layouts  # noqa: E402
+from bench.scans import bench_layouts, is_scanned  # noqa: E402
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import BBox, PageLayout  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
@@ -199,7 +199,12 @@ def load_or_retrieve(
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    scopes = {scope: load_questions(args.cuad, scope, args.unseen) for scope in args.scope.split(",")}
+    scopes = {
+        scope: [
+            q for q in load_questions(args.cuad, scope, args.unseen) if not args.scans or is_scanned(q.file)
+        ]
+        for scope in args.scope.split(",")
+    }
     embedder = cached_embedder(args.embedder)
     layouts, all_hits, timing = load_or_retrieve(scopes, args, embedder)
     started = time.perf_counter()

@@ -55,6 +55,8 @@ TURN_DEG = 0.6
 NOISE_SIGMA = 12
 JPEG_QUALITY = 60
 FIRST_PAGES = 4
+# contracts 01-06 (three of each half) are scanned: RapidOCR on all ten ran past the time on the shared machine
+SCANNED = ("01", "02", "03", "04", "05", "06")
 SETTINGS = f"{DPI}dpi-{TURN_DEG}deg-n{NOISE_SIGMA}-q{JPEG_QUALITY}"
 
 
@@ -80,7 +82,8 @@ def scan_copy(page: pymupdf.Page, number: int, seed: int) -> PageImage:
 
 
 def contracts(cuad: Path = CUAD) -> list[Path]:
-    return sorted((cuad / "contracts").glob("*.pdf"))
+    """The contracts that have scanned copies (`SCANNED`)."""
+    return [p for p in sorted((cuad / "contracts").glob("*.pdf")) if is_scanned(p)]
 
 
 def _key(path: Path) -> str:
@@ -110,6 +113,10 @@ def ocr_page(engine: RapidOcrEngine, path: Path, doc: pymupdf.Document, number: 
     tmp.write_text(json.dumps(record))
     tmp.replace(cached)
     return record
+
+
+def is_scanned(path: Path) -> bool:
+    return path.stem.split("_")[0] in SCANNED
 
 
 def scan_pages(path: Path, cuad: Path = CUAD) -> list[int]:
@@ -218,14 +225,14 @@ def bench_layouts(path: Path, scans: str | None, code: str) -> list[PageLayout]:
     return layouts
 
 
-def scanned_pdf(path: Path) -> Path:
-    """The scanned pages (`scan_pages`) as an image-only PDF of the same JPEG-damaged pixels, made once."""
-    out = CACHE / _key(path) / f"{path.stem}.scan.pdf"
+def scanned_pdf(path: Path, pages: list[int]) -> Path:
+    """These pages' scans as an image-only PDF of the same JPEG-damaged pixels, made once."""
+    out = CACHE / _key(path) / f"{path.stem}.p{'-'.join(map(str, pages))}.scan.pdf"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with pymupdf.open(path) as doc, pymupdf.open() as scan:
-        for number in scan_pages(path):
+        for number in pages:
             image = scan_copy(doc[number - 1], number, seed=number)
             page = scan.new_page(width=image.width * 72 / DPI, height=image.height * 72 / DPI)
             page.insert_image(page.rect, stream=image.image_png)
@@ -234,28 +241,74 @@ def scanned_pdf(path: Path) -> Path:
     return out
 
 
-def ocrmypdf_copy(path: Path) -> tuple[Path, dict[str, Any]]:
-    """The scanned PDF read by OCRmyPDF (Tesseract, English, one job), made once: the searchable PDF and
-    {"cpu_s": CPU seconds of OCRmyPDF and its Tesseract children, "pages": [text of each page]}."""
-    out = CACHE / _key(path) / f"{path.stem}.ocrmypdf.pdf"
-    meta = out.with_suffix(".json")
+def ocrmypdf_pages(path: Path, pages: list[int]) -> dict[str, Any]:
+    """These pages' scans read by OCRmyPDF (Tesseract, English, one job), once: {"pages": [text of each
+    page, from its sidecar], "cpu_s": CPU seconds of OCRmyPDF and its children (Tesseract, Ghostscript)}."""
+    scan = scanned_pdf(path, pages)
+    meta = scan.with_suffix(".ocrmypdf.json")
     if meta.is_file():
-        return out, json.loads(meta.read_text())
+        return dict(json.loads(meta.read_text()))
     if not shutil.which("ocrmypdf"):
         raise SystemExit("OCRmyPDF is a bench-only tool: apt-get install ocrmypdf tesseract-ocr")
-    scan = scanned_pdf(path)
-    sidecar = out.with_suffix(".txt")
+    sidecar = scan.with_suffix(".ocrmypdf.txt")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         ["ocrmypdf", "--jobs", "1", "-l", "eng", "--optimize", "0", "--output-type", "pdf",
-         "--sidecar", str(sidecar), "--quiet", str(scan), str(out)],
+         "--sidecar", str(sidecar), "--quiet", str(scan), str(scan.with_suffix(".ocrmypdf.pdf"))],
         check=True,
     )  # fmt: skip
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    pages = sidecar.read_text(encoding="utf-8").split("\f")[: len(scan_pages(path))]
-    meta.write_text(json.dumps({"cpu_s": round(cpu, 2), "pages": pages}))
-    return out, json.loads(meta.read_text())
+    texts = sidecar.read_text(encoding="utf-8").split("\f")[: len(pages)]
+    meta.write_text(json.dumps({"cpu_s": round(cpu, 2), "pages": texts}))
+    return dict(json.loads(meta.read_text()))
+
+
+def character_accuracy(samples: dict[Path, list[int]]) -> dict[str, Any]:
+    """CER of RapidOCR (its blocks in reading order) and OCRmyPDF (its sidecar text) against the PDF's
+    text layer (PyMuPDF's order), whitespace-collapsed, per page; means per half; pages per CPU-second."""
+    rows = []
+    engine = RapidOcrEngine(RapidOcrConfig(threads=1))
+    for path, pages in samples.items():
+        tess = ocrmypdf_pages(path, pages)
+        with pymupdf.open(path) as doc:
+            for number, tess_text in zip(pages, tess["pages"], strict=True):
+                record = ocr_page(engine, path, doc, number)
+                truth = normalize(doc[number - 1].get_text())
+                rapid = normalize("\n".join(b.markdown for b in page_blocks(record)))
+                rows.append(
+                    {
+                        "page": f"{path.stem} p{number}",
+                        "tuning": is_tuning(path.stem),
+                        "rapidocr": round(cer(rapid, truth), 4),
+                        "ocrmypdf": round(cer(normalize(tess_text), truth), 4),
+                        "rapidocr_cpu_s": record["cpu_s"],
+                    }
+                )
+        rows[-1]["ocrmypdf_cpu_s_file"] = tess["cpu_s"]
+
+    def half(keep: list[dict[str, Any]]) -> dict[str, Any]:
+        if not keep:
+            return {"pages": 0}
+        return {
+            "pages": len(keep),
+            "rapidocr_cer": round(statistics.mean(r["rapidocr"] for r in keep), 4),
+            "ocrmypdf_cer": round(statistics.mean(r["ocrmypdf"] for r in keep), 4),
+        }
+
+    timed = [r for r in rows if r.get("ocrmypdf_cpu_s_file")]  # a file OCR'd before timing was kept has none
+    timed_pages = sum(len(samples[p]) for p in samples if any(r["page"].startswith(p.stem) for r in timed))
+    tess_cpu = sum(r["ocrmypdf_cpu_s_file"] for r in timed)
+    return {
+        "tuning": half([r for r in rows if r["tuning"]]),
+        "held_out": half([r for r in rows if not r["tuning"]]),
+        "pages_per_cpu_s": {
+            "rapidocr": round(len(rows) / sum(r["rapidocr_cpu_s"] for r in rows), 4),
+            "ocrmypdf": round(timed_pages / tess_cpu, 4) if tess_cpu else None,
+            "ocrmypdf_timed_pages": timed_pages,
+        },
+        "rows": rows,
+    }
 
 
 def _heading_key(text: str) -> str:
@@ -328,18 +381,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", action="store_true", help="group without split_paragraphs")
     parser.add_argument("--contracts", help="comma-separated numbers (01,03): only these contracts")
     parser.add_argument("--out", type=Path, help="results JSON (default bench/results/scans_<part>.json)")
-    parser.add_argument("--warm-ocrmypdf", action="store_true", help="OCRmyPDF on every scanned copy, once")
+    parser.add_argument(
+        "--cer",
+        metavar="N",
+        type=int,
+        help="CER and pages/CPU-s, RapidOCR vs OCRmyPDF, on N first pages each",
+    )
     args = parser.parse_args(argv)
     files = contracts(args.cuad)
+    result: dict[str, Any]
     if args.contracts:
         files = [p for p in files if p.stem.split("_")[0] in args.contracts.split(",")]
     if args.warm:
         warm(files)
-    if args.warm_ocrmypdf:
-        for path in files:
-            print(path.stem, ocrmypdf_copy(path)[1]["cpu_s"], "CPU-s", flush=True)
+    if args.cer:
+        samples = {p: list(range(1, args.cer + 1)) for p in files}
+        result = {
+            "command": f"python -m bench.scans --cer {args.cer}"
+            + (f" --contracts {args.contracts}" if args.contracts else "")
+        }
+        result |= character_accuracy(samples)
+        print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+        (args.out or ROOT / "bench/results/scans_cer.json").write_text(json.dumps(result, indent=1))
     if args.structure:
-        result: dict[str, Any] = {
+        result = {
             "command": "python -m bench.scans --structure"
             + (f" --contracts {args.contracts}" if args.contracts else "")
             + (" --before" if args.before else "")
