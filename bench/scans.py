@@ -1,18 +1,19 @@
-"""Scanned copies of the cuad-dev contracts, read once by the built-in CPU OCR (RapidOCR) and cached.
+"""Scanned copies of cuad-dev contracts, read once by the built-in CPU OCR (RapidOCR) and cached.
 
-    nice -n 10 .venv/bin/python -m bench.scans --warm           # OCR every page once (~20-40 min, 2 cores)
-    .venv/bin/python -m bench.scans --cer --ocrmypdf-pages 3     # CER against the text layer, pages/CPU-s
-    .venv/bin/python -m bench.scans --structure                  # headings and reading order on the scans
+    nice -n 10 .venv/bin/python -m bench.scans --warm     # RapidOCR on every scanned page, once
+    .venv/bin/python -m bench.scans --structure [--before]  # headings and reading order vs the text layer
+    .venv/bin/python -m bench.scans --cer 7 --contracts 01,06   # CER and pages/CPU-s, RapidOCR vs OCRmyPDF
+    .venv/bin/python bench/retrieval_eval.py --scans ocr    # and answer_eval.py: see `bench_layouts`
 
 A scanned copy is what a cheap office scan gives: each page rendered at 200 dpi in grey, turned 0.6
-degrees, given Gaussian noise (seeded by the page number) and saved as JPEG (quality 60). RapidOCR
-(one thread) reads each page image once; its lines (normalized boxes, word extents) and the CPU seconds
-it took are cached per page in /tmp/opticite_scans, keyed by the contract file's hash and the scan
-settings, so the grouping into blocks (`ingest.ocr.rapidocr.build_blocks`) is rebuilt from them on
-every run: a change to the structure code is re-scored without OCR. `scan_layouts` gives the pages as
-the pipeline would (blocks, furniture marks); the retrieval, answer and peer benches take `--scans`.
-The OCRmyPDF (Tesseract) peer reads `scanned_pdf`, the same images as an image-only PDF; OCRmyPDF and
-Tesseract are bench-only tools (`apt-get install ocrmypdf tesseract-ocr`), never runtime dependencies.
+degrees, given Gaussian noise (seeded by the page number) and saved as JPEG (quality 60). Scanned:
+contracts 01-06 (`SCANNED`, three per half), their first four pages and every gold page of their
+questions (`scan_pages`), 33 pages. RapidOCR (one thread) reads each page image once; its lines
+(normalized boxes, word extents) and CPU seconds are cached per page in /tmp/opticite_scans, keyed by
+the contract file's hash and the scan settings, and grouped into blocks by today's code
+(`ingest.ocr.rapidocr.build_blocks`) on every run, so a change to the structure code is re-scored
+without OCR. OCRmyPDF (Tesseract) reads the same pixels as an image-only PDF; OCRmyPDF and Tesseract
+are bench-only tools (`apt-get install ocrmypdf tesseract-ocr`), never runtime dependencies.
 """
 
 from __future__ import annotations
