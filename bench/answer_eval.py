@@ -18,6 +18,7 @@ counts only in the question's contract. Per scope, for all / tuning (odd contrac
 
     .venv/bin/python bench/answer_eval.py [--embedder minilm|e5] [--scope within,across] [--top-k 8]
                                           [--no-rerank] [--no-layout-text] [--cache /tmp/answer_eval_cache.json]
+                                          [--scans ocr|ocr-before|pdf]   # scanned copies: bench/scans.py
 
 Writes bench/results/answer_eval.json.
 """
