@@ -18,6 +18,7 @@ counts only in the question's contract. Per scope, for all / tuning (odd contrac
 
     .venv/bin/python bench/answer_eval.py [--embedder minilm|e5] [--scope within,across] [--top-k 8]
                                           [--no-rerank] [--no-layout-text] [--cache /tmp/answer_eval_cache.json]
+                                          [--scans ocr|ocr-before|pdf]   # scanned copies: bench/scans.py
 
 Writes bench/results/answer_eval.json.
 """
@@ -45,8 +46,8 @@ from bench.cuad_kb import (  # noqa: E402
     cached_embedder,
     filters_for,
     ingest_hash,
-    layouts_for,
 )
+from bench.scans import bench_layouts, is_scanned  # noqa: E402
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import BBox, PageLayout  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
@@ -138,7 +139,7 @@ def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict
 
 
 def retrieve(
-    scopes: dict[str, list[CuadQuestion]], top_k: int, embedder: CachedEmbedder
+    scopes: dict[str, list[CuadQuestion]], top_k: int, embedder: CachedEmbedder, scans: str | None = None
 ) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
     """Read, chunk and index every contract into one knowledge base, then search each question."""
     from retrieval.search import KnowledgeBase, SearchConfig
@@ -148,7 +149,7 @@ def retrieve(
     started = time.perf_counter()
     code = ingest_hash()
     paths = sorted({q.file for qs in scopes.values() for q in qs})
-    layouts = {path.stem: layouts_for(path, code) for path in paths}
+    layouts = {path.stem: bench_layouts(path, scans, code) for path in paths}
     timing = {"layouts": time.perf_counter() - started}
     with tempfile.TemporaryDirectory(prefix="answer-eval-") as tmp:
         store = VectorStore(StoreConfig(path=tmp), embedder.dim)
@@ -172,7 +173,7 @@ def load_or_retrieve(
 ) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
     """`--cache FILE` keeps layouts and hits, so answerer changes are measured in seconds."""
     cache: Path | None = args.cache
-    asked = {scope: [q.question for q in qs] for scope, qs in scopes.items()}
+    asked = {scope: [q.question for q in qs] for scope, qs in scopes.items()} | {"scans": args.scans}
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("asked") == asked:
@@ -184,7 +185,7 @@ def load_or_retrieve(
                 for s, rows in data["hits"].items()
             }
             return layouts, hits, data["timing"]
-    layouts, hits, timing = retrieve(scopes, args.top_k, embedder)
+    layouts, hits, timing = retrieve(scopes, args.top_k, embedder, args.scans)
     if cache is not None:
         data = {
             "asked": asked,
@@ -199,7 +200,12 @@ def load_or_retrieve(
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    scopes = {scope: load_questions(args.cuad, scope, args.unseen) for scope in args.scope.split(",")}
+    scopes = {
+        scope: [
+            q for q in load_questions(args.cuad, scope, args.unseen) if not args.scans or is_scanned(q.file)
+        ]
+        for scope in args.scope.split(",")
+    }
     embedder = cached_embedder(args.embedder)
     layouts, all_hits, timing = load_or_retrieve(scopes, args, embedder)
     started = time.perf_counter()
@@ -220,6 +226,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "top_k": args.top_k,
+        "scans": args.scans,
         "rerank": not args.no_rerank,
         "layout_text": not args.no_layout_text,
         "embedder": {
@@ -275,6 +282,11 @@ def main() -> None:
     parser.add_argument("--no-rerank", action="store_true", help="extractive answers without the embedder")
     parser.add_argument("--no-layout-text", action="store_true", help="do not give hit regions line text")
     parser.add_argument("--cache", type=Path, help="JSON file keeping layouts and hits between runs")
+    parser.add_argument(
+        "--scans",
+        choices=["ocr", "ocr-before", "pdf"],
+        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting) or from the text layer (pdf)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/answer_eval.json")
     args = parser.parse_args()
     result = evaluate(args)

@@ -13,6 +13,8 @@ holding most of its text (`hit_page`), and only in the question's contract. Cont
     .venv/bin/python bench/retrieval_eval.py --baselines      # also naive fixed-size chunks
     .venv/bin/python bench/retrieval_eval.py --misses         # also prints the tuning half's misses
     .venv/bin/python bench/retrieval_eval.py --cjk            # bigram vs jieba on a few Chinese sentences
+    .venv/bin/python bench/retrieval_eval.py --scans ocr      # scanned copies read by RapidOCR (bench/scans.py)
+    .venv/bin/python bench/retrieval_eval.py --scans pdf      # the text layer of the same pages, like for like
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ from bench.cuad_kb import (  # noqa: E402
     filters_for,
     hit_page,
     ingest_hash,
-    layouts_for,
     rank_of,
     search_config,
 )
+from bench.scans import bench_layouts, is_scanned  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
 from ingest.layout import BBox, PageLayout, Region  # noqa: E402
 from retrieval.hits import SearchHit, SearchMode  # noqa: E402
@@ -148,14 +150,18 @@ def print_miss(q: CuadQuestion, hits: list[SearchHit]) -> None:
 
 
 def build_setups(
-    meta: list[dict[str, str]], config: ChunkingConfig, count_tokens: Callable[[str], int], baselines: bool
+    meta: list[dict[str, str]],
+    config: ChunkingConfig,
+    count_tokens: Callable[[str], int],
+    baselines: bool,
+    scans: str | None = None,
 ) -> list[Setup]:
     code = ingest_hash()
     structured: list[Chunk] = []
     naive: dict[int, list[Chunk]] = {size: [] for size in NAIVE_SIZES} if baselines else {}
     for entry in meta:
         path = CUAD / "contracts" / entry["file"]
-        layouts = layouts_for(path, code)
+        layouts = bench_layouts(path, scans, code)
         structured += chunk_document(path.stem, "cuad", path.name, layouts, config, count_tokens)
         for size in naive:
             naive[size] += naive_chunks(path.stem, layouts, size, count_tokens)
@@ -204,15 +210,21 @@ def print_summary(label: str, by_scope: dict[str, Any]) -> None:
 
 def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
     meta = json.loads((CUAD / "metadata.json").read_text())
+    if args.scans:  # only the contracts with scanned copies, on both sides of the comparison
+        meta = [e for e in meta if is_scanned(Path(e["file"]))]
     embedder = cached_embedder(args.embedder)
     search = search_config(args.fusion, args.rrf_weights)
     config = ChunkingConfig().fitted(embedder.max_tokens)
     start = time.perf_counter()
-    setups = build_setups(meta, config, embedder.count_tokens, args.baselines)
-    scopes = {scope: load_questions(CUAD, scope, args.unseen) for scope in args.scope.split(",")}  # type: ignore[arg-type]
+    setups = build_setups(meta, config, embedder.count_tokens, args.baselines, args.scans)
+    scopes = {
+        scope: [q for q in load_questions(CUAD, scope, args.unseen) if not args.scans or is_scanned(q.file)]  # type: ignore[arg-type]
+        for scope in args.scope.split(",")
+    }
     print(f"layouts+chunks+questions {time.perf_counter() - start:.0f} s", file=sys.stderr)
     results: dict[str, Any] = {
         "contracts": len(meta),
+        "scans": args.scans,
         "questions": {scope: len(qs) for scope, qs in scopes.items()},
         "phrasings": {
             c: [w for w, _ in forms] for c, forms in (UNSEEN if args.unseen else PHRASINGS).items()
@@ -330,6 +342,11 @@ def main() -> None:
     parser.add_argument("--fusion", choices=["rrf", "dbsf"], help="override SearchConfig.fusion")
     parser.add_argument(
         "--rrf-weights", metavar="D,S", help="override SearchConfig.rrf_weights (dense,sparse)"
+    )
+    parser.add_argument(
+        "--scans",
+        choices=["ocr", "ocr-before", "pdf"],
+        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting) or from the text layer (pdf)",
     )
     parser.add_argument("--out", type=Path, help="results file (default bench/results/retrieval_eval.json)")
     args = parser.parse_args()

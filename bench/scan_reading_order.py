@@ -17,38 +17,14 @@ import json
 import statistics
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pymupdf
 
 from bench.ocr_cpu_eval import TESTDATA, cer, normalize
+from bench.scans import scan_copy
 from ingest.clauses import label_block
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks
-from ingest.page import PageImage
-from ingest.preprocess import encode_png, rotate
 
 CACHE = Path("/tmp/opticite-ocr-lines")
-DPI = 200
-
-
-def scan_copy(page: pymupdf.Page, number: int, seed: int) -> PageImage:
-    """The page as a cheap office scan would give it: grey, slightly turned, noisy, JPEG."""
-    pix = page.get_pixmap(dpi=DPI, colorspace=pymupdf.csGRAY)
-    img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
-    img, _ = rotate(img, 0.6)
-    noise = np.random.default_rng(seed).normal(0, 12, img.shape)
-    img = np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
-    img = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_GRAYSCALE)
-    size = (img.shape[1], img.shape[0])
-    return PageImage(
-        page=number,
-        width=size[0],
-        height=size[1],
-        unit="px",
-        image_png=encode_png(img),
-        image_size=size,
-        dpi=DPI,
-    )
 
 
 def cached_lines(engine: RapidOcrEngine, key: str, page: pymupdf.Page, number: int) -> dict:

@@ -21,7 +21,8 @@ HEADING_MAX_WORDS = 14  # a numbered block this short (after its number) that re
 RUN_IN_MAX_WORDS = 8  # "12.3 Governing Law. This Agreement ..." : the title before the first period
 
 _ROMAN = r"[IVXLC]+"
-_ARTICLE = re.compile(rf"^(?:ARTICLE|Article)\s+({_ROMAN}|\d+|[A-Z]{{3,}})\b[.:]?\s*")
+# OCR drops the space now and then ("ARTICLE1", "ARTICLEIV")
+_ARTICLE = re.compile(rf"^(?:ARTICLE|Article)(?:\s+({_ROMAN}|\d+|[A-Z]{{3,}})|({_ROMAN}|\d+))\b[.:]?\s*")
 _SECTION_WORD = re.compile(r"^(?:SECTION|Section|§+)\s*(\d+(?:\.\d+)*)(\([a-z0-9]{1,4}\))?\.?\s*")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\([a-z0-9]{1,4}\))?(?:\.|\s)\s*(?=\S)")
 # Chinese contracts: 第三章 (chapter), 第二节 (section), 第十二条 (article), 第一款 (paragraph)
@@ -48,7 +49,8 @@ def parse_number(text: str) -> ClauseNumber | None:
     if m := _CHINESE.match(text):
         return ClauseNumber(f"第{m.group(1)}{m.group(2)}", _CHINESE_LEVELS[m.group(2)], text[m.end() :])
     if m := _ARTICLE.match(text):
-        number = _WORD_NUMBERS.get(m.group(1), m.group(1))
+        word = m.group(1) or m.group(2)
+        number = _WORD_NUMBERS.get(word, word)
         if number.isupper() and not re.fullmatch(_ROMAN, number):
             return None  # "ARTICLE DEFINITIONS": a word, not a number
         return ClauseNumber(f"Article {number}", ARTICLE_LEVEL, text[m.end() :])

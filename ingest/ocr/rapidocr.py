@@ -21,7 +21,7 @@ from ingest.configs import RapidOcrConfig
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.engine import OcrOptions
-from ingest.ocr.structure import is_side_heading, mark_headings
+from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraphs
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
 from ingest.page import PageImage
 from ingest.preprocess import PreparedPage, decode_png, preprocess_page
@@ -209,8 +209,9 @@ def _words_x(text: str, line_words: Any) -> tuple[tuple[float, float], ...] | No
 Segment = list[TextBox]  # fragments of one row that belong together (a phrase, or a whole form row)
 
 
-def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
-    """Lines grouped into text blocks in reading order; boxes normalized by `size_px`."""
+def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: bool = True) -> list[Block]:
+    """Lines grouped into text blocks in reading order, cut into paragraphs and heading lines (unless
+    `paragraphs` is off: the benches measure with and without); boxes normalized by `size_px`."""
     groups = group_lines(boxes)
     hulls = [_hull(g) for g in groups]
     headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
@@ -236,7 +237,7 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int]) -> list[Block]:
                 ],
             )
         )
-    return mark_headings(blocks)
+    return mark_headings(split_paragraphs(blocks) if paragraphs else blocks)
 
 
 def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:

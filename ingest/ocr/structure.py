@@ -6,10 +6,11 @@ Pure functions on any engine's blocks and lines; boxes are normalized (0..1 of t
 
 from __future__ import annotations
 
+import re
 import statistics
 
-from ingest.clauses import is_title_like, parse_number
-from ingest.layout import Block
+from ingest.clauses import ARTICLE_LEVEL, is_title_like, parse_number, sub_clause
+from ingest.layout import BBox, Block, Line
 
 HEADING_MAX_WORDS = 10  # a heading found by caps or height is at most this many words
 CAPS_MIN_LETTERS = 4  # "A." or "USD" alone is no heading
@@ -54,3 +55,91 @@ def _is_heading(block: Block, body_height: float) -> bool:
         return False
     tall = body_height > 0 and block.bbox.y1 - block.bbox.y0 >= TALL_RATIO * body_height
     return is_caps_title(text) or (tall and any(c.isalpha() for c in text))
+
+
+# --- paragraphs ------------------------------------------------------------------------------
+INDENT = 1.5  # a row starting this many line heights right of the block's left edge opens a paragraph
+GAP = 1.6  # a row this many times the block's usual line pitch below the last one opens a paragraph
+SHORT = 0.7  # a row ending before this share of the block's width ends its paragraph
+MIN_ROWS = 3  # fewer rows than this leave the block as it is
+_PAGE_REF = re.compile(r"\s\d{1,3}$")  # a table-of-contents entry ends with its page number
+_BARE_NUMBER = re.compile(r"^(?:ARTICLE|Article|SECTION|Section)\s*(?:[IVXLC]+|\d+)\.?$")
+
+
+def split_paragraphs(blocks: list[Block]) -> list[Block]:
+    """OCR blocks cut into paragraphs and heading lines, in order, from their lines' geometry and text:
+    a row indented, after a wide gap, or opening with legal numbering or ALL CAPS after a short row starts
+    a new block, and a short heading-like row ends its own. Scans of contracts come out of line grouping
+    as one block per page, where the text layer has a block per paragraph and heading; chunking by
+    headings needs them apart. Blocks without lines (DeepSeek's) are kept as they are."""
+    out: list[Block] = []
+    for block in blocks:
+        rows = _line_rows(block)
+        texts = [" ".join(ln.text for ln in r) for r in rows]
+        contents = sum(bool(_PAGE_REF.search(t)) for t in texts) >= 0.5 * len(rows)
+        if block.kind != "text" or len(rows) < MIN_ROWS or contents:
+            out.append(block)  # a table of contents stays whole: its entries are no headings here
+            continue
+        out += [_sub_block(block, part) for part in _paragraphs(block, rows)]
+    return [b.model_copy(update={"order": i}) for i, b in enumerate(out)]
+
+
+Row = list[Line]
+
+
+def _line_rows(block: Block) -> list[Row]:
+    rows: list[Row] = []
+    for ln in sorted(block.lines, key=lambda ln: (ln.bbox.y0 + ln.bbox.y1) / 2):
+        mid = (ln.bbox.y0 + ln.bbox.y1) / 2
+        last = rows[-1][0].bbox if rows else None
+        if last and last.y0 < mid < last.y1:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return [sorted(r, key=lambda ln: ln.bbox.x0) for r in rows]
+
+
+def _paragraphs(block: Block, rows: list[Row]) -> list[list[Row]]:
+    left, right = block.bbox.x0, block.bbox.x1
+    height = statistics.median(ln.bbox.y1 - ln.bbox.y0 for r in rows for ln in r)
+    mids = [statistics.mean((ln.bbox.y0 + ln.bbox.y1) / 2 for ln in r) for r in rows]
+    pitch = statistics.median(b - a for a, b in zip(mids, mids[1:], strict=False))
+    parts: list[list[Row]] = [[rows[0]]]
+    for i in range(1, len(rows)):
+        prev, row = rows[i - 1], rows[i]
+        prev_text = " ".join(ln.text for ln in prev)
+        text = " ".join(ln.text for ln in row)
+        prev_short = prev[-1].bbox.x1 < left + SHORT * (right - left)
+        starts = (
+            row[0].bbox.x0 > left + INDENT * height
+            or mids[i] - mids[i - 1] > GAP * pitch
+            or (prev_short and (_numbered(text) or is_caps_title(text)))
+            or (prev_short and _heading_like(prev_text))
+        )
+        if starts and not (_BARE_NUMBER.match(prev_text) and is_caps_title(text)):
+            parts.append([])
+        parts[-1].append(row)
+    return parts
+
+
+def _numbered(text: str) -> bool:
+    return parse_number(text) is not None or sub_clause(text) is not None
+
+
+def _heading_like(text: str) -> bool:
+    number = parse_number(text)
+    return is_caps_title(text) or (number is not None and is_title_like(number.rest))
+
+
+def _sub_block(block: Block, rows: list[Row]) -> Block:
+    lines = [ln for r in rows for ln in r]
+    texts = [" ".join(ln.text for ln in r) for r in rows]
+    update: dict[str, object] = {
+        "markdown": "\n".join(texts),
+        "bbox": BBox.union(ln.bbox for ln in lines),
+        "lines": lines,
+    }
+    if len(rows) == 2 and _BARE_NUMBER.match(texts[0]) and is_caps_title(texts[1]):
+        # "ARTICLE IV" over "TERM AND TERMINATION": one heading, as the text layer gives it
+        update |= {"markdown": " ".join(texts), "kind": "heading", "level": ARTICLE_LEVEL}
+    return block.model_copy(update=update)

@@ -7,9 +7,11 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from ingest.chunking import ChunkingConfig, chunk_document
+from ingest.clauses import mark_clauses
 from ingest.layout import BBox, Block, Line, PageLayout
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine
-from ingest.ocr.structure import is_side_heading, mark_headings
+from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraphs
 from ingest.sources import open_source
 
 PAGE_PT = (612, 792)
@@ -108,3 +110,68 @@ def test_headings_are_short_titles_not_sentences() -> None:
     assert not is_side_heading("Total:")
     caps, sentence = text_block("DEFINITIONS", 0.1), text_block("The parties agree as follows.", 0.2)
     assert [b.kind for b in mark_headings([caps, sentence])] == ["heading", "text"]
+
+
+def rows_block(rows: list[tuple[str, float, float]]) -> Block:
+    """One OCR block as line grouping leaves a scanned contract page: a line per (text, x0, x1), 0.012 apart."""
+    lines = [
+        Line(text=t, bbox=BBox(x0=x0, y0=0.1 + 0.012 * i, x1=x1, y1=0.11 + 0.012 * i))
+        for i, (t, x0, x1) in enumerate(rows)
+    ]
+    return Block(
+        kind="text",
+        markdown="\n".join(t for t, _, _ in rows),
+        bbox=BBox.union(ln.bbox for ln in lines),
+        lines=lines,
+    )
+
+
+def one_page(blocks: list[Block]) -> PageLayout:
+    return PageLayout(page=1, width=1, height=1, image_size=(1, 1), engine="rapidocr", blocks=blocks)
+
+
+SCANNED_PAGE = [
+    ("shall be borne by the HOF Entities as set forth in Exhibit C.", 0.08, 0.92),
+    ("ARTICLE3", 0.46, 0.54),
+    ("SPONSORSHIP RIGHTS AND BENEFITS", 0.37, 0.63),
+    ("3.1 Sponsorship Rights. Subject to the terms of this Agreement, the HOF", 0.13, 0.92),
+    ("Entities grant to Constellation the sponsorship rights set forth herein.", 0.08, 0.60),
+    ("3.2 Production and Execution of Sponsorship Rights.", 0.13, 0.44),
+    ("(a) The design, layout, content and copy of all advertising signs shall be", 0.18, 0.92),
+    ("approved by the HOF Entities, such approval not to be unreasonably withheld.", 0.08, 0.92),
+    ("their respective affiliates.", 0.08, 0.23),
+]
+
+
+def test_scanned_page_block_is_cut_into_paragraphs_and_headings() -> None:
+    blocks = mark_clauses([one_page(mark_headings(split_paragraphs([rows_block(SCANNED_PAGE)])))])[0].blocks
+    assert [(b.kind, b.markdown.split("\n")[0][:14]) for b in blocks] == [
+        ("text", "shall be borne"),
+        ("heading", "ARTICLE3 SPONS"),
+        ("text", "3.1 Sponsorshi"),
+        ("heading", "3.2 Production"),
+        ("text", "(a) The design"),
+    ]
+    assert [b.order for b in blocks] == list(range(5))
+    assert blocks[1].clause == "Article 3" and blocks[3].clause == "3.2"
+    chunks = chunk_document("d", "kb", "c.pdf", [one_page(blocks)], ChunkingConfig(), len)
+    design = next(c for c in chunks if "(a) The design" in c.markdown)
+    assert design.heading_path[-1].startswith("3.2 Production")
+
+
+def test_table_of_contents_stays_one_block_without_headings() -> None:
+    contents = rows_block([(f"Section 3.{i} Servicer's Fees {10 + i}", 0.1, 0.9) for i in range(6)])
+    assert split_paragraphs([contents]) == [contents.model_copy(update={"order": 0})]
+
+
+def test_scanned_contract_page_gets_headings_from_rapidocr(engine: RapidOcrEngine, tmp_path: Path) -> None:
+    def draw(page: pymupdf.Page) -> None:
+        y = 72.0
+        for text, x0, _ in SCANNED_PAGE:
+            page.insert_text((x0 * PAGE_PT[0], y), text, fontsize=10)
+            y += 12
+
+    layout = read(engine, tmp_path, draw)
+    heads = [b.markdown for b in mark_clauses([layout])[0].blocks if b.kind == "heading"]
+    assert any(squeeze(h).startswith("ARTICLE3SPONSORSHIP") for h in heads), heads
+    assert any(squeeze(h).startswith("3.2Production") for h in heads), heads
