@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 import pymupdf
 
-from bench.scans import scan_copy
+from bench.scan_copy import scan_copy
 from tests.fakes.vllm_server import RECORDED_DIR, FakeVllm, load_recorded_replies
 
 RESULTS = Path(__file__).parent / "results" / "ocr_service_path.json"

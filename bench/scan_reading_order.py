@@ -20,7 +20,7 @@ from pathlib import Path
 import pymupdf
 
 from bench.ocr_cpu_eval import TESTDATA, cer, normalize
-from bench.scans import scan_copy
+from bench.scan_copy import scan_copy
 from ingest.clauses import label_block
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks
 

@@ -42,44 +42,18 @@ sys.path.insert(0, str(ROOT))
 from bench.cuad import CuadQuestion, is_tuning, load_questions  # noqa: E402
 from bench.cuad_kb import ingest_hash, layouts_for  # noqa: E402
 from bench.ocr_cpu_eval import cer, normalize  # noqa: E402
+from bench.scan_copy import DPI, JPEG_QUALITY, NOISE_SIGMA, TURN_DEG, scan_copy  # noqa: E402
 from ingest.clauses import mark_clauses  # noqa: E402
 from ingest.layout import BBox, Block, PageLayout  # noqa: E402
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
-from ingest.page import PageImage  # noqa: E402
-from ingest.preprocess import encode_png, rotate  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
 CACHE = Path(tempfile.gettempdir()) / "opticite_scans"
-DPI = 200
-TURN_DEG = 0.6
-NOISE_SIGMA = 12
-JPEG_QUALITY = 60
 FIRST_PAGES = 4
 # contracts 01-06 (three of each half) are scanned: RapidOCR on all ten ran past the time on the shared machine
 SCANNED = ("01", "02", "03", "04", "05", "06")
 SETTINGS = f"{DPI}dpi-{TURN_DEG}deg-n{NOISE_SIGMA}-q{JPEG_QUALITY}"
-
-
-def scan_copy(page: pymupdf.Page, number: int, seed: int) -> PageImage:
-    """The page as a cheap office scan would give it: grey, slightly turned, noisy, JPEG."""
-    pix = page.get_pixmap(dpi=DPI, colorspace=pymupdf.csGRAY)
-    img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
-    img, _ = rotate(img, TURN_DEG)
-    noise = np.random.default_rng(seed).normal(0, NOISE_SIGMA, img.shape)
-    img = np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
-    jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]
-    img = np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
-    size = (img.shape[1], img.shape[0])
-    return PageImage(
-        page=number,
-        width=size[0],
-        height=size[1],
-        unit="px",
-        image_png=encode_png(img),
-        image_size=size,
-        dpi=DPI,
-    )
 
 
 def contracts(cuad: Path = CUAD) -> list[Path]:
