@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from ingest.layout import PageLayout
 
@@ -36,22 +36,6 @@ def layout_text(layout: PageLayout) -> str:
     return plain_text("\n\n".join(b.markdown for b in sorted(layout.blocks, key=lambda b: b.order)))
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance, one numpy row at a time (insertions resolved with a running minimum)."""
-    if not a or not b:
-        return len(a) or len(b)
-    bs = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    cols = np.arange(len(b) + 1)
-    row = cols.copy()
-    for i, ch in enumerate(a, start=1):
-        cost = (bs != ord(ch)).astype(np.int64)
-        cand = np.empty_like(row)
-        cand[0] = i
-        cand[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)
-        row = np.minimum.accumulate(cand - cols) + cols
-    return int(row[-1])
-
-
 def cer(ocr: str, truth: str) -> float:
     """Edits per reference character; above 1 when the OCR adds more than the reference holds."""
-    return levenshtein(ocr, truth) / max(len(truth), 1)
+    return Levenshtein.distance(ocr, truth) / max(len(truth), 1)
