@@ -437,10 +437,15 @@ class _Specials(NamedTuple):
 
 
 def _has_amx() -> bool:
-    import torch
+    """bf16 matmuls in hardware (Sapphire Rapids+). Linux lists the CPU's flags, so the ONNX path never
+    imports torch (~400 MiB) just to ask; elsewhere torch is asked."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        import torch
 
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # bf16 matmuls in hardware (Sapphire Rapids+)
-    return bool(amx()) if callable(amx) else False
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return bool(amx()) if callable(amx) else False
 
 
 class _CodepointMap:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 from pydantic import BaseModel, Field
@@ -92,6 +94,8 @@ class EmbedderConfig(BaseModel):
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
+    if sys.platform == "linux" and not any(Path(p).exists() for p in ("/proc/driver/nvidia", "/dev/kfd")):
+        return "cpu"  # no NVIDIA or ROCm driver: torch would say the same, without its ~400 MiB import
     import torch  # heavy, and only for "auto"
 
     return "cuda" if torch.cuda.is_available() else "cpu"
