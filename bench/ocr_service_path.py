@@ -8,8 +8,15 @@ pages at once, `service_s` each: capacity slots / service_s pages/s. Each level 
 `Pipeline.ocr_pages` on a scanned PDF (text-dense pages put through `scan_copy`: 200 dpi grey, turned,
 noisy, JPEG) in a fresh process pinned to the first `cores` CPUs (`os.sched_setaffinity`, which the
 render pool's workers inherit and size themselves by). CPU time is the pinned process tree's
-(psutil), from the first page to the last, the pool's start-up excluded. Writes
-bench/results/ocr_service_path.json.
+(psutil), from the first page to the last, the pool's start-up excluded, and split into the event
+loop's process and the render pool's. Writes bench/results/ocr_service_path.json.
+
+To compare with another version of the code in one run, extract its `ingest` package and pass it:
+
+    git archive COMMIT ingest | tar -x -C /tmp/before
+    .venv/bin/python -m bench.ocr_service_path --cores 1 --baseline /tmp/before --repeat 2
+
+Each level then runs with both, alternating which goes first; `summary` has the means.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def render_image(path: str, page: int, dpi: int, fmt: ImageFormat = "png") -> tu
 
 def render_pixmap(page: pymupdf.Page, dpi: int) -> pymupdf.Pixmap:
     """`page.get_pixmap(dpi=dpi)`, rendered straight to one channel where the page draws only in grey
-    (a scan): that costs ~40% of an RGB render, whose one channel `encode_pixmap` would keep anyway."""
+    (a scan): up to half the CPU of an RGB render, whose one channel `encode_pixmap` would keep anyway."""
     shapes = page.get_displaylist()  # interpreted once, for the colour check and the render
     colorspace = pymupdf.csGRAY if draws_in_grey(shapes) else pymupdf.csRGB
     pix = shapes.get_pixmap(matrix=pymupdf.Matrix(dpi / 72, dpi / 72), colorspace=colorspace, alpha=False)
