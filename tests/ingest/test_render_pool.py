@@ -68,3 +68,14 @@ def test_grey_text_and_rules_count_as_grey(tmp_path: Path) -> None:
     page.draw_rect(pymupdf.Rect(30, 120, 200, 160), color=(0.0,), fill=(0.5,))
     assert draws_in_grey(page.get_displaylist())
     assert render_pixmap(page, 144).n == 1
+
+
+def test_a_pdf_rewritten_in_place_is_rendered_anew(tmp_path: Path) -> None:
+    """The worker keeps the last PDF open between pages, but not past a change to the file."""
+    path = tmp_path / "doc.pdf"
+    for width in (200, 300):
+        doc = pymupdf.open()
+        doc.new_page(width=width, height=100).insert_text((20, 50), f"{width} wide", color=(0.0,))
+        doc.save(path)
+        assert render_image(str(path), 1, 72, "png")[1] == (width, 100)
+    assert render_image(str(path), 1, 144, "png")[1] == (600, 200)  # the same file again, another dpi
