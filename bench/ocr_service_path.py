@@ -8,8 +8,15 @@ pages at once, `service_s` each: capacity slots / service_s pages/s. Each level 
 `Pipeline.ocr_pages` on a scanned PDF (text-dense pages put through `scan_copy`: 200 dpi grey, turned,
 noisy, JPEG) in a fresh process pinned to the first `cores` CPUs (`os.sched_setaffinity`, which the
 render pool's workers inherit and size themselves by). CPU time is the pinned process tree's
-(psutil), from the first page to the last, the pool's start-up excluded. Writes
-bench/results/ocr_service_path.json.
+(psutil), from the first page to the last, the pool's start-up excluded, and split into the event
+loop's process and the render pool's. Writes bench/results/ocr_service_path.json.
+
+To compare with another version of the code in one run, extract its `ingest` package and pass it:
+
+    git archive COMMIT ingest | tar -x -C /tmp/before
+    .venv/bin/python -m bench.ocr_service_path --cores 1 --baseline /tmp/before --repeat 2
+
+Each level then runs with both, alternating which goes first; `summary` has the means.
 """
 
 from __future__ import annotations
@@ -83,6 +90,11 @@ def fake_server(slots: int, service_s: float, replies_dir: Path) -> Iterator[str
         proc.join(timeout=10)
 
 
+def process_cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
 def tree_cpu_s(proc: psutil.Process) -> float:
     total = 0.0
     for p in [proc, *proc.children(recursive=True)]:
@@ -115,9 +127,10 @@ async def run_level(pdf: Path, url: str, mode: str, in_flight: int, work: Path) 
         pipeline = Pipeline(SourceConfig(), router, ChunkingConfig(), None, len, in_flight)
         files = DocumentFiles(work / "doc")
         me = psutil.Process()
-        cpu0, t0 = tree_cpu_s(me), time.perf_counter()
+        cpu0, main0, t0 = tree_cpu_s(me), process_cpu_s(me), time.perf_counter()
         outcomes = await pipeline.ocr_pages(pdf, files, options, Hooks())
         seconds, cpu = time.perf_counter() - t0, tree_cpu_s(me) - cpu0
+        main_cpu = process_cpu_s(me) - main0
     failed = [o.page for o in outcomes if o.status == "failed"]
     return {
         "cores": cores,
@@ -127,14 +140,22 @@ async def run_level(pdf: Path, url: str, mode: str, in_flight: int, work: Path) 
         "seconds": round(seconds, 2),
         "pages_per_s": round(len(outcomes) / seconds, 2),
         "client_cpu_ms_per_page": round(1000 * cpu / len(outcomes), 1),
+        # of which the event loop's process (HTTP, base64, JSON, parsing, saving) and the render pool's
+        "main_cpu_ms_per_page": round(1000 * main_cpu / len(outcomes), 1),
+        "render_cpu_ms_per_page": round(1000 * (cpu - main_cpu) / len(outcomes), 1),
     }
 
 
-def pinned_level(pdf: Path, url: str, mode: str, in_flight: int, cores: int) -> dict[str, Any]:
+def pinned_level(
+    pdf: Path, url: str, mode: str, in_flight: int, cores: int, ingest_from: Path | None = None
+) -> dict[str, Any]:
+    """One level in a fresh process pinned to `cores` CPUs; `ingest_from`: a folder holding another
+    version's `ingest` package to import instead of this tree's (the bench itself stays this tree's)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "row.json"
+        first = f"sys.path.insert(0, {str(ingest_from)!r});" if ingest_from else ""
         code = (
-            "import asyncio, json, os, sys; from pathlib import Path;"
+            f"import asyncio, json, os, sys; from pathlib import Path;{first}"
             f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{cores}]);"
             "from bench.ocr_service_path import run_level;"
             f"row = asyncio.run(run_level(Path({str(pdf)!r}), {url!r}, {mode!r}, {in_flight}, Path({tmp!r})));"
@@ -142,6 +163,24 @@ def pinned_level(pdf: Path, url: str, mode: str, in_flight: int, cores: int) -> 
         )
         subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
         return dict(json.loads(out.read_text()))
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean CPU-ms per page and share of capacity per (mode, cores, code), over the repeats."""
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["mode"], row["cores"], row["code"]), []).append(row)
+    keys = (
+        "client_cpu_ms_per_page",
+        "main_cpu_ms_per_page",
+        "render_cpu_ms_per_page",
+        "fraction_of_capacity",
+    )
+    return [
+        {"mode": mode, "cores": cores, "code": code, "runs": len(group)}
+        | {key: round(sum(r.get(key, 0.0) for r in group) / len(group), 3) for key in keys}
+        for (mode, cores, code), group in groups.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--replies", type=Path, default=RECORDED_DIR, help="recorded DeepSeek outputs to replay"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a folder holding another version's ingest package (git archive COMMIT ingest | tar -x -C DIR): "
+        "each level also runs with it, interleaved with this tree's",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each level (interleaved)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     capacity = args.slots / args.service_s
@@ -163,18 +209,24 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, fake_server(args.slots, args.service_s, args.replies) as url:
         pdf = scanned_pdf(Path(tmp) / "scan.pdf", args.pages)
+        codes: list[tuple[str, Path | None]] = [("this tree", None)]
+        if args.baseline:
+            codes.insert(0, ("baseline", args.baseline.resolve()))
         for mode in args.modes.split(","):
             for cores in (int(c) for c in args.cores.split(",")):
                 if cores > available - 1:  # one core stays with the simulated server
                     continue
-                row = pinned_level(pdf, url, mode, in_flight, cores)
-                row["fraction_of_capacity"] = round(row["pages_per_s"] / capacity, 3)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                for run in range(args.repeat):
+                    for label, ingest_from in codes if run % 2 == 0 else codes[::-1]:
+                        row = pinned_level(pdf, url, mode, in_flight, cores, ingest_from)
+                        row["fraction_of_capacity"] = round(row["pages_per_s"] / capacity, 3)
+                        rows.append({"code": label, "run": run, **row} if args.baseline else row)
+                        print(json.dumps(rows[-1]), flush=True)
     result = {
         "bench": "ocr_service_path",
         "command": f"python -m bench.ocr_service_path --slots {args.slots} --service-s {args.service_s} "
-        f"--cores {args.cores} --modes {args.modes} --pages {args.pages}",
+        f"--cores {args.cores} --modes {args.modes} --pages {args.pages}"
+        + (f" --baseline {args.baseline} --repeat {args.repeat}" if args.baseline else ""),
         "server": {"slots": args.slots, "service_s": args.service_s, "capacity_pages_per_s": capacity},
         "in_flight": in_flight,
         "replies": len(load_recorded_replies(args.replies)),
@@ -185,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
         },
         "levels": rows,
     }
+    if args.baseline:
+        result["summary"] = summarize(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

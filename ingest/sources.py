@@ -22,7 +22,7 @@ from ingest.configs import SourceConfig
 from ingest.digest import sha256_file
 from ingest.errors import DamagedFile, EmptyFile, EncryptedPdf, FileTooLarge, UnsupportedFile
 from ingest.page import PageImage
-from ingest.render_pool import ImageFormat, encode_pixmap, render_in_pool
+from ingest.render_pool import ImageFormat, encode_pixmap, render_in_pool, render_pixmap
 
 Kind = Literal["pdf", "image"]
 FileFormat = Literal["pdf", "png", "jpeg", "tiff", "webp", "bmp"]
@@ -177,7 +177,7 @@ class SourceDocument:
             width_pt, height_pt = float(page.rect.width), float(page.rect.height)
             dpi = fit_dpi((width_pt, height_pt), self.config.dpi, self.config.max_pixels)
             if pixels:
-                pix = page.get_pixmap(dpi=dpi, alpha=False)
+                pix = render_pixmap(page, dpi)
                 png, size_px = encode_pixmap(pix), (pix.width, pix.height)
             else:
                 png, size_px = b"", render_size(page, dpi)

@@ -235,14 +235,14 @@ def test_fit_dpi_keeps_small_pages_and_refuses_unrenderable_ones() -> None:
 def test_page_that_fails_to_render_raises_for_that_page_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pymupdf.Page.get_pixmap
+    real = pymupdf.Page.get_displaylist  # where rendering interprets the page's content
 
-    def broken_second_page(self: pymupdf.Page, *args: object, **kwargs: object) -> pymupdf.Pixmap:
+    def broken_second_page(self: pymupdf.Page, *args: object, **kwargs: object) -> pymupdf.DisplayList:
         if self.number == 1:
             raise RuntimeError("invalid content stream")
         return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pymupdf.Page, "get_pixmap", broken_second_page)
+    monkeypatch.setattr(pymupdf.Page, "get_displaylist", broken_second_page)
     with open_source(make_pdf(tmp_path / "two.pdf")) as doc:
         with pytest.raises(DamagedFile, match="page 2 of the PDF could not be rendered"):
             doc.render_page(2)
