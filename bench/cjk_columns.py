@@ -130,7 +130,10 @@ def broker_report(page: pymupdf.Page, out: CjkPage, rng: random.Random, side_lef
     if side_left:
         side, main = (MARGIN, MARGIN + side_w), (MARGIN + side_w + gap, PAGE_PT[0] - MARGIN)
     else:
-        main, side = (MARGIN, PAGE_PT[0] - MARGIN - side_w - gap), (PAGE_PT[0] - MARGIN - side_w, PAGE_PT[0] - MARGIN)
+        main, side = (
+            (MARGIN, PAGE_PT[0] - MARGIN - side_w - gap),
+            (PAGE_PT[0] - MARGIN - side_w, PAGE_PT[0] - MARGIN),
+        )
 
     def main_column() -> None:
         yy = y

@@ -20,6 +20,7 @@ import numpy as np
 from ingest.configs import RapidOcrConfig
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.ocr.columns import Gutter, across_gutter, find_gutters
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraphs
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
@@ -254,12 +255,14 @@ def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
 
 def build_segments(boxes: list[TextBox]) -> list[Segment]:
     """Rows cut into phrases at wide gaps. A row with two wide phrases is text in columns and stays
-    apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines
-    up with a column gutter recurring nearby (the short last line of a column)."""
+    apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines up
+    with a column gutter recurring nearby (the short last line of a column); it is cut where its gap
+    lies in a column gutter of the page (a formula or a short line beside another column's text)."""
     if not boxes:
         return []
     width = max(b.x1 for b in boxes) - min(b.x0 for b in boxes)
     phrases = [_phrases(row) for row in _rows(boxes)]
+    page_gutters = find_gutters([_hull(seg).bbox_px for segs in phrases for seg in segs])
     gutters = [_column_gutters(segs, width) for segs in phrases]
     out: list[Segment] = []
     for r, segs in enumerate(phrases):
@@ -267,9 +270,19 @@ def build_segments(boxes: list[TextBox]) -> list[Segment]:
         if len(segs) > 1 and _side_heading(segs, width):
             out += [segs[0], [b for seg in segs[1:] for b in seg]]
         elif len(segs) > 1 and not gutters[r] and not _in_gutter(segs, nearby):
-            out.append([b for seg in segs for b in seg])
+            out += _join_within_columns(segs, page_gutters)
         else:
             out.extend(segs)
+    return out
+
+
+def _join_within_columns(segs: list[Segment], gutters: list[Gutter]) -> list[Segment]:
+    """A form row's phrases joined, but not across a column gutter."""
+    out: list[Segment] = [list(segs[0])]
+    for left, right in zip(segs, segs[1:], strict=False):
+        if across_gutter(_hull(left).bbox_px, _hull(right).bbox_px, gutters):
+            out.append([])
+        out[-1].extend(right)
     return out
 
 
@@ -294,6 +307,14 @@ def _in_gutter(segs: list[Segment], nearby: list[list[tuple[float, float]]]) -> 
     return any(sum(any(_overlaps(gap, g) for g in gs) for gs in nearby) >= 2 for gap in _gaps(segs))
 
 
+def _gaps(segs: list[Segment]) -> list[tuple[float, float]]:
+    return [(_hull(a).x1, _hull(b).x0) for a, b in zip(segs, segs[1:], strict=False)]
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return min(a[1], b[1]) > max(a[0], b[0])
+
+
 def _rows(boxes: list[TextBox]) -> list[list[TextBox]]:
     rows: list[list[TextBox]] = []
     for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
@@ -313,14 +334,6 @@ def _phrases(row: list[TextBox]) -> list[Segment]:
         else:
             segs.append([box])
     return segs
-
-
-def _gaps(segs: list[Segment]) -> list[tuple[float, float]]:
-    return [(_hull(a).x1, _hull(b).x0) for a, b in zip(segs, segs[1:], strict=False)]
-
-
-def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return min(a[1], b[1]) > max(a[0], b[0])
 
 
 def _same_row(a: TextBox, b: TextBox) -> bool:

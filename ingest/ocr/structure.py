@@ -100,8 +100,8 @@ def _line_rows(block: Block) -> list[Row]:
 
 
 def _paragraphs(block: Block, rows: list[Row]) -> list[list[Row]]:
-    left, right = block.bbox.x0, block.bbox.x1
     height = statistics.median(ln.bbox.y1 - ln.bbox.y0 for r in rows for ln in r)
+    left, right = _left_margin(rows), block.bbox.x1
     mids = [statistics.mean((ln.bbox.y0 + ln.bbox.y1) / 2 for ln in r) for r in rows]
     pitch = statistics.median(b - a for a, b in zip(mids, mids[1:], strict=False))
     parts: list[list[Row]] = [[rows[0]]]
@@ -120,6 +120,12 @@ def _paragraphs(block: Block, rows: list[Row]) -> list[list[Row]]:
             parts.append([])
         parts[-1].append(row)
     return parts
+
+
+def _left_margin(rows: list[Row]) -> float:
+    """Where the block's rows start, its first row aside: a first line sticking out to the left (a doi
+    above a column, a hanging number) does not make every row under it look indented."""
+    return min(r[0].bbox.x0 for r in rows[1:])
 
 
 def _numbered(text: str) -> bool:
