@@ -70,10 +70,13 @@ class _Writer:
         box = (x / PAGE_PT[0], y / PAGE_PT[1], x1 / PAGE_PT[0], (y + size * 1.2) / PAGE_PT[1])
         self.out.truth.append((text, region, box))
 
-    def flow(self, paras: list[str], x0: float, x1: float, y: float, y_end: float, size: float) -> float:
+    def flow(
+        self, paras: list[str], x0: float, x1: float, y: float, y_end: float, size: float, region: int = -1
+    ) -> float:
         """Paragraphs set in the column x0..x1 from y, first lines indented two characters; stops at
         y_end. The y below the last line."""
-        region, lead = self.region(x0, x1), size * 1.55
+        region = region if region >= 0 else self.region(x0, x1)
+        lead = size * 1.55
         for para in paras:
             indent, rest = 2 * size, para
             while rest and y + lead <= y_end:
@@ -136,11 +139,10 @@ def broker_report(page: pymupdf.Page, out: CjkPage, rng: random.Random, side_lef
         )
 
     def main_column() -> None:
-        yy = y
+        yy, region = y, w.region(*main)
         for title in ["投资要点", "盈利预测与估值", "风险提示"]:
-            region = w.region(*main)
             w.line(title, main[0], yy, 13, region)
-            yy = w.flow(_paragraphs(rng, 2), main[0], main[1], yy + 24, PAGE_PT[1] - MARGIN, 10.5)
+            yy = w.flow(_paragraphs(rng, 2), main[0], main[1], yy + 24, PAGE_PT[1] - MARGIN, 10.5, region)
 
     def side_column() -> None:
         region, yy = w.region(*side), y

@@ -18,6 +18,10 @@ MIN_COLUMN_HEIGHTS = 8  # ... and this many line heights: a table cell or an amo
 MIN_ROWS = 1  # rows with a wide line on each side of a gap that make it a gutter
 MAX_GAP_HEIGHTS = 8  # a gap between two columns is at most this many line heights
 STEPS = 24  # positions tried across a gap for the gutter's middle
+ACROSS = 1.0  # a line runs across a gutter when it reaches this many of its heights past the middle
+SPAN_SHARE = 0.1  # a line spans two columns when it reaches this share of the text width past the gutter
+NEAR = 2  # line heights: a gutter this close to two stacked lines keeps them apart if one crosses it
+INDENT = 3  # line heights: lines starting this close share a column's edge (a paragraph's indent)
 SAME_ROW = 0.5  # two lines share a row when they overlap this share of the lower one vertically
 
 
@@ -28,14 +32,19 @@ class Gutter:
     x: float
     y0: float
     y1: float
+    span: float = 0.0  # how far past `x`, on both sides, a line reaches to span the columns
 
     def separates(self, left: Box, right: Box) -> bool:
-        """`left` ends before the gutter and `right` starts after it, beside it."""
+        """`left` is before the gutter and `right` after it, beside it. A detector's box may reach a
+        little into the gutter, or past its middle (up to a line height) on a narrow one."""
         mid = (min(left[1], right[1]) + max(left[3], right[3])) / 2
-        return left[2] <= self.x <= right[0] and self.y0 <= mid <= self.y1
-
-    def crossed_by(self, box: Box) -> bool:
-        return box[0] < self.x < box[2] and box[1] < self.y1 and box[3] > self.y0
+        reach = min(left[3] - left[1], right[3] - right[1])
+        return (
+            (left[0] + left[2]) / 2 < self.x < (right[0] + right[2]) / 2
+            and left[2] <= self.x + reach
+            and right[0] >= self.x - reach
+            and self.y0 <= mid <= self.y1
+        )
 
 
 def find_gutters(boxes: Sequence[Box]) -> list[Gutter]:
@@ -50,14 +59,64 @@ def find_gutters(boxes: Sequence[Box]) -> list[Gutter]:
     gutters: list[Gutter] = []
     for cluster in _clusters(evidence):
         x = _emptiest_x(cluster, boxes)
-        for run in _runs(sorted(y for _, _, y in cluster), [b for b in boxes if b[0] < x < b[2]]):
+        for run in _runs(sorted(y for _, _, y in cluster), [b for b in boxes if runs_across(b, x)]):
             if len(run) >= MIN_ROWS:
-                gutters.append(_extend(Gutter(x, run[0], run[-1]), boxes))
+                gutters.append(_extend(Gutter(x, run[0], run[-1], SPAN_SHARE * width), boxes))
     return gutters
 
 
 def across_gutter(left: Box, right: Box, gutters: Sequence[Gutter]) -> bool:
     return any(g.separates(left, right) for g in gutters)
+
+
+def spans_differently(above: Box, below: Box, gutters: Sequence[Gutter]) -> bool:
+    """Two lines stacked one over the other that belong to different columns: one runs across a gutter
+    at most `NEAR` line heights away, the other keeps to one side of it, and the first does not just
+    continue the second's column a little past the gutter (mostly on its side, from the same edge).
+    A title over the columns, a pull quote between them, or a doi line above one are kept apart; a
+    column narrowing beside a figure is not."""
+    near = NEAR * min(above[3] - above[1], below[3] - below[1])
+    for g in gutters:
+        if g.y0 - near > below[3] or g.y1 + near < above[1]:
+            continue
+        for wide, narrow in ((above, below), (below, above)):
+            if runs_across(wide, g.x) and not runs_across(narrow, g.x) and not _continues(wide, narrow, g.x):
+                return True
+    return False
+
+
+def _continues(wide: Box, narrow: Box, x: float) -> bool:
+    """`wide` lies mostly on `narrow`'s side of the gutter at `x` and starts where it does (give or take
+    a paragraph's indent): the same column, a little wider."""
+    indent = INDENT * min(wide[3] - wide[1], narrow[3] - narrow[1])
+    if narrow[2] <= x:
+        inside, beyond, aligned = x - wide[0], wide[2] - x, abs(wide[0] - narrow[0]) <= indent
+    else:
+        inside, beyond, aligned = wide[2] - x, x - wide[0], abs(wide[2] - narrow[2]) <= indent
+    return aligned and beyond < 0.5 * inside
+
+
+def order_box(box: Box, lines: Sequence[Box], gutters: Sequence[Gutter]) -> Box:
+    """A block's box for reading order: cut back to a gutter it crosses by a little with lines mostly on
+    one side (a doi line joined to the column under it, a detector's box reaching into the gutter), so
+    the columns still part on a vertical cut."""
+    x0, y0, x1, y1 = box
+    for g in gutters:
+        if g.y0 > y1 or g.y1 < y0 or not x0 < g.x < x1:
+            continue
+        left = sum(1 for ln in lines if (ln[0] + ln[2]) / 2 < g.x)
+        if left <= len(lines) / 2 and g.x - x0 < g.span:
+            x0 = g.x
+        elif left > len(lines) / 2 and x1 - g.x < g.span:
+            x1 = g.x
+    return (x0, y0, x1, y1)
+
+
+def runs_across(box: Box, x: float) -> bool:
+    """The line reaches past `x` on both sides by a line height: a justified column's line ending in a
+    narrow (or turned) gutter, or a detector's box reaching a little beyond, does not run across it."""
+    margin = ACROSS * (box[3] - box[1])
+    return box[0] < x - margin and box[2] > x + margin
 
 
 def _rows(boxes: Sequence[Box]) -> list[list[Box]]:
@@ -86,14 +145,20 @@ def _wide_gaps(row: list[Box], width: float, height: float) -> list[tuple[float,
 
 
 def _clusters(gaps: list[tuple[float, float, float]]) -> list[list[tuple[float, float, float]]]:
-    """Gaps grouped by overlapping x extents."""
+    """Gaps grouped by gutter: narrowest first, each joins the first group whose middle it holds (a
+    short line's wide gap may reach over two gutters; it must not chain them)."""
     clusters: list[list[tuple[float, float, float]]] = []
-    for gap in sorted(gaps):
-        if clusters and gap[0] < max(g[1] for g in clusters[-1]):
-            clusters[-1].append(gap)
-        else:
+    for gap in sorted(gaps, key=lambda g: g[1] - g[0]):
+        home = next((c for c in clusters if gap[0] <= _middle(c) <= gap[1]), None)
+        if home is None:
             clusters.append([gap])
+        else:
+            home.append(gap)
     return clusters
+
+
+def _middle(cluster: list[tuple[float, float, float]]) -> float:
+    return statistics.median((a + b) / 2 for a, b, _ in cluster)
 
 
 def _emptiest_x(cluster: list[tuple[float, float, float]], boxes: Sequence[Box]) -> float:
@@ -112,7 +177,7 @@ def _runs(ys: list[float], crossing: list[Box]) -> list[list[float]]:
     """Evidence rows (their y) cut where a line crosses the gutter between two of them."""
     runs: list[list[float]] = [[ys[0]]]
     for a, b in zip(ys, ys[1:], strict=False):
-        if any(a < c[1] and c[3] < b for c in crossing):
+        if any(a < (c[1] + c[3]) / 2 < b for c in crossing):
             runs.append([])
         runs[-1].append(b)
     return runs
@@ -120,7 +185,7 @@ def _runs(ys: list[float], crossing: list[Box]) -> list[list[float]]:
 
 def _extend(gutter: Gutter, boxes: Sequence[Box]) -> Gutter:
     """The gutter run up and down until the first line across it (a headline over the columns)."""
-    crossing = [b for b in boxes if b[0] < gutter.x < b[2]]
+    crossing = [b for b in boxes if runs_across(b, gutter.x)]
     above = [b[3] for b in crossing if b[3] <= gutter.y0]
     below = [b[1] for b in crossing if b[1] >= gutter.y1]
-    return Gutter(gutter.x, max(above, default=0.0), min(below, default=float("inf")))
+    return Gutter(gutter.x, max(above, default=0.0), min(below, default=float("inf")), gutter.span)

@@ -20,7 +20,7 @@ import numpy as np
 from ingest.configs import RapidOcrConfig
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
-from ingest.ocr.columns import Gutter, across_gutter, find_gutters
+from ingest.ocr.columns import Gutter, across_gutter, find_gutters, order_box, spans_differently
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraphs
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
@@ -213,11 +213,16 @@ Segment = list[TextBox]  # fragments of one row that belong together (a phrase, 
 def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: bool = True) -> list[Block]:
     """Lines grouped into text blocks in reading order, cut into paragraphs and heading lines (unless
     `paragraphs` is off: the benches measure with and without); boxes normalized by `size_px`."""
-    groups = group_lines(boxes)
+    gutters = find_gutters([b.bbox_px for b in boxes])
+    groups = group_lines(boxes, gutters)
     hulls = [_hull(g) for g in groups]
+    ordering = [
+        TextBox("", *order_box(h.bbox_px, [b.bbox_px for b in g], gutters))
+        for h, g in zip(hulls, groups, strict=True)
+    ]
     headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
     blocks = []
-    for order, i in enumerate(reading_order(hulls, headings)):
+    for order, i in enumerate(reading_order(ordering, headings)):
         h = hulls[i]
         blocks.append(
             Block(
@@ -241,11 +246,15 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: boo
     return mark_headings(split_paragraphs(blocks) if paragraphs else blocks)
 
 
-def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
-    """Segments stacked top to bottom into blocks: small gap, horizontal overlap, similar height."""
+def group_lines(boxes: list[TextBox], gutters: list[Gutter] | None = None) -> list[list[TextBox]]:
+    """Segments stacked top to bottom into blocks: small gap, horizontal overlap, similar height, and the
+    same side of every column gutter (a headline over the columns stays apart from the column under it)."""
+    if gutters is None:
+        gutters = find_gutters([b.bbox_px for b in boxes])
+    segments = build_segments(boxes, gutters)
     groups: list[list[Segment]] = []
-    for seg in sorted(build_segments(boxes), key=lambda s: ((_hull(s).y0 + _hull(s).y1) / 2, _hull(s).x0)):
-        target = next((g for g in reversed(groups) if _stacks(g, seg)), None)
+    for seg in sorted(segments, key=lambda s: ((_hull(s).y0 + _hull(s).y1) / 2, _hull(s).x0)):
+        target = next((g for g in reversed(groups) if _stacks(g, seg, gutters)), None)
         if target is None:
             groups.append([seg])
         else:
@@ -253,7 +262,7 @@ def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [[b for seg in g for b in seg] for g in groups]
 
 
-def build_segments(boxes: list[TextBox]) -> list[Segment]:
+def build_segments(boxes: list[TextBox], page_gutters: list[Gutter] | None = None) -> list[Segment]:
     """Rows cut into phrases at wide gaps. A row with two wide phrases is text in columns and stays
     apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines up
     with a column gutter recurring nearby (the short last line of a column); it is cut where its gap
@@ -261,8 +270,9 @@ def build_segments(boxes: list[TextBox]) -> list[Segment]:
     if not boxes:
         return []
     width = max(b.x1 for b in boxes) - min(b.x0 for b in boxes)
-    phrases = [_phrases(row) for row in _rows(boxes)]
-    page_gutters = find_gutters([_hull(seg).bbox_px for segs in phrases for seg in segs])
+    if page_gutters is None:
+        page_gutters = find_gutters([b.bbox_px for b in boxes])
+    phrases = [_phrases(row, page_gutters) for row in _rows(boxes)]
     gutters = [_column_gutters(segs, width) for segs in phrases]
     out: list[Segment] = []
     for r, segs in enumerate(phrases):
@@ -325,11 +335,12 @@ def _rows(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [sorted(r, key=lambda b: b.x0) for r in rows]
 
 
-def _phrases(row: list[TextBox]) -> list[Segment]:
+def _phrases(row: list[TextBox], gutters: list[Gutter]) -> list[Segment]:
     segs: list[Segment] = [[row[0]]]
     for box in row[1:]:
         last = segs[-1][-1]
-        if box.x0 - last.x1 <= ROW_GAP * min(last.height, box.height):
+        near = box.x0 - last.x1 <= ROW_GAP * min(last.height, box.height)
+        if near and not across_gutter(last.bbox_px, box.bbox_px, gutters):
             segs[-1].append(box)
         else:
             segs.append([box])
@@ -340,10 +351,10 @@ def _same_row(a: TextBox, b: TextBox) -> bool:
     return min(a.y1, b.y1) - max(a.y0, b.y0) > ROW_OVERLAP * min(a.height, b.height)
 
 
-def _stacks(group: list[Segment], seg: Segment) -> bool:
+def _stacks(group: list[Segment], seg: Segment, gutters: list[Gutter]) -> bool:
     last, s = _hull(group[-1]), _hull(seg)
     h = min(last.height, s.height)
-    if max(last.height, s.height) / h > HEIGHT_RATIO:
+    if max(last.height, s.height) / h > HEIGHT_RATIO or spans_differently(last.bbox_px, s.bbox_px, gutters):
         return False
     hull = _hull([b for g in group for b in g])
     gap = s.y0 - hull.y1
