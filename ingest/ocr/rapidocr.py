@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import threading
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
@@ -222,7 +223,7 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: boo
     ]
     headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
     blocks = []
-    for order, i in enumerate(reading_order(ordering, headings)):
+    for order, i in enumerate(reading_order(ordering, headings, gutters)):
         h = hulls[i]
         blocks.append(
             Block(
@@ -377,22 +378,40 @@ def _hull(group: list[TextBox]) -> TextBox:
     )
 
 
-def reading_order(hulls: list[TextBox], headings: AbstractSet[int] = frozenset()) -> list[int]:
+def reading_order(
+    hulls: list[TextBox], headings: AbstractSet[int] = frozenset(), gutters: Sequence[Gutter] = ()
+) -> list[int]:
     """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands.
-    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it."""
-    return _xy_cut(list(range(len(hulls))), hulls, headings)
+    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it.
+    A vertical cut along a column gutter of the page holds even where one side is mostly narrow boxes
+    (a figure's axis labels); elsewhere a narrow side is a form's amounts, read row by row."""
+    return _xy_cut(list(range(len(hulls))), hulls, headings, gutters)
 
 
-def _xy_cut(idx: list[int], hulls: list[TextBox], headings: AbstractSet[int]) -> list[int]:
+def _xy_cut(
+    idx: list[int], hulls: list[TextBox], headings: AbstractSet[int], gutters: Sequence[Gutter]
+) -> list[int]:
     if len(idx) <= 1:
         return idx
     cols = _split(idx, hulls, vertical=True)
-    if cols and _is_text_columns(cols, hulls) and not any(set(side) <= headings for side in cols):
-        return _xy_cut(cols[0], hulls, headings) + _xy_cut(cols[1], hulls, headings)
+    if (
+        cols
+        and (_is_text_columns(cols, hulls) or _on_gutter(cols, hulls, gutters))
+        and not any(set(side) <= headings for side in cols)
+    ):
+        return _xy_cut(cols[0], hulls, headings, gutters) + _xy_cut(cols[1], hulls, headings, gutters)
     bands = _split(idx, hulls, vertical=False)
     if bands:
-        return _xy_cut(bands[0], hulls, headings) + _xy_cut(bands[1], hulls, headings)
+        return _xy_cut(bands[0], hulls, headings, gutters) + _xy_cut(bands[1], hulls, headings, gutters)
     return _rows_left_to_right(idx, hulls)
+
+
+def _on_gutter(cols: tuple[list[int], list[int]], hulls: list[TextBox], gutters: Sequence[Gutter]) -> bool:
+    left = max(hulls[i].x1 for i in cols[0])
+    right = min(hulls[i].x0 for i in cols[1])
+    top = min(hulls[i].y0 for i in cols[0] + cols[1])
+    bottom = max(hulls[i].y1 for i in cols[0] + cols[1])
+    return any(left <= g.x <= right and g.y0 < bottom and g.y1 > top for g in gutters)
 
 
 def _rows_left_to_right(idx: list[int], hulls: list[TextBox]) -> list[int]:
