@@ -16,7 +16,7 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 MIN_COLUMN_SHARE = 0.15  # a column's line is at least this share of the text width ...
 MIN_COLUMN_HEIGHTS = 8  # ... and this many line heights: a table cell or an amount rarely is
 MIN_ROWS = 1  # rows with a wide line on each side of a gap that make it a gutter
-MAX_GAP_HEIGHTS = 8  # a gap between two columns is at most this many line heights
+MAX_GAP_SHARE = 0.3  # a gap between two columns is at most this share of the text width (a spread's fold)
 STEPS = 24  # positions tried across a gap for the gutter's middle
 ACROSS = 1.0  # a line runs across a gutter when it reaches this many of its heights past the middle
 SPAN_SHARE = 0.1  # a line spans two columns when it reaches this share of the text width past the gutter
@@ -48,14 +48,14 @@ class Gutter:
 
 
 def find_gutters(boxes: Sequence[Box]) -> list[Gutter]:
-    """Gutters shown by rows holding a wide line on each side of a gap (two or more such rows whose gaps
-    overlap), each running up and down from those rows until a line crosses it. Receipts and forms,
-    whose values are short, show none; nor do short side headings beside their text."""
+    """Gutters shown by rows holding a wide line on each side of a gap (gaps grouped where they share
+    a middle), each running up and down from those rows until a line runs across it (a headline). Rows
+    with a line running across between two of them split the evidence in two gutters. Receipts and
+    forms, whose values are short, show none; nor do short side headings beside their text."""
     if not boxes:
         return []
     width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
-    height = statistics.median(b[3] - b[1] for b in boxes)
-    evidence = [gap for row in _rows(boxes) for gap in _wide_gaps(row, width, height)]
+    evidence = [gap for row in _rows(boxes) for gap in _wide_gaps(row, width)]
     gutters: list[Gutter] = []
     for cluster in _clusters(evidence):
         x = _emptiest_x(cluster, boxes)
@@ -131,7 +131,7 @@ def _rows(boxes: Sequence[Box]) -> list[list[Box]]:
     return [sorted(r) for r in rows]
 
 
-def _wide_gaps(row: list[Box], width: float, height: float) -> list[tuple[float, float, float]]:
+def _wide_gaps(row: list[Box], width: float) -> list[tuple[float, float, float]]:
     """(x where the gap starts, where it ends, y) between consecutive wide lines of the row."""
 
     def wide(b: Box) -> bool:
@@ -139,7 +139,7 @@ def _wide_gaps(row: list[Box], width: float, height: float) -> list[tuple[float,
 
     out = []
     for a, b in zip(row, row[1:], strict=False):
-        if wide(a) and wide(b) and 0 < b[0] - a[2] <= MAX_GAP_HEIGHTS * height:
+        if wide(a) and wide(b) and 0 < b[0] - a[2] <= MAX_GAP_SHARE * width:
             out.append((a[2], b[0], (a[1] + a[3] + b[1] + b[3]) / 4))
     return out
 
