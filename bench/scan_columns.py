@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
                 "distance": round(cer(normalize(text), normalize(text_layer_text(path, number))), 4),
                 "distance_stream": round(cer(normalize(text), normalize(page.get_text())), 4),
                 "blocks": len(blocks),
+                "headings": sum(b.kind == "heading" for b in blocks),
                 "mixed": mixed_blocks(blocks, text_layer_truth(page)),
             }
             page_tests = tests.get(path.stem, [])
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         rows[f"cjk/{spec.name}"] = {
             "distance": round(cer(text, truth_text), 4),
             "blocks": len(blocks),
+            "headings": sum(b.kind == "heading" for b in blocks),
             "mixed": mixed_blocks(blocks, truth),
         }
     summary = _summary(rows)
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         passed = row.get("order_passed")
         order = f" order {sum(passed)}/{len(passed)}" if passed else ""
         print(
-            f"{key:52s} distance {row['distance']:.4f} blocks {row['blocks']:3d} mixed {row['mixed']:2d}{order}"
+            f"{key:52s} distance {row['distance']:.4f} blocks {row['blocks']:3d} headings {row['headings']:2d} "
+            f"mixed {row['mixed']:2d}{order}"
         )
     print(json.dumps(summary, indent=2))
     if args.out:
