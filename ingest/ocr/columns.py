@@ -15,7 +15,7 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 MIN_COLUMN_SHARE = 0.15  # a column's line is at least this share of the text width ...
 MIN_COLUMN_HEIGHTS = 8  # ... and this many line heights: a table cell or an amount rarely is
-MIN_ROWS = 1  # rows with a wide line on each side of a gap that make it a gutter
+MIN_ROWS = 1  # rows with a wide line on each side of a gap that make a gutter (a card grid shows one)
 MAX_GAP_SHARE = 0.3  # a gap between two columns is at most this share of the text width (a spread's fold)
 STEPS = 24  # positions tried across a gap for the gutter's middle
 ACROSS = 1.0  # a line runs across a gutter when it reaches this many of its heights past the middle
