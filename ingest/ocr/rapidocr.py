@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import threading
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from ingest.configs import RapidOcrConfig
 from ingest.errors import EngineBadResponse
 from ingest.layout import BBox, Block, Line, PageLayout
+from ingest.ocr.columns import Gutter, across_gutter, find_gutters, order_box, spans_differently
 from ingest.ocr.engine import OcrOptions
 from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraphs
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
@@ -212,11 +214,16 @@ Segment = list[TextBox]  # fragments of one row that belong together (a phrase, 
 def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: bool = True) -> list[Block]:
     """Lines grouped into text blocks in reading order, cut into paragraphs and heading lines (unless
     `paragraphs` is off: the benches measure with and without); boxes normalized by `size_px`."""
-    groups = group_lines(boxes)
+    gutters = find_gutters([b.bbox_px for b in boxes])
+    groups = group_lines(boxes, gutters)
     hulls = [_hull(g) for g in groups]
+    ordering = [
+        TextBox("", *order_box(h.bbox_px, [b.bbox_px for b in g], gutters))
+        for h, g in zip(hulls, groups, strict=True)
+    ]
     headings = {i for i, g in enumerate(groups) if len(_rows(g)) == 1 and is_side_heading(block_text(g))}
     blocks = []
-    for order, i in enumerate(reading_order(hulls, headings)):
+    for order, i in enumerate(reading_order(ordering, headings, gutters)):
         h = hulls[i]
         blocks.append(
             Block(
@@ -240,11 +247,15 @@ def build_blocks(boxes: list[TextBox], size_px: tuple[int, int], paragraphs: boo
     return mark_headings(split_paragraphs(blocks) if paragraphs else blocks)
 
 
-def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
-    """Segments stacked top to bottom into blocks: small gap, horizontal overlap, similar height."""
+def group_lines(boxes: list[TextBox], gutters: list[Gutter] | None = None) -> list[list[TextBox]]:
+    """Segments stacked top to bottom into blocks: small gap, horizontal overlap, similar height, and the
+    same side of every column gutter (a headline over the columns stays apart from the column under it)."""
+    if gutters is None:
+        gutters = find_gutters([b.bbox_px for b in boxes])
+    segments = build_segments(boxes, gutters)
     groups: list[list[Segment]] = []
-    for seg in sorted(build_segments(boxes), key=lambda s: ((_hull(s).y0 + _hull(s).y1) / 2, _hull(s).x0)):
-        target = next((g for g in reversed(groups) if _stacks(g, seg)), None)
+    for seg in sorted(segments, key=lambda s: ((_hull(s).y0 + _hull(s).y1) / 2, _hull(s).x0)):
+        target = next((g for g in reversed(groups) if _stacks(g, seg, gutters)), None)
         if target is None:
             groups.append([seg])
         else:
@@ -252,14 +263,17 @@ def group_lines(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [[b for seg in g for b in seg] for g in groups]
 
 
-def build_segments(boxes: list[TextBox]) -> list[Segment]:
+def build_segments(boxes: list[TextBox], page_gutters: list[Gutter] | None = None) -> list[Segment]:
     """Rows cut into phrases at wide gaps. A row with two wide phrases is text in columns and stays
-    apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines
-    up with a column gutter recurring nearby (the short last line of a column)."""
+    apart; any other row ("Total:" ... "9.00") is a form row and stays whole, unless its gap lines up
+    with a column gutter recurring nearby (the short last line of a column); it is cut where its gap
+    lies in a column gutter of the page (a formula or a short line beside another column's text)."""
     if not boxes:
         return []
     width = max(b.x1 for b in boxes) - min(b.x0 for b in boxes)
-    phrases = [_phrases(row) for row in _rows(boxes)]
+    if page_gutters is None:
+        page_gutters = find_gutters([b.bbox_px for b in boxes])
+    phrases = [_phrases(row, page_gutters) for row in _rows(boxes)]
     gutters = [_column_gutters(segs, width) for segs in phrases]
     out: list[Segment] = []
     for r, segs in enumerate(phrases):
@@ -267,9 +281,19 @@ def build_segments(boxes: list[TextBox]) -> list[Segment]:
         if len(segs) > 1 and _side_heading(segs, width):
             out += [segs[0], [b for seg in segs[1:] for b in seg]]
         elif len(segs) > 1 and not gutters[r] and not _in_gutter(segs, nearby):
-            out.append([b for seg in segs for b in seg])
+            out += _join_within_columns(segs, page_gutters)
         else:
             out.extend(segs)
+    return out
+
+
+def _join_within_columns(segs: list[Segment], gutters: list[Gutter]) -> list[Segment]:
+    """A form row's phrases joined, but not across a column gutter."""
+    out: list[Segment] = [list(segs[0])]
+    for left, right in zip(segs, segs[1:], strict=False):
+        if across_gutter(_hull(left).bbox_px, _hull(right).bbox_px, gutters):
+            out.append([])
+        out[-1].extend(right)
     return out
 
 
@@ -294,6 +318,14 @@ def _in_gutter(segs: list[Segment], nearby: list[list[tuple[float, float]]]) -> 
     return any(sum(any(_overlaps(gap, g) for g in gs) for gs in nearby) >= 2 for gap in _gaps(segs))
 
 
+def _gaps(segs: list[Segment]) -> list[tuple[float, float]]:
+    return [(_hull(a).x1, _hull(b).x0) for a, b in zip(segs, segs[1:], strict=False)]
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return min(a[1], b[1]) > max(a[0], b[0])
+
+
 def _rows(boxes: list[TextBox]) -> list[list[TextBox]]:
     rows: list[list[TextBox]] = []
     for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
@@ -304,33 +336,26 @@ def _rows(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [sorted(r, key=lambda b: b.x0) for r in rows]
 
 
-def _phrases(row: list[TextBox]) -> list[Segment]:
+def _phrases(row: list[TextBox], gutters: list[Gutter]) -> list[Segment]:
     segs: list[Segment] = [[row[0]]]
     for box in row[1:]:
         last = segs[-1][-1]
-        if box.x0 - last.x1 <= ROW_GAP * min(last.height, box.height):
+        near = box.x0 - last.x1 <= ROW_GAP * min(last.height, box.height)
+        if near and not across_gutter(last.bbox_px, box.bbox_px, gutters):
             segs[-1].append(box)
         else:
             segs.append([box])
     return segs
 
 
-def _gaps(segs: list[Segment]) -> list[tuple[float, float]]:
-    return [(_hull(a).x1, _hull(b).x0) for a, b in zip(segs, segs[1:], strict=False)]
-
-
-def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return min(a[1], b[1]) > max(a[0], b[0])
-
-
 def _same_row(a: TextBox, b: TextBox) -> bool:
     return min(a.y1, b.y1) - max(a.y0, b.y0) > ROW_OVERLAP * min(a.height, b.height)
 
 
-def _stacks(group: list[Segment], seg: Segment) -> bool:
+def _stacks(group: list[Segment], seg: Segment, gutters: list[Gutter]) -> bool:
     last, s = _hull(group[-1]), _hull(seg)
     h = min(last.height, s.height)
-    if max(last.height, s.height) / h > HEIGHT_RATIO:
+    if max(last.height, s.height) / h > HEIGHT_RATIO or spans_differently(last.bbox_px, s.bbox_px, gutters):
         return False
     hull = _hull([b for g in group for b in g])
     gap = s.y0 - hull.y1
@@ -353,22 +378,40 @@ def _hull(group: list[TextBox]) -> TextBox:
     )
 
 
-def reading_order(hulls: list[TextBox], headings: AbstractSet[int] = frozenset()) -> list[int]:
+def reading_order(
+    hulls: list[TextBox], headings: AbstractSet[int] = frozenset(), gutters: Sequence[Gutter] = ()
+) -> list[int]:
     """Indices of `hulls` in reading order by recursive XY-cut: columns first, then bands.
-    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it."""
-    return _xy_cut(list(range(len(hulls))), hulls, headings)
+    A column of `headings` alone (side headings in a margin) is read row by row with the text beside it.
+    A vertical cut along a column gutter of the page holds even where one side is mostly narrow boxes
+    (a figure's axis labels); elsewhere a narrow side is a form's amounts, read row by row."""
+    return _xy_cut(list(range(len(hulls))), hulls, headings, gutters)
 
 
-def _xy_cut(idx: list[int], hulls: list[TextBox], headings: AbstractSet[int]) -> list[int]:
+def _xy_cut(
+    idx: list[int], hulls: list[TextBox], headings: AbstractSet[int], gutters: Sequence[Gutter]
+) -> list[int]:
     if len(idx) <= 1:
         return idx
     cols = _split(idx, hulls, vertical=True)
-    if cols and _is_text_columns(cols, hulls) and not any(set(side) <= headings for side in cols):
-        return _xy_cut(cols[0], hulls, headings) + _xy_cut(cols[1], hulls, headings)
+    if (
+        cols
+        and (_is_text_columns(cols, hulls) or _on_gutter(cols, hulls, gutters))
+        and not any(set(side) <= headings for side in cols)
+    ):
+        return _xy_cut(cols[0], hulls, headings, gutters) + _xy_cut(cols[1], hulls, headings, gutters)
     bands = _split(idx, hulls, vertical=False)
     if bands:
-        return _xy_cut(bands[0], hulls, headings) + _xy_cut(bands[1], hulls, headings)
+        return _xy_cut(bands[0], hulls, headings, gutters) + _xy_cut(bands[1], hulls, headings, gutters)
     return _rows_left_to_right(idx, hulls)
+
+
+def _on_gutter(cols: tuple[list[int], list[int]], hulls: list[TextBox], gutters: Sequence[Gutter]) -> bool:
+    left = max(hulls[i].x1 for i in cols[0])
+    right = min(hulls[i].x0 for i in cols[1])
+    top = min(hulls[i].y0 for i in cols[0] + cols[1])
+    bottom = max(hulls[i].y1 for i in cols[0] + cols[1])
+    return any(left <= g.x <= right and g.y0 < bottom and g.y1 > top for g in gutters)
 
 
 def _rows_left_to_right(idx: list[int], hulls: list[TextBox]) -> list[int]:

@@ -15,6 +15,8 @@ from ingest.layout import BBox, Block, Line
 HEADING_MAX_WORDS = 10  # a heading found by caps or height is at most this many words
 CAPS_MIN_LETTERS = 4  # "A." or "USD" alone is no heading
 TALL_RATIO = 1.4  # a one-line block this much taller than the page's median line is a heading
+CJK_TITLE_MAX_CHARS = 20  # a Chinese title is a short line ...
+_CJK_STOPS = "。，；！？、,;"  # ... that does not end like a sentence or a clause
 
 
 def is_side_heading(text: str) -> bool:
@@ -51,10 +53,29 @@ def mark_headings(blocks: list[Block]) -> list[Block]:
 
 def _is_heading(block: Block, body_height: float) -> bool:
     text = block.markdown.strip()
+    height = block.bbox.y1 - block.bbox.y0
+    if is_cjk_title(text, height, body_height):
+        return True
     if parse_number(text) is not None or len(text.split()) > HEADING_MAX_WORDS:
         return False
-    tall = body_height > 0 and block.bbox.y1 - block.bbox.y0 >= TALL_RATIO * body_height
+    tall = body_height > 0 and height >= TALL_RATIO * body_height
     return is_caps_title(text) or (tall and any(c.isalpha() for c in text))
+
+
+def is_cjk_title(text: str, height: float, body_height: float) -> bool:
+    """A short line of Chinese characters, no digits, no "label：value" colon, not ending like a sentence
+    or a clause, and no smaller than the body ("投资要点", "盈利预测与估值"). Set a size or two above
+    the body, such titles come out of the detector no taller than its lines (boxes are padded), so the
+    height only rules out notes and captions. Latin text never matches."""
+    text = "".join(text.split())
+    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    return (
+        0 < len(text) <= CJK_TITLE_MAX_CHARS
+        and cjk >= 0.8 * len(text)
+        and not any(c.isdigit() or c in "：:" for c in text)
+        and text[-1] not in _CJK_STOPS
+        and height >= 0.95 * body_height
+    )
 
 
 # --- paragraphs ------------------------------------------------------------------------------
@@ -100,26 +121,43 @@ def _line_rows(block: Block) -> list[Row]:
 
 
 def _paragraphs(block: Block, rows: list[Row]) -> list[list[Row]]:
-    left, right = block.bbox.x0, block.bbox.x1
     height = statistics.median(ln.bbox.y1 - ln.bbox.y0 for r in rows for ln in r)
+    left, right = _left_margin(rows), block.bbox.x1
     mids = [statistics.mean((ln.bbox.y0 + ln.bbox.y1) / 2 for ln in r) for r in rows]
     pitch = statistics.median(b - a for a, b in zip(mids, mids[1:], strict=False))
     parts: list[list[Row]] = [[rows[0]]]
+
+    def short(row: Row) -> bool:
+        return row[-1].bbox.x1 < left + SHORT * (right - left)
+
     for i in range(1, len(rows)):
         prev, row = rows[i - 1], rows[i]
         prev_text = " ".join(ln.text for ln in prev)
         text = " ".join(ln.text for ln in row)
-        prev_short = prev[-1].bbox.x1 < left + SHORT * (right - left)
+        prev_short = short(prev)
         starts = (
             row[0].bbox.x0 > left + INDENT * height
             or mids[i] - mids[i - 1] > GAP * pitch
             or (prev_short and (_numbered(text) or is_caps_title(text)))
             or (prev_short and _heading_like(prev_text))
+            or (prev_short and short(row) and _cjk_title_row(row, height))
+            or (prev_short and _cjk_title_row(prev, height))
         )
         if starts and not (_BARE_NUMBER.match(prev_text) and is_caps_title(text)):
             parts.append([])
         parts[-1].append(row)
     return parts
+
+
+def _left_margin(rows: list[Row]) -> float:
+    """Where the block's rows start, its first row aside: a first line sticking out to the left (a doi
+    above a column, a hanging number) does not make every row under it look indented."""
+    return min(r[0].bbox.x0 for r in rows[1:])
+
+
+def _cjk_title_row(row: Row, body_height: float) -> bool:
+    text = " ".join(ln.text for ln in row)
+    return is_cjk_title(text, statistics.median(ln.bbox.y1 - ln.bbox.y0 for ln in row), body_height)
 
 
 def _numbered(text: str) -> bool:

@@ -329,3 +329,53 @@ def test_narrow_amount_column_is_read_row_by_row() -> None:
     amounts = [TextBox(f"{i}.00", 700, 100 + i * 40, 760, 120 + i * 40) for i in range(3)]
     order = reading_order(labels + amounts)
     assert order == [0, 3, 1, 4, 2, 5]
+
+
+# --- a Chinese page in two columns -------------------------------------------------------------
+CJK_PAGE_PT = (420, 300)
+CJK_LEFT = [
+    "今年前三季度全省规模以上",
+    "工业增加值同比增长百分之",
+    "六点二，增速继续加快。",
+    "新能源汽车产量保持较快增",
+    "长，成为拉动工业的主要力",
+    "量，带动相关产业改善。",
+]
+CJK_RIGHT = [
+    "消费市场继续恢复，餐饮收",
+    "入和旅游收入均创下同期新",
+    "高，假日经济表现活跃。",
+    "外贸方面，对东盟和中东地",
+    "区出口增长明显，机电产品",
+    "出口占比进一步提高。",
+]
+CJK_TITLE = "全省经济运行稳中向好"
+
+
+@pytest.fixture(scope="session")
+def cjk_columns_page(tmp_path_factory: pytest.TempPathFactory) -> PageImage:
+    """A headline over two columns 1.5 characters apart, whose rows line up (a row-by-row reading
+    would interleave them), each column ending a paragraph with a short line."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=CJK_PAGE_PT[0], height=CJK_PAGE_PT[1])
+    page.insert_text((130, 50), CJK_TITLE, fontname="china-s", fontsize=16)
+    for x, lines in ((30, CJK_LEFT), (30 + 12 * 10.5 + 16, CJK_RIGHT)):
+        for i, text in enumerate(lines):
+            page.insert_text((x, 90 + i * 17 + 7 * (i >= 3)), text, fontname="china-s", fontsize=10.5)
+    path = tmp_path_factory.mktemp("ocr") / "cjk-columns.pdf"
+    doc.save(path)
+    with open_source(path) as src:
+        return src.render_page(1)
+
+
+async def test_chinese_two_columns_are_read_column_by_column_in_separate_blocks(
+    engine: RapidOcrEngine, cjk_columns_page: PageImage
+) -> None:
+    layout = await engine.recognize(cjk_columns_page, OcrOptions())
+    blocks = sorted(layout.blocks, key=lambda b: b.order)
+    middle = (30 + 12 * 10.5 + 8) / CJK_PAGE_PT[0]  # the gutter's middle, share of the page width
+    for block in blocks[1:]:  # below the headline no block holds lines of both columns
+        sides = {(ln.bbox.x0 + ln.bbox.x1) / 2 > middle for ln in block.lines}
+        assert len(sides) == 1, block.markdown
+    text = "".join("".join(b.markdown.split()) for b in blocks)
+    assert text == CJK_TITLE + "".join(CJK_LEFT) + "".join(CJK_RIGHT)

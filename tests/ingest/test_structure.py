@@ -175,3 +175,34 @@ def test_scanned_contract_page_gets_headings_from_rapidocr(engine: RapidOcrEngin
     heads = [b.markdown for b in mark_clauses([layout])[0].blocks if b.kind == "heading"]
     assert any(squeeze(h).startswith("ARTICLE3SPONSORSHIP") for h in heads), heads
     assert any(squeeze(h).startswith("3.2Production") for h in heads), heads
+
+
+def test_chinese_section_titles_are_cut_out_of_the_column_and_marked() -> None:
+    # a broker report's column after line grouping: titles are set a size above the body, which the
+    # detector's padded boxes do not show, so only their shape tells them apart
+    column = rows_block(
+        [
+            ("投资要点", 0.1, 0.22),
+            ("公司发布三季度报告，单季营业收入同比增长百分之十八，", 0.14, 0.9),
+            ("毛利率环比提升。", 0.1, 0.3),
+            ("盈利预测与估值", 0.1, 0.28),
+            ("我们认为公司产品结构持续优化，高端产品放量将推动盈利", 0.14, 0.9),
+            ("能力进一步提升。", 0.1, 0.3),
+        ]
+    )
+    figures = rows_block([("市盈率：18.6倍", 0.6, 0.8), ("目标价格：25.60元", 0.6, 0.82)])
+    blocks = mark_headings(split_paragraphs([column, figures]))
+    assert [(b.kind, b.markdown.split("\n")[0][:4]) for b in blocks] == [
+        ("heading", "投资要点"),
+        ("text", "公司发布"),
+        ("heading", "盈利预测"),
+        ("text", "我们认为"),
+        ("text", "市盈率："),
+    ]
+
+
+def test_narrow_chinese_column_lines_are_no_titles() -> None:
+    # twelve characters fill a newspaper column: lines without a full stop at their end are no titles
+    lines = ["研发投入占收入比重提升至", "百分之七，新一代产品已进", "入客户验证阶段。"]
+    block = rows_block([(t, 0.1, 0.33 if i < 2 else 0.2) for i, t in enumerate(lines)])
+    assert [b.kind for b in mark_headings(split_paragraphs([block]))] == ["text"]
