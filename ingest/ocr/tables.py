@@ -12,7 +12,7 @@ from typing import Any
 import pymupdf
 
 from ingest.layout import BBox, Block, Line
-from ingest.ocr.table_grid import Grid, PtBox, Word, read_grid
+from ingest.ocr.table_grid import Grid, PtBox, Word, is_sign, read_grid
 
 
 def count_rulings(page: pymupdf.Page) -> int:
@@ -48,7 +48,7 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
         if header is not None:
             rows = [header[0], *rows]
             box = (box[0], header[1], box[2], box[3])
-        grid = read_grid([w for w in words if _centre_in(w, box)])
+        grid = read_grid([w for w in words if _centre_in(w, box)]) if splits_signs(rows) else None
         if grid is not None:
             blocks.append(grid_block(grid, box, size))
             continue
@@ -63,6 +63,14 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
             )
         )
     return blocks
+
+
+def splits_signs(rows: list[list[str]]) -> bool:
+    """Whether find_tables cut a currency or percent sign into a cell of its own ("$" | "1,200"), the
+    statement layout the word grid is for. Elsewhere (a results table of scores, a text grid) its cells
+    follow the page's own rules and gaps, and the grid, which glues words closer than 0.9 line heights
+    into one cell, would run a text column into the first number column."""
+    return any(is_sign(cell) for row in rows for cell in row)
 
 
 def grid_block(grid: Grid, box: PtBox, size: tuple[float, float]) -> Block:
