@@ -97,7 +97,8 @@ def read_grid(words: list[Word]) -> Grid | None:
         if heading and not grid.rows and stub or (numbers and heading and not label):
             if grid.rows:  # a second header band: the rows below it read under it
                 header = [[] for _ in range(len(columns) + 1)]
-            units = [s for s in cells if _UNITS.match(s.text)]  # units centred over the numbers head the labels
+            # units centred over the numbers ("(In millions)") head the label column, not each year
+            units = [s for s in cells if _UNITS.match(s.text)]
             header[0] += ([label] if label else []) + [s.text for s in units]
             for i, s in _owners([s for s in cells if s not in units], spans):
                 header[i + 1].append(s.text)
