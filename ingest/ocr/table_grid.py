@@ -60,6 +60,10 @@ class Grid:
     boxes: list[PtBox] = field(default_factory=list)
     header_box: PtBox | None = None
 
+    def numeric(self) -> bool:
+        """Every filled cell right of the row labels is a number or a dash."""
+        return all(is_value(c) for row in self.rows for c in row[1:] if c)
+
 
 def is_value(text: str) -> bool:
     return bool(_VALUE.match(text.strip()))

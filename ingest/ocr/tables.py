@@ -48,8 +48,8 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
         if header is not None:
             rows = [header[0], *rows]
             box = (box[0], header[1], box[2], box[3])
-        grid = read_grid([w for w in words if _centre_in(w, box)]) if splits_signs(rows) else None
-        if grid is not None:
+        grid = read_grid([w for w in words if _centre_in(w, box)])
+        if grid is not None and (splits_signs(rows) or grid.numeric()):
             blocks.append(grid_block(grid, box, size))
             continue
         rows = drop_empty_columns(rows)
@@ -67,9 +67,10 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
 
 def splits_signs(rows: list[list[str]]) -> bool:
     """Whether find_tables cut a currency or percent sign into a cell of its own ("$" | "1,200"), the
-    statement layout the word grid is for. Elsewhere (a results table of scores, a text grid) its cells
-    follow the page's own rules and gaps, and the grid, which glues words closer than 0.9 line heights
-    into one cell, would run a text column into the first number column."""
+    statement layout the word grid is for. Where it cut none and the grid holds words right of its labels
+    (a results table with a task column beside the scores), find_tables' cells, which follow the page's
+    rules and gaps, are kept: the grid joins words closer than 0.9 line heights into one cell and would
+    run the text column into the first number column ("Quadratic regression 0.43")."""
     return any(is_sign(cell) for row in rows for cell in row)
 
 
