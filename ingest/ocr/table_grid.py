@@ -29,6 +29,9 @@ _CLOSES = frozenset({"%", ")", "%)"})  # signs printed apart, right of their num
 _STUB = re.compile(
     r"millions|thousands|billions|except|dollars|\bat\b|\bas of\b|ended|unaudited|\bin\b", re.IGNORECASE
 )
+_UNITS = re.compile(  # a units note: "(In millions)", "(Dollars in thousands, except per share data)"
+    r"^\(?\s*(?:\$|dollars|amounts)?\s*(?:in\s+)?(?:millions|thousands|billions)\b[^)]*\)?$", re.IGNORECASE
+)
 _BREAKS = (" and", " or", ",", " of", " the", " to", " for", " in", " from", " on", "-", "—")
 SEGMENT_GAP = 0.9  # a gap this many line heights wide separates two cells
 COLUMN_GAP = 0.8  # right edges further apart than this many line heights are two columns
@@ -57,9 +60,18 @@ class Grid:
     boxes: list[PtBox] = field(default_factory=list)
     header_box: PtBox | None = None
 
+    def numeric(self) -> bool:
+        """Every filled cell right of the row labels is a number or a dash."""
+        return all(is_value(c) for row in self.rows for c in row[1:] if c)
+
 
 def is_value(text: str) -> bool:
     return bool(_VALUE.match(text.strip()))
+
+
+def is_sign(text: str) -> bool:
+    """A currency or percent sign (or a closing bracket) standing alone, as find_tables cuts them out."""
+    return text.strip() in _OPENS | _CLOSES
 
 
 def read_grid(words: list[Word]) -> Grid | None:
@@ -89,8 +101,10 @@ def read_grid(words: list[Word]) -> Grid | None:
         if heading and not grid.rows and stub or (numbers and heading and not label):
             if grid.rows:  # a second header band: the rows below it read under it
                 header = [[] for _ in range(len(columns) + 1)]
-            header[0] += [label] if label else []
-            for i, s in _owners(cells, spans):
+            # units centred over the numbers ("(In millions)") head the label column, not each year
+            units = [s for s in cells if _UNITS.match(s.text)]
+            header[0] += ([label] if label else []) + [s.text for s in units]
+            for i, s in _owners([s for s in cells if s not in units], spans):
                 header[i + 1].append(s.text)
             header_box = line.box if header_box is None else _union(header_box, line.box)
             grid.header = [" ".join(h) for h in header]

@@ -12,7 +12,7 @@ from typing import Any
 import pymupdf
 
 from ingest.layout import BBox, Block, Line
-from ingest.ocr.table_grid import Grid, PtBox, Word, read_grid
+from ingest.ocr.table_grid import Grid, PtBox, Word, is_sign, read_grid
 
 
 def count_rulings(page: pymupdf.Page) -> int:
@@ -49,7 +49,7 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
             rows = [header[0], *rows]
             box = (box[0], header[1], box[2], box[3])
         grid = read_grid([w for w in words if _centre_in(w, box)])
-        if grid is not None:
+        if grid is not None and (splits_signs(rows) or grid.numeric()):
             blocks.append(grid_block(grid, box, size))
             continue
         rows = drop_empty_columns(rows)
@@ -63,6 +63,15 @@ def table_blocks(page: pymupdf.Page, size: tuple[float, float]) -> list[Block]:
             )
         )
     return blocks
+
+
+def splits_signs(rows: list[list[str]]) -> bool:
+    """Whether find_tables cut a currency or percent sign into a cell of its own ("$" | "1,200"), the
+    statement layout the word grid is for. Where it cut none and the grid holds words right of its labels
+    (a results table with a task column beside the scores), find_tables' cells, which follow the page's
+    rules and gaps, are kept: the grid joins words closer than 0.9 line heights into one cell and would
+    run the text column into the first number column ("Quadratic regression 0.43")."""
+    return any(is_sign(cell) for row in rows for cell in row)
 
 
 def grid_block(grid: Grid, box: PtBox, size: tuple[float, float]) -> Block:

@@ -77,3 +77,46 @@ def test_statement_numbers_sit_under_their_row_and_column_header(
         assert found == {value}, (label, column)
     rows = [ln for b in blocks for ln in b.lines[1:]]  # the first is the header, one or several lines tall
     assert rows and all(ln.bbox.y1 - ln.bbox.y0 < 0.05 for ln in rows)  # a box per row, not the table's
+
+
+def test_a_ruled_table_without_signs_keeps_its_cells() -> None:
+    """A results table (a task column of words, score columns close by, no "$" or "%" cut out): its
+    Markdown holds each cell on its own. The word grid glued "Quadratic regression 0.43" into one cell
+    and ran the header words of every column together (olmOCR-bench tables 0.95 -> 0.60)."""
+    header = ["#", "Task", "Procedure", "Completion", "Knowledge"]
+    body = [
+        ["11", "Linear regression", "0.44", "0.00", "0.20"],
+        ["12", "Quadratic regression", "0.43", "0.00", "0.20"],
+        ["13", "Simplified rules", "0.80", "0.20", "0.20"],
+        ["14", "Presence rules", "0.91", "0.60", "0.00"],
+    ]
+    xs = [40.0, 60.0, 150.0, 200.0, 255.0, 310.0]  # column edges: cells a few points apart, as in a paper
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=300)
+    for r, row in enumerate([header, *body]):
+        y = 50 + 14 * r
+        for c, text in enumerate(row):
+            page.insert_text((xs[c] + 2, y + 10), text, fontsize=8)
+        page.draw_line((xs[0], y), (xs[-1], y))
+    page.draw_line((xs[0], 50 + 14 * 5), (xs[-1], 50 + 14 * 5))
+    for x in xs:
+        page.draw_line((x, 50), (x, 50 + 14 * 5))
+    blocks = table_blocks(page, (page.rect.width, page.rect.height))
+    assert len(blocks) == 1
+    rows = markdown_rows(blocks[0].markdown)
+    assert rows[0] == header
+    assert rows[1:] == body
+
+
+def test_units_over_the_numbers_head_the_label_column() -> None:
+    words = [
+        *line(10, (300, "Year"), (325, "Ended")),
+        *line(22, (222, "Jan"), (242, "26,"), (260, "2025"), (322, "Jan"), (342, "28,"), (360, "2024")),
+        *line(34, (290, "(In"), (309, "millions)")),  # centred over the numbers, not on the left
+        *line(46, (20, "Cost"), (45, "of"), (60, "revenue"), (260, "$178"), (360, "$141")),
+        *line(58, (20, "Total"), (250, "$4,737"), (350, "$3,549")),
+    ]  # fmt: skip
+    grid = read_grid(words)
+    assert grid is not None
+    assert grid.header == ["(In millions)", "Year Ended Jan 26, 2025", "Year Ended Jan 28, 2024"]
+    assert grid.rows[1] == ["Total", "$4,737", "$3,549"]
