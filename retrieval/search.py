@@ -16,7 +16,13 @@ from ingest.chunking import CARD_HEADING, Chunk
 from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
-from retrieval.financial_metrics import with_metric_inputs
+from retrieval.financial_metrics import (
+    input_coverage,
+    is_statement,
+    statement_kinds,
+    statement_query,
+    with_metric_inputs,
+)
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
@@ -25,6 +31,7 @@ from retrieval.store import Fusion, StoreQuery, VectorStore
 
 CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
 CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
+STATEMENT_CANDIDATES = 30  # table chunks a metric question's statement query looks at
 
 
 class SearchConfig(BaseModel):
@@ -38,8 +45,8 @@ class SearchConfig(BaseModel):
     index_batch: int = Field(default=64, ge=1)  # chunks embedded and upserted at a time
     reranker: str | None = None  # a cross-encoder model name or path; None = off
     rerank_candidates: int = Field(default=30, ge=1)
-    # a metric question's sparse query also asks for the statement lines of its inputs
-    # (retrieval.financial_metrics); off: the held-out half of financebench-dev did not gain (docs/retrieval.md)
+    # a metric question's sparse query also asks for the statement lines of its inputs, and the primary
+    # statements holding them come first (retrieval.financial_metrics; measured in docs/benchmarks.md)
     metric_inputs: bool = False
 
 
@@ -126,7 +133,32 @@ class KnowledgeBase:
             hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
+        if hits and self.config.metric_inputs and statement_kinds(query):
+            hits = self._statements_first(query, request, hits, top_k)
         return hits
+
+    def _statements_first(
+        self, query: str, request: StoreQuery, hits: list[SearchHit], top_k: int
+    ) -> list[SearchHit]:
+        """A metric question's hits with the primary statements holding its inputs first, one table chunk
+        per statement (the part writing most of the input lines), from the first hit's filing when the
+        search named none."""
+        filters = request.filters.model_copy(update={"kind": "table"})
+        if filters.doc_ids is None:
+            filters = filters.model_copy(update={"doc_ids": [hits[0].doc_id]})
+        found: list[SearchHit] = []
+        for kind in statement_kinds(query):
+            sparse = self.sparse.encode_query(statement_query(query, kind))
+            limit = STATEMENT_CANDIDATES
+            candidates = self.store.query(
+                StoreQuery(sparse=sparse, filters=filters, limit=limit, prefetch_limit=limit)
+            )
+            tables = [h for h in candidates if is_statement(h.heading_path, h.markdown, kind)]
+            best = max(tables, key=lambda h: input_coverage(query, h.markdown), default=None)
+            if best is not None and best.chunk_id not in {h.chunk_id for h in found}:
+                found.append(best)
+        ids = {h.chunk_id for h in found}
+        return [*found, *(h for h in hits if h.chunk_id not in ids)][:top_k]
 
     def _cards(self, request: StoreQuery, hits: Sequence[SearchHit]) -> list[SearchHit]:
         """The card statements of the documents the first hits come from (the same query vectors)."""
