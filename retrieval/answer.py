@@ -172,7 +172,9 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         for i, row in rows:
             citations.append(cite(len(citations) + 1, sources[i], row))
-            parts.append(f"{row_statement(row, sources[i].markdown) or clean_markdown(row)} [{len(citations)}]")
+            parts.append(
+                f"{row_statement(row, sources[i].markdown) or clean_markdown(row)} [{len(citations)}]"
+            )
         for pick in picks:
             hit = sources[pick.hit]
             # a short fact (a date) is cited as the phrase that states it, highlighted word by word;

@@ -26,6 +26,8 @@ CASH: tuple[Statement, ...] = ("cash_flows",)
 
 # how cash flow statements name capital expenditures
 CAPEX = ("capital expenditures", "purchases of property, plant and equipment", "additions to property")
+# how income statements name revenue and profit ("Sales to customers", "Net earnings")
+SALES = ("net sales", "revenues", "sales to customers")
 
 # (how a question names the metric, the statement lines its inputs are written on, the statements)
 METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], ...] = tuple(
@@ -33,11 +35,11 @@ METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], .
     for names, inputs, statements in (
         (
             r"\bgross (?:profit )?margin",
-            ("net sales", "revenues", "cost of sales", "cost of products sold"),
+            (*SALES, "cost of sales", "cost of products sold"),
             INCOME,
         ),
-        (r"\boperating (?:profit )?margin", ("net sales", "revenues", "operating income"), INCOME),
-        (r"\b(?:net|profit) margin", ("net sales", "revenues", "net income"), INCOME),
+        (r"\boperating (?:profit )?margin", (*SALES, "operating income"), INCOME),
+        (r"\b(?:net|profit) margin", (*SALES, "net income", "net earnings"), INCOME),
         (
             r"\bquick ratio|\bacid[- ]test",
             (

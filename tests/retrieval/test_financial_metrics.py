@@ -111,13 +111,17 @@ def test_a_metric_question_gets_the_statements_holding_its_inputs_first(kb: Know
     kb.config = SearchConfig(metric_inputs=True)
     on = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
     assert on[:2] == [chunks[2].id, chunks[3].id]  # the balance sheet, then the cash flows; not the note
-    assert kb.search("Which business segment grew fastest?", mode="sparse", top_k=4)[0].chunk_id != chunks[2].id
+    assert (
+        kb.search("Which business segment grew fastest?", mode="sparse", top_k=4)[0].chunk_id != chunks[2].id
+    )
 
 
 def _table_hit(n: int, markdown: str, page: int) -> SearchHit:
     lines = [ln for ln in markdown.splitlines() if not ln.startswith("|---")]
     regions = [
-        Region(page=page, bbox=BBox(x0=0.05, y0=0.1 + 0.03 * i, x1=0.95, y1=0.12 + 0.03 * i), text=ln.strip("| "))
+        Region(
+            page=page, bbox=BBox(x0=0.05, y0=0.1 + 0.03 * i, x1=0.95, y1=0.12 + 0.03 * i), text=ln.strip("| ")
+        )
         for i, ln in enumerate(lines)
     ]
     return SearchHit(
