@@ -119,7 +119,6 @@ TITLE_WORDS: dict[Statement, str] = {
     "balance": "consolidated balance sheets",
     "cash_flows": "consolidated statements of cash flows",
 }
-TITLE_LINES = 3  # a statement's title is in its chunk's heading path or its first lines (the caption)
 
 
 def _metrics(question: str) -> list[tuple[tuple[str, ...], tuple[Statement, ...]]]:
@@ -155,8 +154,15 @@ def statement_query(question: str, kind: Statement) -> str:
 
 def is_statement(heading_path: list[str], markdown: str, kind: Statement) -> bool:
     """Whether a table chunk is (a part of) the primary statement `kind`: its title, in the heading path
-    or the first lines of the chunk (the caption the chunker repeats with every part), names it."""
-    head = " ".join([*heading_path, *markdown.splitlines()[:TITLE_LINES]])
+    or the lines above the table in the chunk (the caption the chunker repeats with every part), names
+    it. The table's own cells do not count: a note's "Amounts recognized in the balance sheets" is no
+    balance sheet."""
+    caption = []
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("|"):
+            break
+        caption.append(line)
+    head = " ".join([*heading_path, *caption])
     return STATEMENT_TITLES[kind].search(head) is not None and "notes to" not in head.lower()
 
 

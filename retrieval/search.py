@@ -47,7 +47,7 @@ class SearchConfig(BaseModel):
     rerank_candidates: int = Field(default=30, ge=1)
     # a metric question's sparse query also asks for the statement lines of its inputs, and the primary
     # statements holding them come first (retrieval.financial_metrics; measured in docs/benchmarks.md)
-    metric_inputs: bool = False
+    metric_inputs: bool = True
 
 
 class Reranker(Protocol):
@@ -174,7 +174,7 @@ class KnowledgeBase:
         limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
         return StoreQuery(
             dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
-            sparse=self.sparse.encode_query(self._sparse_text(query))
+            sparse=self.sparse.encode_query(self._sparse_text(query, filters))
             if mode in ("hybrid", "sparse")
             else None,
             filters=filters,
@@ -185,8 +185,10 @@ class KnowledgeBase:
             rrf_weights=self.config.rrf_weights,
         )
 
-    def _sparse_text(self, query: str) -> str:
-        return with_metric_inputs(query) if self.config.metric_inputs else query
+    def _sparse_text(self, query: str, filters: SearchFilters) -> str:
+        """The query's text for BM25: a metric question also names its inputs' statement lines once the
+        search is within named documents (the lines would otherwise pick another company's filing)."""
+        return with_metric_inputs(query) if self.config.metric_inputs and filters.doc_ids else query
 
     def _search(self, query: str, request: StoreQuery, top_k: int) -> list[SearchHit]:
         if request.sparse is not None and not request.sparse.indices and request.dense is None:

@@ -12,7 +12,7 @@ from retrieval.financial_metrics import (
     statement_kinds,
     with_metric_inputs,
 )
-from retrieval.hits import SearchHit
+from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase, SearchConfig
 from tests.support.chunks import make_chunk
 
@@ -47,12 +47,15 @@ def test_metric_inputs_bring_the_statements_to_the_top_when_on(kb: KnowledgeBase
     chunks = [make_chunk("d", i, text) for i, text in enumerate(STATEMENTS)]
     kb.index_chunks(chunks)
     question = "Is Acme a capital-intensive business based on FY2022 data?"
-    off = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    within = SearchFilters(doc_ids=["d"])
+    off = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert off[0] == chunks[3].id  # only the prose repeating the question's words
     kb.config = SearchConfig(metric_inputs=True)
-    on = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    on = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert on[0] == chunks[0].id  # capital expenditures, PP&E and total assets
     assert chunks[1].id not in on[:2]
+    # across the kb the question's own words pick the filing first: its lines are not added
+    assert kb.search(question, mode="sparse", top_k=4)[0].chunk_id == chunks[3].id
 
 
 BALANCE_SHEET = "\n".join(
