@@ -199,7 +199,7 @@ def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]
                 (i, r)
                 for i, h in tables
                 for r in h.markdown.splitlines()
-                if r.lstrip().startswith("|") and _plain(_label(r)).startswith((wanted, f"total {wanted}"))
+                if _has_values(r) and _plain(_label(r)).startswith((wanted, f"total {wanted}"))
             ),
             None,
         )
@@ -210,3 +210,9 @@ def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]
 
 def _label(row: str) -> str:
     return row.strip().strip("|").split("|")[0]
+
+
+def _has_values(row: str) -> bool:
+    """A table row with a value beside its label (not "| Inventories |  |  |", which only opens a group)."""
+    cells = row.strip().strip("|").split("|")
+    return row.lstrip().startswith("|") and len(cells) > 1 and any(c.strip() for c in cells[1:])

@@ -133,19 +133,17 @@ class KnowledgeBase:
             hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
-        if hits and self.config.metric_inputs and statement_kinds(query):
+        if hits and self.config.metric_inputs and filters.doc_ids and statement_kinds(query):
             hits = self._statements_first(query, request, hits, top_k)
         return hits
 
     def _statements_first(
         self, query: str, request: StoreQuery, hits: list[SearchHit], top_k: int
     ) -> list[SearchHit]:
-        """A metric question's hits with the primary statements holding its inputs first, one table chunk
-        per statement (the part writing most of the input lines), from the first hit's filing when the
-        search named none."""
+        """A metric question's hits within named documents with the primary statements holding its inputs
+        first, one table chunk per statement (the part writing most of the input lines). Across a kb whose
+        question names no filing nothing moves: the first hit's filing may be another company's."""
         filters = request.filters.model_copy(update={"kind": "table"})
-        if filters.doc_ids is None:
-            filters = filters.model_copy(update={"doc_ids": [hits[0].doc_id]})
         found: list[SearchHit] = []
         for kind in statement_kinds(query):
             sparse = self.sparse.encode_query(statement_query(query, kind))

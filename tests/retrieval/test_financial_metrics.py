@@ -43,16 +43,18 @@ def test_a_question_naming_no_metric_is_left_as_asked() -> None:
     assert metric_inputs(question) == [] and with_metric_inputs(question) == question
 
 
-def test_metric_inputs_bring_the_statements_to_the_top_when_on(kb: KnowledgeBase) -> None:
+def test_metric_inputs_bring_the_statements_to_the_top_when_on_the_default(kb: KnowledgeBase) -> None:
     chunks = [make_chunk("d", i, text) for i, text in enumerate(STATEMENTS)]
     kb.index_chunks(chunks)
     question = "Is Acme a capital-intensive business based on FY2022 data?"
     within = SearchFilters(doc_ids=["d"])
+    kb.config = SearchConfig(metric_inputs=False)
     off = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert off[0] == chunks[3].id  # only the prose repeating the question's words
     kb.config = SearchConfig(metric_inputs=True)
     on = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert on[0] == chunks[0].id  # capital expenditures, PP&E and total assets
+    assert SearchConfig().metric_inputs  # the default
     assert chunks[1].id not in on[:2]
     # across the kb the question's own words pick the filing first: its lines are not added
     assert kb.search(question, mode="sparse", top_k=4)[0].chunk_id == chunks[3].id
@@ -109,14 +111,17 @@ def test_a_metric_question_gets_the_statements_holding_its_inputs_first(kb: Know
     chunks = [make_chunk("d", i, text, kind=kind) for i, (text, kind) in enumerate(texts)]
     kb.index_chunks(chunks)
     question = "Is Acme a capital-intensive business based on FY2022 data?"
-    off = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    within = SearchFilters(doc_ids=["d"])
+    kb.config = SearchConfig(metric_inputs=False)
+    off = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert off[0] == chunks[0].id
     kb.config = SearchConfig(metric_inputs=True)
-    on = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    on = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert on[:2] == [chunks[2].id, chunks[3].id]  # the balance sheet, then the cash flows; not the note
-    assert (
-        kb.search("Which business segment grew fastest?", mode="sparse", top_k=4)[0].chunk_id != chunks[2].id
-    )
+    other = kb.search("Which business segment grew fastest?", within, mode="sparse", top_k=4)
+    assert other[0].chunk_id != chunks[2].id
+    # across a kb naming no filing the first hit's filing may be another company's: nothing moves
+    assert [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)][0] == chunks[0].id
 
 
 def _table_hit(n: int, markdown: str, page: int) -> SearchHit:
@@ -136,6 +141,10 @@ def _table_hit(n: int, markdown: str, page: int) -> SearchHit:
 async def test_a_metric_answer_quotes_its_input_rows_each_cited_on_its_row() -> None:
     hits = [_table_hit(1, PPE_NOTE, 90), _table_hit(2, BALANCE_SHEET, 50), _table_hit(3, CASH_FLOWS, 52)]
     assert [i for i, _ in input_rows("Is it capital-intensive?", hits)] == [2, 1, 1]
+    grouped = _table_hit(
+        4, BALANCE_SHEET.replace("| Total assets |", "| Inventories |  |  |\n| Total assets |"), 50
+    )
+    assert [r for _, r in input_rows("What is its inventory turnover?", [grouped])] == []  # a group label
     answer = await ExtractiveAnswerer(AnswerConfig()).answer("Is Acme capital-intensive?", hits)
     assert not answer.refused
     assert answer.answer.startswith(
