@@ -23,8 +23,9 @@ for all / tuning / held-out:
     .venv/bin/python bench/financebench_eval.py --sparse --out bench/results/financebench_eval_sparse.json
                                          # BM25 search only: 6,100 chunks need no e5 passage vectors
     .venv/bin/python bench/financebench_eval.py --sparse --metric-inputs both --out ...
-                                         # also with metric questions asking for their inputs' statement
-                                         # lines (SearchConfig.metric_inputs), on the same index
+                                         # without and with SearchConfig.metric_inputs (the default: metric
+                                         # questions ask for their inputs' statement lines, and the
+                                         # statements holding them come first), on the same index
 
 Layouts are cached under /tmp/opticite_retrieval_eval keyed by a hash of the page-reading code
 (ingest/ocr, ingest/layout.py, ingest/page.py); vectors by text (bench/cuad_kb.py's cache).
@@ -338,8 +339,8 @@ def main() -> None:
     parser.add_argument(
         "--metric-inputs",
         choices=sorted(METRIC_SETTINGS),
-        default="off",
-        help="SearchConfig.metric_inputs: metric questions also ask for their inputs' statement lines",
+        default="on",
+        help="SearchConfig.metric_inputs (on by default): metric questions reach their inputs' statements",
     )
     parser.add_argument(
         "--out", type=Path, help="results file (default bench/results/financebench_eval.json)"

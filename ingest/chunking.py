@@ -158,6 +158,7 @@ def _draft_chunks(
     layouts: list[PageLayout], config: ChunkingConfig, count_tokens: Callable[[str], int]
 ) -> list[_Draft]:
     blocks = [(lay.page, b) for lay in sorted(layouts, key=lambda x: x.page) for b in lay.content_blocks()]
+    sections = _section_headers(layouts)
     headings: list[_Heading] = []
     pending: list[Region] = []  # heading boxes waiting for the section's first chunk
     drafts: list[_Draft] = []
@@ -178,7 +179,7 @@ def _draft_chunks(
         clause = _clause_of(headings, block)
         budget = max(8, config.max_tokens - (count_tokens(" > ".join(path)) if path else 0) - 1)
         if block.kind == "table":
-            caption = _adjacent_caption(blocks, i, current, used_captions)
+            caption = _with_section(sections.get(page), _adjacent_caption(blocks, i, current, used_captions))
             if current is not None and not any(u.text for u in current.units):
                 drafts.remove(current)  # only a heading before the caption: it goes with the table
                 pending = [r for u in current.units for r in u.regions] + pending
@@ -300,6 +301,42 @@ def _adjacent_caption(
 
 
 # --- tables ------------------------------------------------------------------------------------
+
+SECTION_HEADER_SHARE = 0.25  # a running header on at most this share of the pages names their section
+
+
+def _section_headers(layouts: list[PageLayout]) -> dict[int, _Unit]:
+    """Per page, its running headers that name a section rather than the document: a filing prints
+    "Consolidated Balance Sheets" atop the statement's pages, where furniture marking finds a header,
+    while "Pfizer Inc. 2021 Form 10-K" runs on every page. Such a header titles the page's tables."""
+    texts = {
+        lay.page: [
+            (" ".join(b.markdown.split()), b) for b in lay.blocks if b.kind == "header" and b.markdown.strip()
+        ]
+        for lay in layouts
+    }
+    pages_with: dict[str, int] = {}
+    for found in texts.values():
+        for text in {t.lower() for t, _ in found}:
+            pages_with[text] = pages_with.get(text, 0) + 1
+    limit = max(1, int(SECTION_HEADER_SHARE * len(layouts)))
+    out: dict[int, _Unit] = {}
+    for page, found in texts.items():
+        named = [(t, b) for t, b in found if pages_with[t.lower()] <= limit and re.search(r"[^\W\d_]{3}", t)]
+        if named:
+            regions = [r for _, b in named for r in b.regions(page)]
+            out[page] = _Unit(" ".join(t for t, _ in named), regions, 0)
+    return out
+
+
+def _with_section(section: _Unit | None, caption: _Unit | None) -> _Unit | None:
+    """The table's caption preceded by its page's section header (unless the caption already says it)."""
+    if section is None or (caption is not None and section.text.lower() in caption.text.lower()):
+        return caption
+    if caption is None or not caption.text:
+        return _Unit(section.text, section.regions + (caption.regions if caption else []), 0)
+    return _Unit(f"{section.text}\n{caption.text}", section.regions + caption.regions, 0)
+
 
 TABLE_TITLE_WORDS = 30  # a text block this short right above a table, not a sentence, is its title
 

@@ -19,10 +19,12 @@ from ingest.layout import Region
 from retrieval.card_fields import card_values
 from retrieval.citations import best_quote, narrow_regions
 from retrieval.extractive import QueryEmbedder, compose_extract, short_fact
+from retrieval.financial_metrics import input_rows
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmClient, LlmConfig, Message
 from retrieval.markers import REFUSAL_SENTINEL, check_markers, claims_by_source, is_refusal
 from retrieval.scope import named_documents
+from retrieval.sentences import clean_markdown
 from retrieval.table_rows import row_statement
 
 Event = dict[str, Any]
@@ -160,10 +162,19 @@ class ExtractiveAnswerer:
             picks = await asyncio.to_thread(
                 compose_extract, question, sources, self.config.max_sentences, self.embedder
             )
-        if not picks:
+        # a metric question ("Is it capital-intensive?") is answered with its inputs' statement rows first,
+        # each with its label and column headers and cited on its row, then the best sentences
+        rows = input_rows(question, sources)
+        picks = [p for p in picks if (p.hit, p.sentence) not in rows]
+        if not picks and not rows:
             return refusal(self.config, "no_matching_sentence")
         citations: list[Citation] = []
         parts: list[str] = []
+        for i, row in rows:
+            citations.append(cite(len(citations) + 1, sources[i], row))
+            parts.append(
+                f"{row_statement(row, sources[i].markdown) or clean_markdown(row)} [{len(citations)}]"
+            )
         for pick in picks:
             hit = sources[pick.hit]
             # a short fact (a date) is cited as the phrase that states it, highlighted word by word;

@@ -1,23 +1,45 @@
-"""Common financial metrics and the statement lines they are computed from: domain knowledge, like a stemmer.
+"""Common financial metrics, the statement lines they are computed from and the statements holding those
+lines: domain knowledge, like a stemmer.
 
 A metric question ("Is 3M capital-intensive?", "Verizon's quick ratio for FY2022") has the statements
 holding the metric's inputs as its evidence, and those pages never use the metric's name. With
 `SearchConfig.metric_inputs` on, the sparse (BM25) query of such a question also asks for the lines the
-metric is computed from ("capital expenditures", "property, plant and equipment", "total assets"). The
-vocabulary is small and fixed; docs/retrieval.md lists it with its measured effect.
+metric is computed from ("capital expenditures", "property, plant and equipment", "total assets"), and
+search puts the primary statement tables holding them (balance sheet, income statement, cash flows) first
+(`statement_kinds`, `is_statement`, `input_coverage`). The vocabulary is small and fixed;
+docs/retrieval.md lists it with its measured effect.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Literal
 
-# (how a question names the metric, the statement lines its inputs are written on)
-METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
-    (re.compile(names, re.IGNORECASE), inputs)
-    for names, inputs in (
-        (r"\bgross (?:profit )?margin", ("net sales", "revenues", "cost of sales", "cost of products sold")),
-        (r"\boperating (?:profit )?margin", ("net sales", "revenues", "operating income")),
-        (r"\b(?:net|profit) margin", ("net sales", "revenues", "net income")),
+from retrieval.hits import SearchHit
+
+Statement = Literal["income", "balance", "cash_flows"]
+
+INCOME: tuple[Statement, ...] = ("income",)
+BALANCE: tuple[Statement, ...] = ("balance",)
+CASH: tuple[Statement, ...] = ("cash_flows",)
+
+# how cash flow statements name capital expenditures
+CAPEX = ("capital expenditures", "purchases of property, plant and equipment", "additions to property")
+# how income statements name revenue and profit ("Sales to customers", "Net earnings")
+SALES = ("net sales", "revenues", "sales to customers")
+
+# (how a question names the metric, the statement lines its inputs are written on, the statements)
+METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], ...] = tuple(
+    (re.compile(names, re.IGNORECASE), inputs, statements)
+    for names, inputs, statements in (
+        (
+            r"\bgross (?:profit )?margin",
+            (*SALES, "cost of sales", "cost of products sold"),
+            INCOME,
+        ),
+        (r"\boperating (?:profit )?margin", (*SALES, "operating income"), INCOME),
+        (r"\b(?:net|profit) margin", (*SALES, "net income", "net earnings"), INCOME),
         (
             r"\bquick ratio|\bacid[- ]test",
             (
@@ -27,44 +49,170 @@ METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
                 "total current assets",
                 "total current liabilities",
             ),
+            BALANCE,
         ),
-        (r"\bcurrent ratio|\bworking capital", ("total current assets", "total current liabilities")),
-        (r"\bcapital[- ]intensi", ("capital expenditures", "property, plant and equipment", "total assets")),
+        (
+            r"\bcurrent ratio|\bworking capital",
+            ("total current assets", "total current liabilities"),
+            BALANCE,
+        ),
+        (
+            r"\bcapital[- ]intensi",
+            (*CAPEX, "property, plant and equipment", "total assets"),
+            BALANCE + CASH,
+        ),
         (
             r"\binventory turnover|\bsold its inventory|\bdays (?:of )?inventory",
             ("cost of products sold", "cost of sales", "inventories"),
+            INCOME + BALANCE,
         ),
-        (r"\b(?:receivables? turnover|days sales outstanding|DSO)\b", ("accounts receivable", "net sales")),
-        (r"\basset turnover", ("net sales", "revenues", "total assets")),
-        (r"\breturn on (?:total )?assets|\bROA\b", ("net income", "total assets")),
+        (
+            r"\b(?:receivables? turnover|days sales outstanding|DSO)\b",
+            ("accounts receivable", "net sales"),
+            INCOME + BALANCE,
+        ),
+        (r"\basset turnover", ("net sales", "revenues", "total assets"), INCOME + BALANCE),
+        (r"\breturn on (?:total )?assets|\bROA\b", ("net income", "total assets"), INCOME + BALANCE),
         (
             r"\breturn on (?:shareholders'? |stockholders'? )?equity|\bROE\b",
             ("net income", "total shareholders equity"),
+            INCOME + BALANCE,
         ),
         (
             r"\bdebt[- ]to[- ]equity|\bleverage ratio",
             ("long-term debt", "short-term borrowings", "total shareholders equity"),
+            BALANCE,
         ),
-        (r"\bfree cash flow", ("net cash provided by operating activities", "capital expenditures")),
-        (r"\bEBITDA\b", ("operating income", "depreciation and amortization")),
-        (r"\binterest coverage", ("operating income", "interest expense")),
-        (r"\b(?:dividend )?payout ratio", ("dividends paid", "net income")),
-        (r"\beffective tax rate", ("provision for taxes on income", "income before taxes")),
-        (r"\bPP&?NE?\b|\bPP&E\b", ("property, plant and equipment",)),
+        (
+            r"\bfree cash flow",
+            ("net cash provided by operating activities", *CAPEX),
+            CASH,
+        ),
+        (r"\bEBITDA\b", ("operating income", "depreciation and amortization"), INCOME + CASH),
+        (r"\binterest coverage", ("operating income", "interest expense"), INCOME),
+        (r"\b(?:dividend )?payout ratio", ("dividends paid", "net income"), CASH + INCOME),
+        (
+            r"\beffective tax rate",
+            ("provision for taxes on income", "income before taxes"),
+            INCOME,
+        ),
+        (r"\bPP&?NE?\b|\bPP&E\b", ("property, plant and equipment",), BALANCE),
     )
 )
+
+# How filings title their primary statements ("CONSOLIDATED STATEMENTS OF EARNINGS", "Consolidated
+# Balance Sheet", "Condensed Consolidated Statements of Cash Flows"); a note's table never carries these.
+STATEMENT_TITLES: dict[Statement, re.Pattern[str]] = {
+    "income": re.compile(
+        r"\bstatements? of (?:consolidated )?(?:income|earnings|operations)\b|\bincome statements?\b",
+        re.IGNORECASE,
+    ),
+    "balance": re.compile(
+        r"\bbalance sheets?\b|\bstatements? of (?:consolidated )?financial (?:position|condition)\b",
+        re.IGNORECASE,
+    ),
+    "cash_flows": re.compile(r"\bstatements? of (?:consolidated )?cash flows?\b", re.IGNORECASE),
+}
+# the words a statement's title is searched by (its sparse query, beside its lines)
+TITLE_WORDS: dict[Statement, str] = {
+    "income": "consolidated statements of income earnings operations",
+    "balance": "consolidated balance sheets",
+    "cash_flows": "consolidated statements of cash flows",
+}
+
+
+def _metrics(question: str) -> list[tuple[tuple[str, ...], tuple[Statement, ...]]]:
+    return [(inputs, statements) for names, inputs, statements in METRICS if names.search(question)]
 
 
 def metric_inputs(question: str) -> list[str]:
     """The statement lines of the metrics `question` names, in vocabulary order, without repeats."""
     lines: list[str] = []
-    for names, inputs in METRICS:
-        if names.search(question):
-            lines += [line for line in inputs if line not in lines]
+    for inputs, _ in _metrics(question):
+        lines += [line for line in inputs if line not in lines]
     return lines
+
+
+def statement_kinds(question: str) -> list[Statement]:
+    """The primary statements holding the inputs of the metrics `question` names, without repeats."""
+    kinds: list[Statement] = []
+    for _, statements in _metrics(question):
+        kinds += [s for s in statements if s not in kinds]
+    return kinds
 
 
 def with_metric_inputs(question: str) -> str:
     """`question` followed by the statement lines of the metrics it names (unchanged when it names none)."""
     lines = metric_inputs(question)
     return f"{question} {'; '.join(lines)}" if lines else question
+
+
+def statement_query(question: str, kind: Statement) -> str:
+    """The sparse query for `kind`'s table: its title's words and the lines of `question`'s metrics."""
+    return f"{TITLE_WORDS[kind]} {'; '.join(metric_inputs(question))}"
+
+
+def is_statement(heading_path: list[str], markdown: str, kind: Statement) -> bool:
+    """Whether a table chunk is (a part of) the primary statement `kind`: its title, in the heading path
+    or the lines above the table in the chunk (the caption the chunker repeats with every part), names
+    it. The table's own cells do not count: a note's "Amounts recognized in the balance sheets" is no
+    balance sheet."""
+    caption = []
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("|"):
+            break
+        caption.append(line)
+    head = " ".join([*heading_path, *caption])
+    return STATEMENT_TITLES[kind].search(head) is not None and "notes to" not in head.lower()
+
+
+def input_coverage(question: str, markdown: str) -> int:
+    """How many of the lines `question`'s metrics are computed from the chunk writes (case and
+    punctuation aside: "Property, plant and equipment — net" holds "property, plant and equipment")."""
+    text = _plain(markdown)
+    return sum(_plain(line) in text for line in metric_inputs(question))
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+MAX_INPUT_ROWS = 4  # an extractive answer quotes at most this many input rows
+
+
+def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]]:
+    """The statement rows a metric question's inputs are read from, as (hit index, Markdown row): for
+    each input line in vocabulary order, the first row of a primary statement among `hits` whose label
+    starts with it ("Total current assets", "Property, plant and equipment — net"); [] when the
+    question names no metric."""
+    kinds = statement_kinds(question)
+    tables = [
+        (i, h)
+        for i, h in enumerate(hits)
+        if h.kind == "table" and any(is_statement(h.heading_path, h.markdown, k) for k in kinds)
+    ]
+    rows: list[tuple[int, str]] = []
+    for line in metric_inputs(question):
+        wanted = _plain(line)
+        row = next(
+            (
+                (i, r)
+                for i, h in tables
+                for r in h.markdown.splitlines()
+                if _has_values(r) and _plain(_label(r)).startswith((wanted, f"total {wanted}"))
+            ),
+            None,
+        )
+        if row is not None and row not in rows:
+            rows.append(row)
+    return rows[:MAX_INPUT_ROWS]
+
+
+def _label(row: str) -> str:
+    return row.strip().strip("|").split("|")[0]
+
+
+def _has_values(row: str) -> bool:
+    """A table row with a value beside its label (not "| Inventories |  |  |", which only opens a group)."""
+    cells = row.strip().strip("|").split("|")
+    return row.lstrip().startswith("|") and len(cells) > 1 and any(c.strip() for c in cells[1:])

@@ -16,7 +16,13 @@ from ingest.chunking import CARD_HEADING, Chunk
 from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
-from retrieval.financial_metrics import with_metric_inputs
+from retrieval.financial_metrics import (
+    input_coverage,
+    is_statement,
+    statement_kinds,
+    statement_query,
+    with_metric_inputs,
+)
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
@@ -25,6 +31,7 @@ from retrieval.store import Fusion, StoreQuery, VectorStore
 
 CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
 CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
+STATEMENT_CANDIDATES = 30  # table chunks a metric question's statement query looks at
 
 
 class SearchConfig(BaseModel):
@@ -38,9 +45,9 @@ class SearchConfig(BaseModel):
     index_batch: int = Field(default=64, ge=1)  # chunks embedded and upserted at a time
     reranker: str | None = None  # a cross-encoder model name or path; None = off
     rerank_candidates: int = Field(default=30, ge=1)
-    # a metric question's sparse query also asks for the statement lines of its inputs
-    # (retrieval.financial_metrics); off: the held-out half of financebench-dev did not gain (docs/retrieval.md)
-    metric_inputs: bool = False
+    # a metric question's sparse query also asks for the statement lines of its inputs, and the primary
+    # statements holding them come first (retrieval.financial_metrics; measured in docs/benchmarks.md)
+    metric_inputs: bool = True
 
 
 class Reranker(Protocol):
@@ -126,7 +133,30 @@ class KnowledgeBase:
             hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
+        if hits and self.config.metric_inputs and filters.doc_ids and statement_kinds(query):
+            hits = self._statements_first(query, request, hits, top_k)
         return hits
+
+    def _statements_first(
+        self, query: str, request: StoreQuery, hits: list[SearchHit], top_k: int
+    ) -> list[SearchHit]:
+        """A metric question's hits within named documents with the primary statements holding its inputs
+        first, one table chunk per statement (the part writing most of the input lines). Across a kb whose
+        question names no filing nothing moves: the first hit's filing may be another company's."""
+        filters = request.filters.model_copy(update={"kind": "table"})
+        found: list[SearchHit] = []
+        for kind in statement_kinds(query):
+            sparse = self.sparse.encode_query(statement_query(query, kind))
+            limit = STATEMENT_CANDIDATES
+            candidates = self.store.query(
+                StoreQuery(sparse=sparse, filters=filters, limit=limit, prefetch_limit=limit)
+            )
+            tables = [h for h in candidates if is_statement(h.heading_path, h.markdown, kind)]
+            best = max(tables, key=lambda h: input_coverage(query, h.markdown), default=None)
+            if best is not None and best.chunk_id not in {h.chunk_id for h in found}:
+                found.append(best)
+        ids = {h.chunk_id for h in found}
+        return [*found, *(h for h in hits if h.chunk_id not in ids)][:top_k]
 
     def _cards(self, request: StoreQuery, hits: Sequence[SearchHit]) -> list[SearchHit]:
         """The card statements of the documents the first hits come from (the same query vectors)."""
@@ -142,7 +172,7 @@ class KnowledgeBase:
         limit = max(top_k, self.config.rerank_candidates) if self.reranker else top_k
         return StoreQuery(
             dense=self.embedder.embed_query(query) if mode in ("hybrid", "dense") else None,
-            sparse=self.sparse.encode_query(self._sparse_text(query))
+            sparse=self.sparse.encode_query(self._sparse_text(query, filters))
             if mode in ("hybrid", "sparse")
             else None,
             filters=filters,
@@ -153,8 +183,10 @@ class KnowledgeBase:
             rrf_weights=self.config.rrf_weights,
         )
 
-    def _sparse_text(self, query: str) -> str:
-        return with_metric_inputs(query) if self.config.metric_inputs else query
+    def _sparse_text(self, query: str, filters: SearchFilters) -> str:
+        """The query's text for BM25: a metric question also names its inputs' statement lines once the
+        search is within named documents (the lines would otherwise pick another company's filing)."""
+        return with_metric_inputs(query) if self.config.metric_inputs and filters.doc_ids else query
 
     def _search(self, query: str, request: StoreQuery, top_k: int) -> list[SearchHit]:
         if request.sparse is not None and not request.sparse.indices and request.dense is None:

@@ -22,6 +22,8 @@ _TOKEN = re.compile(
     r"|[^\W\d_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+(?:['’][^\W\d_]+)?"
     r"|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+"
 )
+# "U.S.", "U.K.", "U.S.A.": initials written with dots are the word a question types ("US sales")
+_DOTTED_INITIALS = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?(?![a-z])")
 _CJK_RUN = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+$")
 _INDEX_SPACE = 2**31
 _LATIN_WORD = re.compile(r"^[a-z]+(?:['’][a-z]+)?$")
@@ -45,7 +47,8 @@ def tokenize(text: str, cjk: Literal["bigram", "jieba"] = "bigram") -> list[str]
     """Lowercased words and numbers; CJK runs as character bigrams or jieba words."""
     split_cjk = _bigrams if cjk == "bigram" else _jieba_words
     tokens: list[str] = []
-    for match in _TOKEN.finditer(text.lower()):
+    lowered = _DOTTED_INITIALS.sub(lambda m: "".join(g for g in m.groups() if g), text.lower())
+    for match in _TOKEN.finditer(lowered):
         token = match.group()
         if _CJK_RUN.match(token):
             tokens.extend(split_cjk(token))

@@ -268,3 +268,32 @@ def test_by_default_only_a_heading_with_no_text_joins_another_chunk() -> None:
     chunks = chunk_document("d", "kb", "f", [page(1, blocks)], ChunkingConfig(), words)
     assert [c.heading_path for c in chunks] == [["1. Law"], ["2. Notices"]]
     assert chunks[1].markdown == "Notices are in writing.\n\nSchedule A"
+
+
+def test_a_section_running_header_titles_its_pages_tables_and_a_document_header_does_not() -> None:
+    """A filing prints a statement's title atop its pages ("Consolidated Balance Sheets"), where
+    furniture marking finds a running header; the company's header runs on every page."""
+
+    def filing_page(n: int, section: str) -> PageLayout:
+        table = Block(
+            kind="table",
+            markdown="| (Millions) | 2022 |\n|---|---|\n| Total assets | 46,455 |",
+            bbox=box(0.2),
+        )
+        return page(
+            n,
+            [
+                Block(kind="header", markdown=section, bbox=box(0.02, 0.02)),
+                Block(kind="header", markdown="Acme Inc. 2022 Form 10-K", bbox=box(0.05, 0.02)),
+                table,
+            ],
+        )
+
+    layouts = [filing_page(1, "Consolidated Balance Sheets")] + [
+        filing_page(n, f"Note {n}. Other matters") for n in range(2, 9)
+    ]
+    tables = chunk(layouts)
+    assert tables[0].markdown.splitlines()[:2] == ["Consolidated Balance Sheets", "| (Millions) | 2022 |"]
+    assert tables[0].regions[0].bbox == box(0.02, 0.02)  # the title is cited where it is printed
+    assert all("Form 10-K" not in t.markdown for t in tables)
+    assert tables[3].markdown.startswith("Note 4. Other matters\n")

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from retrieval.financial_metrics import metric_inputs, with_metric_inputs
+from ingest.layout import BBox, Region
+from retrieval.answer import AnswerConfig, ExtractiveAnswerer
+from retrieval.financial_metrics import (
+    input_coverage,
+    input_rows,
+    is_statement,
+    metric_inputs,
+    statement_kinds,
+    with_metric_inputs,
+)
+from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase, SearchConfig
 from tests.support.chunks import make_chunk
 
@@ -17,6 +27,8 @@ STATEMENTS = [
 def test_a_metric_question_names_the_statement_lines_of_its_inputs() -> None:
     assert metric_inputs("Is 3M a capital-intensive business based on FY2022 data?") == [
         "capital expenditures",
+        "purchases of property, plant and equipment",
+        "additions to property",
         "property, plant and equipment",
         "total assets",
     ]
@@ -31,13 +43,117 @@ def test_a_question_naming_no_metric_is_left_as_asked() -> None:
     assert metric_inputs(question) == [] and with_metric_inputs(question) == question
 
 
-def test_metric_inputs_bring_the_statements_to_the_top_when_on(kb: KnowledgeBase) -> None:
+def test_metric_inputs_bring_the_statements_to_the_top_when_on_the_default(kb: KnowledgeBase) -> None:
     chunks = [make_chunk("d", i, text) for i, text in enumerate(STATEMENTS)]
     kb.index_chunks(chunks)
     question = "Is Acme a capital-intensive business based on FY2022 data?"
-    off = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    within = SearchFilters(doc_ids=["d"])
+    kb.config = SearchConfig(metric_inputs=False)
+    off = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert off[0] == chunks[3].id  # only the prose repeating the question's words
     kb.config = SearchConfig(metric_inputs=True)
-    on = [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)]
+    on = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
     assert on[0] == chunks[0].id  # capital expenditures, PP&E and total assets
+    assert SearchConfig().metric_inputs  # the default
     assert chunks[1].id not in on[:2]
+    # across the kb the question's own words pick the filing first: its lines are not added
+    assert kb.search(question, mode="sparse", top_k=4)[0].chunk_id == chunks[3].id
+
+
+BALANCE_SHEET = "\n".join(
+    [
+        "Consolidated Balance Sheet At December 31",
+        "| (Dollars in millions) | 2022 | 2021 |",
+        "|---|---|---|",
+        "| Cash and cash equivalents | $3,655 | $4,564 |",
+        "| Total current assets | 14,688 | 15,403 |",
+        "| Property, plant and equipment | 25,998 | 27,213 |",
+        "| Less: Accumulated depreciation | (16,820) | (17,784) |",
+        "| Total assets | $46,455 | $47,072 |",
+    ]
+)
+CASH_FLOWS = "\n".join(
+    [
+        "Consolidated Statement of Cash Flows Years ended December 31",
+        "| (Millions) | 2022 | 2021 |",
+        "|---|---|---|",
+        "| Purchases of property, plant and equipment (PP&E) | (1,749) | (1,603) |",
+    ]
+)
+# a note's table repeats the statement lines more often than the statement does
+PPE_NOTE = "\n".join(
+    [
+        "| Property, plant and equipment (in millions) | 2022 | 2021 |",
+        "|---|---|---|",
+        "| Property, plant and equipment, land | 300 | 310 |",
+        "| Property, plant and equipment, buildings | 7,000 | 7,100 |",
+        "| Total property, plant and equipment; total assets of the segment | 25,998 | 27,213 |",
+    ]
+)
+PROSE = "Is the business capital-intensive? Management discusses its business strategy based on data."
+
+
+def test_statements_and_their_titles_are_recognised() -> None:
+    assert statement_kinds("Is 3M a capital-intensive business based on FY2022 data?") == [
+        "balance",
+        "cash_flows",
+    ]
+    assert statement_kinds("Which segment grew fastest?") == []
+    assert is_statement([], BALANCE_SHEET, "balance")
+    assert is_statement(["PFIZER INC.", "CONSOLIDATED STATEMENTS OF INCOME"], "| a | 1 |", "income")
+    assert not is_statement([], PPE_NOTE, "balance")
+    assert not is_statement(["Notes to Consolidated Financial Statements"], "balance sheet | 1", "balance")
+    assert input_coverage("Is it capital-intensive?", BALANCE_SHEET) == 2  # PP&E, total assets
+
+
+def test_a_metric_question_gets_the_statements_holding_its_inputs_first(kb: KnowledgeBase) -> None:
+    texts = [(PROSE, "text"), (PPE_NOTE, "table"), (BALANCE_SHEET, "table"), (CASH_FLOWS, "table")]
+    chunks = [make_chunk("d", i, text, kind=kind) for i, (text, kind) in enumerate(texts)]
+    kb.index_chunks(chunks)
+    question = "Is Acme a capital-intensive business based on FY2022 data?"
+    within = SearchFilters(doc_ids=["d"])
+    kb.config = SearchConfig(metric_inputs=False)
+    off = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
+    assert off[0] == chunks[0].id
+    kb.config = SearchConfig(metric_inputs=True)
+    on = [h.chunk_id for h in kb.search(question, within, mode="sparse", top_k=4)]
+    assert on[:2] == [chunks[2].id, chunks[3].id]  # the balance sheet, then the cash flows; not the note
+    other = kb.search("Which business segment grew fastest?", within, mode="sparse", top_k=4)
+    assert other[0].chunk_id != chunks[2].id
+    # across a kb naming no filing the first hit's filing may be another company's: nothing moves
+    assert [h.chunk_id for h in kb.search(question, mode="sparse", top_k=4)][0] == chunks[0].id
+
+
+def _table_hit(n: int, markdown: str, page: int) -> SearchHit:
+    lines = [ln for ln in markdown.splitlines() if not ln.startswith("|---")]
+    regions = [
+        Region(
+            page=page, bbox=BBox(x0=0.05, y0=0.1 + 0.03 * i, x1=0.95, y1=0.12 + 0.03 * i), text=ln.strip("| ")
+        )
+        for i, ln in enumerate(lines)
+    ]
+    return SearchHit(
+        chunk_id=f"c{n}", doc_id="10k", kb="k", filename="10k.pdf", score=1.0 / n, kind="table",
+        markdown=markdown, regions=regions, pages=[page],
+    )  # fmt: skip
+
+
+async def test_a_metric_answer_quotes_its_input_rows_each_cited_on_its_row() -> None:
+    hits = [_table_hit(1, PPE_NOTE, 90), _table_hit(2, BALANCE_SHEET, 50), _table_hit(3, CASH_FLOWS, 52)]
+    assert [i for i, _ in input_rows("Is it capital-intensive?", hits)] == [2, 1, 1]
+    grouped = _table_hit(
+        4, BALANCE_SHEET.replace("| Total assets |", "| Inventories |  |  |\n| Total assets |"), 50
+    )
+    assert [r for _, r in input_rows("What is its inventory turnover?", [grouped])] == []  # a group label
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer("Is Acme capital-intensive?", hits)
+    assert not answer.refused
+    assert answer.answer.startswith(
+        "Purchases of property, plant and equipment (PP&E) — 2022: (1,749); 2021: (1,603) [1] "
+        "Property, plant and equipment — 2022: 25,998; 2021: 27,213 [2] "
+        "Total assets — 2022: $46,455; 2021: $47,072 [3]"
+    )
+    first, second, third = answer.citations[:3]
+    assert [r.page for r in first.regions] == [52] and [r.page for r in third.regions] == [50]
+    [row] = third.regions
+    assert row.text is not None and row.text.startswith("Total assets")  # the row, not the whole table
+    assert input_rows("Which segment grew fastest?", hits) == []

@@ -73,3 +73,12 @@ def test_numbers_and_chinese_are_not_stemmed_and_stemming_can_be_turned_off() ->
         "fee",
     ]
     assert SparseEncoder(SparseConfig(stem=False)).terms("Parties dated") == ["parties", "dated"]
+
+
+def test_dotted_initials_match_the_word_a_question_types() -> None:
+    assert tokenize("U.S. sales and U.K. sales; U.S.A.") == ["us", "sales", "and", "uk", "sales", "usa"]
+    encoder = SparseEncoder()
+    assert set(encoder.encode_query("US sales growth").indices) <= set(
+        encoder.encode("U.S. sales growth").indices
+    )
+    assert tokenize("Sec. 12.3 of the Act") == ["sec", "12.3", "of", "the", "act"]
