@@ -8,7 +8,7 @@ Streaming yields events: `{"type": "token", "text"}`, one `{"type": "citations"}
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -146,7 +146,10 @@ class ExtractiveAnswerer:
         self.config = config
         self.embedder = embedder
 
-    async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer:
+    async def answer(
+        self, question: str, hits: Sequence[SearchHit], accept: Callable[[str], bool] | None = None
+    ) -> Answer:
+        """`accept`: only sentences it holds true of answer (`compose_extract`); a review field's evidence."""
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")
@@ -155,10 +158,10 @@ class ExtractiveAnswerer:
         if (scope := named_documents(question, sources)) is not None:
             question = scope.query
         if self.embedder is None:
-            picks = compose_extract(question, sources, self.config.max_sentences)
+            picks = compose_extract(question, sources, self.config.max_sentences, accept=accept)
         else:  # embedding is CPU work: keep the event loop free
             picks = await asyncio.to_thread(
-                compose_extract, question, sources, self.config.max_sentences, self.embedder
+                compose_extract, question, sources, self.config.max_sentences, self.embedder, accept
             )
         if not picks:
             return refusal(self.config, "no_matching_sentence")
@@ -228,7 +231,10 @@ class LlmAnswerer:
         self.config = config
         self.llm = LlmClient(config.llm, client)
 
-    async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer:
+    async def answer(
+        self, question: str, hits: Sequence[SearchHit], accept: Callable[[str], bool] | None = None
+    ) -> Answer:
+        """`accept`: only sentences it holds true of answer (`compose_extract`); a review field's evidence."""
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")
