@@ -40,32 +40,38 @@ _ASKS_END = re.compile(r"\b(?:expir\w*|end\w*|terminat\w*|until)\b", re.I)
 # Evidence patterns of the built-in fields. A contract says when it ends in the sentence whose subject is
 # the agreement or its term ("The initial term of this Agreement commences ... and shall continue until
 # ...", "Unless earlier terminated, this Agreement will remain in effect ..."), not in the many sentences
-# that name expiry in passing ("Upon any expiration or termination of this Agreement", a definition, a
+# that name expiry in passing ("Upon any expiration or termination of this Agreement", another term's definition, a
 # renewal: "this Agreement shall renew automatically ...", a right to end it: "this Agreement may be
 # terminated by ...").
 TERM_STATEMENT = (
-    # "(a)", a run-in title ("Term."), a lead-in ("Unless earlier terminated,")
-    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,60},\s*)?"
-    r"(?:the\s+(?:initial\s+|original\s+)?term\s+of\s+this\s+agreement|this\s+agreement)\b"
+    # "(a)", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier terminated,")
+    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
+    # the subject: the agreement ("this License Agreement", "the Agreement") or its term ("the Initial Term")
+    r"(?:the\s+(?:initial\s+|original\s+)?term(?:\s+of\s+this\s+(?:[\w-]+\s+){0,4}?agreement)?"
+    r"|this\s+(?:[\w-]+\s+){0,4}?agreement|the\s+agreement)\b"
+    r"(?:\W*[\"“][^\"”]{0,30}[\"”]\W*)?"  # its defined name: (the "Term")
+    # ... that states its length or end, not a renewal or a right to end it
     r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
     r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?)\b"
+    # or the definition of the term: "Term" means ...
+    r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
 )
 # a renewal the agreement provides for: for further periods, or automatically ("non-renewal of such
 # insurance" is not one; neither is "unless mutually extended by written agreement")
 RENEWAL = (
     r"\b(?:renew\w*|extend\w*|extension)\b[^.;]{0,80}?\b(?:additional|successive|further|consecutive|renewal)\b"
     r"|\brenewal\s+(?:terms?|periods?)\b|\bautomatic\w*\s+(?:be\s+)?(?:renew|extend)\w*"
-    r"|\b(?:renew|extend)\w*\s+automatic\w*"
+    r"|\b(?:renew|extend)\w*\s+automatic\w*|\b(?:renew|extend)\w*\s+(?:this|the)\s+(?:agreement|term)\b"
 )
 # how a notice to stop a renewal is tied to it: the renewal itself, or the end of a term it would follow
 _RENEWAL_END = (
-    r"\b(?:non-?renewal|renew\w*|extension)\b"
+    r"\b(?:non-?renewal|renew\w*|extension|extend\w*)\b"
     r"|\b(?:end|expiration|expiry)\s+of\s+the\s+(?:then[- ]current\s+|initial\s+|renewal\s+)?term\b"
 )
 
 # a notice tied to the agreement's renewal or end ("notice of any non-renewal ... of such insurance" is not)
-NOTICE_OF_NON_RENEWAL = rf"^(?=.*\bnotice\b)(?=.*\b(?:agreement|term)\b)(?=.*(?:{_RENEWAL_END}))"
+NOTICE_OF_NON_RENEWAL = rf"^(?=.*\bnoti(?:ce|fy|fies|fied|fication)\b)(?=.*\b(?:agreement|term)\b)(?=.*(?:{_RENEWAL_END}))"
 
 
 class ReviewConfig(BaseModel):

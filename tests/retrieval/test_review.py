@@ -163,11 +163,16 @@ def test_a_date_whose_ordinal_the_text_layer_split_is_read() -> None:
         ("This Agreement will terminate on the earlier to occur of (a) the date the last Receivable is paid.", True),
         ("Unless earlier terminated, this Agreement shall remain in effect for three (3) years.", True),
         ("3. Term. This Agreement shall continue in force until December 31, 2025.", True),
+        ("The Initial Term shall be two (2) years from the Effective Date.", True),
+        ("Subject to Section 2, and unless sooner terminated as provided in Article 12 of this agreement, "
+         "this License Agreement shall remain in force for ten (10) years.", True),
+        ("“Term” means the period from the Effective Date until the last Royalty Term expires.", True),
         ("Thereafter, this Agreement shall renew automatically for one (1) additional three (3) year period "
          "unless either party gives notice of non-renewal before the expiration of the Initial Term.", False),
         ("In the event of the expiration or termination of this Agreement, Sections 5 and 7 survive.", False),
         ("This Agreement may be terminated by either party upon ninety (90) days notice.", False),
         ("Upon any expiration or termination of this Agreement:", False),
+        ("The Initial Term shall renew automatically for successive one (1) year periods.", False),
     ],
 )  # fmt: skip
 def test_only_a_sentence_stating_the_agreements_term_is_expiry_evidence(
