@@ -71,7 +71,9 @@ _RENEWAL_END = (
 )
 
 # a notice tied to the agreement's renewal or end ("notice of any non-renewal ... of such insurance" is not)
-NOTICE_OF_NON_RENEWAL = rf"^(?=.*\bnoti(?:ce|fy|fies|fied|fication)\b)(?=.*\b(?:agreement|term)\b)(?=.*(?:{_RENEWAL_END}))"
+NOTICE_OF_NON_RENEWAL = (
+    rf"^(?=.*\bnoti(?:ce|fy|fies|fied|fication)\b)(?=.*\b(?:agreement|term)\b)(?=.*(?:{_RENEWAL_END}))"
+)
 
 
 class ReviewConfig(BaseModel):
