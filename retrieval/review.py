@@ -53,7 +53,8 @@ TERM_STATEMENT = (
     # ... that states its length or end, not a renewal or a right to end it
     r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
-    r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?)\b"
+    r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
+    r"|in\s+(?:full\s+)?force|in\s+effect)\b"
     # or the definition of the term: "Term" means ...
     r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
 )

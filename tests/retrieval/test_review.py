@@ -167,6 +167,8 @@ def test_a_date_whose_ordinal_the_text_layer_split_is_read() -> None:
         ("Subject to Section 2, and unless sooner terminated as provided in Article 12 of this agreement, "
          "this License Agreement shall remain in force for ten (10) years.", True),
         ("“Term” means the period from the Effective Date until the last Royalty Term expires.", True),
+        ("A. This Agreement and the provisions hereof shall be in full force and effect commencing on the date "
+         "of execution.", True),
         ("Thereafter, this Agreement shall renew automatically for one (1) additional three (3) year period "
          "unless either party gives notice of non-renewal before the expiration of the Initial Term.", False),
         ("In the event of the expiration or termination of this Agreement, Sections 5 and 7 survive.", False),
