@@ -8,7 +8,7 @@ Streaming yields events: `{"type": "token", "text"}`, one `{"type": "citations"}
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -148,7 +148,10 @@ class ExtractiveAnswerer:
         self.config = config
         self.embedder = embedder
 
-    async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer:
+    async def answer(
+        self, question: str, hits: Sequence[SearchHit], accept: Callable[[str], bool] | None = None
+    ) -> Answer:
+        """`accept`: only sentences it holds true of answer (`compose_extract`); a review field's evidence."""
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")
@@ -157,10 +160,10 @@ class ExtractiveAnswerer:
         if (scope := named_documents(question, sources)) is not None:
             question = scope.query
         if self.embedder is None:
-            picks = compose_extract(question, sources, self.config.max_sentences)
+            picks = compose_extract(question, sources, self.config.max_sentences, accept=accept)
         else:  # embedding is CPU work: keep the event loop free
             picks = await asyncio.to_thread(
-                compose_extract, question, sources, self.config.max_sentences, self.embedder
+                compose_extract, question, sources, self.config.max_sentences, self.embedder, accept
             )
         # a metric question ("Is it capital-intensive?") is answered with its inputs' statement rows first,
         # each with its label and column headers and cited on its row, then the best sentences
@@ -239,7 +242,10 @@ class LlmAnswerer:
         self.config = config
         self.llm = LlmClient(config.llm, client)
 
-    async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer:
+    async def answer(
+        self, question: str, hits: Sequence[SearchHit], accept: Callable[[str], bool] | None = None
+    ) -> Answer:
+        """`accept`: only sentences it holds true of answer (`compose_extract`); a review field's evidence."""
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")

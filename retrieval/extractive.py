@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +32,9 @@ RERANK_TOP = 20
 HIT_SCORE_WEIGHT = 0.15
 HIT_RANK_WEIGHT = 0.05
 CARD_WEIGHT = 1.0  # the document card's statement of the field asked for: the field itself answers
+# a caller's test of what may answer (a review field's evidence pattern) picks among sentences scoring at
+# least this share of the best one: a term clause ranked below a renewal sentence that names expiry
+ACCEPTED_FLOOR = 0.5
 
 
 class QueryEmbedder(Protocol):
@@ -186,12 +189,21 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def compose_extract(
-    question: str, hits: Sequence[SearchHit], max_sentences: int, embedder: QueryEmbedder | None = None
+    question: str,
+    hits: Sequence[SearchHit],
+    max_sentences: int,
+    embedder: QueryEmbedder | None = None,
+    accept: Callable[[str], bool] | None = None,
 ) -> list[Pick]:
-    """The 1..max_sentences sentences that answer the question, best first; [] when none does."""
+    """The 1..max_sentences sentences that answer the question, best first; [] when none does.
+    `accept`, given a sentence's text, keeps only the sentences it holds true of, among those scoring at
+    least `ACCEPTED_FLOOR` of the best sentence (accepted or not)."""
     picks = [p for p in score_sentences(question, hits) if p.lexical >= MIN_OVERLAP or p.typed]
     if embedder is not None:
         picks = rerank(question, picks, embedder)
+    if accept is not None and picks:
+        floor = ACCEPTED_FLOOR * picks[0].score
+        picks = [p for p in picks if p.score >= floor and accept(p.text)]
     chosen: list[Pick] = []
     seen: set[str] = set()
     for pick in picks:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,46 @@ CONFIDENCE = {"card": 0.9, "typed": 0.75, "sentence": 0.5}
 # a date the sentence gives as an end ("shall expire on December 31, 2028") answers only a question about one
 _ENDS_BEFORE = re.compile(r"\b(?:expire[sd]?|terminates?|ends?|until|through)\s+(?:on\s+)?$", re.I)
 _ASKS_END = re.compile(r"\b(?:expir\w*|end\w*|terminat\w*|until)\b", re.I)
+
+
+# Evidence patterns of the built-in fields. A contract says when it ends in the sentence whose subject is
+# the agreement or its term ("The initial term of this Agreement commences ... and shall continue until
+# ...", "Unless earlier terminated, this Agreement will remain in effect ..."), not in the many sentences
+# that name expiry in passing ("Upon any expiration or termination of this Agreement", another term's definition, a
+# renewal: "this Agreement shall renew automatically ...", a right to end it: "this Agreement may be
+# terminated by ...").
+TERM_STATEMENT = (
+    # "(a)", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier terminated,")
+    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
+    # the subject: the agreement ("this License Agreement", "the Agreement") or its term ("the Initial Term")
+    r"(?:the\s+(?:initial\s+|original\s+)?term(?:\s+of\s+this\s+(?:[\w-]+\s+){0,4}?agreement)?"
+    r"|this\s+(?:[\w-]+\s+){0,4}?agreement|the\s+agreement)\b"
+    r"(?:\W*[\"“][^\"”]{0,30}[\"”]\W*)?"  # its defined name: (the "Term")
+    # ... that states its length or end, not a renewal or a right to end it
+    r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
+    r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
+    r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
+    r"|in\s+(?:full\s+)?force|in\s+effect)\b"
+    # or the definition of the term: "Term" means ...
+    r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
+)
+# a renewal the agreement provides for: for further periods, or automatically ("non-renewal of such
+# insurance" is not one; neither is "unless mutually extended by written agreement")
+RENEWAL = (
+    r"\b(?:renew\w*|extend\w*|extension)\b[^.;]{0,80}?\b(?:additional|successive|further|consecutive|renewal)\b"
+    r"|\brenewal\s+(?:terms?|periods?)\b|\bautomatic\w*\s+(?:be\s+)?(?:renew|extend)\w*"
+    r"|\b(?:renew|extend)\w*\s+automatic\w*|\b(?:renew|extend)\w*\s+(?:this|the)\s+(?:agreement|term)\b"
+)
+# how a notice to stop a renewal is tied to it: the renewal itself, or the end of a term it would follow
+_RENEWAL_END = (
+    r"\b(?:non-?renewal|renew\w*|extension|extend\w*)\b"
+    r"|\b(?:end|expiration|expiry)\s+of\s+the\s+(?:then[- ]current\s+|initial\s+|renewal\s+)?term\b"
+)
+
+# a notice tied to the agreement's renewal or end ("notice of any non-renewal ... of such insurance" is not)
+NOTICE_OF_NON_RENEWAL = (
+    rf"^(?=.*\bnoti(?:ce|fy|fies|fied|fication)\b)(?=.*\b(?:agreement|term)\b)(?=.*(?:{_RENEWAL_END}))"
+)
 
 
 class ReviewConfig(BaseModel):
@@ -124,19 +165,19 @@ CONTRACT = Schema(
         FieldSpec(
             name="Expiration Date",
             question="When does this agreement expire?",
-            patterns=[r"\b(term|expir\w*|until|continue|perpetu\w*)\b"],
+            patterns=[TERM_STATEMENT],
         ),
         FieldSpec(
             name="Renewal Term",
             question="What is the renewal term of this agreement?",
             type="duration",
-            patterns=[r"\brenew\w*|\bextend\w*"],
+            patterns=[RENEWAL],
         ),
         FieldSpec(
             name="Notice Period To Terminate Renewal",
             question="How much notice is required to terminate the renewal of this agreement?",
             type="duration",
-            patterns=[r"\bnotice\b.*\b(renew\w*|term)\b|\b(renew\w*|term)\b.*\bnotice\b"],
+            patterns=[NOTICE_OF_NON_RENEWAL],
         ),
         FieldSpec(
             name="Governing Law", question="What is the governing law of this agreement?", type="jurisdiction"
@@ -294,7 +335,10 @@ def read_value(spec: FieldSpec, quote: str) -> tuple[str | None, str | int | flo
 
 async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: ExtractiveAnswerer) -> FieldValue:
     """One field from its question's hits within one document."""
-    answer = await answerer.answer(spec.question, hits)
+    # a field's evidence patterns choose among the sentences that answer its question, so a term clause
+    # ranked below a sentence about expiry in passing is still found
+    accept = _matches_any(spec.patterns) if spec.patterns and spec.type != "pattern" else None
+    answer = await answerer.answer(spec.question, hits, accept=accept)
     if answer.refused or not answer.citations:
         return FieldValue(name=spec.name, found=False)
     by_chunk = {h.chunk_id: h for h in hits}
@@ -330,6 +374,11 @@ async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: Extrac
         regions=citation.regions,
         confidence=CONFIDENCE["card" if from_card else "typed" if typed else "sentence"],
     )
+
+
+def _matches_any(patterns: list[str]) -> Callable[[str], bool]:
+    compiled = [re.compile(p, re.I) for p in patterns]
+    return lambda sentence: any(p.search(sentence) for p in compiled)
 
 
 def _an_end(spec: FieldSpec, sentence: str, date: str) -> bool:

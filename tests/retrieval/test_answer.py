@@ -420,3 +420,20 @@ async def test_an_expiry_question_is_answered_by_the_term_clause_not_a_dated_sen
     answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, [preamble, effect, term])
     assert answer.answer.startswith("The initial term of this Agreement commences"), answer.answer
     assert answer.citations[0].regions[0].page == 9
+
+
+async def test_extractive_answers_only_with_sentences_the_caller_accepts_near_the_best() -> None:
+    question = "Is there an extension?"
+    filler = " ".join(f"item{i}" for i in range(300))  # a long sentence: damped, far below the best
+    hits = [
+        make_hit(1, ["Any extension needs the written consent of both parties."]),
+        make_hit(2, ["It renews for successive periods unless either party objects, by extension."]),
+        make_hit(3, [f"The schedule lists {filler} and one extension."]),
+    ]
+    answerer = ExtractiveAnswerer(AnswerConfig(max_sentences=1))
+    assert (await answerer.answer(question, hits)).citations[0].doc_id == "doc-1"
+    accepted = await answerer.answer(question, hits, accept=lambda s: "renews" in s)
+    assert accepted.citations[0].doc_id == "doc-2"
+    # a sentence accepted but scoring under half the best one is no answer: a review field is not found
+    weak = await answerer.answer(question, hits, accept=lambda s: "schedule" in s)
+    assert weak.refused and weak.flags == ["no_matching_sentence"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from retrieval.embed import SentenceTransformerEmbedder
 from retrieval.hits import SearchHit
 from retrieval.review import (
     CONTRACT,
+    TERM_STATEMENT,
     FieldSpec,
     SchemaError,
     extract_document,
@@ -121,10 +124,10 @@ def _written(tmp_path: Path, data: object) -> Path:
     return path
 
 
-def _hit(text: str) -> SearchHit:
+def _hit(text: str, chunk_id: str = "c1") -> SearchHit:
     box = BBox(x0=0.1, y0=0.2, x1=0.9, y1=0.22)
     return SearchHit(
-        chunk_id="c1", doc_id="d", kb="k", filename="d.pdf", score=1.0, kind="text", markdown=text,
+        chunk_id=chunk_id, doc_id="d", kb="k", filename="d.pdf", score=1.0, kind="text", markdown=text,
         regions=[Region(page=3, bbox=box, text=text)], pages=[3],
     )  # fmt: skip
 
@@ -150,3 +153,71 @@ def test_a_date_whose_ordinal_the_text_layer_split_is_read() -> None:
     agreement = next(f for f in CONTRACT.fields if f.name == "Agreement Date")
     date = asyncio.run(extract_field(agreement, hits, ExtractiveAnswerer(AnswerConfig())))
     assert date.found and date.normalized == "2018-12-19" and date.value == "19t h day of December, 2018"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "states_term"),
+    [
+        ("The initial term of this Agreement commences as of the Effective Date and shall continue until "
+         "five (5) years following the Effective Date.", True),
+        ("This Agreement will terminate on the earlier to occur of (a) the date the last Receivable is paid.", True),
+        ("Unless earlier terminated, this Agreement shall remain in effect for three (3) years.", True),
+        ("3. Term. This Agreement shall continue in force until December 31, 2025.", True),
+        ("The Initial Term shall be two (2) years from the Effective Date.", True),
+        ("Subject to Section 2, and unless sooner terminated as provided in Article 12 of this agreement, "
+         "this License Agreement shall remain in force for ten (10) years.", True),
+        ("“Term” means the period from the Effective Date until the last Royalty Term expires.", True),
+        ("A. This Agreement and the provisions hereof shall be in full force and effect commencing on the date "
+         "of execution.", True),
+        ("Thereafter, this Agreement shall renew automatically for one (1) additional three (3) year period "
+         "unless either party gives notice of non-renewal before the expiration of the Initial Term.", False),
+        ("In the event of the expiration or termination of this Agreement, Sections 5 and 7 survive.", False),
+        ("This Agreement may be terminated by either party upon ninety (90) days notice.", False),
+        ("Upon any expiration or termination of this Agreement:", False),
+        ("The Initial Term shall renew automatically for successive one (1) year periods.", False),
+    ],
+)  # fmt: skip
+def test_only_a_sentence_stating_the_agreements_term_is_expiry_evidence(
+    sentence: str, states_term: bool
+) -> None:
+    assert bool(re.search(TERM_STATEMENT, sentence, re.I)) is states_term
+
+
+class Indifferent:
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0]
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]
+
+
+def test_the_term_clause_answers_expiry_over_a_renewal_sentence_naming_expiration() -> None:
+    hits = [
+        _hit(
+            "Thereafter, this Agreement shall renew automatically for one (1) additional three (3) year period "
+            "unless either party gives notice of non-renewal before the expiration of the Initial Term."
+        ),
+        _hit(
+            "The initial term of this Agreement commences as of the Effective Date and shall continue until "
+            "five (5) years following the Effective Date.",
+            "c2",
+        ),
+        _hit("Licensee shall pay each invoice within thirty (30) days of its receipt.", "c3"),
+    ]
+    expiry = next(f for f in CONTRACT.fields if f.name == "Expiration Date")
+    # the review reads with the kb's embedder; this one finds every sentence as close to the question
+    field = asyncio.run(extract_field(expiry, hits, ExtractiveAnswerer(AnswerConfig(), Indifferent())))
+    assert field.found and str(field.value).startswith("The initial term of this Agreement")
+
+
+def test_a_notice_of_an_insurance_non_renewal_is_no_renewal_term_nor_its_notice() -> None:
+    hits = [
+        _hit(
+            "Each Party shall provide the other Party with prompt written notice of any cancellation, non-renewal "
+            "or material change in such insurance, and shall provide such notice within thirty (30) days."
+        )
+    ]
+    answerer = ExtractiveAnswerer(AnswerConfig())
+    for name in ("Renewal Term", "Notice Period To Terminate Renewal"):
+        spec = next(f for f in CONTRACT.fields if f.name == name)
+        assert not asyncio.run(extract_field(spec, hits, answerer)).found, name
