@@ -124,6 +124,13 @@ class OcrMyPdfPipeline(LlamaIndexPipeline):
             check=True,
         )  # fmt: skip
         docs = PDFReader().load_data(out)
+        labels = [d.metadata.get("page_label") for d in docs]
+        with pymupdf.open(path) as scan:
+            # ScanPages reads the label as the page's position in the scan: it must be 1..n, one per page
+            if labels != [str(n) for n in range(1, scan.page_count + 1)]:
+                raise RuntimeError(
+                    f"{path.name}: PDFReader's page labels {labels} are not 1..{scan.page_count}"
+                )
         for d in docs:
             d.metadata["file_name"] = path.name
         self.sidecars[path.name] = sidecar.read_text(encoding="utf-8").split("\f")
@@ -191,3 +198,49 @@ def cer_summary(rows: dict[str, float]) -> dict[str, Any]:
         "tuning": mean(tuning),
         "held_out": mean(held),
     }
+
+
+def profile_rapidocr(scan: Path, pages: int) -> dict[str, float]:
+    """CPU seconds per page of each stage of opticite's OCR of a scanned PDF, as `RapidOcrEngine` runs it:
+    render (at the source dpi), decode, det + rec (one RapidOCR call; its own wall-clock split between
+    det and rec is kept as a share), the orientation probe and the grouping into blocks."""
+    import time
+
+    from ingest.configs import RapidOcrConfig
+    from ingest.ocr.rapidocr import RapidOcrEngine, boxes_from_result, build_blocks, fit_side
+    from ingest.orientation import detect_orientation
+    from ingest.preprocess import decode_png
+    from ingest.sources import open_source
+
+    engine = RapidOcrEngine(RapidOcrConfig())
+    ocr = engine._engine()  # loaded outside the timings
+    cpu: dict[str, float] = {}
+    det_rec_wall = [0.0, 0.0]
+
+    def timed(stage: str, started: float) -> float:
+        now = time.process_time()
+        cpu[stage] = cpu.get(stage, 0.0) + now - started
+        return now
+
+    with open_source(scan) as source:
+        for n in range(1, pages + 1):
+            t = time.process_time()
+            page = source.render_page(n)
+            t = timed("render", t)
+            img = fit_side(decode_png(page.image_png), engine.config.max_side_px)
+            t = timed("decode", t)
+            result = ocr(img, return_word_box=True)
+            t = timed("det+rec", t)
+            det_rec_wall[0] += result.elapse_list[0] or 0.0
+            det_rec_wall[1] += result.elapse_list[2] or 0.0
+            boxes = boxes_from_result(result.boxes, result.txts, result.scores, 0.0, result.word_results)
+            detect_orientation(img, [b.bbox_px for b in boxes], [b.score for b in boxes], engine.score_crops)
+            t = timed("orientation", t)
+            build_blocks(
+                [b for b in boxes if b.score >= engine.config.min_score], (img.shape[1], img.shape[0])
+            )
+            timed("blocks", t)
+    out = {f"{stage}_cpu_s_per_page": round(v / pages, 3) for stage, v in cpu.items()}
+    out["det_share_of_det_rec_wall"] = round(det_rec_wall[0] / max(sum(det_rec_wall), 1e-9), 3)
+    out["image_px"] = float(img.shape[1] * img.shape[0])
+    return out
