@@ -9,6 +9,14 @@ located on the page (box IoU against the gold span box), for all / tuning (odd) 
 Every pipeline indexes all its documents into one index. Scope "within" filters each question to its file;
 "across" asks the questions that name the agreement and its parties, with no filter, top 5. A hit counts
 only in the question's file. Writes bench/results/vs_peers.json and a .png beside it (`--out`).
+
+    .venv/bin/python -m bench.vs_peers --scans --scope within,across [--contracts 01,02] [--rounds 2]
+
+`--scans`: the same questions on scanned copies (bench/scan_peers.py) of some pages of contracts 01-06,
+opticite (its CPU OCR, RapidOCR) against OCRmyPDF + Tesseract then the LlamaIndex pipeline; also CPU
+seconds of the ingest (OCRmyPDF's children included) and each OCR's CER against the contracts' text
+layer. Writes bench/results/vs_peers_scans.json. OCRmyPDF and Tesseract are bench-only: see
+bench/scan_peers.py for the install.
 """
 
 from __future__ import annotations
