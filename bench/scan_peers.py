@@ -15,6 +15,7 @@ OCRmyPDF and Tesseract are bench-only tools, never runtime dependencies:
 from __future__ import annotations
 
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -138,14 +139,20 @@ class OcrMyPdfPipeline(LlamaIndexPipeline):
         return docs
 
 
-def page_cer(truth_pdf: Path, pages: list[int], texts: list[str], markdown: bool = False) -> list[float]:
+def page_cer(
+    truth_pdf: Path, pages: list[int], texts: list[str], markdown: bool = False, words: bool = False
+) -> list[float]:
     """CER of each scanned page's text against the contract page's text layer (PyMuPDF's order),
-    whitespace-collapsed; Markdown is read as its visible text."""
+    whitespace-collapsed; Markdown is read as its visible text. `words`: both sides' words sorted first,
+    so reading order (a table of contents read by columns or by rows) does not count, only the letters."""
     out = []
     with pymupdf.open(truth_pdf) as doc:
         for number, text in zip(pages, texts, strict=False):
             truth = normalize(doc[number - 1].get_text())
-            out.append(round(cer(plain_text(text) if markdown else normalize(text), truth), 4))
+            read = plain_text(text) if markdown else normalize(text)
+            if words:
+                read, truth = " ".join(sorted(read.split())), " ".join(sorted(truth.split()))
+            out.append(round(cer(read, truth), 4))
     return out
 
 
@@ -168,13 +175,18 @@ def ocr_scores(run: ScanPages, scans: dict[Path, list[int]], contracts: dict[str
     for scan, pages in scans.items():
         truth = contracts[scan.name]
         if isinstance(run.pipeline, OcrMyPdfPipeline):
+            sidecar = run.pipeline.sidecars[scan.name]
             texts = {
-                "tesseract_sidecar": page_cer(truth, pages, run.pipeline.sidecars[scan.name]),
+                "tesseract_sidecar": page_cer(truth, pages, sidecar),
+                "tesseract_sidecar_words_sorted": page_cer(truth, pages, sidecar, words=True),
                 "pdfreader": page_cer(truth, pages, run.pipeline.texts[scan.name]),
             }
         else:
             opticite = opticite_texts(run.pipeline, scan, len(pages))
-            texts = {"rapidocr": page_cer(truth, pages, opticite, markdown=True)}
+            texts = {
+                "rapidocr": page_cer(truth, pages, opticite, markdown=True),
+                "rapidocr_words_sorted": page_cer(truth, pages, opticite, markdown=True, words=True),
+            }
         for source, cers in texts.items():
             for number, value in zip(pages, cers, strict=True):
                 sources.setdefault(source, {})[f"{scan.stem} p{number}"] = value
@@ -197,6 +209,7 @@ def cer_summary(rows: dict[str, float]) -> dict[str, Any]:
         "all": mean(list(rows.values())),
         "tuning": mean(tuning),
         "held_out": mean(held),
+        "median": round(statistics.median(rows.values()), 4) if rows else None,
     }
 
 
