@@ -313,7 +313,8 @@ def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
         "date": date.today().isoformat(),
         "machine": machine(),
         "command": f"python -m bench.vs_peers --scans --contracts {args.contracts} --scope {args.scope}"
-        f" --rounds {args.rounds}",
+        f" --rounds {args.rounds}"
+        + (f" --pipelines {args.pipelines}" if args.pipelines != DEFAULT_PIPELINES else ""),
         "question_top_k": QUESTION_TOP_K,
         "embedder": "the bundled all-MiniLM-L6-v2 for both pipelines",
         "scan": "bench/scan_copy.py: 200 dpi grey, 0.6 degree turn, noise sigma 12, JPEG 60; image-only PDF",
