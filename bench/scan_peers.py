@@ -31,6 +31,7 @@ from bench.scans import scan_pages, scanned_pdf, unturn_box
 from ingest.ocr.text_score import cer, normalize, plain_text
 
 OCRMYPDF_JOBS = 2
+_STRAIGHT = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 
 def ocrmypdf_missing() -> str | None:
@@ -144,14 +145,15 @@ def page_cer(
 ) -> list[float]:
     """CER of each scanned page's text against the contract page's text layer (PyMuPDF's order),
     whitespace-collapsed; Markdown is read as its visible text. `words`: both sides' words sorted first,
-    so reading order (a table of contents read by columns or by rows) does not count, only the letters."""
+    so reading order (a table of contents read by columns or by rows) does not count, only the letters;
+    curly quotes count as straight ones there (one changed first character would move a whole word)."""
     out = []
     with pymupdf.open(truth_pdf) as doc:
         for number, text in zip(pages, texts, strict=False):
             truth = normalize(doc[number - 1].get_text())
             read = plain_text(text) if markdown else normalize(text)
             if words:
-                read, truth = " ".join(sorted(read.split())), " ".join(sorted(truth.split()))
+                read, truth = (" ".join(sorted(t.translate(_STRAIGHT).split())) for t in (read, truth))
             out.append(round(cer(read, truth), 4))
     return out
 
