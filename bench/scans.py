@@ -159,17 +159,11 @@ def scan_layouts(path: Path, paragraphs: bool = True) -> list[PageLayout]:
 def _unturned(layout: PageLayout, page: pymupdf.Page) -> PageLayout:
     """Each box moved (centre by the inverse of the scan's turn, size by the canvas scale) from the scan
     image onto the original page, the frame of the gold boxes; the grouping saw the scan as it is."""
-    w, h = round(page.rect.width * DPI / 72), round(page.rect.height * DPI / 72)
-    big_w, big_h = layout.image_size or (w, h)
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), TURN_DEG, 1.0)
-    m[0, 2] += big_w / 2.0 - w / 2.0
-    m[1, 2] += big_h / 2.0 - h / 2.0
-    back = cv2.invertAffineTransform(m)
+    w = round(page.rect.width * DPI / 72)
+    big_w, _ = layout.image_size or (w, 0)
 
     def move(box: BBox) -> BBox:
-        cx, cy = back @ np.array([(box.x0 + box.x1) / 2 * big_w, (box.y0 + box.y1) / 2 * big_h, 1.0])
-        hw, hh = (box.x1 - box.x0) * big_w / w / 2, (box.y1 - box.y0) * big_h / h / 2
-        return BBox(x0=cx / w - hw, y0=cy / h - hh, x1=cx / w + hw, y1=cy / h + hh)
+        return unturn_box(box, page, layout.image_size)
 
     def words(words_x: Any, old: BBox, new: BBox) -> Any:
         k = big_w / w
@@ -185,6 +179,20 @@ def _unturned(layout: PageLayout, page: pymupdf.Page) -> PageLayout:
             lines.append(ln.model_copy(update={"bbox": box, "words_x": words(ln.words_x, ln.bbox, box)}))
         blocks.append(b.model_copy(update={"bbox": move(b.bbox), "lines": lines}))
     return layout.model_copy(update={"blocks": blocks})
+
+
+def unturn_box(box: BBox, page: pymupdf.Page, canvas_px: tuple[int, int] | None) -> BBox:
+    """A box normalized to the scan's canvas (`canvas_px`, the turned page, a little larger than the page)
+    moved back onto the original page: centre by the inverse of the turn, size by the canvas scale."""
+    w, h = round(page.rect.width * DPI / 72), round(page.rect.height * DPI / 72)
+    big_w, big_h = canvas_px or (w, h)
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), TURN_DEG, 1.0)
+    m[0, 2] += big_w / 2.0 - w / 2.0
+    m[1, 2] += big_h / 2.0 - h / 2.0
+    back = cv2.invertAffineTransform(m)
+    cx, cy = back @ np.array([(box.x0 + box.x1) / 2 * big_w, (box.y0 + box.y1) / 2 * big_h, 1.0])
+    hw, hh = (box.x1 - box.x0) * big_w / w / 2, (box.y1 - box.y0) * big_h / h / 2
+    return BBox(x0=cx / w - hw, y0=cy / h - hh, x1=cx / w + hw, y1=cy / h + hh)
 
 
 def bench_layouts(path: Path, scans: str | None, code: str) -> list[PageLayout]:

