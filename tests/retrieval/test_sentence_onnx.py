@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder, _bundled_model_path, build_embedder
-from retrieval.sentence_onnx import FAMILY, OnnxSentenceEmbedder, local_engine, read_folder
+from retrieval.sentence_onnx import FAMILY, OnnxSentenceEmbedder, batches, local_engine, read_folder
 
 pytest.importorskip("onnx")
 
@@ -120,3 +120,10 @@ def test_the_default_local_model_is_recorded_as_before() -> None:
 
     # same vectors as sentence-transformers (above): kbs built either way stay searchable without a reindex
     assert embedder_name(EmbedderConfig(backend="local")) == "local:all-MiniLM-L6-v2"
+
+
+def test_batches_stop_at_their_count_or_padded_tokens() -> None:
+    lengths = [256, 256, 120, 120, 120, 120, 10, 10]
+    assert batches(list(range(8)), lengths, size=32, max_tokens=512) == [[0, 1], [2, 3, 4, 5], [6, 7]]
+    assert batches(list(range(8)), lengths, size=3, max_tokens=4096) == [[0, 1, 2], [3, 4, 5], [6, 7]]
+    assert batches([0, 1], [900, 10], size=32, max_tokens=512) == [[0], [1]]  # too long: alone
