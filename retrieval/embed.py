@@ -1,6 +1,6 @@
 """Embedders: the bundled e5 or a sentence-transformers model (ONNX Runtime or torch) in process, or an
-OpenAI-compatible `/v1/embeddings` server. All satisfy `Embedder`; `build_embedder(config)` picks one by `config.backend` (the settings
-live in `retrieval/embed_config.py`, which every backend module reads).
+OpenAI-compatible `/v1/embeddings` server. All satisfy `Embedder`; `build_embedder(config)` picks one by
+`config.backend` (the settings live in `retrieval/embed_config.py`, which every backend module reads).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _e5(config: EmbedderConfig) -> Embedder:
 
 
 def _local(config: EmbedderConfig) -> Embedder:
-    """ONNX Runtime for a mean-pooling model folder on CPU (the bundled MiniLM), else sentence-transformers."""
+    """ONNX Runtime for a mean-pooling model folder on CPU (the bundled MiniLM), else sentence-transformers"""
     folder = local_engine(config.model or _bundled_model_path(), resolve_device(config.device))
     return OnnxSentenceEmbedder(config, folder) if folder else SentenceTransformerEmbedder(config)
 

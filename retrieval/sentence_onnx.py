@@ -37,7 +37,8 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 # ONNX Runtime's arena keeps the largest batch's activations: 32 texts of 256 tokens held +571 MiB of RSS
 # after the batch, 8 of them +170 MiB, at the same CPU time (256 texts of 60-180 words, a scratch script);
-# so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at `batch_size` texts
+# so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at
+# `batch_size` texts
 BATCH_TOKENS = 2048
 
 
@@ -162,7 +163,8 @@ class OnnxSentenceEmbedder:
         return vectors.tolist()  # type: ignore[no-any-return]
 
     def _pooled(self, batch: list[list[int]]) -> npt.NDArray[np.float32]:
-        """Mean of the hidden states over each text's tokens ([CLS] and [SEP] included), as sentence-transformers."""
+        """Mean of the hidden states over each text's tokens ([CLS] and [SEP] included), as
+        sentence-transformers pools."""
         longest = max(len(row) for row in batch)
         input_ids = np.full((len(batch), longest), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
@@ -171,7 +173,8 @@ class OnnxSentenceEmbedder:
             mask[r, : len(row)] = 1
         hidden = self._onnx()(input_ids, mask)
         weights = mask[:, :, None].astype(np.float32)
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)  # type: ignore[no-any-return]
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled  # type: ignore[no-any-return]
 
     def _onnx(self) -> OnnxHidden:
         if self._session is None:
