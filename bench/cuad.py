@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pymupdf
 
@@ -121,6 +121,16 @@ LABELS: dict[str, str] = {
     "Photronics DNP Photomask",
     "10_outsourcing_paratek": "the Outsourcing Agreement between Paratek Pharmaceuticals and Carbogen Amcis",
 }
+
+
+@dataclass
+class Hit:
+    """One retrieved result of a pipeline: its page, and its boxes when the pipeline can locate it (peers
+    cannot)."""
+
+    page: int | None
+    boxes: list[Any] | None = None
+    file: str | None = None  # the file name the hit comes from
 
 
 @dataclass

@@ -6,7 +6,6 @@ Both use the same embedder (all-MiniLM-L6-v2 from the same folder) and the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,7 @@ from llama_index.readers.file import PDFReader
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient
 
-
-@dataclass
-class Hit:
-    """One retrieved result: its page, and its boxes when the pipeline can locate it (peers cannot)."""
-
-    page: int | None
-    boxes: list[Any] | None = None
-    file: str | None = None  # the file name the hit comes from
+from bench.cuad import Hit
 
 
 class LlamaIndexPipeline:

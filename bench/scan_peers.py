@@ -25,7 +25,8 @@ import pymupdf
 from llama_index.core import Document
 from llama_index.readers.file import PDFReader
 
-from bench.peers import Hit, LlamaIndexPipeline
+from bench.cuad import Hit
+from bench.peers import LlamaIndexPipeline
 from bench.scan_copy import DPI
 from bench.scans import scan_pages, scanned_pdf, unturn_box
 from ingest.ocr.text_score import cer, normalize, plain_text

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
     from tokenizers import NormalizedString, Tokenizer
 
-    from retrieval.e5_onnx import OnnxHidden
+    from retrieval.onnx_export import OnnxHidden
 
 MAGIC = b"E5S1"
 VERSION = 1
@@ -212,7 +212,7 @@ class E5Embedder:
     AMX, else the float32 model in ONNX Runtime; "float32" runs ONNX Runtime, "bfloat16" torch, "int8"
     the dynamically quantized ONNX model (vectors within cosine ~0.99 of float32, opt-in: its kbs are
     recorded under another embedder name). On GPU torch runs float32 or bfloat16. The ONNX files are
-    exported once and cached under `config.cache_dir` (`retrieval.e5_onnx`). `threads` caps the CPU
+    exported once and cached under `config.cache_dir` (`retrieval.onnx_export`). `threads` caps the CPU
     threads (None: the runtime's default; torch's is process-wide); `runtime` forces an engine (benchmarks,
     tests), else `plan_runtime` picks one."""
 
@@ -301,7 +301,7 @@ class E5Embedder:
         if self._onnx is None:
             with self._lock:
                 if self._onnx is None:
-                    from retrieval.e5_onnx import OnnxHidden, default_cache_dir, onnx_path
+                    from retrieval.onnx_export import OnnxHidden, default_cache_dir, onnx_path
 
                     weights = self.model_path or default_model_path()
                     cache = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()

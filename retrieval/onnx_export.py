@@ -1,10 +1,12 @@
-"""multilingual-e5-small in ONNX Runtime: the fastest CPU path for the bundled embedder.
+"""Transformer encoders in ONNX Runtime: the fastest CPU path for the in-process embedders.
 
-The torch `BertModel` of `retrieval.e5` is exported to ONNX once and, for `dtype: int8`, quantized with
+A torch encoder (the `BertModel` of `retrieval.e5`, or a sentence-transformers folder's transformers model
+for `retrieval.sentence_onnx`) is exported to ONNX once and, for `dtype: int8` (e5 only), quantized with
 ONNX Runtime's dynamic quantization (int8 weights per output channel, activations quantized per batch
-at run time). Both files are cached on disk under `cache_dir/e5-onnx/<key>/`, the key hashing the
-weights file and `RECIPE`, so a changed model or recipe never reuses a stale export. Files are written
-to a temporary name and renamed, so processes exporting at once never read a half-written one.
+at run time). Both files are cached on disk under `cache_dir/<family>-onnx/<key>/` (family "e5" or
+"sentence-transformers"), the key hashing the weights file and `RECIPE`, so a changed model or recipe
+never reuses a stale export. Files are written to a temporary name and renamed, so processes exporting
+at once never read a half-written one.
 
 Only the linear layers' MatMuls are quantized: the attention products (two activations) and the
 embedding lookup stay float32 (see docs/retrieval.md for what each choice cost in hit@5).
@@ -41,10 +43,13 @@ def model_key(weights: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def onnx_path(weights: Path, dtype: str, cache_dir: Path, torch_model: Callable[[], Any]) -> Path:
+def onnx_path(
+    weights: Path, dtype: str, cache_dir: Path, torch_model: Callable[[], Any], family: str = "e5"
+) -> Path:
     """The cached ONNX file for `dtype` ("float32" or "int8"), exported (and quantized) on first use;
-    `torch_model()` builds the float32 torch model only when an export is needed."""
-    folder = cache_dir / "e5-onnx" / model_key(weights)
+    `torch_model()` builds the float32 torch model only when an export is needed. `family` names the
+    cache folder (`<family>-onnx`)."""
+    folder = cache_dir / f"{family}-onnx" / model_key(weights)
     fp32 = folder / "float32.onnx"
     if not fp32.is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -58,7 +63,8 @@ def onnx_path(weights: Path, dtype: str, cache_dir: Path, torch_model: Callable[
 
 
 def export(model: Any, path: Path) -> None:
-    """A float32 `BertModel` -> ONNX (input_ids, attention_mask) -> last hidden state, any batch and length."""
+    """A float32 transformers encoder (`BertModel` and kin) -> ONNX (input_ids, attention_mask) -> last hidden
+    state, any batch and length."""
     import torch
 
     class _Hidden(torch.nn.Module):
