@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         "--embedder",
         choices=["local", "http"],
         default="local",
-        help="local: the bundled MiniLM in the server; http: a fake embeddings server",
+        help="local: the default embedder (e5) in the server process; http: a fake embeddings server",
     )
     parser.add_argument("--keepalive-s", type=float, default=5.0, help="client idle-connection expiry")
     parser.add_argument("--out", type=Path, default=RESULTS)

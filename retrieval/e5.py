@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.embed_config import DTYPES, EmbedderConfig, resolve_device
+from retrieval.query_batch import QueryBatcher
 
 if TYPE_CHECKING:
     import torch
@@ -237,6 +238,7 @@ class E5Embedder:
         self._model: Any = None  # transformers.BertModel
         self._onnx: OnnxHidden | None = None
         self._device = "cpu"
+        self._queries = QueryBatcher(self._encode)  # concurrent searches' queries share a forward pass
 
     @property
     def dim(self) -> int:
@@ -256,7 +258,7 @@ class E5Embedder:
         return self._encode([self._passage_prefix + t for t in texts])
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([self._query_prefix + text])[0]
+        return self._queries(self._query_prefix + text)
 
     @property
     def tokenizer(self) -> Tokenizer:
