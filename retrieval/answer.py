@@ -242,10 +242,7 @@ class LlmAnswerer:
         self.config = config
         self.llm = LlmClient(config.llm, client)
 
-    async def answer(
-        self, question: str, hits: Sequence[SearchHit], accept: Callable[[str], bool] | None = None
-    ) -> Answer:
-        """`accept`: only sentences it holds true of answer (`compose_extract`); a review field's evidence."""
+    async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer:
         sources = select_sources(hits, self.config)
         if not sources:
             return refusal(self.config, "weak_evidence")

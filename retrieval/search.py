@@ -17,6 +17,7 @@ from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
 from retrieval.financial_metrics import (
+    Statement,
     input_coverage,
     is_statement,
     statement_kinds,
@@ -133,19 +134,19 @@ class KnowledgeBase:
             hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
-        if hits and self.config.metric_inputs and filters.doc_ids and statement_kinds(query):
-            hits = self._statements_first(query, request, hits, top_k)
+        if hits and self.config.metric_inputs and filters.doc_ids and (kinds := statement_kinds(query)):
+            hits = self._statements_first(query, kinds, request, hits, top_k)
         return hits
 
     def _statements_first(
-        self, query: str, request: StoreQuery, hits: list[SearchHit], top_k: int
+        self, query: str, kinds: Sequence[Statement], request: StoreQuery, hits: list[SearchHit], top_k: int
     ) -> list[SearchHit]:
         """A metric question's hits within named documents with the primary statements holding its inputs
         first, one table chunk per statement (the part writing most of the input lines). Across a kb whose
         question names no filing nothing moves: the first hit's filing may be another company's."""
         filters = request.filters.model_copy(update={"kind": "table"})
         found: list[SearchHit] = []
-        for kind in statement_kinds(query):
+        for kind in kinds:
             sparse = self.sparse.encode_query(statement_query(query, kind))
             limit = STATEMENT_CANDIDATES
             candidates = self.store.query(
