@@ -47,7 +47,8 @@ from bench.cuad_kb import (  # noqa: E402
     filters_for,
     ingest_hash,
 )
-from bench.scans import bench_layouts, is_scanned  # noqa: E402
+from bench.scan_cache import is_scanned  # noqa: E402
+from bench.scans import bench_layouts  # noqa: E402
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import BBox, PageLayout  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
@@ -202,7 +203,9 @@ def load_or_retrieve(
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     scopes = {
         scope: [
-            q for q in load_questions(args.cuad, scope, args.unseen) if not args.scans or is_scanned(q.file)
+            q
+            for q in load_questions(args.cuad, scope, args.unseen)
+            if not args.scans or is_scanned(q.file, args.scans == "ocr-all")
         ]
         for scope in args.scope.split(",")
     }
@@ -284,8 +287,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="JSON file keeping layouts and hits between runs")
     parser.add_argument(
         "--scans",
-        choices=["ocr", "ocr-before", "pdf"],
-        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting) or from the text layer (pdf)",
+        choices=["ocr", "ocr-before", "ocr-all", "pdf"],
+        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting; ocr-all: every page of all ten) or from the text layer (pdf)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/answer_eval.json")
     args = parser.parse_args()

@@ -43,7 +43,8 @@ from bench.cuad_kb import (  # noqa: E402
     rank_of,
     search_config,
 )
-from bench.scans import bench_layouts, is_scanned  # noqa: E402
+from bench.scan_cache import is_scanned  # noqa: E402
+from bench.scans import bench_layouts  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
 from ingest.layout import BBox, PageLayout, Region  # noqa: E402
 from retrieval.hits import SearchHit, SearchMode  # noqa: E402
@@ -211,14 +212,18 @@ def print_summary(label: str, by_scope: dict[str, Any]) -> None:
 def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
     meta = json.loads((CUAD / "metadata.json").read_text())
     if args.scans:  # only the contracts with scanned copies, on both sides of the comparison
-        meta = [e for e in meta if is_scanned(Path(e["file"]))]
+        meta = [e for e in meta if is_scanned(Path(e["file"]), args.scans == "ocr-all")]
     embedder = cached_embedder(args.embedder)
     search = search_config(args.fusion, args.rrf_weights)
     config = ChunkingConfig().fitted(embedder.max_tokens)
     start = time.perf_counter()
     setups = build_setups(meta, config, embedder.count_tokens, args.baselines, args.scans)
     scopes = {
-        scope: [q for q in load_questions(CUAD, scope, args.unseen) if not args.scans or is_scanned(q.file)]  # type: ignore[arg-type]
+        scope: [
+            q
+            for q in load_questions(CUAD, scope, args.unseen)
+            if not args.scans or is_scanned(q.file, args.scans == "ocr-all")
+        ]  # type: ignore[arg-type]
         for scope in args.scope.split(",")
     }
     print(f"layouts+chunks+questions {time.perf_counter() - start:.0f} s", file=sys.stderr)
@@ -345,8 +350,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--scans",
-        choices=["ocr", "ocr-before", "pdf"],
-        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting) or from the text layer (pdf)",
+        choices=["ocr", "ocr-before", "ocr-all", "pdf"],
+        help="the scanned pages of bench/scans.py: read by RapidOCR (ocr; ocr-before: grouped without paragraph splitting; ocr-all: every page of all ten) or from the text layer (pdf)",
     )
     parser.add_argument("--out", type=Path, help="results file (default bench/results/retrieval_eval.json)")
     args = parser.parse_args()

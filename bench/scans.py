@@ -1,14 +1,15 @@
 """Scanned copies of cuad-dev contracts, read once by the built-in CPU OCR (RapidOCR) and cached.
 
-    nice -n 10 .venv/bin/python -m bench.scans --warm     # RapidOCR on every scanned page, once
+    nice -n 10 .venv/bin/python -m bench.scan_cache      # RapidOCR on every scanned page, once
     .venv/bin/python -m bench.scans --structure [--before]  # headings and reading order vs the text layer
     .venv/bin/python -m bench.scans --cer 7 --contracts 01,06   # CER and pages/CPU-s, RapidOCR vs OCRmyPDF
     .venv/bin/python bench/retrieval_eval.py --scans ocr    # and answer_eval.py: see `bench_layouts`
+    .venv/bin/python bench/retrieval_eval.py --scans ocr-all  # every page of all ten (bench.scan_cache --every)
 
 A scanned copy is what a cheap office scan gives: each page rendered at 200 dpi in grey, turned 0.6
 degrees, given Gaussian noise (seeded by the page number) and saved as JPEG (quality 60). Scanned:
 contracts 01-06 (`SCANNED`, three per half), their first four pages and every gold page of their
-questions (`scan_pages`), 33 pages. RapidOCR (one thread) reads each page image once; its lines
+questions (`scan_pages`), 33 pages; `--scans ocr-all` takes every page of all ten (343). RapidOCR (one thread) reads each page image once; its lines
 (normalized boxes, word extents) and CPU seconds are cached per page in /tmp/opticite_scans, keyed by
 the contract file's hash and the scan settings, and grouped into blocks by today's code
 (`ingest.ocr.rapidocr.build_blocks`) on every run, so a change to the structure code is re-scored
@@ -19,16 +20,12 @@ are bench-only tools (`apt-get install ocrmypdf tesseract-ocr`), never runtime d
 from __future__ import annotations
 
 import argparse
-import functools
-import hashlib
 import json
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,81 +36,15 @@ import pymupdf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cuad import CuadQuestion, is_tuning, load_questions  # noqa: E402
+from bench.cuad import is_tuning  # noqa: E402
 from bench.cuad_kb import ingest_hash, layouts_for  # noqa: E402
 from bench.ocr_cpu_eval import cer, normalize  # noqa: E402
-from bench.scan_copy import DPI, JPEG_QUALITY, NOISE_SIGMA, TURN_DEG, scan_copy  # noqa: E402
+from bench.scan_cache import CACHE, CUAD, _key, contracts, ocr_contract, ocr_page, scan_pages  # noqa: E402
+from bench.scan_copy import DPI, TURN_DEG, scan_copy  # noqa: E402
 from ingest.clauses import mark_clauses  # noqa: E402
 from ingest.layout import BBox, Block, PageLayout  # noqa: E402
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, TextBox, build_blocks  # noqa: E402
 from ingest.ocr.reading_order import mark_furniture  # noqa: E402
-
-CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
-CACHE = Path(tempfile.gettempdir()) / "opticite_scans"
-FIRST_PAGES = 4
-# contracts 01-06 (three of each half) are scanned: RapidOCR on all ten ran past the time on the shared machine
-SCANNED = ("01", "02", "03", "04", "05", "06")
-SETTINGS = f"{DPI}dpi-{TURN_DEG}deg-n{NOISE_SIGMA}-q{JPEG_QUALITY}"
-
-
-def contracts(cuad: Path = CUAD) -> list[Path]:
-    """The contracts that have scanned copies (`SCANNED`)."""
-    return [p for p in sorted((cuad / "contracts").glob("*.pdf")) if is_scanned(p)]
-
-
-def _key(path: Path) -> str:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return f"{path.stem}.{digest}.{SETTINGS}"
-
-
-def _page_file(path: Path, number: int) -> Path:
-    return CACHE / _key(path) / f"{number:04d}.rapidocr.json"
-
-
-def ocr_page(engine: RapidOcrEngine, path: Path, doc: pymupdf.Document, number: int) -> dict[str, Any]:
-    """The page's RapidOCR lines (normalized boxes, word extents) and CPU seconds, read once."""
-    cached = _page_file(path, number)
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    image = scan_copy(doc[number - 1], number, seed=number)
-    started = time.process_time()
-    layout = engine.recognize_sync(image)
-    record = {
-        "cpu_s": round(time.process_time() - started, 3),
-        "size_px": list(image.image_size),
-        "lines": [[ln.text, ln.bbox.as_list(), ln.words_x] for b in layout.blocks for ln in b.lines],
-    }
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(cached)
-    return record
-
-
-def is_scanned(path: Path) -> bool:
-    return path.stem.split("_")[0] in SCANNED
-
-
-def scan_pages(path: Path, cuad: Path = CUAD) -> list[int]:
-    """The pages the benches scan: the first FIRST_PAGES and every gold page of the contract's questions.
-    (All 343 pages take hours of RapidOCR on the shared 2-core machine; the questions' pages and enough
-    others to mislead search fit in well under one.)"""
-    with pymupdf.open(path) as doc:
-        count = doc.page_count
-    gold = {p for q in _questions(cuad) if q.file.name == path.name for p in q.gold_pages}
-    return sorted(set(range(1, min(FIRST_PAGES, count) + 1)) | gold)
-
-
-@functools.cache
-def _questions(cuad: Path) -> list[CuadQuestion]:
-    return load_questions(cuad)
-
-
-def ocr_contract(path: Path, engine: RapidOcrEngine | None = None) -> dict[int, dict[str, Any]]:
-    """The scanned pages' cached OCR records by page number, reading the pages not yet cached."""
-    engine = engine or RapidOcrEngine(RapidOcrConfig(threads=1))
-    with pymupdf.open(path) as doc:
-        return {n: ocr_page(engine, path, doc, n) for n in scan_pages(path)}
 
 
 def page_blocks(record: dict[str, Any], paragraphs: bool = True) -> list[Block]:
@@ -133,12 +64,12 @@ def page_blocks(record: dict[str, Any], paragraphs: bool = True) -> list[Block]:
     return build_blocks(boxes, (w, h), paragraphs)
 
 
-def scan_layouts(path: Path, paragraphs: bool = True) -> list[PageLayout]:
+def scan_layouts(path: Path, paragraphs: bool = True, every: bool = False) -> list[PageLayout]:
     """The scanned copy's pages as the pipeline makes them from RapidOCR: blocks, then furniture marks;
     boxes finally put back on the original page (`_unturned`) so they compare with the PDF's gold boxes."""
     layouts = []
     with pymupdf.open(path) as doc:
-        for number, record in ocr_contract(path).items():
+        for number, record in ocr_contract(path, every=every).items():
             w, h = record["size_px"]
             blocks = page_blocks(record, paragraphs)
             layouts.append(
@@ -198,9 +129,10 @@ def unturn_box(box: BBox, page: pymupdf.Page, canvas_px: tuple[int, int] | None)
 def bench_layouts(path: Path, scans: str | None, code: str) -> list[PageLayout]:
     """A contract's layouts for the benches' `--scans`: None, the text layer of every page; "pdf", the
     text layer of the scanned pages only (the like-for-like baseline); "ocr", RapidOCR on their scans;
-    "ocr-before", the same lines grouped without `split_paragraphs` (as before it existed)."""
-    if scans in ("ocr", "ocr-before"):
-        return scan_layouts(path, paragraphs=scans == "ocr")
+    "ocr-before", the same lines grouped without `split_paragraphs` (as before it existed); "ocr-all",
+    RapidOCR on the scan of every page."""
+    if scans in ("ocr", "ocr-before", "ocr-all"):
+        return scan_layouts(path, paragraphs=scans != "ocr-before", every=scans == "ocr-all")
     layouts = layouts_for(path, code)
     if scans == "pdf":
         keep = set(scan_pages(path))
@@ -344,22 +276,9 @@ def structure(files: list[Path], paragraphs: bool = True) -> dict[str, Any]:
     }
 
 
-def warm(files: list[Path]) -> None:
-    engine = RapidOcrEngine(RapidOcrConfig(threads=1))
-    for path in files:
-        started = time.perf_counter()
-        records = ocr_contract(path, engine)
-        cpu = sum(r["cpu_s"] for r in records.values())
-        print(
-            f"{path.stem}: {len(records)} pages, {cpu:.0f} CPU-s, {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cuad", type=Path, default=CUAD, help="the cuad-dev folder")
-    parser.add_argument("--warm", action="store_true", help="RapidOCR on every scanned page, once")
     parser.add_argument("--structure", action="store_true", help="headings and reading order vs text layer")
     parser.add_argument("--before", action="store_true", help="group without split_paragraphs")
     parser.add_argument("--contracts", help="comma-separated numbers (01,03): only these contracts")
@@ -375,8 +294,6 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any]
     if args.contracts:
         files = [p for p in files if p.stem.split("_")[0] in args.contracts.split(",")]
-    if args.warm:
-        warm(files)
     if args.cer:
         samples = {p: list(range(1, args.cer + 1)) for p in files}
         result = {

@@ -40,7 +40,7 @@ import psutil
 import pymupdf
 
 from bench.cuad import CuadQuestion, Hit, is_tuning, load_questions
-from bench.scans import SCANNED
+from bench.scan_cache import SCANNED
 from ingest.layout import BBox
 
 RESULTS = Path(__file__).resolve().parent / "results"
