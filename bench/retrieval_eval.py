@@ -156,12 +156,13 @@ def build_setups(
     count_tokens: Callable[[str], int],
     baselines: bool,
     scans: str | None = None,
+    cuad: Path = CUAD,
 ) -> list[Setup]:
     code = ingest_hash()
     structured: list[Chunk] = []
     naive: dict[int, list[Chunk]] = {size: [] for size in NAIVE_SIZES} if baselines else {}
     for entry in meta:
-        path = CUAD / "contracts" / entry["file"]
+        path = cuad / "contracts" / entry["file"]
         layouts = bench_layouts(path, scans, code)
         structured += chunk_document(path.stem, "cuad", path.name, layouts, config, count_tokens)
         for size in naive:
@@ -210,18 +211,18 @@ def print_summary(label: str, by_scope: dict[str, Any]) -> None:
 
 
 def run_cuad(args: argparse.Namespace) -> dict[str, Any]:
-    meta = json.loads((CUAD / "metadata.json").read_text())
+    meta = json.loads((args.cuad / "metadata.json").read_text())
     if args.scans:  # only the contracts with scanned copies, on both sides of the comparison
         meta = [e for e in meta if is_scanned(Path(e["file"]), args.scans == "ocr-all")]
     embedder = cached_embedder(args.embedder)
     search = search_config(args.fusion, args.rrf_weights)
     config = ChunkingConfig().fitted(embedder.max_tokens)
     start = time.perf_counter()
-    setups = build_setups(meta, config, embedder.count_tokens, args.baselines, args.scans)
+    setups = build_setups(meta, config, embedder.count_tokens, args.baselines, args.scans, args.cuad)
     scopes = {
         scope: [
             q
-            for q in load_questions(CUAD, scope, args.unseen)
+            for q in load_questions(args.cuad, scope, args.unseen)
             if not args.scans or is_scanned(q.file, args.scans == "ocr-all")
         ]  # type: ignore[arg-type]
         for scope in args.scope.split(",")
@@ -340,6 +341,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="print the tuning half's misses (hybrid)")
     parser.add_argument("--baselines", action="store_true", help="also naive fixed-size chunks (512, 254)")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="default")
+    parser.add_argument("--cuad", type=Path, default=CUAD, help="a folder laid out as cuad-dev")
     parser.add_argument("--scope", default="within,across", help="within, across or both (comma-separated)")
     parser.add_argument(
         "--unseen", action="store_true", help="ask bench.cuad.UNSEEN phrasings (never tuned on)"

@@ -491,7 +491,7 @@ _ORDINAL = r"(?:\s?(?:st|nd|rd|th|s\s?t|n\s?d|r\s?d|t\s?h)\b)?"  # "19t h": a te
 _DATE_FORMS = tuple(
     re.compile(p, re.I)
     for p in (
-        rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORDINAL},?\s+(?P<year>\d{{4}})\b",
+        rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORDINAL}\s?,?\s+(?P<year>\d{{4}})\b",  # "July 11 , 2006" too
         rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+(?:day\s+of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})\b",
         r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})\b",
         r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b",

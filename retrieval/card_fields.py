@@ -40,6 +40,11 @@ _FIELDS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# a document whose first pages state one kind of date: it is dated when it takes effect, and takes effect
+# when dated, unless it says otherwise ("made effective as of Feb 10, 2014" answers "when was it signed?")
+_STANDS_IN = {DATE: EFFECTIVE, EFFECTIVE: DATE}
+
+
 def asked_field(question: str) -> str | None:
     """The card statement prefix (`ingest.card.TITLE` ...) of the field the question asks for, if any."""
     if _CLAUSE.search(question):
@@ -48,9 +53,13 @@ def asked_field(question: str) -> str | None:
 
 
 def put_cards_first(hits: Sequence[SearchHit], cards: Sequence[SearchHit], field: str) -> list[SearchHit]:
-    """`hits` with each document's card statement of `field` moved (or added) just before that
-    document's first hit, scored as that hit, so answers and citations take it first."""
-    statements = {c.doc_id: c for c in cards if c.markdown.startswith(field)}
+    """`hits` with each document's card statement of `field` (`answering`) moved (or added) just before
+    that document's first hit, scored as that hit, so answers and citations take it first."""
+    statements = {
+        c.doc_id: c
+        for c in cards
+        if answering(c.markdown, field, [d.markdown for d in cards if d.doc_id == c.doc_id])
+    }
     out: list[SearchHit] = []
     placed: set[str] = set()
     for hit in hits:
@@ -61,6 +70,17 @@ def put_cards_first(hits: Sequence[SearchHit], cards: Sequence[SearchHit], field
         if card is None or hit.chunk_id != card.chunk_id:
             out.append(hit)
     return out
+
+
+def answering(statement: str, field: str, statements: Sequence[str]) -> bool:
+    """Whether a card statement answers `field`, among its document's card `statements`: the field's
+    own, or for a date the other date where the card states none of the field's."""
+    if statement.startswith(field):
+        return True
+    other = _STANDS_IN.get(field)
+    return (
+        other is not None and statement.startswith(other) and not any(s.startswith(field) for s in statements)
+    )
 
 
 def card_values(hit: SearchHit) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ingest.card import DATE, EFFECTIVE
 from ingest.chunking import CARD_HEADING
-from retrieval.card_fields import asked_field
+from retrieval.card_fields import answering, asked_field
 from retrieval.hits import SearchHit
 from retrieval.sentences import clean_markdown, idf_weights, overlap_score, split_sentences, terms
 
@@ -75,12 +75,16 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     top_score = max((h.score for h in hits), default=0.0)
     picks: list[Pick] = []
     field = asked_field(question)
+    cards: dict[str, list[str]] = {}  # each document's card statements among the hits
+    for i, sentence in candidates:
+        if hits[i].heading_path == [CARD_HEADING]:
+            cards.setdefault(hits[i].doc_id, []).append(sentence)
     for (i, sentence), st in zip(candidates, sentence_terms, strict=True):
         lexical = overlap_score(question_terms, st, idf) * _shape(question_terms, st, sentence)
         typed = any(p.search(sentence) for p in wanted)
         if hits[i].heading_path == [CARD_HEADING]:
             # the card states a field outright: it answers "who/what/when signed", never "when does it end"
-            typed = field is not None and sentence.startswith(field)
+            typed = field is not None and answering(sentence, field, cards[hits[i].doc_id])
             lexical += CARD_WEIGHT if typed else 0.0
         bonus = HIT_RANK_WEIGHT / (1 + i) + (TYPE_WEIGHT if typed else 0.0)
         if top_score > 0:
@@ -120,7 +124,7 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|thirty|sixty|ninety)"
 _DATE = re.compile(
     # "19th day of December, 2018", also as a text layer splits the ordinal: "19t h day of ..."
-    rf"\b{_MONTH}\s+\d{{1,2}}\w*,?\s+\d{{4}}|\b\d{{1,2}}\s*(?:\w{{0,3}}|[a-z]\s[a-z])\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
+    rf"\b{_MONTH}\s+\d{{1,2}}\w*\s?,?\s+\d{{4}}|\b\d{{1,2}}\s*(?:\w{{0,3}}|[a-z]\s[a-z])\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
     rf"|\b{_MONTH},?\s+\d{{4}}|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b",
     re.IGNORECASE,
 )
@@ -135,16 +139,31 @@ _JURISDICTION = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
 # an all-capitals line, or the card's title statement (`ingest.card`): a document's title
 _TITLE = re.compile(r"^(?:[^a-z]*[A-Z]{3,}[^a-z]*|Title: .*)$")
 
-# how a contract says when it ends: a condition or a span rather than a date ("shall continue until five
-# years following ...", "for so long as ...", "terminate on the earlier of ...")
-_DURATION = re.compile(
-    r"\b(?:until|so long as|earlier (?:to occur )?of|later (?:to occur )?of|shall continue|continues? in"
-    r"|remain in (?:full )?(?:force|effect)|(?:initial|renewal) term|(?:expire|end|terminate)s? on)\b",
-    re.IGNORECASE,
+# A contract says when it ends in the sentence whose subject is the agreement or its term ("The initial
+# term of this Agreement commences ... and shall continue until ...", "Unless earlier terminated, this
+# Agreement will remain in effect ..."), not in the many sentences that name expiry in passing ("Upon any
+# expiration or termination of this Agreement", another term's definition, a renewal: "this Agreement
+# shall renew automatically ...", a right to end it: "this Agreement may be terminated by ..."). Expiry
+# questions want it, and so does the review's Expiration Date.
+TERM_STATEMENT = (
+    # "(a)", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier terminated,")
+    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
+    # the subject: the agreement ("this License Agreement", "the Agreement") or its term ("the Initial Term")
+    r"(?:the\s+(?:initial\s+|original\s+)?term(?:\s+of\s+this\s+(?:[\w-]+\s+){0,4}?agreement)?"
+    r"|this\s+(?:[\w-]+\s+){0,4}?agreement|the\s+agreement)\b"
+    r"(?:\W*[\"“][^\"”]{0,30}[\"”]\W*)?"  # its defined name: (the "Term")
+    # ... that states its length or end, not a renewal or a right to end it
+    r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
+    r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
+    r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
+    r"|in\s+(?:full\s+)?force|in\s+effect)\b"
+    # or the definition of the term: "Term" means ...
+    r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
 )
+_TERM = re.compile(TERM_STATEMENT, re.IGNORECASE)
 
 ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(r"\b(expir\w*|end|ends|last|lasts|duration)\b", re.IGNORECASE), _DURATION),
+    (re.compile(r"\b(expir\w*|end|ends|last|lasts|duration)\b", re.IGNORECASE), _TERM),
     (re.compile(r"\b(when|date|dated|day)\b", re.IGNORECASE), _DATE),
     (re.compile(r"\b(who|parties|party)\b", re.IGNORECASE), _ORGANIZATION),
     (re.compile(r"\b(how long|how much|how many|period|notice|term|duration)\b", re.IGNORECASE), _PERIOD),
@@ -166,7 +185,7 @@ def short_fact(question: str, sentence: str) -> str | None:
 def expected_answers(question: str) -> list[re.Pattern[str]]:
     """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
     kinds = [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
-    if _DURATION in kinds and _DATE in kinds:  # "when does it end?": not the date it was signed
+    if _TERM in kinds and _DATE in kinds:  # "when does it end?": not the date it was signed
         kinds.remove(_DATE)
     return kinds
 
@@ -201,6 +220,10 @@ def compose_extract(
     picks = [p for p in score_sentences(question, hits) if p.lexical >= MIN_OVERLAP or p.typed]
     if embedder is not None:
         picks = rerank(question, picks, embedder)
+    if _TERM in expected_answers(question):
+        # the agreement's own term statement answers when it ends, however few words it shares with
+        # "when does it end?": sentences naming an end in passing ("the end of life of a Product") do not
+        picks = [p for p in picks if _TERM.search(p.sentence)] or picks
     if accept is not None and picks:
         floor = ACCEPTED_FLOOR * picks[0].score
         picks = [p for p in picks if p.score >= floor and accept(p.text)]

@@ -22,7 +22,7 @@ from ingest.card import parse_date
 from ingest.chunking import CARD_HEADING
 from ingest.layout import Region
 from retrieval.answer import Answer, Citation, ExtractiveAnswerer, cite
-from retrieval.extractive import _PERIOD  # the answerer's own "period" pattern: one definition
+from retrieval.extractive import _PERIOD, TERM_STATEMENT  # the answerer's own patterns: one definition
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase
 
@@ -37,27 +37,8 @@ _ENDS_BEFORE = re.compile(r"\b(?:expire[sd]?|terminates?|ends?|until|through)\s+
 _ASKS_END = re.compile(r"\b(?:expir\w*|end\w*|terminat\w*|until)\b", re.I)
 
 
-# Evidence patterns of the built-in fields. A contract says when it ends in the sentence whose subject is
-# the agreement or its term ("The initial term of this Agreement commences ... and shall continue until
-# ...", "Unless earlier terminated, this Agreement will remain in effect ..."), not in the many sentences
-# that name expiry in passing ("Upon any expiration or termination of this Agreement", another term's definition, a
-# renewal: "this Agreement shall renew automatically ...", a right to end it: "this Agreement may be
-# terminated by ...").
-TERM_STATEMENT = (
-    # "(a)", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier terminated,")
-    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
-    # the subject: the agreement ("this License Agreement", "the Agreement") or its term ("the Initial Term")
-    r"(?:the\s+(?:initial\s+|original\s+)?term(?:\s+of\s+this\s+(?:[\w-]+\s+){0,4}?agreement)?"
-    r"|this\s+(?:[\w-]+\s+){0,4}?agreement|the\s+agreement)\b"
-    r"(?:\W*[\"“][^\"”]{0,30}[\"”]\W*)?"  # its defined name: (the "Term")
-    # ... that states its length or end, not a renewal or a right to end it
-    r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
-    r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
-    r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
-    r"|in\s+(?:full\s+)?force|in\s+effect)\b"
-    # or the definition of the term: "Term" means ...
-    r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
-)
+# Evidence patterns of the built-in fields (the agreement's own term statement: `TERM_STATEMENT`, shared
+# with the answerer's expiry questions).
 # a renewal the agreement provides for: for further periods, or automatically ("non-renewal of such
 # insurance" is not one; neither is "unless mutually extended by written agreement")
 RENEWAL = (

@@ -336,6 +336,7 @@ def test_no_preamble_gives_an_empty_card() -> None:
     [
         ("January 18, 2020", dt.date(2020, 1, 18)),
         ("Feb 10, 2014", dt.date(2014, 2, 10)),
+        ("July 11 , 2006", dt.date(2006, 7, 11)),  # a text layer's space before the comma
         ("18th day of January, 2020", dt.date(2020, 1, 18)),
         ("19t h day of December, 2018", dt.date(2018, 12, 19)),
         ("30 December 2016", dt.date(2016, 12, 30)),

@@ -399,7 +399,15 @@ async def test_each_party_is_cited_where_it_is_named() -> None:
     "question", ["When does this agreement expire?", "How long does it last?", "when does it end?"]
 )
 async def test_an_expiry_question_is_answered_by_the_term_clause_not_a_dated_sentence(question: str) -> None:
-    """Contracts rarely end on a date: "shall continue until five years after ...", "for so long as ..."."""
+    """Contracts rarely end on a date: "shall continue until five years after ...", "for so long as ...";
+    and they say so of the agreement itself, not of one party's supply "until" its notice takes effect."""
+    passing = make_hit(
+        4,
+        [
+            "Each Supplier may end its supply of a Product by notice and shall supply it until such notice takes effect."
+        ],
+        0.95,
+    )
     preamble = make_hit(
         1,
         ["This Supply Agreement, dated as of January 29, 2020, is made between Acme Inc. and Beta LLC."],
@@ -417,7 +425,7 @@ async def test_an_expiry_question_is_answered_by_the_term_clause_not_a_dated_sen
         0.7,
         page=9,
     )
-    answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, [preamble, effect, term])
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, [passing, preamble, effect, term])
     assert answer.answer.startswith("The initial term of this Agreement commences"), answer.answer
     assert answer.citations[0].regions[0].page == 9
 
