@@ -161,6 +161,7 @@ TERM_STATEMENT = (
     r"|^\W*(?:the\s+)?(?:initial\s+)?term\W*\s+(?:means|shall\s+mean)\b"
 )
 _TERM = re.compile(TERM_STATEMENT, re.IGNORECASE)
+_ASKS_RENEWAL = re.compile(r"\b(renew\w*|extend\w*|extension)\b", re.IGNORECASE)
 
 ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\b(expir\w*|end|ends|last|lasts|duration)\b", re.IGNORECASE), _TERM),
@@ -185,6 +186,8 @@ def short_fact(question: str, sentence: str) -> str | None:
 def expected_answers(question: str) -> list[re.Pattern[str]]:
     """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
     kinds = [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
+    if _TERM in kinds and _ASKS_RENEWAL.search(question):  # "extended automatically at the end?": a renewal
+        kinds.remove(_TERM)
     if _TERM in kinds and _DATE in kinds:  # "when does it end?": not the date it was signed
         kinds.remove(_DATE)
     return kinds

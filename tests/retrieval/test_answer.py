@@ -445,3 +445,14 @@ async def test_extractive_answers_only_with_sentences_the_caller_accepts_near_th
     # a sentence accepted but scoring under half the best one is no answer: a review field is not found
     weak = await answerer.answer(question, hits, accept=lambda s: "schedule" in s)
     assert weak.refused and weak.flags == ["no_matching_sentence"]
+
+
+async def test_a_renewal_question_that_says_end_is_not_answered_by_the_term_statement() -> None:
+    term = make_hit(1, ["The initial term of this Agreement shall continue until December 31, 2020."], 0.9)
+    renewal = make_hit(
+        2, ["At the end of the initial term, this Agreement shall renew automatically for one year."], 0.8
+    )
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(
+        "Is this contract extended automatically at the end?", [term, renewal]
+    )
+    assert answer.answer.startswith("At the end of the initial term"), answer.answer
