@@ -1,14 +1,19 @@
-"""Lines of a PDF page's own text (PyMuPDF): style per line, clean text, bullets and drop caps glued on.
+"""Lines of a PDF page's own text (PyMuPDF): style per line, clean text, bullets and drop caps glued on,
+and `LineCache`, which keeps a page's lines between its readers so its text is parsed once per ingest.
 
 Boxes are PDF points with a top-left origin.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
+import threading
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pymupdf
@@ -133,6 +138,42 @@ def page_lines(page: pymupdf.Page) -> list[PdfLine]:
             ]
         lines += [ln for ln in [_line_from_spans(spans, bno)] if ln]
     return lines
+
+
+class LineCache:
+    """`page_lines` of recently read PDF pages, shared by a page's readers in one ingest: the router's
+    `has_real_text`, the document's font sample and the engine's extraction. Keyed by the file (path,
+    size, mtime) and page number. Extraction is a page's last reader: it takes the entry out (`last=True`).
+    Pages routed to OCR are never taken, so at most `max_pages` entries stay, the oldest going first.
+    Each caller gets its own copies of the lines (extraction glues bullets and drop caps onto them)."""
+
+    def __init__(self, max_pages: int = 128) -> None:
+        self.max_pages = max_pages
+        self._lines: OrderedDict[tuple[str, int, int, int], list[PdfLine]] = OrderedDict()
+        self._lock = threading.Lock()  # pages of a document are read in worker threads at once
+
+    def lines(self, source: str | Path, page: pymupdf.Page, *, last: bool = False) -> list[PdfLine]:
+        """The page's lines (`page` opened from `source`), parsed only when no earlier reader left them."""
+        try:
+            st = os.stat(source)
+        except OSError:
+            return page_lines(page)
+        key = (str(source), st.st_size, st.st_mtime_ns, int(page.number))
+        with self._lock:
+            found = self._lines.pop(key, None) if last else self._lines.get(key)
+            if found is not None and not last:
+                self._lines.move_to_end(key)
+        if found is None:
+            found = page_lines(page)
+            if not last:
+                with self._lock:
+                    self._lines[key] = found
+                    while len(self._lines) > self.max_pages:
+                        self._lines.popitem(last=False)
+        return [copy.copy(ln) for ln in found]
+
+    def __len__(self) -> int:
+        return len(self._lines)
 
 
 def _same_row(spans: list[dict[str, Any]], raw: dict[str, Any]) -> bool:

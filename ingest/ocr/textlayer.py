@@ -23,10 +23,10 @@ from ingest.ocr.furniture import edge_furniture
 from ingest.ocr.pdf_lines import (
     BULLET_ITEM_RE,
     LIST_RE,
+    LineCache,
     PdfLine,
     attach_bullets,
     attach_drop_caps,
-    page_lines,
 )
 from ingest.ocr.reading_order import mark_furniture, order_blocks
 from ingest.ocr.tables import count_rulings, figure_blocks, table_blocks
@@ -50,6 +50,8 @@ _MATH_RE = re.compile(r"[=+−±×÷∇∂∑∏∫√≤≥≠≈∞⋅]")
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_RE = re.compile(r"^[^\W_]+(?:[-'’.,/][^\W_]+)*$")
+# each page's lines, parsed once for the router's check, the font sample and the extraction
+_LINES = LineCache()
 
 
 # --------------------------------------------------------------------------------------------- fonts
@@ -81,14 +83,14 @@ def font_stats_from(
     return FontStats(body=body, heading_sizes=tuple(larger), title=title)
 
 
-def _read_fonts(doc: pymupdf.Document, ratio: float, max_pages: int) -> FontStats:
+def _read_fonts(doc: pymupdf.Document, source: str, ratio: float, max_pages: int) -> FontStats:
     sizes: Counter[float] = Counter()
     short_lines: dict[float, set[int]] = {}
     low_sizes: set[float] = set()
     step = max(1, doc.page_count // max_pages)
     for pno in range(0, doc.page_count, step)[:max_pages]:
         page = doc[pno]
-        for line in page_lines(page):
+        for line in _LINES.lines(source, page):
             sizes[line.size] += len(line.text)
             if len(line.text) <= 120:
                 short_lines.setdefault(line.size, set()).add(pno + 1)
@@ -100,7 +102,7 @@ def _read_fonts(doc: pymupdf.Document, ratio: float, max_pages: int) -> FontStat
 @lru_cache(maxsize=8)
 def _cached_fonts(path: str, mtime_ns: int, ratio: float, max_pages: int) -> FontStats:
     with pymupdf.open(path) as doc:
-        return _read_fonts(doc, ratio, max_pages)
+        return _read_fonts(doc, path, ratio, max_pages)
 
 
 @dataclass
@@ -221,8 +223,10 @@ def _inside(line: PdfLine, tables: list[BBox], size: tuple[float, float]) -> boo
     return any(t.x0 - 0.005 <= cx <= t.x1 + 0.005 and t.y0 - 0.005 <= cy <= t.y1 + 0.005 for t in tables)
 
 
-def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig) -> list[Block]:
-    """Every block of one PDF page in reading order."""
+def extract_blocks(
+    page: pymupdf.Page, page_text: list[PdfLine], fonts: FontStats, config: TextLayerConfig
+) -> list[Block]:
+    """Every block of one PDF page in reading order; `page_text` is its `page_lines` (changed here)."""
     size = (page.rect.width, page.rect.height)
     run_tables = config.tables == "always" or (
         config.tables == "auto" and count_rulings(page) >= config.min_rulings
@@ -230,7 +234,7 @@ def extract_blocks(page: pymupdf.Page, fonts: FontStats, config: TextLayerConfig
     tables = table_blocks(page, size) if run_tables else []
     lines = [
         ln
-        for ln in attach_drop_caps(attach_bullets(page_lines(page)))
+        for ln in attach_drop_caps(attach_bullets(page_text))
         if not _inside(ln, [t.bbox for t in tables], size)
     ]
     blocks: list[Block] = [*tables, *figure_blocks(page, size, [ln.box for ln in lines])]
@@ -316,7 +320,7 @@ class TextLayerEngine:
                 str(src), src.stat().st_mtime_ns, cfg.heading_size_ratio, cfg.font_sample_pages
             )
             pdf_page = doc[page.page - 1]
-            blocks = extract_blocks(pdf_page, fonts, cfg)
+            blocks = extract_blocks(pdf_page, _LINES.lines(src, pdf_page, last=True), fonts, cfg)
             raw = pdf_page.get_text()
         return page.layout(self.name, unit="pt", blocks=blocks, raw=raw)
 
@@ -343,8 +347,7 @@ def judge_text_layer(stats: TextLayerStats) -> bool:
     return stats.wordlike >= 0.5
 
 
-def text_layer_stats(pdf_page: pymupdf.Page) -> TextLayerStats:
-    lines = page_lines(pdf_page)
+def text_layer_stats(lines: list[PdfLine]) -> TextLayerStats:
     text = " ".join(ln.text for ln in lines)
     chars = sum(1 for c in text if not c.isspace() and c.isprintable())
     hidden = sum(len(ln.text) for ln in lines if ln.invisible)
@@ -367,6 +370,6 @@ def has_real_text(page: PageImage) -> bool:
         return False
     try:
         with pymupdf.open(page.source) as doc:
-            return judge_text_layer(text_layer_stats(doc[page.page - 1]))
+            return judge_text_layer(text_layer_stats(_LINES.lines(page.source, doc[page.page - 1])))
     except (pymupdf.FileDataError, RuntimeError, IndexError, ValueError):
         return False

@@ -347,3 +347,47 @@ def test_a_large_bold_bullet_line_is_a_list_item_and_a_large_line_a_heading(tmp_
     kinds = {b.markdown[2:] if "Record" in b.markdown else b.markdown: b.kind for b in blocks}  # "·" or "•"
     assert kinds["Quarterly results"] in ("heading", "title")
     assert kinds["Record revenue in every segment"] == "list"
+
+
+# --------------------------------------------------------------------------------------------- parsed once
+async def test_each_page_text_is_parsed_once_per_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.ocr import pdf_lines
+    from ingest.ocr.router import OcrRouter
+
+    parsed: Counter[int] = Counter()
+    original = pdf_lines.page_lines
+
+    def counting(page: pymupdf.Page) -> list[pdf_lines.PdfLine]:
+        parsed[int(page.number)] += 1
+        return original(page)
+
+    monkeypatch.setattr(pdf_lines, "page_lines", counting)
+    body: list[list[TextBox]] = [[((72, 100, 540, 400), f"Section {n}. " + LOREM * 2, {})] for n in range(3)]
+    pdf = make_pdf(tmp_path / "three.pdf", body)
+    # the router's text-layer check, the document's font sample (every page here) and the extraction
+    router = OcrRouter({"textlayer": TextLayerEngine()})
+    layouts = [await router.recognize(page_of(pdf, n), OcrOptions()) for n in (1, 2, 3)]
+    assert [lay.engine for lay in layouts] == ["textlayer"] * 3
+    assert parsed == {0: 1, 1: 1, 2: 1}
+    # extraction took each page's lines out of the cache: a second ingest parses again, once a page
+    parsed.clear()
+    TextLayerEngine().recognize_sync(page_of(pdf, 2))
+    assert parsed == {1: 1}
+
+
+def test_line_cache_is_bounded_and_hands_out_copies(tmp_path: Path) -> None:
+    from ingest.ocr.pdf_lines import LineCache
+
+    pdf = make_pdf(tmp_path / "four.pdf", [[((72, 100, 540, 200), f"Page {n} text.", {})] for n in range(4)])
+    cache = LineCache(max_pages=2)
+    with pymupdf.open(pdf) as doc:
+        first = cache.lines(pdf, doc[0])
+        first[0].text = "changed by a reader"
+        assert cache.lines(pdf, doc[0])[0].text == "Page 0 text."
+        for n in (1, 2, 3):
+            cache.lines(pdf, doc[n])
+        assert len(cache) == 2  # the oldest pages went first
+        assert cache.lines(pdf, doc[3], last=True)[0].text == "Page 3 text."
+        assert len(cache) == 1
