@@ -567,9 +567,9 @@ def _title_line(stream: _Stream, before: int) -> CardField | None:
         if not _is_title(piece.region.text or ""):
             continue
         first = last = n
-        while first > 0 and _continues_title(pieces[first - 1], piece):
+        while first > 0 and _continues_title(pieces[first - 1], pieces[first], piece):
             first -= 1
-        while last + 1 < len(pieces) and _continues_title(pieces[last + 1], piece):
+        while last + 1 < len(pieces) and _continues_title(pieces[last + 1], pieces[last], piece):
             last += 1
         start = pieces[first].start
         form_of = _FORM_OF.match(stream.text, start)
@@ -594,10 +594,21 @@ def _is_title(text: str) -> bool:
     return _headline_case(t)
 
 
-def _continues_title(neighbour: _Piece, title: _Piece) -> bool:
+# a title's lines sit close (a leading of ~1.2); a letterhead line above it, further (a scan's grouping
+# can put both in one block: "PSITECHCORPORATION" over "WEBSITE CONTENT LICENSE AGREEMENT")
+_TITLE_GAP = 0.6  # the most white space between two lines of one title, in line heights
+
+
+def _continues_title(neighbour: _Piece, adjacent: _Piece, title: _Piece) -> bool:
+    """Whether `neighbour`, the line above or below `adjacent` (a line of the title found so far), is
+    part of the title that `title`'s line begins."""
     t = (neighbour.region.text or "").strip()
+    a, b = neighbour.region.bbox, adjacent.region.bbox
+    gap = max(a.y0 - b.y1, b.y0 - a.y1)
     return (
         neighbour.block == title.block
+        and neighbour.region.page == adjacent.region.page
+        and gap <= _TITLE_GAP * min(a.y1 - a.y0, b.y1 - b.y0)
         and 0 < len(t.split()) <= 8
         and not _NOT_TITLE.match(t)
         and not re.search(r"[“”\"()]|[.;:,!?]$", t)

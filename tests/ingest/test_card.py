@@ -415,3 +415,20 @@ def test_cuad_cards_match_the_lawyers_preamble_spans() -> None:
     assert titles >= 8
     assert parties >= 9
     assert sum(dated) >= len(dated) - 1
+
+
+def test_a_title_takes_its_close_lines_not_a_letterhead_a_line_above() -> None:
+    """A scan's grouping can put a letterhead and the title in one block: only a title's own lines sit
+    closer than ~half a line height to each other."""
+    preamble = "This Content License Agreement is made on Feb 10, 2014 by and between Acme Inc. and Beta LLC."
+    letterhead = _block(
+        "text",
+        [
+            _line("PSITECHCORPORATION", 0.100),  # a line height (0.012) of white space below it
+            _line("WEBSITE CONTENT", 0.124),
+            _line("LICENSE AGREEMENT", 0.138),  # 0.002 below the line above: the same title
+        ],
+        0,
+    )
+    card = read_card([_page([letterhead, _block("text", [_line(preamble, 0.2)], 1)])])
+    assert card.title is not None and card.title.value == "WEBSITE CONTENT LICENSE AGREEMENT"
