@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from api import metrics
 from api.components import Components
-from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages, utcnow
+from api.db import Database, DocumentRow, JobRow, PageRow, count_finished_pages, latest_job, utcnow
 from api.review_queue import enqueue, review_reason
 from api.schemas import TERMINAL_JOB_STATES, DocumentPublic, JobPublic
 from api.settings import Settings
@@ -209,22 +209,28 @@ class JobSteps:
     def finish(
         self, job_id: str, outcome: DocumentOutcome | None, error: str | None = None
     ) -> tuple[JobPublic, DocumentPublic] | None:
-        """Record the end state; returns what the webhook reports (None when already ended)."""
+        """Record the end state; returns what the webhook reports (None when already ended). The
+        document's status follows its latest job only: a cancelled job that ends after a forced
+        re-upload's job has finished must not write "cancelled" over that job's result."""
         with self.db.session() as s:
             job = s.get_one(JobRow, job_id)
             doc = s.get_one(DocumentRow, job.doc_id)
+            latest = latest_job(s, doc.id)
+            current = latest is None or latest.id == job.id
             if job.state == "running":
                 state = outcome.status if outcome else "failed"
                 job.state, job.stage = state, "done" if outcome else job.stage
                 job.error = error or (
                     f"pages failed: {outcome.failed_pages}" if outcome and outcome.failed_pages else None
                 )
-                doc.status, doc.error = state, job.error
-                if outcome is not None:
-                    doc.chunks = outcome.chunks
+                if current:
+                    doc.status, doc.error = state, job.error
+                    if outcome is not None:
+                        doc.chunks = outcome.chunks
             elif job.state != "cancelled":
                 return None
-            doc.status = job.state
+            if current:
+                doc.status = job.state
             if job.state in ("failed", "cancelled"):
                 metrics.JOB_ERRORS.labels(state=job.state).inc()
             return JobPublic.from_row(job), DocumentPublic.from_row(doc)

@@ -128,3 +128,29 @@ async def test_a_batch_redelivered_after_a_kill_between_claim_and_queue_still_fi
         assert services.get_job(sub.job_id).state == "done"
     finally:
         await services.aclose()
+
+
+async def test_a_cancelled_job_ending_late_leaves_the_newer_jobs_status(
+    tmp_path: Path, embed_url: str
+) -> None:
+    """A hung job is cancelled, a forced re-upload's job runs and finishes; when the cancelled job's task
+    finally notices and records its end, the document keeps the newer job's "done"."""
+    embedder = {"backend": "http", "url": embed_url, "dim": EMBED_DIM}
+    services = Services(load_settings(data_dir=tmp_path / "data", embedder=embedder), runner=QueueNothing())
+    await services.start()
+    try:
+        pdf = make_pdf(tmp_path / "a.pdf", pages=2).read_bytes()  # ingest moves the file: upload copies
+        (tmp_path / "1.pdf").write_bytes(pdf)
+        old = await services.ingest(tmp_path / "1.pdf", "a.pdf", "kb")
+        steps = JobSteps(services.db, services.components, services.settings)
+        assert steps.begin(old.job_id) is not None
+        steps.cancel(old.job_id)
+        (tmp_path / "2.pdf").write_bytes(pdf)
+        new = await services.ingest(tmp_path / "2.pdf", "a.pdf", "kb", force=True)
+        assert new.document_id == old.document_id and new.job_id != old.job_id
+        await steps.run(new.job_id)
+        steps.finish(old.job_id, None)  # the cancelled job's task records its end only now
+        assert services.get_job(old.job_id).state == "cancelled"
+        assert services.get_document(old.document_id).status == "done"
+    finally:
+        await services.aclose()
