@@ -41,3 +41,6 @@ class RapidOcrConfig(BaseModel):
     min_score: float = 0.5  # lines recognized with less confidence are dropped
     threads: int | None = None  # onnxruntime intra-op threads; None = onnxruntime's default (all cores)
     auto_orient: bool = True  # turn pages scanned sideways or upside down upright before reading them
+    # which bundled models run int8 (dynamic quantization, made once into cache_dir/rapidocr-int8/)
+    int8: Literal["none", "rec", "rec-matmul", "det", "both"] = "none"
+    cache_dir: str | None = None  # where the int8 models are kept; None = $XDG_CACHE_HOME/opticite

@@ -1,0 +1,148 @@
+"""RapidOCR's CPU per scanned page and its character error rate, per setting or model variant.
+
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu                      # float vs int8 rec, 20 pages
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants float,rec_mm,rec_conv,det_conv \\
+        --pages 1 --contracts 01,03,05,07,09,10                              # a quicker screen
+
+Pages: scanned copies (`bench.scan_copy`: 200 dpi grey, turned 0.6 deg, noise, JPEG 60) of pages 1..N of
+each cuad-dev contract, saved as image-only PDFs and rendered as ingest renders them (`SourceConfig.dpi`,
+144 dpi). Each page is read by every variant in turn (page-major, the variants interleaved
+A, B, A, B), with one onnxruntime thread (`RapidOcrConfig(threads=1)`), and the CPU seconds
+(`time.process_time`) of `RapidOcrEngine.recognize_sync` are recorded (the whole engine call:
+preprocessing, det, rec, the orientation probe). With `--rounds 2` every page is read twice per variant
+and the lower CPU kept (the machine is shared; CPU time is less disturbed than wall time, not immune).
+
+CER = Levenshtein / reference length against the page's PDF text layer (PyMuPDF's order), whitespace
+collapsed, as `bench.scans.character_accuracy` scores it (`cer`: blocks in reading order).
+`cer_sorted` folds curly quotes and dashes to ASCII and sorts each side's words first, so differences in
+reading order (PyMuPDF's order is not the page's) do not count. The int8 models are made by the engine
+(`ingest.ocr.rapidocr.quantized_model`) into the model cache, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+
+from bench.scan_copy import DPI, scan_copy
+from ingest.page import PageImage
+from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine
+from ingest.ocr.text_score import cer, normalize
+from ingest.sources import open_source
+
+CUAD = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "cuad-dev" / "contracts"
+if not CUAD.is_dir():
+    CUAD = Path("/work/shared/testdata/cuad-dev/contracts")
+
+SCANS = Path("/tmp/opticite_rapidocr_cpu")  # the scanned copies as image-only PDFs, made once
+# variant -> (RapidOcrConfig fields, extra RapidOCR params)
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "float": ({"int8": "none"}, {}),
+    "rec_mm": ({"int8": "rec-matmul"}, {}),  # rec's MatMul/Gemm int8, convolutions float
+    "rec_conv": ({"int8": "rec"}, {}),  # rec's Conv and MatMul int8 (ConvInteger)
+    "det_conv": ({"int8": "det"}, {}),  # det's Conv int8
+    "both": ({"int8": "both"}, {}),  # det and rec int8
+    "batch12": ({"int8": "none"}, {"Rec.rec_batch_num": 12}),
+    "batch24": ({"int8": "none"}, {"Rec.rec_batch_num": 24}),
+    "batch1": ({"int8": "none"}, {"Rec.rec_batch_num": 1}),
+    "det_max1280": ({"int8": "none"}, {"Det.limit_type": "max", "Det.limit_side_len": 1280}),
+    "det_max960": ({"int8": "none"}, {"Det.limit_type": "max", "Det.limit_side_len": 960}),
+    "side1600": ({"int8": "none", "max_side_px": 1600}, {}),
+    "threads2": ({"int8": "none", "threads": 2}, {}),
+    "no_orient": ({"int8": "none", "auto_orient": False}, {}),
+}
+
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+
+def sorted_words(text: str) -> str:
+    return " ".join(sorted(normalize(text.translate(QUOTES)).split()))
+
+
+def engine_for(name: str, cache_dir: Path | None) -> RapidOcrEngine:
+    fields, extra = VARIANTS[name]
+    config = RapidOcrConfig(**{"threads": 1, **fields, **({"cache_dir": str(cache_dir)} if cache_dir else {})})
+    engine = RapidOcrEngine(config)
+    engine.extra_params = extra
+    engine.warm_up()
+    return engine
+
+
+def pages(contracts: list[str], per_contract: int) -> list[tuple[str, PageImage, str]]:
+    """(label, the page as the pipeline renders the scanned PDF, the original page's text layer)."""
+    out = []
+    SCANS.mkdir(parents=True, exist_ok=True)
+    for path in sorted(CUAD.glob("*.pdf")):
+        if contracts and path.stem[:2] not in contracts:
+            continue
+        with pymupdf.open(path) as doc:
+            for n in range(1, min(per_contract, doc.page_count) + 1):
+                pdf = SCANS / f"{path.stem}.p{n}.pdf"
+                if not pdf.is_file():
+                    image = scan_copy(doc[n - 1], n, seed=n)
+                    with pymupdf.open() as scan:
+                        page = scan.new_page(width=image.width * 72 / DPI, height=image.height * 72 / DPI)
+                        page.insert_image(page.rect, stream=image.image_png)
+                        scan.save(pdf)
+                with open_source(pdf) as source:  # rendered as ingest renders it (SourceConfig.dpi)
+                    out.append((f"{path.stem} p{n}", source.render_page(1), doc[n - 1].get_text()))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--variants", default="float,rec_conv")
+    ap.add_argument("--contracts", default="", help="comma-separated two-digit prefixes; all ten if empty")
+    ap.add_argument("--pages", type=int, default=2, help="first N pages of each contract")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    args = ap.parse_args()
+    names = args.variants.split(",")
+    engines = {n: engine_for(n, args.cache_dir) for n in names}
+    todo = pages([c for c in args.contracts.split(",") if c], args.pages)
+    load = [os.getloadavg()[0]]
+    rows: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for label, image, truth_text in todo:
+        truth = normalize(truth_text)
+        for name in names:
+            cpus, layout = [], None
+            for _ in range(args.rounds):
+                started = time.process_time()
+                layout = engines[name].recognize_sync(image)
+                cpus.append(time.process_time() - started)
+            assert layout is not None
+            text = "\n".join(b.markdown for b in sorted(layout.blocks, key=lambda b: b.order))
+            rows[name].append(
+                {
+                    "page": label,
+                    "cpu_s": round(min(cpus), 3),
+                    "cer": round(cer(normalize(text), truth), 4),
+                    "cer_sorted": round(cer(sorted_words(text), sorted_words(truth_text)), 4),
+                }
+            )
+        load.append(os.getloadavg()[0])
+        print(label, {n: rows[n][-1] for n in names}, flush=True)
+    base = statistics.mean(r["cpu_s"] for r in rows[names[0]])
+    print(f"\n{len(todo)} pages, load avg (1 min) {min(load):.2f}-{max(load):.2f}")
+    print(f"{'variant':<14}{'CPU-s/page':>11}{'vs first':>10}{'CER':>9}{'CER sorted':>12}")
+    summary = {}
+    for name in names:
+        cpu = statistics.mean(r["cpu_s"] for r in rows[name])
+        c = statistics.mean(r["cer"] for r in rows[name])
+        s = statistics.mean(r["cer_sorted"] for r in rows[name])
+        summary[name] = {"cpu_s": round(cpu, 3), "cer": round(c, 4), "cer_sorted": round(s, 4)}
+        print(f"{name:<14}{cpu:>11.3f}{cpu / base - 1:>+10.1%}{c:>9.4f}{s:>12.4f}")
+    if args.out:
+        args.out.write_text(json.dumps({"summary": summary, "load": load, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
