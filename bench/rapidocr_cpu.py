@@ -1,8 +1,12 @@
 """RapidOCR's CPU per scanned page and its character error rate, per setting or model variant.
 
-    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu                      # float vs int8 rec, 20 pages
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu    # before ("float") vs today's defaults, 20 pages
     PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants float,rec_mm,rec_conv,det_conv \\
-        --pages 1 --contracts 01,03,05,07,09,10                              # a quicker screen
+        --pages 1 --contracts 01,04,07,10                   # dynamic int8 (a 4-page screen)
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants float,batch12,batch24,det_max1280,\\
+        det_max960,side1600,no_orient,threads2 --pages 1 --contracts 01,04,07,10
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --pages 2 \\
+        --variants float,batch1,det_max1536_b1,det_max1408_b1,det_max1280_b1   # the 20-page table
 
 Pages: scanned copies (`bench.scan_copy`: 200 dpi grey, turned 0.6 deg, noise, JPEG 60) of pages 1..N of
 each cuad-dev contract, saved as image-only PDFs and rendered as ingest renders them (`SourceConfig.dpi`,
@@ -15,8 +19,9 @@ and the lower CPU kept (the machine is shared; CPU time is less disturbed than w
 CER = Levenshtein / reference length against the page's PDF text layer (PyMuPDF's order), whitespace
 collapsed, as `bench.scans.character_accuracy` scores it (`cer`: blocks in reading order).
 `cer_sorted` folds curly quotes and dashes to ASCII and sorts each side's words first, so differences in
-reading order (PyMuPDF's order is not the page's) do not count. The int8 models are made by the engine
-(`ingest.ocr.rapidocr.quantized_model`) into the model cache, as in production.
+reading order (PyMuPDF's order is not the page's) do not count. The int8 variants use dynamic int8
+copies of the bundled models (onnxruntime `quantize_dynamic`, weights per channel), made once under
+/tmp/opticite_rapidocr_cpu/int8.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from typing import Any
 import pymupdf
 
 from bench.scan_copy import DPI, scan_copy
-from ingest.page import PageImage
 from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine
 from ingest.ocr.text_score import cer, normalize
+from ingest.page import PageImage
 from ingest.sources import open_source
 
 CUAD = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "cuad-dev" / "contracts"
@@ -42,34 +47,64 @@ if not CUAD.is_dir():
     CUAD = Path("/work/shared/testdata/cuad-dev/contracts")
 
 SCANS = Path("/tmp/opticite_rapidocr_cpu")  # the scanned copies as image-only PDFs, made once
-# variant -> (RapidOcrConfig fields, extra RapidOCR params)
+OLD = {"rec_batch": None, "det_max_side_px": None}  # RapidOCR's own defaults (batches of 6, det at full size)
+# variant -> (RapidOcrConfig fields, extra RapidOCR params); "threads": 1 unless a variant says otherwise
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "float": ({"int8": "none"}, {}),
-    "rec_mm": ({"int8": "rec-matmul"}, {}),  # rec's MatMul/Gemm int8, convolutions float
-    "rec_conv": ({"int8": "rec"}, {}),  # rec's Conv and MatMul int8 (ConvInteger)
-    "det_conv": ({"int8": "det"}, {}),  # det's Conv int8
-    "both": ({"int8": "both"}, {}),  # det and rec int8
-    "batch12": ({"int8": "none"}, {"Rec.rec_batch_num": 12}),
-    "batch24": ({"int8": "none"}, {"Rec.rec_batch_num": 24}),
-    "batch1": ({"int8": "none"}, {"Rec.rec_batch_num": 1}),
-    "det_max1280": ({"int8": "none"}, {"Det.limit_type": "max", "Det.limit_side_len": 1280}),
-    "det_max960": ({"int8": "none"}, {"Det.limit_type": "max", "Det.limit_side_len": 960}),
-    "side1600": ({"int8": "none", "max_side_px": 1600}, {}),
-    "threads2": ({"int8": "none", "threads": 2}, {}),
-    "no_orient": ({"int8": "none", "auto_orient": False}, {}),
+    "float": (OLD, {}),  # the engine before issue 15's change
+    "default": ({}, {}),  # today's RapidOcrConfig(): rec_batch 1, det_max_side_px 1280
+    "rec_mm": (OLD, {"int8": ("Rec", ("MatMul", "Gemm"))}),  # rec's MatMul/Gemm int8, convolutions float
+    "rec_conv": (OLD, {"int8": ("Rec", ("Conv", "MatMul", "Gemm"))}),  # rec's Conv too (ConvInteger)
+    "det_conv": (OLD, {"int8": ("Det", ("Conv",))}),  # det's Conv int8
+    "batch12": (OLD, {"Rec.rec_batch_num": 12}),
+    "batch24": (OLD, {"Rec.rec_batch_num": 24}),
+    "batch3": ({**OLD, "rec_batch": 3}, {}),
+    "batch1": ({**OLD, "rec_batch": 1}, {}),
+    "det_max1536": ({**OLD, "det_max_side_px": 1536}, {}),
+    "det_max1408": ({**OLD, "det_max_side_px": 1408}, {}),
+    "det_max1280": ({**OLD, "det_max_side_px": 1280}, {}),
+    "det_max960": ({**OLD, "det_max_side_px": 960}, {}),
+    "det_max1280_b3": ({"rec_batch": 3}, {}),
+    "det_max1280_b1": ({}, {}),  # = default
+    "det_max1408_b1": ({"det_max_side_px": 1408}, {}),
+    "det_max1536_b1": ({"det_max_side_px": 1536}, {}),
+    "side1600": ({**OLD, "max_side_px": 1600}, {}),
+    "threads2": ({**OLD, "threads": 2}, {}),
+    "no_orient": ({**OLD, "auto_orient": False}, {}),
 }
+INT8 = SCANS / "int8"  # dynamic int8 copies of the bundled models (quantize_dynamic, per channel, QInt8)
 
-QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+def int8_model(task: str, ops: tuple[str, ...]) -> Path:
+    import rapidocr
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = Path(rapidocr.__file__).parent / "models" / f"PP-OCRv6_{task.lower()}_small.onnx"
+    out = INT8 / f"{fp32.stem}.{'-'.join(ops)}.onnx"
+    if not out.is_file():
+        INT8.mkdir(parents=True, exist_ok=True)
+        # rec's character list (model metadata) is kept
+        quantize_dynamic(
+            fp32, out, op_types_to_quantize=list(ops), per_channel=True, weight_type=QuantType.QInt8
+        )
+    return out
+
+
+QUOTES = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
 
 
 def sorted_words(text: str) -> str:
     return " ".join(sorted(normalize(text.translate(QUOTES)).split()))
 
 
-def engine_for(name: str, cache_dir: Path | None) -> RapidOcrEngine:
+def engine_for(name: str) -> RapidOcrEngine:
     fields, extra = VARIANTS[name]
-    config = RapidOcrConfig(**{"threads": 1, **fields, **({"cache_dir": str(cache_dir)} if cache_dir else {})})
-    engine = RapidOcrEngine(config)
+    engine = RapidOcrEngine(RapidOcrConfig(**{"threads": 1, **fields}))
+    extra = dict(extra)
+    if "int8" in extra:
+        task, ops = extra.pop("int8")
+        extra[f"{task}.model_path"] = str(int8_model(task, ops))
     engine.extra_params = extra
     engine.warm_up()
     return engine
@@ -98,15 +133,14 @@ def pages(contracts: list[str], per_contract: int) -> list[tuple[str, PageImage,
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--variants", default="float,rec_conv")
+    ap.add_argument("--variants", default="float,default")
     ap.add_argument("--contracts", default="", help="comma-separated two-digit prefixes; all ten if empty")
     ap.add_argument("--pages", type=int, default=2, help="first N pages of each contract")
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = ap.parse_args()
     names = args.variants.split(",")
-    engines = {n: engine_for(n, args.cache_dir) for n in names}
+    engines = {n: engine_for(n) for n in names}
     todo = pages([c for c in args.contracts.split(",") if c], args.pages)
     load = [os.getloadavg()[0]]
     rows: dict[str, list[dict[str, Any]]] = {n: [] for n in names}

@@ -36,13 +36,8 @@ def default_cache_dir() -> Path:
 
 def model_key(weights: Path) -> str:
     """Hash of the weights file and the recipe: names the folder of its exports."""
-    return file_key(weights, RECIPE)
-
-
-def file_key(path: Path, recipe: str) -> str:
-    """Hash of a file and a recipe string: names a cache folder of what the recipe makes from the file."""
-    digest = hashlib.sha256(recipe.encode() + b"\0")
-    with path.open("rb") as f:
+    digest = hashlib.sha256(RECIPE.encode() + b"\0")
+    with weights.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
@@ -58,12 +53,12 @@ def onnx_path(
     fp32 = folder / "float32.onnx"
     if not fp32.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(fp32, lambda tmp: export(torch_model(), tmp))
+        _write_atomically(fp32, lambda tmp: export(torch_model(), tmp))
     if dtype == "float32":
         return fp32
     int8 = folder / "int8.onnx"
     if not int8.is_file():
-        write_atomically(int8, lambda tmp: quantize(fp32, tmp))
+        _write_atomically(int8, lambda tmp: quantize(fp32, tmp))
     return int8
 
 
@@ -139,7 +134,7 @@ class OnnxHidden:
         return np.asarray(hidden, dtype=np.float32)
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     fd, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".onnx.tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)

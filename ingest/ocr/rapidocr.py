@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,7 +27,6 @@ from ingest.ocr.structure import is_side_heading, mark_headings, split_paragraph
 from ingest.orientation import Orientation, detect_orientation, rotate_image, rotate_prepared
 from ingest.page import PageImage
 from ingest.preprocess import PreparedPage, decode_png, preprocess_page
-from retrieval.onnx_export import default_cache_dir
 
 # Joining rules, in units of the text height of the lines involved.
 ROW_OVERLAP = 0.5  # two boxes share a row when they overlap this much vertically
@@ -151,58 +149,12 @@ def rapidocr_params(config: RapidOcrConfig) -> dict[str, Any]:
     if config.threads:
         params["EngineConfig.onnxruntime.intra_op_num_threads"] = config.threads
         params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-    if config.int8 != "none":
-        cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-        for task, ops in INT8_OPS[config.int8].items():
-            params[f"{task}.model_path"] = str(quantized_model(bundled_model(task), ops, cache))
+    if config.rec_batch:
+        params["Rec.rec_batch_num"] = config.rec_batch
+    if config.det_max_side_px:
+        params["Det.limit_type"] = "max"
+        params["Det.limit_side_len"] = config.det_max_side_px
     return params
-
-
-# which op types are quantized in which model, per `RapidOcrConfig.int8`
-INT8_OPS: dict[str, dict[str, tuple[str, ...]]] = {
-    "rec": {"Rec": ("Conv", "MatMul", "Gemm")},
-    "rec-matmul": {"Rec": ("MatMul", "Gemm")},
-    "det": {"Det": ("Conv",)},
-    "both": {"Rec": ("Conv", "MatMul", "Gemm"), "Det": ("Conv",)},
-}
-INT8_RECIPE = "dynamic-int8-per-channel-v1"  # bump when the quantization changes
-
-
-def bundled_model(task: str) -> Path:
-    """The float ONNX model RapidOCR's defaults pick for `task` ("Det" or "Rec"), shipped in its package."""
-    import rapidocr
-
-    defaults = yaml_config(Path(rapidocr.__file__).parent / "config.yaml")[task]
-    name = f"{defaults['ocr_version']}_{task.lower()}_{defaults['model_type']}.onnx"
-    return Path(rapidocr.__file__).parent / "models" / name
-
-
-def yaml_config(path: Path) -> dict[str, Any]:
-    import yaml
-
-    return dict(yaml.safe_load(path.read_text()))
-
-
-def quantized_model(fp32: Path, ops: Sequence[str], cache_dir: Path) -> Path:
-    """`fp32` with its `ops` quantized to int8 (weights per output channel, activations per call), made
-    on first use under `cache_dir/rapidocr-int8/<hash of the model, ops and recipe>/` and reused."""
-    from retrieval.onnx_export import file_key, write_atomically
-
-    key = file_key(fp32, f"{INT8_RECIPE}:{','.join(sorted(ops))}")
-    path = cache_dir / "rapidocr-int8" / key / f"{fp32.stem}.int8.onnx"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda tmp: quantize_ops(fp32, tmp, ops))
-    return path
-
-
-def quantize_ops(fp32: Path, path: Path, ops: Sequence[str]) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # the model's metadata (rec's character list) is kept
-    quantize_dynamic(
-        str(fp32), str(path), op_types_to_quantize=list(ops), per_channel=True, weight_type=QuantType.QInt8
-    )
 
 
 def _on_original(layout: PageLayout, prepared: PreparedPage) -> PageLayout:
