@@ -21,6 +21,7 @@ from ingest.ocr.rapidocr import (
     RapidOcrEngine,
     TextBox,
     build_blocks,
+    det_limit,
     group_lines,
     rapidocr_params,
     reading_order,
@@ -394,11 +395,12 @@ CLAUSES = [  # lines of very different widths: RapidOCR's batches would pad the 
 
 
 def test_defaults_recognize_one_line_per_call_and_detect_on_a_capped_side() -> None:
-    params = rapidocr_params(RapidOcrConfig())
-    assert params["Rec.rec_batch_num"] == 1
-    assert (params["Det.limit_type"], params["Det.limit_side_len"]) == ("max", 1280)
-    plain = rapidocr_params(RapidOcrConfig(rec_batch=None, det_max_side_px=None))
-    assert not {"Rec.rec_batch_num", "Det.limit_type", "Det.limit_side_len"} & set(plain)
+    assert rapidocr_params(RapidOcrConfig())["Rec.rec_batch_num"] == 1
+    assert "Rec.rec_batch_num" not in rapidocr_params(RapidOcrConfig(rec_batch=None))
+    assert det_limit((1584, 1224), 1280) == ("max", 1280)  # a letter page at 144 dpi is shrunk
+    assert det_limit((1013, 463), 1280) == ("min", 736)  # a receipt is still enlarged, as RapidOCR does
+    assert det_limit((1200, 900), 1280) == ("min", 736)  # neither: read as it is
+    assert det_limit((1584, 1224), None) == ("min", 736)
 
 
 def test_small_print_on_a_letter_page_is_read_word_for_word_with_the_defaults(tmp_path: Path) -> None:
