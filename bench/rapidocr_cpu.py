@@ -7,6 +7,9 @@
         det_max960,side1600,no_orient,threads2 --pages 1 --contracts 01,04,07,10
     PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --pages 2 \\
         --variants float,batch1,det_max1536_b1,det_max1408_b1,det_max1280_b1   # the 20-page table
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants default,static_rec,static_det,static_both \\
+        --pages 1 --contracts 01,04,07,10                   # static int8 (calibrated on pages 3), a screen
+    PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants float,default,static_det --pages 2
 
 Pages: scanned copies (`bench.scan_copy`: 200 dpi grey, turned 0.6 deg, noise, JPEG 60) of pages 1..N of
 each cuad-dev contract, saved as image-only PDFs and rendered as ingest renders them (`SourceConfig.dpi`,
@@ -21,7 +24,7 @@ collapsed, as `bench.scans.character_accuracy` scores it (`cer`: blocks in readi
 `cer_sorted` folds curly quotes and dashes to ASCII and sorts each side's words first, so differences in
 reading order (PyMuPDF's order is not the page's) do not count. The int8 variants use dynamic int8
 copies of the bundled models (onnxruntime `quantize_dynamic`, weights per channel), made once under
-/tmp/opticite_rapidocr_cpu/int8.
+/tmp/opticite_rapidocr_cpu/int8, and static ones (`static_models`: calibrated, QDQ) there too.
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "det_max1280_b1": ({}, {}),  # = default
     "det_max1408_b1": ({"det_max_side_px": 1408}, {}),
     "det_max1536_b1": ({"det_max_side_px": 1536}, {}),
+    # static (calibrated) int8, QDQ: calibrated on page 3 of the ten contracts (no test page), see static_models
+    "static_det": ({}, {"static": ("Det",)}),
+    "static_rec": ({}, {"static": ("Rec",)}),
+    "static_both": ({}, {"static": ("Det", "Rec")}),
     "side1600": ({**OLD, "max_side_px": 1600}, {}),
     "threads2": ({**OLD, "threads": 2}, {}),
     "no_orient": ({**OLD, "auto_orient": False}, {}),
@@ -89,6 +96,69 @@ def int8_model(task: str, ops: tuple[str, ...]) -> Path:
     return out
 
 
+def static_models() -> dict[str, Path]:
+    """Static int8 (QDQ, weights per channel, uint8 activations) copies of det and rec, calibrated (min/max)
+    on the inputs they get from page 3 of each contract under today's defaults (300 rec lines sampled);
+    the float models are converted to opset 13 first (per-channel DequantizeLinear needs it)."""
+    import numpy as np
+    import onnx
+    import rapidocr
+    import rapidocr.inference_engine.onnxruntime.main as ort_main
+    from onnx import version_converter
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    out = {t: INT8 / f"PP-OCRv6_{t.lower()}_small.static.onnx" for t in ("Det", "Rec")}
+    if all(p.is_file() for p in out.values()):
+        return out
+    INT8.mkdir(parents=True, exist_ok=True)
+    caught: dict[str, list[Any]] = {"Det": [], "Rec": []}
+    call = ort_main.OrtInferSession.__call__
+
+    def hook(self: Any, x: Any) -> Any:
+        caught["Rec" if x.shape[2] == 48 else "Det"].append(x.copy())
+        return call(self, x)
+
+    engine = RapidOcrEngine(RapidOcrConfig(threads=1))
+    ort_main.OrtInferSession.__call__ = hook  # type: ignore[method-assign,assignment]
+    try:
+        for _, image, _ in [p for p in pages([], 3) if p[0].endswith(" p3")]:
+            engine.recognize_sync(image)
+    finally:
+        ort_main.OrtInferSession.__call__ = call  # type: ignore[method-assign,assignment]
+    rng = np.random.default_rng(0)
+    caught["Rec"] = [caught["Rec"][i] for i in rng.choice(len(caught["Rec"]), 300, replace=False)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, xs: list[Any]) -> None:
+            self.it = iter(xs)
+
+        def get_next(self) -> dict[str, Any] | None:
+            x = next(self.it, None)
+            return None if x is None else {"x": x}
+
+    for task, path in out.items():
+        src = onnx.load(Path(rapidocr.__file__).parent / "models" / f"PP-OCRv6_{task.lower()}_small.onnx")
+        onnx.save(version_converter.convert_version(src, 13), INT8 / f"{task}.13.onnx")
+        quant_pre_process(INT8 / f"{task}.13.onnx", INT8 / f"{task}.pre.onnx", skip_symbolic_shape=True)
+        quantize_static(
+            INT8 / f"{task}.pre.onnx",
+            path,
+            Reader(caught[task]),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "MatMul"],
+        )
+        model = onnx.load(path)
+        if not any(m.key == "character" for m in model.metadata_props):  # rec's character list
+            for m in src.metadata_props:
+                model.metadata_props.add(key=m.key, value=m.value)
+            onnx.save(model, path)
+    return out
+
+
 QUOTES = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
 )
@@ -105,6 +175,8 @@ def engine_for(name: str) -> RapidOcrEngine:
     if "int8" in extra:
         task, ops = extra.pop("int8")
         extra[f"{task}.model_path"] = str(int8_model(task, ops))
+    for task in extra.pop("static", ()):
+        extra[f"{task}.model_path"] = str(static_models()[task])
     engine.extra_params = extra
     engine.warm_up()
     return engine
