@@ -72,6 +72,7 @@ class RapidOcrEngine:
         self.config = config or RapidOcrConfig()
         self._lock = threading.Lock()  # RapidOCR keeps per-call state on the instance: one call at a time
         self._ocr: Any = None
+        self.extra_params: dict[str, Any] = {}  # more RapidOCR settings (benches try its options)
 
     async def recognize(self, page: PageImage, options: OcrOptions) -> PageLayout:
         return await asyncio.to_thread(self.recognize_sync, page, options)
@@ -110,6 +111,9 @@ class RapidOcrEngine:
         with self._lock:
             ocr = self._engine()
             try:
+                # RapidOCR reads these on every call; one setting can't both enlarge small pages and shrink big ones
+                det = ocr._load_det_model()
+                det.limit_type, det.limit_side_len = det_limit(img.shape, self.config.det_max_side_px)
                 result = ocr(img, return_word_box=True)
             except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
                 raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
@@ -133,17 +137,38 @@ class RapidOcrEngine:
         if self._ocr is None:
             from rapidocr import RapidOCR  # loads onnxruntime: only when the first page arrives
 
-            params: dict[str, Any] = {
-                "Global.use_cls": False,  # whole pages are turned upright instead (ingest.orientation)
-                "Global.log_level": "warning",
-                "Global.max_side_len": self.config.max_side_px,
-                "Global.text_score": 0.0,  # unsure lines still tell the orientation; min_score drops them later
-            }
-            if self.config.threads:
-                params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.config.threads
-                params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-            self._ocr = RapidOCR(params=params)
+            self._ocr = RapidOCR(params={**rapidocr_params(self.config), **self.extra_params})
         return self._ocr
+
+
+def rapidocr_params(config: RapidOcrConfig) -> dict[str, Any]:
+    """RapidOCR's settings (its config.yaml keys) for `config`."""
+    params: dict[str, Any] = {
+        "Global.use_cls": False,  # whole pages are turned upright instead (ingest.orientation)
+        "Global.log_level": "warning",
+        "Global.max_side_len": config.max_side_px,
+        "Global.text_score": 0.0,  # unsure lines still tell the orientation; min_score drops them later
+    }
+    if config.threads:
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = config.threads
+        params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+    if config.rec_batch:
+        params["Rec.rec_batch_num"] = config.rec_batch
+    return params
+
+
+DET_MIN_SIDE = 736  # RapidOCR's detection enlarges an image to this short side (its Det.limit_side_len)
+
+
+def det_limit(shape: tuple[int, ...], max_side_px: int | None) -> tuple[str, int]:
+    """RapidOCR's detection resize (Det.limit_type, Det.limit_side_len) for an image of `shape`: a page whose
+    short side is below `DET_MIN_SIDE` is enlarged to it, as RapidOCR does by default (receipts, small
+    scans); a bigger page whose long side is above `max_side_px` is shrunk to it (recognition still reads
+    the lines at full size); any other is detected as it is."""
+    h, w = shape[:2]
+    if max_side_px and min(h, w) >= DET_MIN_SIDE and max(h, w) > max_side_px:
+        return "max", max_side_px
+    return "min", DET_MIN_SIDE
 
 
 def _on_original(layout: PageLayout, prepared: PreparedPage) -> PageLayout:

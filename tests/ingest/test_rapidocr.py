@@ -21,7 +21,9 @@ from ingest.ocr.rapidocr import (
     RapidOcrEngine,
     TextBox,
     build_blocks,
+    det_limit,
     group_lines,
+    rapidocr_params,
     reading_order,
 )
 from ingest.page import PageImage
@@ -379,3 +381,42 @@ async def test_chinese_two_columns_are_read_column_by_column_in_separate_blocks(
         assert len(sides) == 1, block.markdown
     text = "".join("".join(b.markdown.split()) for b in blocks)
     assert text == CJK_TITLE + "".join(CJK_LEFT) + "".join(CJK_RIGHT)
+
+
+CLAUSES = [  # lines of very different widths: RapidOCR's batches would pad the short ones to the long ones
+    "1. Term.",
+    "This Agreement commences on the Effective Date and continues for three (3) years.",
+    "2. Fees.",
+    "Customer shall pay each invoice within forty-five (45) days of receipt.",
+    "3. Notices.",
+    "All notices shall be in writing and delivered to the addresses set out in Schedule B.",
+    "Section 4.2(b)",
+]
+
+
+def test_defaults_recognize_one_line_per_call_and_detect_on_a_capped_side() -> None:
+    assert rapidocr_params(RapidOcrConfig())["Rec.rec_batch_num"] == 1
+    assert "Rec.rec_batch_num" not in rapidocr_params(RapidOcrConfig(rec_batch=None))
+    assert det_limit((1584, 1224), 1280) == ("max", 1280)  # a letter page at 144 dpi is shrunk
+    assert det_limit((1013, 463), 1280) == ("min", 736)  # a receipt is still enlarged, as RapidOCR does
+    assert det_limit((1200, 900), 1280) == ("min", 736)  # neither: read as it is
+    assert det_limit((1584, 1224), None) == ("min", 736)
+
+
+def test_small_print_on_a_letter_page_is_read_word_for_word_with_the_defaults(tmp_path: Path) -> None:
+    """A letter page at 144 dpi is 1584 px tall: detection sees it at 1280 and must still find 9 pt lines;
+    recognition (one line per call) must read each exactly."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    for i, text in enumerate(CLAUSES):
+        page.insert_text((72, 100 + 40 * i), text, fontsize=9)
+    doc.save(tmp_path / "letter.pdf")
+    with open_source(tmp_path / "letter.pdf") as src:
+        image = src.render_page(1)
+    assert max(image.image_size) > 1280
+    engine = RapidOcrEngine(RapidOcrConfig(threads=2))
+    layout = engine.recognize_sync(image)
+    det, rec = engine._ocr.text_det, engine._ocr.text_rec  # RapidOCR took the settings under these names
+    assert (det.limit_type, det.limit_side_len, rec.rec_batch_num) == ("max", 1280, 1)
+    lines = [ln.text for b in layout.blocks for ln in b.lines]
+    assert lines == CLAUSES
