@@ -111,9 +111,11 @@ class RapidOcrEngine:
         with self._lock:
             ocr = self._engine()
             try:
-                # RapidOCR reads these on every call; one setting can't both enlarge small pages and shrink big ones
-                det = ocr._load_det_model()
-                det.limit_type, det.limit_side_len = det_limit(img.shape, self.config.det_max_side_px)
+                # RapidOCR reads these on every call; one setting can't both enlarge small pages and shrink
+                # big ones. `_load_det_model` is RapidOCR 3.10's: without it detection keeps its own resize
+                if hasattr(ocr, "_load_det_model"):
+                    det = ocr._load_det_model()
+                    det.limit_type, det.limit_side_len = det_limit(img.shape, self.config.det_max_side_px)
                 result = ocr(img, return_word_box=True)
             except Exception as exc:  # onnxruntime and RapidOCR raise untyped errors
                 raise EngineBadResponse(f"RapidOCR failed on the page: {exc}") from exc
