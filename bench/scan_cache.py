@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cuad import CuadQuestion, load_questions  # noqa: E402
 from bench.scan_copy import DPI, JPEG_QUALITY, NOISE_SIGMA, TURN_DEG, scan_copy  # noqa: E402
-from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine  # noqa: E402
+from ingest.ocr.rapidocr import RapidOcrConfig, RapidOcrEngine, rapidocr_params  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "testdata" / "cuad-dev"
 CACHE = Path(os.environ.get("OPTICITE_SCAN_CACHE", Path(tempfile.gettempdir()) / "opticite_scans"))
@@ -66,8 +66,11 @@ def scan_pages(path: Path, cuad: Path = CUAD, every: bool = False) -> list[int]:
 
 
 def _key(path: Path) -> str:
+    """The contract's bytes, the scan settings and the engine's settings: a changed default reads again."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return f"{path.stem}.{digest}.{SETTINGS}"
+    config = RapidOcrConfig(threads=1)
+    engine = json.dumps([rapidocr_params(config), config.det_max_side_px], sort_keys=True)
+    return f"{path.stem}.{digest}.{SETTINGS}.{hashlib.sha256(engine.encode()).hexdigest()[:8]}"
 
 
 def _page_file(path: Path, number: int) -> Path:
