@@ -55,11 +55,10 @@ def asked_field(question: str) -> str | None:
 def put_cards_first(hits: Sequence[SearchHit], cards: Sequence[SearchHit], field: str) -> list[SearchHit]:
     """`hits` with each document's card statement of `field` (`answering`) moved (or added) just before
     that document's first hit, scored as that hit, so answers and citations take it first."""
-    statements = {
-        c.doc_id: c
-        for c in cards
-        if answering(c.markdown, field, [d.markdown for d in cards if d.doc_id == c.doc_id])
-    }
+    by_doc: dict[str, list[str]] = {}
+    for c in cards:
+        by_doc.setdefault(c.doc_id, []).append(c.markdown)
+    statements = {c.doc_id: c for c in cards if answering(c.markdown, field, by_doc[c.doc_id])}
     out: list[SearchHit] = []
     placed: set[str] = set()
     for hit in hits:
