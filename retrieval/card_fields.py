@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ingest.card import DATE, EFFECTIVE, PARTIES, TITLE
 from ingest.chunking import CARD_HEADING
-from retrieval.hits import SearchHit
+from retrieval.hits import SearchHit, lead_with
 
 # a clause's subject, or a duty ("which party must pay?"): asked of the clauses, not of the card
 _CLAUSE = re.compile(
@@ -53,22 +53,12 @@ def asked_field(question: str) -> str | None:
 
 
 def put_cards_first(hits: Sequence[SearchHit], cards: Sequence[SearchHit], field: str) -> list[SearchHit]:
-    """`hits` with each document's card statement of `field` (`answering`) moved (or added) just before
-    that document's first hit, scored as that hit, so answers and citations take it first."""
+    """`hits` with each document's card statement of `field` (`answering`) just before that document's
+    first hit (`lead_with`)."""
     by_doc: dict[str, list[str]] = {}
     for c in cards:
         by_doc.setdefault(c.doc_id, []).append(c.markdown)
-    statements = {c.doc_id: c for c in cards if answering(c.markdown, field, by_doc[c.doc_id])}
-    out: list[SearchHit] = []
-    placed: set[str] = set()
-    for hit in hits:
-        card = statements.get(hit.doc_id)
-        if card is not None and hit.doc_id not in placed:
-            placed.add(hit.doc_id)
-            out.append(card.model_copy(update={"score": max(hit.score, card.score)}))
-        if card is None or hit.chunk_id != card.chunk_id:
-            out.append(hit)
-    return out
+    return lead_with(hits, {c.doc_id: c for c in cards if answering(c.markdown, field, by_doc[c.doc_id])})
 
 
 def answering(statement: str, field: str, statements: Sequence[str]) -> bool:

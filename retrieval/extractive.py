@@ -193,6 +193,16 @@ def expected_answers(question: str) -> list[re.Pattern[str]]:
     return kinds
 
 
+def asks_expiry(question: str) -> bool:
+    """Whether the question asks when the agreement ends: its term statement answers."""
+    return _TERM in expected_answers(question)
+
+
+def states_term(markdown: str) -> bool:
+    """Whether a chunk's text holds the agreement's term statement (`TERM_STATEMENT`)."""
+    return any(_TERM.search(s) for s in split_sentences(markdown))
+
+
 def rerank(question: str, picks: list[Pick], embedder: QueryEmbedder) -> list[Pick]:
     """The best few re-scored half by lexical overlap, half by embedding cosine."""
     head, tail = picks[:RERANK_TOP], picks[RERANK_TOP:]
@@ -223,7 +233,7 @@ def compose_extract(
     picks = [p for p in score_sentences(question, hits) if p.lexical >= MIN_OVERLAP or p.typed]
     if embedder is not None:
         picks = rerank(question, picks, embedder)
-    if _TERM in expected_answers(question):
+    if asks_expiry(question):
         # the agreement's own term statement answers when it ends, however few words it shares with
         # "when does it end?": sentences naming an end in passing ("the end of life of a Product") do not
         picks = [p for p in picks if _TERM.search(p.sentence)] or picks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,3 +52,18 @@ class SearchHit(BaseModel):
             "pages": self.pages,
             "regions": [r.to_public() for r in self.regions],
         }
+
+
+def lead_with(hits: Sequence[SearchHit], leads: Mapping[str, SearchHit]) -> list[SearchHit]:
+    """`hits` with each document's lead hit (`leads`, by doc id) moved (or added) just before that
+    document's first hit, scored as that hit, so answers and citations take it first."""
+    out: list[SearchHit] = []
+    placed: set[str] = set()
+    for hit in hits:
+        lead = leads.get(hit.doc_id)
+        if lead is not None and hit.doc_id not in placed:
+            placed.add(hit.doc_id)
+            out.append(lead.model_copy(update={"score": max(hit.score, lead.score)}))
+        if lead is None or hit.chunk_id != lead.chunk_id:
+            out.append(hit)
+    return out

@@ -16,6 +16,7 @@ from ingest.chunking import CARD_HEADING, Chunk
 from retrieval.card_fields import asked_field, put_cards_first
 from retrieval.cross_script import fuse_across_scripts, has_other_script
 from retrieval.embed import Embedder
+from retrieval.extractive import asks_expiry, states_term
 from retrieval.financial_metrics import (
     Statement,
     input_coverage,
@@ -24,7 +25,7 @@ from retrieval.financial_metrics import (
     statement_query,
     with_metric_inputs,
 )
-from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.hits import SearchFilters, SearchHit, SearchMode, lead_with
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
 from retrieval.sparse import SparseEncoder
@@ -32,6 +33,8 @@ from retrieval.store import Fusion, StoreQuery, VectorStore
 
 CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
 CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
+# an expiry question looks for its document's term statement among this many of the document's hits
+TERM_CANDIDATES = 20
 STATEMENT_CANDIDATES = 30  # table chunks a metric question's statement query looks at
 
 
@@ -134,6 +137,8 @@ class KnowledgeBase:
             hits = self._search(query, request, top_k)
         if hits and (field := asked_field(query)) is not None:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
+        elif hits and asks_expiry(query):
+            hits = lead_with(hits, self._term_statements(request, hits))[:top_k]
         if hits and self.config.metric_inputs and filters.doc_ids and (kinds := statement_kinds(query)):
             hits = self._statements_first(query, kinds, request, hits, top_k)
         return hits
@@ -167,6 +172,20 @@ class KnowledgeBase:
         return self.store.query(
             request.model_copy(update={"filters": filters, "heading": CARD_HEADING, "limit": limit})
         )
+
+    def _term_statements(self, request: StoreQuery, hits: Sequence[SearchHit]) -> dict[str, SearchHit]:
+        """The best-ranked hit stating the agreement's term ("This Agreement shall continue until ...") of
+        each of the first hits' documents, where one ranks among its first `TERM_CANDIDATES`: a casual "when
+        does it end?" shares few words with it and ranks passing mentions of an end above it."""
+        found: dict[str, SearchHit] = {}
+        for doc in list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]:
+            filters = request.filters.model_copy(update={"doc_ids": [doc]})
+            candidates = self.store.query(
+                request.model_copy(update={"filters": filters, "limit": TERM_CANDIDATES})
+            )
+            if (term := next((h for h in candidates if states_term(h.markdown)), None)) is not None:
+                found[doc] = term
+        return found
 
     def _request(self, query: str, filters: SearchFilters, mode: SearchMode | None, top_k: int) -> StoreQuery:
         mode = mode or self.config.mode

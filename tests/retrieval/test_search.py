@@ -124,3 +124,31 @@ def test_hits_round_trip_to_public_json(kb: KnowledgeBase) -> None:
     hit: SearchHit = kb.search("warranty defects", top_k=1)[0]
     public = hit.to_public()
     assert public["chunk_id"] == contract_chunks()[5].id and public["regions"][0]["page"] == 2
+
+
+# Clauses that name an end in passing, and the agreement's own term statement, worded unlike the question.
+ENDINGS = [
+    "At the end of each calendar quarter the Supplier shall send the Buyer a report of the Goods delivered.",
+    "The Buyer may end any purchase order before shipment by written notice to the Supplier.",
+    "Products reaching the end of their shelf life shall be destroyed at the Supplier's expense.",
+    "Each party shall keep the other's confidential information secret until the end of the relationship.",
+    "Invoices issued near the end of a month are due thirty days after the end of that month.",
+    "The Supplier shall end deliveries of a discontinued product after six months' notice.",
+]
+TERM = "This Agreement shall commence on the Effective Date and continue for a period of five (5) years."
+
+
+def test_an_expiry_question_gets_its_documents_term_statement_first(kb: KnowledgeBase) -> None:
+    """"When does it end?" shares a word with every clause naming an end and none with the term statement;
+    the statement still leads its document's hits, and a question that is not about expiry keeps its order."""
+    chunks = [make_chunk("supply", i, text, pages=(i + 1,)) for i, text in enumerate([*ENDINGS, TERM])]
+    chunks += [make_chunk("other", i, text) for i, text in enumerate(ENDINGS)]
+    kb.index_chunks(chunks)
+    hits = kb.search("when does it end?", SearchFilters(doc_ids=["supply"]), top_k=3)
+    assert hits[0].markdown == TERM and len({h.chunk_id for h in hits}) == 3
+    # across the kb, before the other hits of its document (the other document has no term statement)
+    hits = kb.search("when does it end?", SearchFilters(kb="kb-a"), top_k=4)
+    supply = [h.markdown for h in hits if h.doc_id == "supply"]
+    assert supply[0] == TERM and len(supply) > 1 and len({h.chunk_id for h in hits}) == 4
+    hits = kb.search("when are invoices due?", SearchFilters(doc_ids=["supply"]), top_k=3)
+    assert hits[0].markdown != TERM
