@@ -142,6 +142,26 @@ LABELS: dict[str, str] = {
     "Services",
     "10_outsourcing_ofgban": "the Technology Outsourcing Agreement between Metavante Corporation and Oriental "
     "Financial Group",
+    # 10 more CUAD contracts to tune on (vlad-ds/complyflow cuad/train_2 at 338f27e, not shipped; labels from
+    # CUAD's master_clauses.csv, built like cuad-dev's metadata.json): written from their document names and
+    # parties
+    "01_license_alliedesports": "the Joint Content License Agreement between WPT Enterprises and Zynga",
+    "02_license_datacall": "the Content Licensing Agreement between Data Call Technologies and plan_b Media",
+    "03_distributor_fusemedical": "the Distributorship Agreement between Signature Orthopaedics and CPM Medical "
+    "Consultants",
+    "04_distributor_scansource": "the Addendum to the Zebra PartnerConnect Distributor Agreement between Zebra "
+    "Technologies and ScanSource",
+    "05_development_aimmune": "the License, Development and Commercialization Agreement between Xencor and Aimmune "
+    "Therapeutics",
+    "06_development_conformis": "the Development Agreement between Howmedica Osteonics (Stryker) and Conformis",
+    "07_maintenance_atninternational": "the Network Build and Maintenance Agreement between AT&T Mobility and "
+    "Commnet Wireless",
+    "08_maintenance_bloomenergy": "the Master Operation and Maintenance Agreement between Diamond State Generation "
+    "Partners and Bloom Energy",
+    "09_outsourcing_ferroglobe": "the Outsourcing Agreement between Silicon Smelters and Espacio Information "
+    "Technology",
+    "10_outsourcing_imperialgarden": "the Outsourcing Contract on Development of Miaoli Royal Resort Hotel between "
+    "Huang Jia Country Club and Recreation and Chang Chen-Bin Architects Office",
 }
 
 
