@@ -126,7 +126,7 @@ def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     title_end = preamble[0] if preamble else len(stream.text)
     title = _title_line(stream, title_end) or (_title_in_preamble(stream, preamble) if preamble else None)
     parties = _parties(stream, preamble) if preamble else []
-    dates = _dates(stream, preamble) if preamble else []
+    dates = (_dates(stream, preamble) if preamble else []) or _dated(stream)
     cn_parties, cn_dates = _chinese_fields(stream)
     found = read_filing(first_lines(layouts))
     filing = [
@@ -493,7 +493,8 @@ _DATE_FORMS = tuple(
     for p in (
         rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORDINAL}\s?,?\s+(?P<year>\d{{4}})\b",  # "July 11 , 2006" too
         rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+(?:day\s+of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})\b",
-        r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})\b",
+        r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}|\d{2})\b",
+        r"\b(?P<day>1[3-9]|2\d|3[01])/(?P<month>\d{1,2})/(?P<year>\d{4}|\d{2})\b",  # "29/3/18": day first
         r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b",
         r"(?P<year>\d{4})\s*年\s*(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日",
     )
@@ -505,15 +506,17 @@ _EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective
 
 def parse_date(value: str) -> dt.date | None:
     """The calendar date a full written date names ("19th day of December, 2018", "2020年1月18日")."""
-    match = next((m for m in (f.search(value) for f in _DATE_FORMS) if m), None)
-    return _date_of(match) if match else None
+    return next((date for m in (f.search(value) for f in _DATE_FORMS) if m and (date := _date_of(m))), None)
 
 
 def _date_of(match: re.Match[str]) -> dt.date | None:
     month = match.group("month")
     number = int(month) if month.isdigit() else _MONTHS.index(month[:3].lower()) + 1
+    year = int(match.group("year"))
+    if year < 100:  # "3/24/06"
+        year += 2000 if year < 70 else 1900
     try:
-        return dt.date(int(match.group("year")), number, int(match.group("day")))
+        return dt.date(year, number, int(match.group("day")))
     except ValueError:
         return None
 
@@ -527,6 +530,20 @@ def _date_matches(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
         if m.start() >= taken:
             taken = m.end()
             yield m
+
+
+# a date the first page gives the document outside a preamble: "Dated 29/3/18" on a cover, or a preamble
+# whose parties are not read ("... is effective as from the 1st day of January, 2009, by and between:")
+_DATED = re.compile(r"\b(?:dated|effective\s+(?:as\s+)?(?:of|from)|made\s+(?:on|as\s+of))\b", re.I)
+_DATED_REACH = 60  # characters after the words within which the date must begin
+
+
+def _dated(stream: _Stream) -> list[CardField]:
+    limit = min(_REACH, _first_block(stream, _STOP))
+    for words in _DATED.finditer(stream.text, 0, limit):
+        if found := _dates(stream, (words.start(), min(words.end() + _DATED_REACH, len(stream.text)))):
+            return found[:1]
+    return []
 
 
 def _dates(stream: _Stream, span: tuple[int, int]) -> list[CardField]:

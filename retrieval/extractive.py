@@ -135,7 +135,23 @@ _PERIOD = re.compile(
     rf"\b(?:\d+|{_NUMBER_WORD})\s*(?:\(\d+\)\s*)?(?:business\s+|calendar\s+)?(?:days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
-_JURISDICTION = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
+
+
+class _GoverningLaw:
+    """Which law governs ("the laws of the State of Ohio"), not where a party was formed: preambles say
+    "a company incorporated and organized under the laws of Brazil" of every party."""
+
+    _LAWS_OF = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
+    _FORMED = re.compile(
+        r"\b(?:organi[sz]ed|incorporated|existing|formed|registered|established)\b[^.;:]{0,40}?\blaws?\s+of\b",
+        re.IGNORECASE,
+    )
+
+    def search(self, sentence: str) -> re.Match[str] | None:
+        return self._LAWS_OF.search(self._FORMED.sub(" ", sentence))
+
+
+_JURISDICTION = _GoverningLaw()
 # an all-capitals line, or the card's title statement (`ingest.card`): a document's title
 _TITLE = re.compile(r"^(?:[^a-z]*[A-Z]{3,}[^a-z]*|Title: .*)$")
 
@@ -146,13 +162,18 @@ _TITLE = re.compile(r"^(?:[^a-z]*[A-Z]{3,}[^a-z]*|Title: .*)$")
 # shall renew automatically ...", a right to end it: "this Agreement may be terminated by ..."). Expiry
 # questions want it, and so does the review's Expiration Date.
 TERM_STATEMENT = (
-    # "(a)", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier terminated,")
-    r"^\W*(?:\(?[a-z0-9]{1,4}[.)]\s*)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
+    # a sentence's start, not a chunk that begins mid-sentence ("this Agreement, provided, however ...")
+    r"^\W*(?=(?-i:[A-Z0-9(]))"
+    # "(a)", "7.1", a run-in title ("Term."), up to two lead-ins ("Subject to Section 2, unless earlier
+    # terminated,"), or one without its comma ("Unless otherwise stated in the Appendix the term ...")
+    r"(?:\(?[a-z0-9]{1,4}[.)]\s*|\d{1,3}(?:\.\d{1,3})+\.?\s+)?(?:[a-z][\w ,&-]{0,40}\.\s+)?(?:[^,;]{0,120},\s*){0,2}"
+    r"(?:(?:unless|except|subject\s+to|save)\b[^,;]{0,100}?\s+)?"
     # the subject: the agreement ("this License Agreement", "the Agreement") or its term ("the Initial Term")
     r"(?:the\s+(?:initial\s+|original\s+)?term(?:\s+of\s+this\s+(?:[\w-]+\s+){0,4}?agreement)?"
     r"|this\s+(?:[\w-]+\s+){0,4}?agreement|the\s+agreement)\b"
     r"(?:\W*[\"“][^\"”]{0,30}[\"”]\W*)?"  # its defined name: (the "Term")
-    # ... that states its length or end, not a renewal or a right to end it
+    # ... that states its length or end, not a renewal, a right to end it or what survives its end
+    r"(?![^;]*\bsurviv)"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
     r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
@@ -162,8 +183,15 @@ TERM_STATEMENT = (
 )
 _TERM = re.compile(TERM_STATEMENT, re.IGNORECASE)
 _ASKS_RENEWAL = re.compile(r"\b(renew\w*|extend\w*|extension)\b", re.IGNORECASE)
+_RENEWAL = re.compile(r"\b(?:renew\w*|extend\w*|extension|successive)\b", re.IGNORECASE)
 
-ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+
+class AnswerPattern(Protocol):
+    def search(self, text: str, /) -> re.Match[str] | None: ...
+
+
+ANSWER_TYPES: list[tuple[re.Pattern[str], AnswerPattern]] = [
+    (_ASKS_RENEWAL, _RENEWAL),
     (re.compile(r"\b(expir\w*|end|ends|last|lasts|duration)\b", re.IGNORECASE), _TERM),
     (re.compile(r"\b(when|date|dated|day)\b", re.IGNORECASE), _DATE),
     (re.compile(r"\b(who|parties|party)\b", re.IGNORECASE), _ORGANIZATION),
@@ -183,9 +211,11 @@ def short_fact(question: str, sentence: str) -> str | None:
     return match.group(0).strip(" ,.") if match else None
 
 
-def expected_answers(question: str) -> list[re.Pattern[str]]:
+def expected_answers(question: str) -> list[AnswerPattern]:
     """The sentence patterns of the kinds of answer `question` asks for (none: any sentence)."""
     kinds = [answer for asks, answer in ANSWER_TYPES if asks.search(question)]
+    if _RENEWAL in kinds and _PERIOD in kinds:  # "the renewal term?", "notice to stop a renewal?": a period
+        kinds.remove(_RENEWAL)
     if _TERM in kinds and _ASKS_RENEWAL.search(question):  # "extended automatically at the end?": a renewal
         kinds.remove(_TERM)
     if _TERM in kinds and _DATE in kinds:  # "when does it end?": not the date it was signed

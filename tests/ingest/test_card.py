@@ -341,6 +341,8 @@ def test_no_preamble_gives_an_empty_card() -> None:
         ("19t h day of December, 2018", dt.date(2018, 12, 19)),
         ("30 December 2016", dt.date(2016, 12, 30)),
         ("1/18/2020", dt.date(2020, 1, 18)),
+        ("03/24/06", dt.date(2006, 3, 24)),  # two-digit years, month first as in the US
+        ("29/3/18", dt.date(2018, 3, 29)),  # ... or day first where the first number cannot be a month
         ("2020-01-18", dt.date(2020, 1, 18)),
         ("2020年1月18日", dt.date(2020, 1, 18)),
         ("[•], 2020", None),
@@ -350,6 +352,26 @@ def test_no_preamble_gives_an_empty_card() -> None:
 )
 def test_parse_date_reads_full_dates_only(written: str, expected: dt.date | None) -> None:
     assert parse_date(written) == expected
+
+
+def test_a_date_outside_a_readable_preamble() -> None:
+    """A cover's "Dated 29/3/18", and a preamble whose parties are not read, still date the document."""
+    cover = read_card([_stacked(["EXHIBIT 10.43", "Dated 29/3/18", "Distributorship agreement", "between"])])
+    assert [(d.role, d.value) for d in cover.dates] == [("agreement", "29/3/18")]
+    assert cover.dates[0].regions[0].page == 1
+    unread = read_card(
+        [
+            _stacked(
+                [
+                    "OUTSOURCING AGREEMENT",
+                    "This Outsourcing Agreement (hereinafter “Agreement”) is effective as from the 1st day of"
+                    " January, 2009, by and between:",
+                    "SILICON SMELTERS « Pty » Ltd, registration nr 1998/019036/07, represented by its director",
+                ]
+            )
+        ]
+    )
+    assert [(d.role, d.value) for d in unread.dates] == [("effective", "1st day of January, 2009")]
 
 
 # --- CUAD contracts (shared test data) ----------------------------------------------------------

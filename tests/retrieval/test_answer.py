@@ -431,16 +431,16 @@ async def test_an_expiry_question_is_answered_by_the_term_clause_not_a_dated_sen
 
 
 async def test_extractive_answers_only_with_sentences_the_caller_accepts_near_the_best() -> None:
-    question = "Is there an extension?"
+    question = "Is there a warranty?"  # no kind of answer asked for: every sentence scores by its words
     filler = " ".join(f"item{i}" for i in range(300))  # a long sentence: damped, far below the best
     hits = [
-        make_hit(1, ["Any extension needs the written consent of both parties."]),
-        make_hit(2, ["It renews for successive periods unless either party objects, by extension."]),
-        make_hit(3, [f"The schedule lists {filler} and one extension."]),
+        make_hit(1, ["Any warranty needs the written consent of both parties."]),
+        make_hit(2, ["It covers the goods for successive periods unless either party objects, by warranty."]),
+        make_hit(3, [f"The schedule lists {filler} and one warranty."]),
     ]
     answerer = ExtractiveAnswerer(AnswerConfig(max_sentences=1))
     assert (await answerer.answer(question, hits)).citations[0].doc_id == "doc-1"
-    accepted = await answerer.answer(question, hits, accept=lambda s: "renews" in s)
+    accepted = await answerer.answer(question, hits, accept=lambda s: "covers" in s)
     assert accepted.citations[0].doc_id == "doc-2"
     # a sentence accepted but scoring under half the best one is no answer: a review field is not found
     weak = await answerer.answer(question, hits, accept=lambda s: "schedule" in s)
@@ -456,3 +456,69 @@ async def test_a_renewal_question_that_says_end_is_not_answered_by_the_term_stat
         "Is this contract extended automatically at the end?", [term, renewal]
     )
     assert answer.answer.startswith("At the end of the initial term"), answer.answer
+
+
+async def test_the_governing_law_is_not_where_a_party_was_organized() -> None:
+    """A preamble names a law of every party's incorporation; the clause that answers may name none."""
+    preamble = make_hit(
+        1,
+        [
+            "ScanSource Brazil Distribuidora de Technologias, Ltda., a ScanSource Affiliate incorporated and",
+            "organized under the laws of Brazil, with offices in the City of Sao Paulo.",
+        ],
+        0.9,
+    )
+    clause = make_hit(
+        2,
+        [
+            "The terms of the Governing Law and Dispute Resolution provisions of the Distribution Agreement",
+            "will apply to this Addendum.",
+        ],
+        0.6,
+        page=2,
+    )
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "What is the governing law of this agreement?", [preamble, clause]
+    )
+    assert answer.citations[0].regions[0].page == 2, answer.answer
+
+
+async def test_expiry_reads_a_numbered_term_statement_and_not_what_survives_the_end() -> None:
+    survival = make_hit(
+        1,
+        [
+            "this Agreement, provided, however that Section 7.3(a)(iv) shall survive the termination or expiration"
+        ],
+        0.9,
+    )
+    term = make_hit(
+        2,
+        [
+            "7.1 Unless otherwise stated in the Appendix the term of this letter Agreement shall continue for",
+            "twenty-four (24) months with the effective date unless terminated sooner.",
+        ],
+        0.6,
+        page=3,
+    )
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "When does this agreement expire?", [survival, term]
+    )
+    assert answer.citations[0].regions[0].page == 3, answer.answer
+
+
+async def test_a_renewal_question_is_answered_by_a_renewal_in_other_words() -> None:
+    """ "does it auto renew?" shares no word with "automatically be extended": the kind of answer finds it."""
+    hits = [
+        make_hit(1, ["The Licensee shall pay the fees within thirty days of each invoice."], 0.9),
+        make_hit(
+            2,
+            [
+                "The Initial Term shall automatically be extended for an additional period of half a year unless",
+                "either party gives written notice of termination.",
+            ],
+            0.7,
+            page=3,
+        ),
+    ]
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer("does it auto renew?", hits)
+    assert not answer.refused and answer.citations[0].regions[0].page == 3, answer.answer

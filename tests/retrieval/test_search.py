@@ -139,7 +139,7 @@ TERM = "This Agreement shall commence on the Effective Date and continue for a p
 
 
 def test_an_expiry_question_gets_its_documents_term_statement_first(kb: KnowledgeBase) -> None:
-    """"When does it end?" shares a word with every clause naming an end and none with the term statement;
+    """ "When does it end?" shares a word with every clause naming an end and none with the term statement;
     the statement still leads its document's hits, and a question that is not about expiry keeps its order."""
     chunks = [make_chunk("supply", i, text, pages=(i + 1,)) for i, text in enumerate([*ENDINGS, TERM])]
     chunks += [make_chunk("other", i, text) for i, text in enumerate(ENDINGS)]
