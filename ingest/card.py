@@ -305,7 +305,7 @@ _SUFFIXES = frozenset({
     "inc", "incorporated", "llc", "l.l.c", "ltd", "limited", "corporation", "corp", "company", "co",
     "n.a", "plc", "gmbh", "ag", "s.a", "l.p", "lp", "llp", "lllp", "trust", "university", "fund",
     "partnership", "bank", "foundation", "institute", "association", "s.p.a", "b.v", "n.v", "pty",
-    "pte", "s.a.r.l", "sarl", "kg", "a/s"
+    "pte", "s.a.r.l", "sarl", "kg", "a/s", "sa"
 })
 # fmt: on
 _HEAD_SUFFIXES = frozenset({"university", "bank", "institute", "college"})  # "University of Iowa"
@@ -328,6 +328,7 @@ _ACRONYM = re.compile(r"[A-Z0-9&\-]{2,}")
 _GENERIC_TERMS = frozenset({"party", "parties", "agreement"})
 
 Token = tuple[int, int, str]
+_GUILLEMETS = str.maketrans("«»", "  ")  # "SILICON SMELTERS « Pty » Ltd": marks inside a name
 
 
 def _tokens(text: str, start: int, end: int) -> list[Token]:
@@ -350,6 +351,7 @@ def _is_name_word(word: str) -> bool:
 def _names(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Spans of the organization names in text[start:end]: capitalized words ending in a legal suffix
     ("Photronics, Inc.", "The University of Iowa"), or all-caps names followed by a role."""
+    text = text.translate(_GUILLEMETS)  # same length: the spans hold for the text as written
     tokens = _tokens(text, start, end)
     spans: list[tuple[int, int]] = []
     i = 0
@@ -389,10 +391,12 @@ def _suffix_name(tokens: list[Token], i: int) -> tuple[int, int] | None:
 
 
 def _name_tail(tokens: list[Token], i: int) -> int:
-    """The suffix's last token after "Co., Ltd.", "University of Iowa", "Trust 2020-A", "Inc., d/b/a X"."""
+    """The suffix's last token after "Co., Ltd.", "Pty Ltd", "University of Iowa", "Trust 2020-A", "Inc., d/b/a X"."""
     last = i
     while (
-        last + 1 < len(tokens) and tokens[last][2].endswith(",") and _bare(tokens[last + 1][2]) in _SUFFIXES
+        last + 1 < len(tokens)
+        and _bare(tokens[last + 1][2]) in _SUFFIXES
+        and tokens[last + 1][2][:1].isupper()  # "ACME LIMITED incorporated in England" ends at LIMITED
     ):
         last += 1
     if _bare(tokens[i][2]) in _HEAD_SUFFIXES and not tokens[last][2].endswith(","):

@@ -355,11 +355,27 @@ def test_parse_date_reads_full_dates_only(written: str, expected: dt.date | None
 
 
 def test_a_date_outside_a_readable_preamble() -> None:
-    """A cover's "Dated 29/3/18", and a preamble whose parties are not read, still date the document."""
+    """A cover's "Dated 29/3/18", and a preamble naming no party, still date the document."""
     cover = read_card([_stacked(["EXHIBIT 10.43", "Dated 29/3/18", "Distributorship agreement", "between"])])
     assert [(d.role, d.value) for d in cover.dates] == [("agreement", "29/3/18")]
     assert cover.dates[0].regions[0].page == 1
-    unread = read_card(
+    unnamed = read_card(
+        [
+            _stacked(
+                [
+                    "OUTSOURCING AGREEMENT",
+                    "This Outsourcing Agreement is effective as from the 1st day of January, 2009, by and between",
+                    "the parties named in the schedule below.",
+                ]
+            )
+        ]
+    )
+    assert unnamed.parties == []
+    assert [(d.role, d.value) for d in unnamed.dates] == [("effective", "1st day of January, 2009")]
+
+
+def test_parties_with_marks_inside_the_name_and_a_spanish_suffix() -> None:
+    card = read_card(
         [
             _stacked(
                 [
@@ -367,11 +383,16 @@ def test_a_date_outside_a_readable_preamble() -> None:
                     "This Outsourcing Agreement (hereinafter “Agreement”) is effective as from the 1st day of"
                     " January, 2009, by and between:",
                     "SILICON SMELTERS « Pty » Ltd, registration nr 1998/019036/07, represented by its director",
+                    "AND",
+                    "ESPACIO INFORMATION TECHNOLOGY, SA., a public limited company with place of business in Madrid.",
                 ]
             )
         ]
     )
-    assert [(d.role, d.value) for d in unread.dates] == [("effective", "1st day of January, 2009")]
+    assert [p.value for p in card.parties] == [
+        "SILICON SMELTERS « Pty » Ltd",
+        "ESPACIO INFORMATION TECHNOLOGY, SA",
+    ]
 
 
 # --- CUAD contracts (shared test data) ----------------------------------------------------------
