@@ -161,24 +161,41 @@ class _Stream:
     block_starts: tuple[int, ...]
 
 
+# a table of contents between the cover and the preamble ("TABLE OF CONTENTS" atop four pages) is passed
+# over: its entries are left out and its pages do not count, up to this many of them
+MAX_CONTENTS_PAGES = 8
+_CONTENTS = re.compile(r"[#*_\s]*(?:table\s+of\s+)?contents[*_\s]*", re.I)
+
+
+def _card_blocks(layouts: list[PageLayout], max_pages: int) -> Iterator[tuple[int, Block]]:
+    """(page, block) of the first `max_pages` pages, a table of contents' entries left out."""
+    pages = 0
+    for layout in sorted(layouts, key=lambda lay: lay.page)[: max_pages + MAX_CONTENTS_PAGES]:
+        blocks = layout.content_blocks()
+        contents = next((i for i, b in enumerate(blocks) if _CONTENTS.fullmatch(b.markdown)), None)
+        yield from ((layout.page, b) for b in blocks[:contents])
+        pages += contents is None
+        if pages == max_pages:
+            return
+
+
 def _stream(layouts: list[PageLayout], max_pages: int) -> _Stream:
     parts: list[str] = []
     pieces: list[_Piece] = []
     block_starts: list[int] = []
     cursor = 0
-    for layout in sorted(layouts, key=lambda lay: lay.page)[:max_pages]:
-        for block in layout.content_blocks():
-            lines = _block_lines(layout.page, block) if block.kind in _TEXT_KINDS else []
-            for i, (region, coarse) in enumerate(lines):
-                if parts:
-                    parts.append(" ")
-                    cursor += 1
-                if i == 0:
-                    block_starts.append(cursor)
-                line = region.text or ""
-                pieces.append(_Piece(cursor, cursor + len(line), region, len(block_starts) - 1, coarse))
-                parts.append(line)
-                cursor += len(line)
+    for page, block in _card_blocks(layouts, max_pages):
+        lines = _block_lines(page, block) if block.kind in _TEXT_KINDS else []
+        for i, (region, coarse) in enumerate(lines):
+            if parts:
+                parts.append(" ")
+                cursor += 1
+            if i == 0:
+                block_starts.append(cursor)
+            line = region.text or ""
+            pieces.append(_Piece(cursor, cursor + len(line), region, len(block_starts) - 1, coarse))
+            parts.append(line)
+            cursor += len(line)
     return _Stream("".join(parts), tuple(pieces), tuple(block_starts))
 
 

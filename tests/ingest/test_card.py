@@ -395,6 +395,25 @@ def test_parties_with_marks_inside_the_name_and_a_spanish_suffix() -> None:
     ]
 
 
+def test_a_table_of_contents_between_the_cover_and_the_preamble_is_passed_over() -> None:
+    cover = _stacked(["Network Build and Maintenance Agreement"], kind="title")
+    contents = [
+        _stacked(["TABLE OF CONTENTS", "1.1 Scope 1.2 Term of Agreement 2.1 Definitions", "1 1 2"], page=n)
+        for n in (2, 3, 4)
+    ]
+    preamble = _stacked(
+        [
+            "This Network Build and Maintenance Agreement is entered into as of the 31 day of July, 2019 (the",
+            "“Effective Date”) by and between Commnet Wireless, LLC, a Delaware limited liability company",
+            "(“Vendor”), and AT&T Mobility LLC, a Delaware limited liability company (“AT&T”).",
+        ],
+        page=5,
+    )
+    card = read_card([cover, *contents, preamble])
+    assert [(d.value, d.regions[0].page) for d in card.dates] == [("31 day of July, 2019", 5)]
+    assert [p.value for p in card.parties] == ["Commnet Wireless, LLC", "AT&T Mobility LLC"]
+
+
 # --- CUAD contracts (shared test data) ----------------------------------------------------------
 
 
