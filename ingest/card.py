@@ -168,12 +168,13 @@ _CONTENTS = re.compile(r"[#*_\s]*(?:table\s+of\s+)?contents[*_\s]*", re.I)
 
 
 def _card_blocks(layouts: list[PageLayout], max_pages: int) -> Iterator[tuple[int, Block]]:
-    """(page, block) of the first `max_pages` pages, a table of contents' entries left out."""
+    """(page, block) of the first `max_pages` pages, a table of contents' entries left out (its heading
+    kept: it ends a preamble)."""
     pages = 0
     for layout in sorted(layouts, key=lambda lay: lay.page)[: max_pages + MAX_CONTENTS_PAGES]:
         blocks = layout.content_blocks()
         contents = next((i for i, b in enumerate(blocks) if _CONTENTS.fullmatch(b.markdown)), None)
-        yield from ((layout.page, b) for b in blocks[:contents])
+        yield from ((layout.page, b) for b in blocks[: None if contents is None else contents + 1])
         pages += contents is None
         if pages == max_pages:
             return
@@ -256,12 +257,15 @@ def _block_start(stream: _Stream, pos: int) -> int:
 _TRIGGER = re.compile(
     r"\b(?:between|among(?:st)?|entered\s+into|made|dated|effective\s+as\s+of|agreed)\b", re.I
 )
-# where recitals, a table of contents or the body begin: a preamble lies before the first of these
+# where recitals or the body begin: a preamble lies before the first of these
 _STOP = re.compile(
     r"\s*(?:WHEREAS|Whereas|RECITALS?\b|Recitals?\b|BACKGROUND\b|Background\b|NOW,?\s+THEREFORE|"
-    r"Now,?\s+[Tt]herefore|W\s?I\s?T\s?N\s?E\s?S\s?S\s?E\s?T\s?H|(?:TABLE\s+OF\s+)?CONTENTS\b|"
-    r"Table\s+of\s+Contents\b|(?:ARTICLE|Article)\s+(?:1|I|ONE)\b|(?:SECTION|Section)\s+1\b|1\.\s|第一条)"
+    r"Now,?\s+[Tt]herefore|W\s?I\s?T\s?N\s?E\s?S\s?S\s?E\s?T\s?H|"
+    r"(?:ARTICLE|Article)\s+(?:1|I|ONE)\b|(?:SECTION|Section)\s+1\b|1\.\s|第一条)"
 )
+# a table of contents' heading ends a preamble (the cover's "BY AND BETWEEN ..." does not run on into the
+# preamble after the contents); one may begin after it
+_CONTENTS_START = re.compile(r"\s*(?:(?:TABLE\s+OF\s+)?CONTENTS\b|Table\s+of\s+Contents\b)")
 _REACH = 8000  # characters from the start within which a preamble must begin ("near the start")
 _PREAMBLE_CHARS = 2500
 _SENTENCE_END = re.compile(r"[.!?。](?:[\"”’)\]])*(?=\s+[\"“(\[]?[A-Z0-9\u4e00-\u9fff]|\s*$)")
@@ -287,7 +291,11 @@ def _preamble(stream: _Stream) -> tuple[int, int] | None:
         start = max(
             _block_start(stream, trigger.start()), max((e for e in ends if e <= trigger.start()), default=0)
         )
-        bound = min(_first_block(stream, _STOP, after=trigger.end()), start + _PREAMBLE_CHARS)
+        bound = min(
+            _first_block(stream, _STOP, after=trigger.end()),
+            _first_block(stream, _CONTENTS_START, after=trigger.end()),
+            start + _PREAMBLE_CHARS,
+        )
         end = trigger.end()
         for _ in range(3):
             end = min((e for e in ends if e > end), default=bound)
@@ -553,9 +561,10 @@ def _date_matches(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
             yield m
 
 
-# a date the first page gives the document outside a preamble: "Dated 29/3/18" on a cover, or a preamble
-# whose parties are not read ("... is effective as from the 1st day of January, 2009, by and between:")
-_DATED = re.compile(r"\b(?:dated|effective\s+(?:as\s+)?(?:of|from)|made\s+(?:on|as\s+of))\b", re.I)
+# a date the first pages give the document outside a preamble: "Dated 29/3/18" on a cover, a preamble
+# whose parties are not read ("... is effective as from the 1st day of January, 2009, by and between:"), or
+# one after a table of contents when the cover named the parties ("entered into as of the 31 day of July")
+_DATED = re.compile(r"\b(?:dated|(?:effective\s+)?as\s+(?:of|from)|effective\s+from|made\s+on)\b", re.I)
 _DATED_REACH = 60  # characters after the words within which the date must begin
 
 
