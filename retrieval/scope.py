@@ -112,8 +112,12 @@ def _without_names(question: str, name_words: set[str]) -> str:
     run: list[re.Match[str]] = []
     for m in [*matches, None]:
         word = m.group(0).lower() if m is not None else ""
-        if m is not None and (word in name_words or word in _JOINERS):
-            run.append(m)
+        if m is not None and (
+            word in name_words or word in _JOINERS or (run and _in_brackets(question, run, m))
+        ):
+            run.append(
+                m
+            )  # a party's short name in brackets belongs to the name: "Howmedica (Stryker) and ..."
             continue
         while run and run[-1].group(0).lower() in _JOINERS - name_words:
             run.pop()  # a trailing "and" belongs to what follows
@@ -131,6 +135,12 @@ def _without_names(question: str, name_words: set[str]) -> str:
         pos = end
     out.append(question[pos:])
     return _tidy("".join(out))
+
+
+def _in_brackets(question: str, run: list[re.Match[str]], m: re.Match[str]) -> bool:
+    """Whether `m` lies inside a bracket opened after the run began."""
+    opened = question[run[0].start() : m.start()]
+    return opened.count("(") > opened.count(")")
 
 
 def _tidy(text: str) -> str:

@@ -43,6 +43,15 @@ def test_names_in_brackets_and_before_a_colon_leave_a_readable_question() -> Non
     assert scope.query == "this agreement: when does it end?"
 
 
+def test_a_partys_short_name_in_brackets_goes_with_the_name() -> None:
+    """ "Acme Robotics (Acme) and Borealis Foods": the bracketed short name is no word of the question."""
+    scope = named_documents(
+        "When does the Master Supply Agreement between Acme Robotics (Robo) and Borealis Foods expire?", HITS
+    )
+    assert scope is not None and scope.doc_ids == ["acme"]
+    assert scope.query == "When does this agreement expire?"
+
+
 def test_generic_words_legal_forms_and_numbers_name_no_document() -> None:
     # "agreement", "Inc.", "LLC" and a year are in every name or none: no document is singled out
     assert named_documents("Which supply agreement with an Inc. or LLC was signed in 2020?", HITS) is None
