@@ -142,9 +142,8 @@ LABELS: dict[str, str] = {
     "Services",
     "10_outsourcing_ofgban": "the Technology Outsourcing Agreement between Metavante Corporation and Oriental "
     "Financial Group",
-    # 10 more CUAD contracts to tune on (vlad-ds/complyflow cuad/train_2 at 338f27e, not shipped; labels from
-    # CUAD's master_clauses.csv, built like cuad-dev's metadata.json): written from their document names and
-    # parties
+    # 10 more CUAD contracts to tune on (vlad-ds/complyflow cuad/train_2 at 338f27e, not shipped; built by
+    # bench/cuad_train2.py): written from their document names and parties
     "01_license_alliedesports": "the Joint Content License Agreement between WPT Enterprises and Zynga",
     "02_license_datacall": "the Content Licensing Agreement between Data Call Technologies and plan_b Media",
     "03_distributor_fusemedical": "the Distributorship Agreement between Signature Orthopaedics and CPM Medical "
