@@ -112,12 +112,11 @@ def _without_names(question: str, name_words: set[str]) -> str:
     run: list[re.Match[str]] = []
     for m in [*matches, None]:
         word = m.group(0).lower() if m is not None else ""
+        # a party's short name in brackets belongs to the name: "Howmedica (Stryker) and ..."
         if m is not None and (
             word in name_words or word in _JOINERS or (run and _in_brackets(question, run, m))
         ):
-            run.append(
-                m
-            )  # a party's short name in brackets belongs to the name: "Howmedica (Stryker) and ..."
+            run.append(m)
             continue
         while run and run[-1].group(0).lower() in _JOINERS - name_words:
             run.pop()  # a trailing "and" belongs to what follows

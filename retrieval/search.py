@@ -166,7 +166,7 @@ class KnowledgeBase:
 
     def _cards(self, request: StoreQuery, hits: Sequence[SearchHit]) -> list[SearchHit]:
         """The card statements of the documents the first hits come from (the same query vectors)."""
-        docs = list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]
+        docs = _first_documents(hits)
         filters = request.filters.model_copy(update={"doc_ids": docs})
         limit = CARD_STATEMENTS * len(docs)
         return self.store.query(
@@ -178,7 +178,7 @@ class KnowledgeBase:
         each of the first hits' documents, where one ranks among its first `TERM_CANDIDATES`: a casual "when
         does it end?" shares few words with it and ranks passing mentions of an end above it."""
         found: dict[str, SearchHit] = {}
-        for doc in list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]:
+        for doc in _first_documents(hits):
             filters = request.filters.model_copy(update={"doc_ids": [doc]})
             candidates = self.store.query(
                 request.model_copy(update={"filters": filters, "limit": TERM_CANDIDATES})
@@ -225,3 +225,8 @@ class KnowledgeBase:
         sparse = self.store.query(request.model_copy(update={"dense": None, **wide}))
         fused = fuse_across_scripts(query, dense, sparse, request.rrf_weights, request.rrf_k)
         return fused[: request.limit]
+
+
+def _first_documents(hits: Sequence[SearchHit]) -> list[str]:
+    """The first `CARD_DOCUMENTS` documents the hits come from, in their order."""
+    return list(dict.fromkeys(h.doc_id for h in hits))[:CARD_DOCUMENTS]
