@@ -143,7 +143,7 @@ LABELS: dict[str, str] = {
     "10_outsourcing_ofgban": "the Technology Outsourcing Agreement between Metavante Corporation and Oriental "
     "Financial Group",
     # 10 more CUAD contracts to tune on (vlad-ds/complyflow cuad/train_2 at 338f27e, not shipped; built by
-    # bench/cuad_train2.py): written from their document names and parties
+    # bench/cuad_sets.py --set train2): written from their document names and parties
     "01_license_alliedesports": "the Joint Content License Agreement between WPT Enterprises and Zynga",
     "02_license_datacall": "the Content Licensing Agreement between Data Call Technologies and plan_b Media",
     "03_distributor_fusemedical": "the Distributorship Agreement between Signature Orthopaedics and CPM Medical "
@@ -161,6 +161,19 @@ LABELS: dict[str, str] = {
     "Technology",
     "10_outsourcing_imperialgarden": "the Outsourcing Contract on Development of Miaoli Royal Resort Hotel between "
     "Huang Jia Country Club and Recreation and Chang Chen-Bin Architects Office",
+    # train3, ten more (CUAD's full_contract_pdf, bench/cuad_sets.py --set train3): from each first page
+    "01_affiliate_usio": "the Affiliate Office Agreement between Network 1 Financial and Payment Data Systems",
+    "02_promotion_vnue": "the Promotion Agreement between BookingEntertainment.com and VNUE",
+    "03_cobranding_ediets": "the Co-Branding Agreement between Women.com Networks and eDiets.com",
+    "04_reseller_ipass": "the Channel Partner Reseller Agreement between iPass and Pareteum",
+    "05_supply_agapeatp": "the ODM Supply Agreement between Organic Preparations and Agape ATP International",
+    "06_franchise_rgcresources": "the Gas Franchise Agreement between the Town of Vinton and Roanoke Gas Company",
+    "07_manufacturing_bellring": "the Manufacturing Agreement between Stremicks Heritage Foods and Premier Nutrition",
+    "08_ip_cerence": "the Intellectual Property Agreement between Nuance Communications and Cerence",
+    "09_endorsement_legacyeducation": "the Talent Endorsement Agreement between Tigrent Learning UK, Celebrity "
+    "Speakers and Robbie Fowler",
+    "10_transportation_penntex": "the Gas Transportation Agreement between PennTex North Louisiana Operating and "
+    "MRD Operating",
 }
 
 

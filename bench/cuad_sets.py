@@ -1,0 +1,166 @@
+"""More CUAD contracts to tune on, laid out as cuad-dev (`contracts/*.pdf`, `metadata.json`).
+
+    .venv/bin/python -m bench.cuad_sets --set train2 --pdfs PDFS --clauses master_clauses.csv --out DIR
+    .venv/bin/python bench/answer_eval.py --embedder e5 --cuad DIR      # and retrieval_eval, review_eval
+
+Sets:
+- train2 (session 9): PDFS is vlad-ds/complyflow `cuad/train_2/contracts` at 338f27e (`fetch`, then
+  `git archive HEAD cuad/train_2`).
+- train3 (session 10): ten contracts of ten contract types in neither cuad-dev, train2 nor complyflow's
+  test split, at most 40 pages each, drawn with `random.Random(2026)` (types shuffled, then one contract
+  of each). PDFS is the `full_contract_pdf` folder of YiYang02/Legal-Text-Classification at 1f7dd9a;
+  files are found by CUAD's name under it.
+
+master_clauses.csv: CUAD's labels (the same YiYang02 commit; its `full_contract_pdf` copies are the
+complyflow PDFs byte for byte). Each category's spans are that column's Python-list text, duplicates
+dropped, as cuad-dev's metadata.json lists them. Not shipped: the sets are for tuning
+(docs/benchmarks.md, "Ten more contracts to tune on").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import shutil
+from pathlib import Path
+
+CATEGORIES = (
+    "Document Name",
+    "Parties",
+    "Agreement Date",
+    "Effective Date",
+    "Expiration Date",
+    "Renewal Term",
+    "Notice Period To Terminate Renewal",
+    "Governing Law",
+)
+COLUMNS = {"Notice Period To Terminate Renewal": "Notice Period to Terminate Renewal"}  # the csv's spelling
+# set -> file in the set -> CUAD's file name and contract type
+TRAIN2 = {
+    "01_license_alliedesports.pdf": (
+        "AlliedEsportsEntertainmentInc_20190815_8-K_EX-10.19_11788293_EX-10.19_Content License Agreement.pdf",
+        "License Agreement",
+    ),
+    "02_license_datacall.pdf": (
+        "DataCallTechnologies_20060918_SB-2A_EX-10.9_944510_EX-10.9_Content License Agreement.pdf",
+        "License Agreement",
+    ),
+    "03_distributor_fusemedical.pdf": (
+        "FuseMedicalInc_20190321_10-K_EX-10.43_11575454_EX-10.43_Distributor Agreement.pdf",
+        "Distributor Agreement",
+    ),
+    "04_distributor_scansource.pdf": (
+        "ScansourceInc_20190509_10-Q_EX-10.2_11661422_EX-10.2_Distributor Agreement.pdf",
+        "Distributor Agreement",
+    ),
+    "05_development_aimmune.pdf": (
+        "AimmuneTherapeuticsInc_20200205_8-K_EX-10.3_11967170_EX-10.3_Development Agreement.pdf",
+        "Development Agreement",
+    ),
+    "06_development_conformis.pdf": (
+        "ConformisInc_20191101_10-Q_EX-10.6_11861402_EX-10.6_Development Agreement.pdf",
+        "Development Agreement",
+    ),
+    "07_maintenance_atninternational.pdf": (
+        "AtnInternationalInc_20191108_10-Q_EX-10.1_11878541_EX-10.1_Maintenance Agreement.pdf",
+        "Maintenance Agreement",
+    ),
+    "08_maintenance_bloomenergy.pdf": (
+        "BloomEnergyCorp_20180321_DRSA (on S-1)_EX-10_11240356_EX-10_Maintenance Agreement.pdf",
+        "Maintenance Agreement",
+    ),
+    "09_outsourcing_ferroglobe.pdf": (
+        "FerroglobePlc_20150624_F-4A_EX-10.20_9154746_EX-10.20_Outsourcing Agreement.pdf",
+        "Outsourcing Agreement",
+    ),
+    "10_outsourcing_imperialgarden.pdf": (
+        "ImperialGardenResortInc_20161028_DRS (on F-1)_EX-10.13_9963189_EX-10.13_Outsourcing Agreement.pdf",
+        "Outsourcing Agreement",
+    ),
+}
+TRAIN3 = {
+    "01_affiliate_usio.pdf": (
+        "UsioInc_20040428_SB-2_EX-10.11_1723988_EX-10.11_Affiliate Agreement 2.pdf",
+        "Affiliate Agreement",
+    ),
+    "02_promotion_vnue.pdf": (
+        "VnueInc_20150914_8-K_EX-10.1_9259571_EX-10.1_Promotion Agreement.pdf",
+        "Promotion Agreement",
+    ),
+    "03_cobranding_ediets.pdf": (
+        "EdietsComInc_20001030_10QSB_EX-10.4_2606646_EX-10.4_Co-Branding Agreement.pdf",
+        "Co-Branding Agreement",
+    ),
+    "04_reseller_ipass.pdf": (
+        "IpassInc_20181203_8-K_EX-99.1_11445874_EX-99.1_Reseller Agreement.pdf",
+        "Reseller Agreement",
+    ),
+    "05_supply_agapeatp.pdf": (
+        "AgapeAtpCorp_20191202_10-KA_EX-10.1_11911128_EX-10.1_Supply Agreement.pdf",
+        "Supply Agreement",
+    ),
+    "06_franchise_rgcresources.pdf": (
+        "RgcResourcesInc_20151216_8-K_EX-10.3_9372751_EX-10.3_Franchise Agreement.pdf",
+        "Franchise Agreement",
+    ),
+    "07_manufacturing_bellring.pdf": (
+        "BellringBrandsInc_20190920_S-1_EX-10.12_11817081_EX-10.12_Manufacturing Agreement1.pdf",
+        "Manufacturing Agreement",
+    ),
+    "08_ip_cerence.pdf": (
+        "CerenceInc_20191002_8-K_EX-10.4_11827494_EX-10.4_Intellectual Property Agreement.pdf",
+        "Intellectual Property Agreement",
+    ),
+    "09_endorsement_legacyeducation.pdf": (
+        "LegacyEducationAllianceInc_20141110_8-K_EX-10.9_8828866_EX-10.9_Endorsement Agreement.pdf",
+        "Endorsement Agreement",
+    ),
+    "10_transportation_penntex.pdf": (
+        "PenntexMidstreamPartnersLp_20150416_S-1A_EX-10.4_9042833_EX-10.4_Transportation Agreement.pdf",
+        "Transportation Agreement",
+    ),
+}
+SETS = {"train2": TRAIN2, "train3": TRAIN3}
+
+
+def spans(cell: str) -> list[str]:
+    """A csv cell's spans ("['a', 'b']"), in order, each once."""
+    return list(dict.fromkeys(ast.literal_eval(cell))) if cell.strip() else []
+
+
+def metadata(contracts: dict[str, tuple[str, str]], clauses: Path) -> list[dict[str, object]]:
+    csv.field_size_limit(2**31 - 1)  # a contract's whole text sits in one cell
+    with clauses.open(encoding="utf-8", newline="") as f:
+        rows = {row["Filename"]: row for row in csv.DictReader(f)}
+    out: list[dict[str, object]] = []
+    for file, (original, kind) in contracts.items():
+        row = rows[original]
+        entry: dict[str, object] = {"file": file, "original_filename": original, "contract_type": kind}
+        out.append(entry | {c: spans(row[COLUMNS.get(c, c)]) for c in CATEGORIES})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--set", choices=sorted(SETS), required=True)
+    parser.add_argument("--pdfs", type=Path, required=True, help="the set's PDF folder (see above)")
+    parser.add_argument("--clauses", type=Path, required=True, help="CUAD's master_clauses.csv")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    (args.out / "contracts").mkdir(parents=True, exist_ok=True)
+    contracts = SETS[args.set]
+    for file, (original, _) in contracts.items():
+        source = args.pdfs / file if args.set == "train2" else next(args.pdfs.glob(f"*/*/{original}"))
+        shutil.copyfile(source, args.out / "contracts" / file)
+    (args.out / "metadata.json").write_text(
+        json.dumps(metadata(contracts, args.clauses), indent=2), encoding="utf-8"
+    )
+    print(f"{len(contracts)} contracts -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
