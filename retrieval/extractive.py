@@ -14,11 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.card import DATE, EFFECTIVE
+from ingest.card import DATE, DAY_WORD, EFFECTIVE
 from ingest.chunking import CARD_HEADING
 from retrieval.card_fields import answering, asked_field
 from retrieval.hits import SearchHit
-from retrieval.sentences import clean_markdown, idf_weights, overlap_score, split_sentences, terms
+from retrieval.sentences import (
+    clean_markdown,
+    idf_weights,
+    is_run_in_title,
+    overlap_score,
+    split_sentences,
+    terms,
+)
 
 MIN_OVERLAP = 0.2  # a sentence sharing less of the question than this never answers it
 CLOSE_TO_BEST = 0.8  # further sentences join the answer only when scoring this close to the best
@@ -68,7 +75,8 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     candidates = _without_furniture(
         hits, [(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)]
     )
-    sentence_terms = [terms(s) for _, s in candidates]
+    candidates, titles = _titled(candidates)
+    sentence_terms = [terms(f"{title} {s}") for (_, s), title in zip(candidates, titles, strict=True)]
     idf = idf_weights(sentence_terms)
     question_terms = terms(question)
     wanted = expected_answers(question)
@@ -92,6 +100,23 @@ def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
         weight = UNTYPED if wanted and not typed else 1.0
         picks.append(Pick(hit=i, sentence=sentence, lexical=lexical, weight=weight, bonus=bonus, typed=typed))
     return sorted(picks, key=lambda p: -p.score)
+
+
+def _titled(candidates: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[str]]:
+    """The candidates without run-in titles ("8.05 GOVERNING LAW."), and the title each one follows in its
+    hit ("" for none): a title never answers alone, and its words count for the sentence it heads, which
+    may share none of the question's ("All disputes ... shall be resolved by arbitration in McLean")."""
+    kept: list[tuple[int, str]] = []
+    titles: list[str] = []
+    title: tuple[int, str] | None = None
+    for i, sentence in candidates:
+        if is_run_in_title(sentence):
+            title = (i, sentence)
+            continue
+        kept.append((i, sentence))
+        titles.append(title[1] if title is not None and title[0] == i else "")
+        title = None
+    return kept, titles
 
 
 def _without_furniture(hits: Sequence[SearchHit], candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -125,6 +150,7 @@ _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fift
 _DATE = re.compile(
     # "19th day of December, 2018", also as a text layer splits the ordinal: "19t h day of ..."
     rf"\b{_MONTH}\s+\d{{1,2}}\w*\s?,?\s+\d{{4}}|\b\d{{1,2}}\s*(?:\w{{0,3}}|[a-z]\s[a-z])\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}"
+    rf"|\b{DAY_WORD}\s+day\s+of\s+{_MONTH},?\s+\d{{4}}"  # "the first day of July, 2017"
     rf"|\b{_MONTH},?\s+\d{{4}}|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b",
     re.IGNORECASE,
 )

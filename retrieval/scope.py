@@ -114,7 +114,9 @@ def _without_names(question: str, name_words: set[str]) -> str:
         word = m.group(0).lower() if m is not None else ""
         # a party's short name in brackets belongs to the name: "Howmedica (Stryker) and ..."
         if m is not None and (
-            word in name_words or word in _JOINERS or (run and _in_brackets(question, run, m))
+            word in name_words
+            or word in _JOINERS
+            or (run and (_in_brackets(question, run, m) or _another_party(question, run, m, name_words)))
         ):
             run.append(m)
             continue
@@ -134,6 +136,17 @@ def _without_names(question: str, name_words: set[str]) -> str:
         pos = end
     out.append(question[pos:])
     return _tidy("".join(out))
+
+
+def _another_party(question: str, run: list[re.Match[str]], m: re.Match[str], name_words: set[str]) -> bool:
+    """Whether `m` starts a capitalized name listed with the run's ("between Acme Robotics, Beta Foods and
+    Gamma LLC"): the document's card may not know every party, and a party's words left in the question
+    pull its preamble and signature lines over the clause asked about."""
+    return (
+        m.group(0)[0].isupper()
+        and not re.search(r"[?!.:;]", question[run[-1].end() : m.start()])
+        and any(_distinctive(r.group(0).lower(), name_words) for r in run)
+    )
 
 
 def _in_brackets(question: str, run: list[re.Match[str]], m: re.Match[str]) -> bool:

@@ -17,6 +17,12 @@ _NOT_AN_END = re.compile(
     r"(?:^|\s)(?:\(?[0-9]{1,3}(?:\.[0-9]+)*\.?|\(?[a-zA-Z]\.|(?:[A-Z]\.){2,}|"
     r"Sec\.|Art\.|Inc\.|Corp\.|Ltd\.|Co\.|No\.|Mr\.|Ms\.|Dr\.|St\.|vs\.|etc\.|i\.e\.|e\.g\.)$"
 )
+# a clause's run-in title, split off as a sentence of its own: "8.05 GOVERNING LAW." of "8.05 GOVERNING LAW.
+# All disputes ...", "Term." of "Term. This Agreement ..."
+_RUN_IN_TITLE = re.compile(
+    r"^\s*(?:§\s*)?(?:\(?[0-9]{1,3}(?:\.[0-9]+)*\.?\)?\s+|\(?[a-z]\)\s+)?"
+    r"[A-Z][\w'’&/-]*(?:[\s,;]+(?:[A-Z][\w'’&/-]*|of|and|or|the|to|for|on|in|by)){0,7}\.$"
+)
 # lines that stand alone: headings, table rows, list items, quotes
 _STANDALONE_LINE = re.compile(r"^\s*(?:#|\||[-*+•] |>)")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -90,6 +96,11 @@ def _paragraphs(text: str) -> list[str]:
             paragraphs.append([line])
         joinable = bool(line.strip()) and not standalone
     return ["\n".join(p) for p in paragraphs]
+
+
+def is_run_in_title(sentence: str) -> bool:
+    """Whether a sentence of `split_sentences` is only a clause's title ("8.05 GOVERNING LAW.")."""
+    return bool(_RUN_IN_TITLE.match(sentence))
 
 
 def stem(word: str) -> str:

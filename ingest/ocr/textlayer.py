@@ -46,6 +46,12 @@ HYPHEN_PREFIXES = frozenset(
     {"non", "self", "post", "anti", "multi", "semi", "quasi", "pseudo", "cross", "well"}
 )
 _WORDY_RE = re.compile(r"[^\W\d_]{2,}")  # headings have a word of two letters or more
+# "within thirty\n(30) days": a number in words restated in digits across a line break, no list item
+_NUMBER_RESTATED = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty"
+    r"|sixty|seventy|eighty|ninety|hundred|thousand)\n\(\d{1,4}\)\s",
+    re.IGNORECASE,
+)
 _MATH_RE = re.compile(r"[=+−±×÷∇∂∑∏∫√≤≥≠≈∞⋅]")
 CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Chart)\s*[0-9IVX]+[.:\s]", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -145,7 +151,9 @@ def _continues(para: _Para, line: PdfLine) -> bool:
     overlap = min(prev.box[2], line.box[2]) - max(prev.box[0], line.box[0])
     if overlap < 0.5 * min(prev.box[2] - prev.box[0], line.box[2] - line.box[0]):
         return False
-    if LIST_RE.match(line.text) or abs(line.size - prev.size) > 0.6:
+    if (LIST_RE.match(line.text) and not _NUMBER_RESTATED.search(f"{prev.text}\n{line.text}")) or abs(
+        line.size - prev.size
+    ) > 0.6:
         return False
     if line.bold != prev.bold or line.mono != prev.mono:
         return False

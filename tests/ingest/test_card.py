@@ -339,6 +339,9 @@ def test_no_preamble_gives_an_empty_card() -> None:
         ("July 11 , 2006", dt.date(2006, 7, 11)),  # a text layer's space before the comma
         ("18th day of January, 2020", dt.date(2020, 1, 18)),
         ("19t h day of December, 2018", dt.date(2018, 12, 19)),
+        ("first day of July, 2017", dt.date(2017, 7, 1)),  # the day written out
+        ("Twenty First day of May, 2001", dt.date(2001, 5, 21)),
+        ("thirty-first day of February, 2020", None),
         ("30 December 2016", dt.date(2016, 12, 30)),
         ("1/18/2020", dt.date(2020, 1, 18)),
         ("03/24/06", dt.date(2006, 3, 24)),  # two-digit years, month first as in the US
@@ -372,6 +375,33 @@ def test_a_date_outside_a_readable_preamble() -> None:
     )
     assert unnamed.parties == []
     assert [(d.role, d.value) for d in unnamed.dates] == [("effective", "1st day of January, 2009")]
+
+
+def test_an_effective_date_stated_in_a_clause_of_the_first_pages() -> None:
+    """The preamble dates the agreement; a clause on the next page says when it takes effect."""
+    preamble = _stacked(
+        [
+            "GAS FRANCHISE AGREEMENT",
+            "THIS AGREEMENT, made and entered into this 17th day of November, 2015, by and between the",
+            "TOWN OF VINTON, a Virginia municipal corporation (“Grantor”), and ROANOKE GAS COMPANY, a Virginia",
+            "corporation (“Grantee”).",
+        ]
+    )
+    clause = _stacked(["2. TERM. The effective date of the Franchise will be January 1, 2016."], page=2)
+    card = read_card([preamble, clause])
+    assert [(d.role, d.value) for d in card.dates] == [
+        ("agreement", "17th day of November, 2015"),
+        ("effective", "January 1, 2016"),
+    ]
+    assert card.dates[1].regions[0].page == 2
+    # a preamble that states the effective date keeps it: a later clause's date is not looked for
+    stated = read_card(
+        [
+            _stacked(["This Agreement is effective as of March 3, 2019 between Acme Inc. and Beta LLC."]),
+            clause,
+        ]
+    )
+    assert [(d.role, d.value) for d in stated.dates] == [("effective", "March 3, 2019")]
 
 
 def test_parties_with_marks_inside_the_name_and_a_spanish_suffix() -> None:

@@ -391,3 +391,28 @@ def test_line_cache_is_bounded_and_hands_out_copies(tmp_path: Path) -> None:
         assert len(cache) == 2  # the oldest pages went first
         assert cache.lines(pdf, doc[3], last=True)[0].text == "Page 3 text."
         assert len(cache) == 1
+
+
+def test_a_number_restated_in_digits_after_a_line_break_is_no_list_item(tmp_path: Path) -> None:
+    """ "for a ten\n(10) year term": the digits restate the word that ends the line above; "(b)" after a
+    finished sentence still starts a list item."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    lines = [
+        "This agreement will be automatically renewed at the end of every ten (10) year term, with",
+        "each subsequent term of renewal being for a ten",
+        "(10) year term. Notice must be given by either party within thirty",
+        "(30) days of the end of the term.",
+        "(b) The Customer shall keep the Products insured.",
+    ]
+    for i, text in enumerate(lines):
+        page.insert_text((72, 100 + 13 * i), text, fontsize=10)
+    doc.save(tmp_path / "term.pdf")
+    texts = [
+        " ".join(b.markdown.split())
+        for b in TextLayerEngine().recognize_sync(page_of(tmp_path / "term.pdf")).blocks
+    ]
+    assert texts[0].endswith(
+        "being for a ten (10) year term. Notice must be given by either party within thirty (30) days of the end of the term."
+    )
+    assert texts[1].startswith("(b) The Customer")

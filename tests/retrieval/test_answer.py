@@ -295,6 +295,25 @@ async def test_extractive_prefers_the_sentence_holding_the_kind_of_answer_asked_
     assert who.citations[0].doc_id == "doc-2"
 
 
+async def test_a_run_in_title_lends_its_words_to_the_sentence_it_heads_and_never_answers_alone() -> None:
+    """ "8.05 GOVERNING LAW." heads an arbitration sentence that shares no word with the question; a
+    recital that mentions governing answers nothing better."""
+    hits = [
+        make_hit(
+            1,
+            [
+                "8.05 GOVERNING LAW. All disputes or claims by the Affiliate hereunder shall be resolved by"
+                " arbitration in McLean, Virginia."
+            ],
+        ),
+        make_hit(2, ["WHEREAS, this Agreement shall govern the referral arrangement between the parties."]),
+    ]
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "What is the governing law of this agreement?", hits
+    )
+    assert answer.answer.startswith("All disputes or claims") and answer.citations[0].doc_id == "doc-1"
+
+
 async def test_extractive_keeps_a_clause_two_documents_share_but_drops_one_repeated_within_a_document() -> (
     None
 ):

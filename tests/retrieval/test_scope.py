@@ -52,6 +52,21 @@ def test_a_partys_short_name_in_brackets_goes_with_the_name() -> None:
     assert scope.query == "When does this agreement expire?"
 
 
+def test_parties_the_card_does_not_know_go_with_the_name() -> None:
+    """The card names Acme and Borealis only; "Cobalt Trading UK" and "Dana Lee", listed with them, are
+    parties too and leave the question, while the question's own lower-case words stay."""
+    scope = named_documents(
+        "Which law governs the Master Supply Agreement between Acme Robotics, Cobalt Trading UK and Dana Lee?",
+        HITS,
+    )
+    assert scope is not None and scope.doc_ids == ["acme"]
+    assert scope.query == "Which law governs this agreement?"
+    scope = named_documents(
+        "the Master Supply Agreement between Acme Robotics and Dana Lee: which state's law applies?", HITS
+    )
+    assert scope is not None and scope.query == "this agreement: which state's law applies?"
+
+
 def test_generic_words_legal_forms_and_numbers_name_no_document() -> None:
     # "agreement", "Inc.", "LLC" and a year are in every name or none: no document is singled out
     assert named_documents("Which supply agreement with an Inc. or LLC was signed in 2020?", HITS) is None
