@@ -174,6 +174,22 @@ LABELS: dict[str, str] = {
     "Speakers and Robbie Fowler",
     "10_transportation_penntex": "the Gas Transportation Agreement between PennTex North Louisiana Operating and "
     "MRD Operating",
+    # train4, ten more (bench/cuad_sets.py --set train4): from each first page
+    "01_collaboration_allison": "the Cooperation Agreement between Allison Transmission Holdings and the ValueAct "
+    "Group",
+    "02_endorsement_ambassador": "the Endorsement Agreement between Kathy Ireland, Inc., The Sterling/Winters Co. "
+    "and Diplomat Ambassador Eyewear Group",
+    "03_marketing_principal": "the Broker Dealer Marketing and Servicing Agreement between Principal Life Insurance "
+    "Company and Princor Financial Services",
+    "04_sponsorship_looksmart": "the Sponsorship Agreement between PEEK Investments and its Sponsors",
+    "05_noncompete_vivint": "the Non-Competition Agreement Amendment No. 1 between Vivint Solar and Vivint",
+    "06_consulting_slingerbag": "the Consulting Agreement between Slinger Bag and Aitan Zacharin",
+    "07_jointventure_novo": "the Joint Venture Agreement between Novo Integrated Sciences and Harvest Gold Farms",
+    "08_hosting_bncmortgage": "the Licensing and Web Site Hosting Agreement between Mortgage Logic.com and TrueLink",
+    "09_affiliate_gulfsouth": "the Affiliate Agreement between a Gulf South Medical Supply shareholder and Physician "
+    "Sales & Service",
+    "10_strategicalliance_virtualscopics": "the Strategic Alliance Agreement between PPD Development and "
+    "VirtualScopics",
 }
 
 

@@ -6,10 +6,11 @@
 Sets:
 - train2 (session 9): PDFS is vlad-ds/complyflow `cuad/train_2/contracts` at 338f27e (`fetch`, then
   `git archive HEAD cuad/train_2`).
-- train3 (session 10): ten contracts of ten contract types in neither cuad-dev, train2 nor complyflow's
-  test split, at most 40 pages each, drawn with `random.Random(2026)` (types shuffled, then one contract
-  of each). PDFS is the `full_contract_pdf` folder of YiYang02/Legal-Text-Classification at 1f7dd9a;
-  files are found by CUAD's name under it.
+- train3 and train4 (session 10): ten contracts each, of contract types in none of cuad-dev, train2,
+  complyflow's test split or the set before, at most 40 pages each, one of each type: train3 drawn with
+  `random.Random(2026)` from the files named `*.pdf` (types shuffled, then one contract of each), train4
+  with `random.Random(2027)` from all 510 (`*.pdf` and `*.PDF`). PDFS is the `full_contract_pdf` folder of
+  YiYang02/Legal-Text-Classification at 1f7dd9a; files are found by CUAD's name under it.
 
 master_clauses.csv: CUAD's labels (the same YiYang02 commit; its `full_contract_pdf` copies are the
 complyflow PDFs byte for byte). Each category's spans are that column's Python-list text, duplicates
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import glob
 import json
 import shutil
 from pathlib import Path
@@ -122,7 +124,49 @@ TRAIN3 = {
         "Transportation Agreement",
     ),
 }
-SETS = {"train2": TRAIN2, "train3": TRAIN3}
+TRAIN4 = {
+    "01_collaboration_allison.pdf": (
+        "ALLISONTRANSMISSIONHOLDINGSINC_12_15_2014-EX-99.1-COOPERATION AGREEMENT.PDF",
+        "Collaboration Agreement",
+    ),
+    "02_endorsement_ambassador.pdf": (
+        "AMBASSADOREYEWEARGROUPINC_11_17_1997-EX-10.28-ENDORSEMENT AGREEMENT.PDF",
+        "Endorsement Agreement",
+    ),
+    "03_marketing_principal.pdf": (
+        "Principal Life Insurance Company - Broker Dealer Marketing and Servicing Agreement .PDF",
+        "Marketing Agreement",
+    ),
+    "04_sponsorship_looksmart.pdf": (
+        "LOOKSMARTLTD_07_20_2012-EX-99.(D)(I)-SPONSORSHIP AGREEMENT.PDF",
+        "Sponsorship Agreement",
+    ),
+    "05_noncompete_vivint.pdf": (
+        "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.PDF",
+        "Non-Compete Agreement",
+    ),
+    "06_consulting_slingerbag.pdf": (
+        "SLINGERBAGINC_05_27_2020-EX-10.7-CONSULTING AGREEMENT.PDF",
+        "Consulting Agreement",
+    ),
+    "07_jointventure_novo.pdf": (
+        "NOVOINTEGRATEDSCIENCES,INC_12_23_2019-EX-10.1-JOINT VENTURE AGREEMENT.PDF",
+        "Joint Venture Agreement",
+    ),
+    "08_hosting_bncmortgage.pdf": (
+        "BNCMORTGAGEINC_05_17_1999-EX-10.4-LICENSING AND WEB SITE HOSTING AGREEMENT.PDF",
+        "Hosting Agreement",
+    ),
+    "09_affiliate_gulfsouth.pdf": (
+        "GULFSOUTHMEDICALSUPPLYINC_12_24_1997-EX-4-AFFILIATE AGREEMENT.PDF",
+        "Affiliate Agreement",
+    ),
+    "10_strategicalliance_virtualscopics.pdf": (
+        "VIRTUALSCOPICS,INC_11_12_2010-EX-10.1-STRATEGIC ALLIANCE AGREEMENT.PDF",
+        "Strategic Alliance Agreement",
+    ),
+}
+SETS = {"train2": TRAIN2, "train3": TRAIN3, "train4": TRAIN4}
 
 
 def spans(cell: str) -> list[str]:
@@ -154,7 +198,9 @@ def main() -> None:
     (args.out / "contracts").mkdir(parents=True, exist_ok=True)
     contracts = SETS[args.set]
     for file, (original, _) in contracts.items():
-        source = args.pdfs / file if args.set == "train2" else next(args.pdfs.glob(f"*/*/{original}"))
+        source = (
+            args.pdfs / file if args.set == "train2" else next(args.pdfs.glob(f"*/*/{glob.escape(original)}"))
+        )
         shutil.copyfile(source, args.out / "contracts" / file)
     (args.out / "metadata.json").write_text(
         json.dumps(metadata(contracts, args.clauses), indent=2), encoding="utf-8"

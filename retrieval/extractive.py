@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ingest.card import DATE, DAY_WORD, EFFECTIVE
@@ -306,4 +306,29 @@ def compose_extract(
             break
         chosen.append(pick)
         seen.add(key)
-    return chosen
+    return [_with_items(pick, hits) for pick in chosen]
+
+
+_ITEM = re.compile(r"^\W*\(?(?:[a-z]|[ivx]{1,4}|\d{1,2})[.)]\s")  # "(a) ", "(iv) ", "2. "
+MAX_ITEMS = 8
+
+
+def _with_items(pick: Pick, hits: Sequence[SearchHit]) -> Pick:
+    """A sentence that opens a list ("This Agreement shall terminate at the first to occur of:") with the
+    items that follow it in its hit, as one verbatim passage: alone it says nothing."""
+    if not pick.sentence.rstrip().endswith(":"):
+        return pick
+    markdown = hits[pick.hit].markdown
+    sentences = split_sentences(markdown)
+    if pick.sentence not in sentences:
+        return pick
+    items: list[str] = []
+    for sentence in sentences[sentences.index(pick.sentence) + 1 :]:
+        if not _ITEM.match(sentence) or len(items) == MAX_ITEMS:
+            break
+        items.append(sentence)
+    if not items:
+        return pick
+    start = markdown.find(pick.sentence)
+    end = markdown.find(items[-1], start) + len(items[-1])
+    return replace(pick, sentence=markdown[start:end])

@@ -149,7 +149,11 @@ def _continues(para: _Para, line: PdfLine) -> bool:
     if not -0.3 * height <= gap <= (0.9 if line.block == prev.block else 0.7) * height:
         return False
     overlap = min(prev.box[2], line.box[2]) - max(prev.box[0], line.box[0])
-    if overlap < 0.5 * min(prev.box[2] - prev.box[0], line.box[2] - line.box[0]):
+    # within one of PyMuPDF's blocks any overlap will do: a short last line under an indented first one
+    # ("17. Governing Law. This Agreement ... conflict of" / "laws provisions.") ends its paragraph
+    if overlap <= 0 or (
+        overlap < 0.5 * min(prev.box[2] - prev.box[0], line.box[2] - line.box[0]) and line.block != prev.block
+    ):
         return False
     if (LIST_RE.match(line.text) and not _NUMBER_RESTATED.search(f"{prev.text}\n{line.text}")) or abs(
         line.size - prev.size

@@ -416,3 +416,20 @@ def test_a_number_restated_in_digits_after_a_line_break_is_no_list_item(tmp_path
         "being for a ten (10) year term. Notice must be given by either party within thirty (30) days of the end of the term."
     )
     assert texts[1].startswith("(b) The Customer")
+
+
+def test_a_short_last_line_under_an_indented_first_line_ends_its_paragraph(tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text(
+        (100, 100),
+        "17. Governing Law. This Agreement shall be construed in accordance with the laws of the State of"
+        " Delaware without regard to its conflict of",
+        fontsize=8,
+    )
+    page.insert_text((72, 110), "laws rules.", fontsize=8)
+    page.insert_text((100, 125), "18. Assignment. Neither party may assign this Agreement.", fontsize=8)
+    doc.save(tmp_path / "law.pdf")
+    texts = [b.markdown for b in TextLayerEngine().recognize_sync(page_of(tmp_path / "law.pdf")).blocks]
+    assert texts[0].endswith("without regard to its conflict of laws rules.")
+    assert texts[1].startswith("18. Assignment.")

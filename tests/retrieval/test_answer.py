@@ -314,6 +314,20 @@ async def test_a_run_in_title_lends_its_words_to_the_sentence_it_heads_and_never
     assert answer.answer.startswith("All disputes or claims") and answer.citations[0].doc_id == "doc-1"
 
 
+async def test_a_sentence_opening_a_list_answers_with_its_items() -> None:
+    lines = [
+        "11. Termination. This Agreement shall automatically terminate at and as of (the first to occur of):",
+        "(a) the 30th day after the Effective Date; (b) the expiration of the Offer; and",
+        "(c) the expiration of the Interim Period. Notices shall be in writing.",
+    ]
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "When does this agreement terminate?", [make_hit(1, lines)]
+    )
+    assert answer.answer.startswith("This Agreement shall automatically terminate")
+    assert "(c) the expiration of the Interim Period." in answer.answer and "Notices" not in answer.answer
+    assert "the expiration of the Interim Period" in (answer.citations[0].regions[-1].text or "")
+
+
 async def test_extractive_keeps_a_clause_two_documents_share_but_drops_one_repeated_within_a_document() -> (
     None
 ):
