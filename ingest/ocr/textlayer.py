@@ -129,9 +129,10 @@ def _paragraphs(lines: list[PdfLine]) -> list[_Para]:
     """Group lines top-down: a line joins the paragraph right above it when the style matches, the columns
     overlap and no paragraph cue (list marker, first-line indent, wide gap) starts a new one."""
     paras: list[_Para] = []
+    spacing = _line_spacing(lines)
     for line in sorted(lines, key=lambda ln: ln.box[1]):
         target = min(
-            (p for p in paras[-40:] if _continues(p, line)),
+            (p for p in paras[-40:] if _continues(p, line, spacing)),
             key=lambda p: line.box[1] - p.lines[-1].box[3],
             default=None,
         )
@@ -142,12 +143,39 @@ def _paragraphs(lines: list[PdfLine]) -> list[_Para]:
     return paras
 
 
-def _continues(para: _Para, line: PdfLine) -> bool:
+MIN_SPACING_PAIRS = 8  # line pairs a page needs before its own line spacing is trusted
+DOUBLE_SPACED = 0.7  # a page whose closest lines are this far apart (in line heights) is double-spaced
+# a clause's number opens a paragraph: "3.1.2. EIT commits ...", "10.8 Jurisdiction.", "Section 5 ..."
+_CLAUSE_START = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})+\.?|(?:section|article)\s+[\dIVXLC]+\b)", re.I)
+
+
+def _line_spacing(lines: list[PdfLine]) -> float:
+    """A double-spaced page's gap between the lines of a paragraph, in line heights: the 20th percentile of
+    the gaps between vertically adjacent, horizontally overlapping lines, when even that is
+    `DOUBLE_SPACED` or more; else 0 (the page is single-spaced, or has too few lines to tell)."""
+    ordered = sorted(lines, key=lambda ln: ln.box[1])
+    gaps = sorted(
+        (b.box[1] - a.box[3]) / max(1.0, a.box[3] - a.box[1])
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
+        and 0 <= b.box[1] - a.box[3] <= 2.5 * (a.box[3] - a.box[1])
+    )
+    if len(gaps) < MIN_SPACING_PAIRS:
+        return 0.0
+    closest = gaps[len(gaps) // 5]
+    return closest if closest >= DOUBLE_SPACED else 0.0
+
+
+def _continues(para: _Para, line: PdfLine, spacing: float = 0.0) -> bool:
     prev = para.lines[-1]
     height = max(1.0, prev.box[3] - prev.box[1])
     gap = line.box[1] - prev.box[3]
-    if not -0.3 * height <= gap <= (0.9 if line.block == prev.block else 0.7) * height:
+    if gap < -0.3 * height:
         return False
+    if gap > (0.9 if line.block == prev.block else 0.7) * height and (
+        gap > 1.15 * spacing * height or _CLAUSE_START.match(line.text)
+    ):
+        return False  # a double-spaced page's lines join across their wide gaps, but not at a clause number
     overlap = min(prev.box[2], line.box[2]) - max(prev.box[0], line.box[0])
     # within one of PyMuPDF's blocks any overlap will do: a short last line under an indented first one
     # ("17. Governing Law. This Agreement ... conflict of" / "laws provisions.") ends its paragraph

@@ -433,3 +433,29 @@ def test_a_short_last_line_under_an_indented_first_line_ends_its_paragraph(tmp_p
     texts = [b.markdown for b in TextLayerEngine().recognize_sync(page_of(tmp_path / "law.pdf")).blocks]
     assert texts[0].endswith("without regard to its conflict of laws rules.")
     assert texts[1].startswith("18. Assignment.")
+
+
+def test_a_double_spaced_page_keeps_its_paragraphs_whole_and_splits_at_indents_and_clause_numbers(
+    tmp_path: Path,
+) -> None:
+    """Lines a line's height apart throughout: paragraphs are told by first-line indents and clause numbers,
+    not by the gaps."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    body = "The Parties shall perform their obligations under this Agreement in good faith and with care"
+    lines = [
+        (100, "10.7 Governing Law. This Agreement shall be governed and construed in accordance with the"),
+        (72, "laws of New York State (without regard to the conflict of laws provisions thereof)."),
+        (100, "10.8 Jurisdiction. The courts of New York State shall have exclusive jurisdiction to hear"),
+        (72, "any suit arising out of this Agreement."),
+        (72, "10.9 Notices. Notices shall be given in writing to the addresses below, by hand or by"),
+        (72, "courier, and are effective on receipt."),
+        *[(72, body) for _ in range(6)],
+    ]
+    for i, (x, text) in enumerate(lines):
+        page.insert_text((x, 100 + 24 * i), text, fontsize=9)  # 24 pt apart: over a line's height between
+    doc.save(tmp_path / "double.pdf")
+    texts = [b.markdown for b in TextLayerEngine().recognize_sync(page_of(tmp_path / "double.pdf")).blocks]
+    assert texts[0] == lines[0][1] + " " + lines[1][1]
+    assert texts[1].startswith("10.8 Jurisdiction.") and texts[1].endswith("arising out of this Agreement.")
+    assert texts[2:] == [" ".join([lines[4][1], lines[5][1], *[body] * 6])]
