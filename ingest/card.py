@@ -596,11 +596,13 @@ def _dated(stream: _Stream) -> list[CardField]:
 
 
 # a date the agreement takes effect on, said in a clause of the first pages rather than the preamble: "The
-# effective date of the Franchise will be January 1, 2016.", "This Agreement shall become effective on ..."
+# effective date of the Franchise will be January 1, 2016.", "This Agreement shall become effective on ...",
+# "“Commencement Date” means: 1st January 2013."
 _TAKES_EFFECT = re.compile(
     r"\beffective\s+date\s+of\s+(?:this|the)\s+(?:[\w-]+\s+){0,4}?(?:is|will\s+be|shall\s+be)\s+"
     r"|\b(?:shall|will)\s+(?:become|be)\s+effective\s+(?:on|as\s+of|from)\s+"
-    r"|\bagreement\s+(?:shall|will)\s+(?:commence|take\s+effect|come\s+into\s+(?:force|effect))\s+(?:on|as\s+of|from)\s+",
+    r"|\bagreement\s+(?:shall|will)\s+(?:commence|take\s+effect|come\s+into\s+(?:force|effect))\s+(?:on|as\s+of|from)\s+"
+    r"|[“\"](?:effective|commencement)\s+date[”\"]\s+(?:means|shall\s+mean)\W*",  # a definition
     re.I,
 )
 _TAKES_EFFECT_REACH = 25  # characters after the words within which the date must begin ("the 1st day of")

@@ -394,6 +394,10 @@ def test_an_effective_date_stated_in_a_clause_of_the_first_pages() -> None:
         ("effective", "January 1, 2016"),
     ]
     assert card.dates[1].regions[0].page == 2
+    defined = read_card(
+        [preamble, _stacked(["1. DEFINITIONS", "“Commencement Date” means: 1st January 2016."], page=2)]
+    )
+    assert [(d.role, d.value) for d in defined.dates][1:] == [("effective", "1st January 2016")]
     # a preamble that states the effective date keeps it: a later clause's date is not looked for
     stated = read_card(
         [
