@@ -114,14 +114,19 @@ class OpticitePipeline:
         from ingest.ocr.engine import OcrOptions
         from ingest.pipeline import DocumentFiles, Hooks
 
-        pipeline = self.components.pipeline(page_concurrency=2)
-        chunks = 0
-        for i, path in enumerate(files):
+        # as the service runs it: `jobs.concurrency` documents at once (the in-process runner), each job
+        # with its own pipeline at the settings' page concurrency (api/jobs/steps.py)
+        limit = asyncio.Semaphore(self.settings.jobs.concurrency)
+
+        async def one(i: int, path: Path) -> int:
             doc_id = self.doc_ids.setdefault(path.name, f"doc{i:04d}")
             files_ = DocumentFiles(self.settings.docs_dir / doc_id)
-            outcome = await pipeline.run(doc_id, "bench", path.name, path, files_, OcrOptions(), Hooks())
-            chunks += outcome.chunks
-        return chunks
+            async with limit:
+                pipeline = self.components.pipeline(page_concurrency=self.settings.page_concurrency())
+                outcome = await pipeline.run(doc_id, "bench", path.name, path, files_, OcrOptions(), Hooks())
+            return outcome.chunks
+
+        return sum(await asyncio.gather(*(one(i, path) for i, path in enumerate(files))))
 
     def search(self, question: str, file_name: str | None, top_k: int = QUESTION_TOP_K) -> list[Hit]:
         """Top hits within `file_name`, or across the whole "bench" knowledge base when it is None."""
