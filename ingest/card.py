@@ -519,19 +519,19 @@ def _role(window: str) -> str | None:
 
 _MONTH = r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?"
 _ORDINAL = r"(?:\s?(?:st|nd|rd|th|s\s?t|n\s?d|r\s?d|t\s?h)\b)?"  # "19t h": a text layer's split ordinal
-_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
-_TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth")
-# "the first day of July, 2017": a day written out, up to "thirty-first"
+_ORDINAL_WORDS = (
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+    "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+)  # fmt: skip
+# "the first day of July, 2017": a day written out, up to "thirty-first" ("twenty first" too)
 DAY_WORDS = {
-    **{w: n for n, w in enumerate((*_UNITS, *_TEENS, "eighteenth", "nineteenth"), start=1)},
+    **{w: n for n, w in enumerate(_ORDINAL_WORDS, start=1)},
     "twentieth": 20,
+    **{f"twenty-{w}": 21 + n for n, w in enumerate(_ORDINAL_WORDS[:9])},
     "thirtieth": 30,
-    **{f"twenty-{w}": 21 + n for n, w in enumerate(_UNITS)},
     "thirty-first": 31,
 }
-DAY_WORD = r"(?P<day>(?:twenty|thirty)[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|{})".format(
-    "|".join(w for w in DAY_WORDS if "-" not in w)
-)
+DAY_WORD = "(?<!-)(?P<day>{})".format("|".join(w.replace("-", r"[\s-]") for w in DAY_WORDS))
 _DATE_FORMS = tuple(
     re.compile(p, re.I)
     for p in (

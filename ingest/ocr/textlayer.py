@@ -183,15 +183,18 @@ def _continues(para: _Para, line: PdfLine, spacing: float = 0.0) -> bool:
         overlap < 0.5 * min(prev.box[2] - prev.box[0], line.box[2] - line.box[0]) and line.block != prev.block
     ):
         return False
-    if (LIST_RE.match(line.text) and not _NUMBER_RESTATED.search(f"{prev.text}\n{line.text}")) or abs(
-        line.size - prev.size
-    ) > 0.6:
+    if _opens_list_item(prev, line) or abs(line.size - prev.size) > 0.6:
         return False
     if line.bold != prev.bold or line.mono != prev.mono:
         return False
     indented = line.box[0] - prev.box[0] > 0.5 * height
     # a first-line indent starts a paragraph; a hanging indent (second line indented) continues one
     return not (indented and (len(para.lines) > 1 or line.block != prev.block))
+
+
+def _opens_list_item(prev: PdfLine, line: PdfLine) -> bool:
+    """A list marker opens `line`, unless its digits restate the number ending `prev` ("ten" / "(10) year")."""
+    return bool(LIST_RE.match(line.text)) and not _NUMBER_RESTATED.search(f"{prev.text}\n{line.text}")
 
 
 # --------------------------------------------------------------------------------------------- kinds
