@@ -8,6 +8,11 @@ at run time). Both files are cached on disk under `cache_dir/<family>-onnx/<key>
 never reuses a stale export. Files are written to a temporary name and renamed, so processes exporting
 at once never read a half-written one.
 
+The word-embedding table is not part of the graph: the export saves it beside the ONNX files as
+`words.npy`, which the session memory-maps and looks up itself, so only the rows of tokens actually seen are
+read into memory. For e5 that table is 96M of its 118M weights (384 MB in float32): kept in the graph, ONNX
+Runtime held it twice while loading (the parsed model and the session's copy).
+
 Only the linear layers' MatMuls are quantized: the attention products (two activations) and the
 embedding lookup stay float32 (see docs/retrieval.md for what each choice cost in hit@5).
 """
@@ -25,8 +30,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-RECIPE = "export-opset17+dynamic-int8-per-channel-linear-v1"  # bump when export or quantization changes
-INPUTS = ("input_ids", "attention_mask")
+RECIPE = "export-opset17-words-outside+dynamic-int8-per-channel-linear-v2"  # bump when export or quantization changes
+INPUTS = ("inputs_embeds", "attention_mask")
+WORDS = "words.npy"  # the word-embedding table, float32 [vocab, hidden]
+# ONNX Runtime's arena keeps the largest batch's activations: 32 texts of 256 tokens held +571 MiB of RSS
+# after the batch, 8 of them +170 MiB, at the same CPU time (256 texts of 60-180 words, a scratch script);
+# so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at
+# `batch_size` texts
+BATCH_TOKENS = 2048
 
 
 def default_cache_dir() -> Path:
@@ -51,9 +62,12 @@ def onnx_path(
     cache folder (`<family>-onnx`)."""
     folder = cache_dir / f"{family}-onnx" / model_key(weights)
     fp32 = folder / "float32.onnx"
-    if not fp32.is_file():
+    if not fp32.is_file() or not (folder / WORDS).is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(fp32, lambda tmp: export(torch_model(), tmp))
+        model = torch_model()
+        _write_atomically(folder / WORDS, lambda tmp: _save_words(model, tmp))
+        _write_atomically(fp32, lambda tmp: export(model, tmp))
+        del model
     if dtype == "float32":
         return fp32
     int8 = folder / "int8.onnx"
@@ -63,8 +77,8 @@ def onnx_path(
 
 
 def export(model: Any, path: Path) -> None:
-    """A float32 transformers encoder (`BertModel` and kin) -> ONNX (input_ids, attention_mask) -> last hidden
-    state, any batch and length."""
+    """A float32 transformers encoder (`BertModel` and kin) -> ONNX (inputs_embeds, attention_mask) -> last
+    hidden state, any batch and length. The word embeddings are looked up outside (`WORDS`)."""
     import torch
 
     class _Hidden(torch.nn.Module):
@@ -72,11 +86,12 @@ def export(model: Any, path: Path) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # type: ignore[no-any-return]
+        def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.bert(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state  # type: ignore[no-any-return]
 
     ids = torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]])  # padded rows: the mask path is traced
     mask = (ids != 1).long()
+    embeds = model.get_input_embeddings()(ids).float()
     axes = {0: "batch", 1: "tokens"}
     # The tracer warns about Python bools taken from shapes (transformers' mask padding, never taken for an
     # encoder's own mask) and that this exporter is the legacy one; neither matters here, and under
@@ -85,11 +100,11 @@ def export(model: Any, path: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Hidden(model.float()).eval(),
-            (ids, mask),
+            (embeds, mask),
             str(path),
             input_names=list(INPUTS),
             output_names=["hidden"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+            dynamic_axes={"inputs_embeds": axes, "attention_mask": axes, "hidden": axes},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter: no onnxscript dependency, a plain static graph
         )
@@ -114,12 +129,26 @@ def quantize(fp32: Path, path: Path) -> None:
     )
 
 
+def batches(order: list[int], lengths: list[int], size: int, max_tokens: int) -> list[list[int]]:
+    """`order` (longest first) cut into batches of at most `size` texts and `max_tokens` padded tokens
+    (a batch's rows times its first, longest, text); a text longer than `max_tokens` goes alone."""
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < size and (len(out[-1]) + 1) * lengths[out[-1][0]] <= max_tokens:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
 class OnnxHidden:
-    """An ONNX Runtime session: (input_ids, attention_mask) int64 [batch, tokens] -> hidden states."""
+    """An ONNX Runtime session: (input_ids, attention_mask) int64 [batch, tokens] -> hidden states. The
+    ids are looked up in the memory-mapped `WORDS` table beside `path`."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
 
+        self._words = np.load(path.parent / WORDS, mmap_mode="r")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -130,12 +159,18 @@ class OnnxHidden:
     def __call__(
         self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float32]:
-        (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+        embeds = np.take(self._words, input_ids, axis=0)
+        (hidden,) = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": attention_mask})
         return np.asarray(hidden, dtype=np.float32)
 
 
+def _save_words(model: Any, path: Path) -> None:
+    with path.open("wb") as f:
+        np.save(f, model.get_input_embeddings().weight.detach().float().numpy())
+
+
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    fd, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".onnx.tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

