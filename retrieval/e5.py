@@ -308,49 +308,20 @@ class E5Embedder:
 
                     weights = self.model_path or default_model_path()
                     cache = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()
-                    path = onnx_path(weights, self.runtime.dtype, cache, self._export_model)
+                    path = onnx_path(weights, weights, self.runtime.dtype, cache, "e5")
                     self._onnx = OnnxHidden(path, self.threads)
         return self._onnx
 
-    def _export_model(self) -> Any:
-        """The float32 torch model, built for one export and not kept."""
-        return self._build_model(dtype="float32")
-
-    def _build_model(self, dtype: str | None = None) -> Any:
+    def _build_model(self) -> Any:
         import torch
-        from transformers import BertConfig, BertModel
 
         self._load_tokenizer()
-        model_file = read_model_file(self.model_path)
-        h = model_file.header
-        config = BertConfig(
-            vocab_size=h.vocab_size,
-            hidden_size=h.hidden,
-            num_hidden_layers=h.layers,
-            num_attention_heads=h.heads,
-            intermediate_size=h.intermediate,
-            hidden_act="gelu",  # exact erf GELU, as e5.c
-            max_position_embeddings=h.max_positions,  # the file's table starts at position 0, as BERT's
-            type_vocab_size=h.type_vocab_size,
-            layer_norm_eps=h.layer_norm_eps,
-            pad_token_id=model_file.tokenizer.pad,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-        )
-        with _no_init_weights():  # random init of 118M weights would take seconds, then be overwritten
-            model: Any = BertModel(config, add_pooling_layer=False)  # Any: transformers types `.to` oddly
-        state = bert_state_dict(model_file)
-        del model_file  # the state dict's tensors now hold the only references to the arrays
         runtime = self.runtime
         self._device = runtime.device
-        if (dtype or runtime.dtype) == "bfloat16":
-            for key in state:  # one tensor at a time: each float32 array is freed once converted
-                state[key] = state[key].to(torch.bfloat16)
-        # assign: the module takes these tensors (and their dtype) instead of copying into its own
-        model.load_state_dict(state, strict=True, assign=True)
+        model = torch_bert(self.model_path, runtime.dtype)
         if self.threads:
             torch.set_num_threads(self.threads)
-        return model.to(self._device).eval()
+        return model.to(self._device)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -370,13 +341,13 @@ class E5Embedder:
         lengths = [len(ids) + 2 for _, ids in windows]
         sums = np.zeros((len(texts), header.hidden), dtype=np.float64)
         weights = np.zeros((len(texts), 1), dtype=np.float64)
-        for rows in batches(order, lengths, self.config.batch_size, BATCH_TOKENS):
-            group = [windows[w] for w in rows]
+        for batch in batches(order, lengths, self.config.batch_size, BATCH_TOKENS):
+            group = [windows[w] for w in batch]
             pooled = self._pooled([ids for _, ids in group])
-            rows = np.array([i for i, _ in group])
+            texts_of = np.array([i for i, _ in group])
             weight = np.array([[float(max(len(ids), 1))] for _, ids in group])
-            np.add.at(sums, rows, pooled * weight)
-            np.add.at(weights, rows, weight)
+            np.add.at(sums, texts_of, pooled * weight)
+            np.add.at(weights, texts_of, weight)
         vectors = (sums / weights).astype(np.float32)
         if self.config.normalize:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -410,6 +381,39 @@ class E5Embedder:
             )
             hidden = model(input_ids=ids, attention_mask=attention).last_hidden_state
             return hidden.float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+def torch_bert(model_path: str | Path | None = None, dtype: str = "float32") -> Any:
+    """The transformers `BertModel` (no pooler, eval mode, on CPU) with the file's weights in `dtype`."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    model_file = read_model_file(model_path)
+    h = model_file.header
+    config = BertConfig(
+        vocab_size=h.vocab_size,
+        hidden_size=h.hidden,
+        num_hidden_layers=h.layers,
+        num_attention_heads=h.heads,
+        intermediate_size=h.intermediate,
+        hidden_act="gelu",  # exact erf GELU, as e5.c
+        max_position_embeddings=h.max_positions,  # the file's table starts at position 0, as BERT's
+        type_vocab_size=h.type_vocab_size,
+        layer_norm_eps=h.layer_norm_eps,
+        pad_token_id=model_file.tokenizer.pad,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    with _no_init_weights():  # random init of 118M weights would take seconds, then be overwritten
+        model: Any = BertModel(config, add_pooling_layer=False)  # Any: transformers types `.to` oddly
+    state = bert_state_dict(model_file)
+    del model_file  # the state dict's tensors now hold the only references to the arrays
+    if dtype == "bfloat16":
+        for key in state:  # one tensor at a time: each float32 array is freed once converted
+            state[key] = state[key].to(torch.bfloat16)
+    # assign: the module takes these tensors (and their dtype) instead of copying into its own
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
 
 
 class Runtime(NamedTuple):

@@ -1,7 +1,7 @@
 """Transformer encoders in ONNX Runtime: the fastest CPU path for the in-process embedders.
 
 A torch encoder (the `BertModel` of `retrieval.e5`, or a sentence-transformers folder's transformers model
-for `retrieval.sentence_onnx`) is exported to ONNX once and, for `dtype: int8` (e5 only), quantized with
+for `retrieval.sentence_onnx`) is exported to ONNX once, in a child process, and, for `dtype: int8` (e5 only), quantized with
 ONNX Runtime's dynamic quantization (int8 weights per output channel, activations quantized per batch
 at run time). Both files are cached on disk under `cache_dir/<family>-onnx/<key>/` (family "e5" or
 "sentence-transformers"), the key hashing the weights file and `RECIPE`, so a changed model or recipe
@@ -20,7 +20,10 @@ embedding lookup stay float32 (see docs/retrieval.md for what each choice cost i
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -33,6 +36,8 @@ import numpy.typing as npt
 RECIPE = "export-opset17-words-outside+dynamic-int8-per-channel-linear-v2"  # bump when export or quantization changes
 INPUTS = ("inputs_embeds", "attention_mask")
 WORDS = "words.npy"  # the word-embedding table, float32 [vocab, hidden]
+# family -> the function building its float32 torch encoder from a path (imported in the export's child)
+ENCODERS = {"e5": "retrieval.e5:torch_bert", "sentence-transformers": "retrieval.sentence_onnx:torch_encoder"}
 # ONNX Runtime's arena keeps the largest batch's activations: 32 texts of 256 tokens held +571 MiB of RSS
 # after the batch, 8 of them +170 MiB, at the same CPU time (256 texts of 60-180 words, a scratch script);
 # so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at
@@ -54,26 +59,30 @@ def model_key(weights: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def onnx_path(
-    weights: Path, dtype: str, cache_dir: Path, torch_model: Callable[[], Any], family: str = "e5"
-) -> Path:
-    """The cached ONNX file for `dtype` ("float32" or "int8"), exported (and quantized) on first use;
-    `torch_model()` builds the float32 torch model only when an export is needed. `family` names the
-    cache folder (`<family>-onnx`)."""
+def onnx_path(source: Path, weights: Path, dtype: str, cache_dir: Path, family: str) -> Path:
+    """The cached ONNX file for `dtype` ("float32" or "int8") of the `family` encoder read from `source`
+    (e5: its weights file; sentence-transformers: the model folder), `weights` being the file whose hash
+    keys the cache. A missing export is written by a child process (`_export_in_child`)."""
     folder = cache_dir / f"{family}-onnx" / model_key(weights)
+    target = folder / f"{dtype}.onnx"
+    if not target.is_file() or not (folder / WORDS).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        _export_in_child(family, source, folder, dtype)
+    return target
+
+
+def write_exports(family: str, source: Path, folder: Path, dtype: str) -> None:
+    """Build the float32 torch encoder, save its word table and ONNX graph, and quantize for int8."""
     fp32 = folder / "float32.onnx"
     if not fp32.is_file() or not (folder / WORDS).is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        model = torch_model()
+        module, function = ENCODERS[family].split(":")
+        model = getattr(importlib.import_module(module), function)(source)
         _write_atomically(folder / WORDS, lambda tmp: _save_words(model, tmp))
         _write_atomically(fp32, lambda tmp: export(model, tmp))
         del model
-    if dtype == "float32":
-        return fp32
     int8 = folder / "int8.onnx"
-    if not int8.is_file():
+    if dtype == "int8" and not int8.is_file():
         _write_atomically(int8, lambda tmp: quantize(fp32, tmp))
-    return int8
 
 
 def export(model: Any, path: Path) -> None:
@@ -164,6 +173,21 @@ class OnnxHidden:
         return np.asarray(hidden, dtype=np.float32)
 
 
+def _export_in_child(family: str, source: Path, folder: Path, dtype: str) -> None:
+    """`write_exports` in a child process: torch and the torch model (e5's peaks at ~1.4 GB) never enter
+    the serving process, which afterwards holds only the ONNX session."""
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "retrieval.onnx_export", family, str(source), str(folder), dtype]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-5:]
+        raise RuntimeError(
+            f"exporting the {family} encoder from {source} to ONNX failed (exit {done.returncode}): "
+            + " | ".join(tail)
+        )
+
+
 def _save_words(model: Any, path: Path) -> None:
     with path.open("wb") as f:
         np.save(f, model.get_input_embeddings().weight.detach().float().numpy())
@@ -178,3 +202,7 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # the child of `_export_in_child`: FAMILY SOURCE FOLDER DTYPE
+    write_exports(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])

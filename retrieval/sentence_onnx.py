@@ -167,12 +167,13 @@ class OnnxSentenceEmbedder:
                     from retrieval.onnx_export import OnnxHidden, default_cache_dir, onnx_path
 
                     cache = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()
-                    path = onnx_path(self.folder.weights, "float32", cache, self._torch_model, FAMILY)
+                    path = onnx_path(self.folder.path, self.folder.weights, "float32", cache, FAMILY)
                     self._session = OnnxHidden(path, self.threads)
         return self._session
 
-    def _torch_model(self) -> Any:
-        """The folder's float32 transformers encoder, built for one export and not kept."""
-        from transformers import AutoModel
 
-        return AutoModel.from_pretrained(str(self.folder.path)).float().eval()
+def torch_encoder(folder: Path) -> Any:
+    """The folder's float32 transformers encoder (what `retrieval.onnx_export` exports)."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(folder)).float().eval()

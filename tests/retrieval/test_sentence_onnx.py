@@ -4,6 +4,7 @@ and token counts, is exported once and reused, and embeds without importing torc
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,35 +62,40 @@ def test_onnx_counts_tokens_and_sizes_like_sentence_transformers(
     assert (onnx.dim, onnx.max_tokens) == (minilm.dim, minilm.max_tokens) == (384, 254)
 
 
-def test_the_export_is_cached_by_weights_and_reused(cache: Path, onnx: OnnxSentenceEmbedder) -> None:
+def test_the_export_is_cached_by_weights_and_reused(
+    monkeypatch: pytest.MonkeyPatch, cache: Path, onnx: OnnxSentenceEmbedder
+) -> None:
     first = onnx.embed_query("load")
     (folder,) = (cache / f"{FAMILY}-onnx").iterdir()
     assert sorted(p.name for p in folder.iterdir()) == ["float32.onnx", "words.npy"]  # no temporary left
     stamp = (folder / "float32.onnx").stat().st_mtime_ns
     again = build_embedder(EmbedderConfig(backend="local", device="cpu", cache_dir=str(cache)))
     assert isinstance(again, OnnxSentenceEmbedder)
-    again._torch_model = _no_export  # type: ignore[method-assign]
+    monkeypatch.setattr("retrieval.onnx_export._export_in_child", _no_export)
     assert np.allclose(again.embed_query("load"), first, atol=1e-6)
     assert (folder / "float32.onnx").stat().st_mtime_ns == stamp
 
 
-def _no_export() -> None:
+def _no_export(*_: object) -> None:
     raise AssertionError("the cached export should have been used")
 
 
-def test_embedding_from_a_cached_export_imports_no_torch(cache: Path, onnx: OnnxSentenceEmbedder) -> None:
-    onnx.embed_query("export first")
+def test_exporting_and_embedding_import_no_torch(tmp_path: Path) -> None:
+    # an empty cache: the export runs in a child process, so torch never enters this one
     script = (
         "import sys\n"
         "from retrieval.embed import EmbedderConfig, build_embedder\n"
-        f"e = build_embedder(EmbedderConfig(backend='local', device='cpu', cache_dir={str(cache)!r}))\n"
+        f"e = build_embedder(EmbedderConfig(backend='local', device='cpu', cache_dir={str(tmp_path)!r}))\n"
         "v = e.embed_passages(['notice period', 'governing law'])\n"
         "print(type(e).__name__, len(v[0]), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
     )
     assert out.stdout.split() == ["OnnxSentenceEmbedder", "384", "False", "False"], out.stderr
+    assert [p.name for p in tmp_path.glob("*/*/*")] and all(
+        p.suffix in (".onnx", ".npy") for p in tmp_path.glob("*/*/*")
+    )
 
 
 def test_only_a_mean_pooling_folder_on_cpu_runs_in_onnx(tmp_path: Path) -> None:
@@ -128,3 +134,16 @@ def test_batches_stop_at_their_count_or_padded_tokens() -> None:
     assert batches(list(range(8)), lengths, size=32, max_tokens=512) == [[0, 1], [2, 3, 4, 5], [6, 7]]
     assert batches(list(range(8)), lengths, size=3, max_tokens=4096) == [[0, 1, 2], [3, 4, 5], [6, 7]]
     assert batches([0, 1], [900, 10], size=32, max_tokens=512) == [[0], [1]]  # too long: alone
+
+
+def test_a_failed_export_says_why_and_leaves_no_file(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(_bundled_model_path(), folder)
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+    embedder = build_embedder(
+        EmbedderConfig(backend="local", model=str(folder), device="cpu", cache_dir=str(tmp_path / "cache"))
+    )
+    assert isinstance(embedder, OnnxSentenceEmbedder)
+    with pytest.raises(RuntimeError, match="exporting the sentence-transformers encoder .* failed"):
+        embedder.embed_query("notice period")
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
