@@ -3,6 +3,7 @@ checked against the torch float32 model on real English, Chinese and multi-windo
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,22 @@ def test_the_word_table_is_memory_mapped_not_in_the_graph(cache: Path, int8: E5E
     assert not [i.name for i in graph.initializer if i.dims and i.dims[0] == vocab]
     words = np.load(folder / "words.npy", mmap_mode="r")
     assert words.shape == (vocab, int8.dim) and words.dtype == np.float32
-    assert int8._onnx is not None and isinstance(int8._onnx._words, np.memmap)
+    assert int8._onnx is not None and isinstance(int8._onnx._map, mmap.mmap)
+    int8.embed_passages(TEXTS)
+    smaps = Path("/proc/self/smaps")
+    if smaps.is_file():  # the rows read are dropped from this process's RSS after each lookup
+        assert _mapped_kib(smaps.read_text(), str(folder / "words.npy")) == 0
+
+
+def _mapped_kib(smaps: str, path: str) -> int:
+    """Resident KiB of the mappings of `path` in a /proc/<pid>/smaps text."""
+    total, inside = 0, False
+    for line in smaps.splitlines():
+        if "-" in line.split(" ", 1)[0]:  # a mapping's header: "start-end perms offset dev inode path"
+            inside = line.endswith(path)
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
 
 
 def test_batches_stop_at_the_padded_token_cap(cache: Path) -> None:
