@@ -163,18 +163,29 @@ _PERIOD = re.compile(
 )
 
 
+# a law named by its place before the word: "governed by and construed in accordance with Ohio law",
+# "under English law"; not a defined term ("in accordance with Applicable Law")
+NAMED_LAW = re.compile(
+    r"\b(?i:governed\s+by|accordance\s+with|under|pursuant\s+to)\s+(?:(?i:the)\s+)?"
+    r"(?P<name>(?!(?:Applicable|Governing|Such|Any|All|Federal|Local|Common|This|That)\b)[A-Z][\w.]*"
+    r"(?:\s+[A-Z][\w.]*){0,3})\s+(?i:laws?)\b"
+)
+
+
 class _GoverningLaw:
-    """Which law governs ("the laws of the State of Ohio"), not where a party was formed: preambles say
-    "a company incorporated and organized under the laws of Brazil" of every party."""
+    """Which law governs ("the laws of the State of Ohio", "Ohio law"), not where a party was formed:
+    preambles say "a company incorporated and organized under the laws of Brazil" of every party."""
 
     _LAWS_OF = re.compile(r"\blaws?\s+of\s+(?:the\s+)?[A-Z]", re.IGNORECASE)
     _FORMED = re.compile(
-        r"\b(?:organi[sz]ed|incorporated|existing|formed|registered|established)\b[^.;:]{0,40}?\blaws?\s+of\b",
+        r"\b(?:organi[sz]ed|incorporated|existing|formed|registered|established)\b[^.;:]{0,40}?"
+        r"\b(?:laws?\s+of|under\s+\w+(?:\s+\w+)?\s+law)\b",
         re.IGNORECASE,
     )
 
     def search(self, sentence: str) -> re.Match[str] | None:
-        return self._LAWS_OF.search(self._FORMED.sub(" ", sentence))
+        sentence = self._FORMED.sub(" ", sentence)
+        return self._LAWS_OF.search(sentence) or NAMED_LAW.search(sentence)
 
 
 _JURISDICTION = _GoverningLaw()

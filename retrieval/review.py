@@ -22,7 +22,11 @@ from ingest.card import parse_date
 from ingest.chunking import CARD_HEADING
 from ingest.layout import Region
 from retrieval.answer import Answer, Citation, ExtractiveAnswerer, cite
-from retrieval.extractive import _PERIOD, TERM_STATEMENT  # the answerer's own patterns: one definition
+from retrieval.extractive import (
+    _PERIOD,
+    NAMED_LAW,
+    TERM_STATEMENT,
+)  # the answerer's own patterns: one definition
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase
 
@@ -283,7 +287,8 @@ def months(period: str) -> int | float | None:
 
 def jurisdiction(text: str) -> str | None:
     """The jurisdiction whose laws a clause names: "the laws of the State of New York" -> "New York"."""
-    names = [_readable(m.group("name").rstrip(".")) for m in _JURISDICTION.finditer(text)]
+    matches = [*_JURISDICTION.finditer(text), *NAMED_LAW.finditer(text)]
+    names = [_readable(m.group("name").rstrip(".")) for m in matches]
     return next((n for n in names if n not in _NOT_PLACE), names[0] if names else None)
 
 
@@ -301,7 +306,7 @@ def read_value(spec: FieldSpec, quote: str) -> tuple[str | None, str | int | flo
         match = _PERIOD.search(quote)
         return (match.group(0), months(match.group(0))) if match else (None, None)
     if spec.type == "jurisdiction":
-        match = _JURISDICTION.search(quote)
+        match = _JURISDICTION.search(quote) or NAMED_LAW.search(quote)
         return (match.group(0).rstrip("."), jurisdiction(quote)) if match else (None, None)
     if spec.type == "pattern":
         match = next((m for p in spec.patterns if (m := re.search(p, quote))), None)

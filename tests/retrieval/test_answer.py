@@ -516,6 +516,26 @@ async def test_the_governing_law_is_not_where_a_party_was_organized() -> None:
     assert answer.citations[0].regions[0].page == 2, answer.answer
 
 
+async def test_a_law_named_before_the_word_law_answers_but_not_a_partys_formation() -> None:
+    preamble = make_hit(
+        1, ["Fuse Medical, Inc., a corporation incorporated under Delaware law, and its affiliates."], 0.9
+    )
+    notices = make_hit(2, ["Each party shall give notices in accordance with Applicable Law."], 0.8, page=2)
+    clause = make_hit(
+        3,
+        [
+            "This agreement and any dispute or claim arising out of it shall be governed by and construed",
+            "in accordance with Ohio law.",
+        ],
+        0.6,
+        page=3,
+    )
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "Which law governs this contract?", [preamble, notices, clause]
+    )
+    assert answer.citations[0].regions[0].page == 3, answer.answer
+
+
 async def test_expiry_reads_a_numbered_term_statement_and_not_what_survives_the_end() -> None:
     survival = make_hit(
         1,

@@ -88,6 +88,9 @@ def test_jurisdiction_names() -> None:
     assert jurisdiction("governed by the laws of the State of New York, without regard") == "New York"
     assert jurisdiction("the laws of the Commonwealth of Massachusetts.") == "Massachusetts"
     assert jurisdiction("the federal laws of the United States and the laws of Delaware") == "Delaware"
+    assert jurisdiction("governed by and construed in accordance with Ohio law.") == "Ohio"
+    assert jurisdiction("This Agreement is governed by English law.") == "English"
+    assert jurisdiction("Each party shall act in accordance with Applicable Law.") is None
 
 
 def test_user_schema_files_and_errors_naming_the_field(tmp_path: Path) -> None:
