@@ -41,9 +41,10 @@ WORDS = "words.npy"  # the word-embedding table, float32 [vocab, hidden]
 ENCODERS = {"e5": "retrieval.e5:torch_bert", "sentence-transformers": "retrieval.sentence_onnx:torch_encoder"}
 # ONNX Runtime's arena keeps the largest batch's activations: 32 texts of 256 tokens held +571 MiB of RSS
 # after the batch, 8 of them +170 MiB, at the same CPU time (256 texts of 60-180 words, a scratch script);
-# so a batch stops at this many padded tokens (16 chunks of ~120 tokens, 8 of 256) as well as at
-# `batch_size` texts
-BATCH_TOKENS = 2048
+# so a batch stops at this many padded tokens (8 chunks of ~120 tokens, 4 of 256) as well as at
+# `batch_size` texts. 1,024 rather than 2,048: e5 over cuad-dev's chunks +107 instead of +180 MiB at 2%
+# more CPU, MiniLM no slower (docs/benchmarks.md, "e5's memory")
+BATCH_TOKENS = 1024
 
 
 def default_cache_dir() -> Path:
