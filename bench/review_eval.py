@@ -6,6 +6,8 @@ for all / tuning (odd contracts) / held-out (even; never tuned on):
   page_hit      a found value's evidence lies on a gold page (fields CUAD labels and we could locate)
   region_hit    its regions' union on a gold page meets a gold span by answer_eval's rule
                 (IoU >= 0.5, or covers >= 80% of it while at most 4x its area)
+  region_hit_each  a party list's every region (one name's line) meets a gold span by that rule: the
+                union of names written apart is no one name's box
   value_match   normalized value equals the gold span's (dates: ISO; Governing Law: jurisdiction)
   absent_ok     CUAD labels nothing: the field is reported not found
   found         the field was reported found, where CUAD labels it
@@ -31,18 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.answer_eval import region_hit  # noqa: E402
-from bench.cuad import CuadQuestion, is_tuning, load_questions  # noqa: E402
+from bench.cuad import CuadQuestion, GoldSpan, is_tuning, load_questions  # noqa: E402
 from bench.cuad_kb import EMBEDDERS, KB, cached_embedder, ingest_hash, layouts_for  # noqa: E402
 from ingest.card import parse_date  # noqa: E402
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
-from ingest.layout import BBox  # noqa: E402
+from ingest.layout import BBox, Region  # noqa: E402
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer  # noqa: E402
 from retrieval.review import CONTRACT, FieldValue, extract_document, jurisdiction  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
 
-METRICS = ("page_hit", "region_hit", "value_match", "absent_ok", "found")
+METRICS = ("page_hit", "region_hit", "region_hit_each", "value_match", "absent_ok", "found")
 
 
 def gold_value(category: str, spans: list[str]) -> str | None:
@@ -53,6 +55,16 @@ def gold_value(category: str, spans: list[str]) -> str | None:
         if category == "Governing Law" and (place := jurisdiction(span)):
             return place
     return None
+
+
+def name_hit(region: Region, gold: GoldSpan) -> bool:
+    """One line of a cited name meets a gold span: the span's box, or its box on that line (a name over
+    two lines is cited, and located, a box a line)."""
+    if not gold.boxes or gold.page != region.page:
+        return False
+    return region_hit(region.bbox, BBox.union(gold.boxes)) or any(
+        region_hit(region.bbox, b) for b in gold.boxes
+    )
 
 
 def score(field: FieldValue, spans: list[str], located: CuadQuestion | None) -> dict[str, Any]:
@@ -76,6 +88,10 @@ def score(field: FieldValue, spans: list[str], located: CuadQuestion | None) -> 
             g.boxes and g.page in boxes and region_hit(boxes[g.page], BBox.union(g.boxes))
             for g in located.gold
         )
+        if isinstance(field.value, list):  # a party list: each name is its own evidence, judged alone
+            row["region_hit_each"] = bool(field.regions) and all(
+                any(name_hit(r, g) for g in located.gold) for r in field.regions
+            )
     if (gold := gold_value(field.name, spans)) is not None:
         row["gold"] = gold
         row["value_match"] = field.normalized == gold

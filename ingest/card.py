@@ -352,6 +352,7 @@ _QUOTED = re.compile(r"[“\"]([^”\"]{1,60})[”\"]")
 _AS_ROLE = re.compile(r"\bas\s+(?:the\s+)?([A-Z][\w’'\-]*(?:(?:,\s*|\s+and\s+|\s+)[A-Z][\w’'\-]*)*)")
 _BARE_ROLE = re.compile(r"(?:the\s+)?([A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*){0,2})")
 _ACRONYM = re.compile(r"[A-Z0-9&\-]{2,}")
+_ENUMERATOR = re.compile(r"\(?[A-Z][.)]")  # a recital's or list item's letter: "A.", "(B)"
 _GENERIC_TERMS = frozenset({"party", "parties", "agreement"})
 
 Token = tuple[int, int, str]
@@ -404,8 +405,13 @@ def _suffix_name(tokens: list[Token], i: int) -> tuple[int, int] | None:
     while k >= 0 and not re.search(r"[,;:)(”\"]$", tokens[k][2]):
         word_k = tokens[k][2]
         before = tokens[k - 1][2] if k > 0 else ""
-        if _is_name_word(word_k) or (
-            word_k.lower() in _CONNECTORS and _is_name_word(before) and before[-1] != ","
+        joins = _is_name_word(before) and before[-1] != ","
+        if (
+            _is_name_word(word_k)
+            or (word_k.lower() in _CONNECTORS and joins)
+            # a number inside a name written in capitals ("NETWORK 1 FINANCIAL, INC."); not in an address
+            # ("160 Shelbourne Road Ballsbridge 4 Co. Dublin") or a date ("June 1 Acme Inc.")
+            or (word_k.isdigit() and joins and before.isupper() and tokens[k + 1][2].isupper())
         ):
             first, k = k, k - 1
         else:
@@ -413,8 +419,12 @@ def _suffix_name(tokens: list[Token], i: int) -> tuple[int, int] | None:
     if k >= 0 and tokens[k][2].lower() in ("a", "an"):
         return None  # "a BVI Corporation" describes a party
     last = _name_tail(tokens, i)
-    own = [w for _, _, w in tokens[first : last + 1] if _bare(w) not in _SUFFIXES | _CONNECTORS | {"the"}]
-    return (first, last) if own else None  # "the Company" is a defined term, not a name
+    own = [
+        w
+        for _, _, w in tokens[first : last + 1]
+        if _bare(w) not in _SUFFIXES | _CONNECTORS | {"the"} and not _ENUMERATOR.fullmatch(w)
+    ]
+    return (first, last) if own else None  # "the Company", "A. The Company" (a recital) are no names
 
 
 def _name_tail(tokens: list[Token], i: int) -> int:
@@ -773,11 +783,12 @@ def _chinese_fields(stream: _Stream) -> tuple[list[CardField], list[CardField]]:
 
 
 def _unique(fields: list[CardField]) -> list[CardField]:
-    """The first field of each value (case and spacing ignored) and role."""
+    """The first field of each value (case, spacing and punctuation ignored: "Acme, LLC" is "Acme LLC")
+    and role."""
     seen: set[tuple[str, str | None]] = set()
     out: list[CardField] = []
     for f in fields:
-        key = (" ".join(f.value.lower().split()), f.role if f.name == "date" else None)
+        key = (" ".join(re.findall(r"\w+", f.value.lower())), f.role if f.name == "date" else None)
         if key not in seen:
             seen.add(key)
             out.append(f)

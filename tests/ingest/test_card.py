@@ -528,3 +528,24 @@ def test_a_title_takes_its_close_lines_not_a_letterhead_a_line_above() -> None:
     )
     card = read_card([_page([letterhead, _block("text", [_line(preamble, 0.2)], 1)])])
     assert card.title is not None and card.title.value == "WEBSITE CONTENT LICENSE AGREEMENT"
+
+
+def test_a_number_inside_a_capitals_name_a_recital_letter_and_a_party_written_twice() -> None:
+    card = read_card(
+        [
+            _stacked(
+                [
+                    "AFFILIATE AGREEMENT",
+                    "This Affiliate Agreement is made by and between NETWORK 1 FINANCIAL, INC. (“NETWORK 1”), the",
+                    "Ireland office at Third Floor 160 Shelbourne Road Ballsbridge 4 Co. Dublin, and",
+                    "CPM Medical Consultants LLC, and Slinger Bag Inc. (the “Company”). CPM Medical Consultants, LLC",
+                    "shall distribute. A. The Company wishes to engage the Consultant.",
+                ]
+            )
+        ]
+    )
+    assert [p.value for p in card.parties] == [
+        "NETWORK 1 FINANCIAL, INC.",
+        "CPM Medical Consultants LLC",
+        "Slinger Bag Inc.",
+    ]
