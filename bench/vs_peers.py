@@ -42,6 +42,7 @@ import pymupdf
 from bench.cuad import CuadQuestion, Hit, is_tuning, load_questions
 from bench.scan_cache import SCANNED
 from ingest.layout import BBox
+from retrieval.e5 import DTYPES, plan_runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUESTION_TOP_K = 5
@@ -84,20 +85,25 @@ class OpticitePipeline:
     """opticite as it runs in the service: auto engine, heading/table chunks, hybrid search, embedded store.
 
     Its embedder is the peers' one: the bundled all-MiniLM-L6-v2 (`embedder` "minilm", the `local`
-    backend), or multilingual-e5-small ("e5", the project default, which runs in ONNX Runtime where the peers
-    run torch), so only parsing, chunking, search and the embedder's engine differ. `torch_embedder` runs
+    backend), or multilingual-e5-small ("e5", the project default, at `embedder.dtype` `e5_dtype`: "auto"
+    runs torch bfloat16 on CPUs with AMX and ONNX Runtime float32 elsewhere, where the peers run torch
+    float32), so only parsing, chunking, search and the embedder's engine differ. `torch_embedder` runs
     MiniLM in sentence-transformers, as the peers do, instead of the `local` backend's ONNX Runtime
     (pipeline "opticite-torch": the engine's share)."""
 
     name = "opticite"
 
-    def __init__(self, data_dir: Path, torch_embedder: bool = False, embedder: str = "minilm") -> None:
+    def __init__(
+        self, data_dir: Path, torch_embedder: bool = False, embedder: str = "minilm", e5_dtype: str = "auto"
+    ) -> None:
         from api.components import Components
         from api.settings import load_settings
         from retrieval.embed import EmbedderConfig, SentenceTransformerEmbedder
 
         config = (
-            EmbedderConfig(backend="e5") if embedder == "e5" else EmbedderConfig(backend="local", model="")
+            EmbedderConfig(backend="e5", dtype=e5_dtype)
+            if embedder == "e5"
+            else EmbedderConfig(backend="local", model="")
         )
         self.settings = load_settings(data_dir=data_dir, embedder=config)
         self.components = Components(self.settings)
@@ -267,6 +273,12 @@ def main() -> None:
         "--embedder", choices=sorted(EMBEDDERS), default="minilm", help="the one model every pipeline uses"
     )
     parser.add_argument(
+        "--e5-dtype",
+        choices=DTYPES,
+        default="auto",
+        help="opticite's embedder.dtype with --embedder e5 (auto: torch bfloat16 with AMX, else ONNX Runtime)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="with --scans: ingest rounds, pipelines interleaved"
     )
     args = parser.parse_args()
@@ -283,16 +295,17 @@ def main() -> None:
     makers: dict[str, Callable[[Path], Any]] = {
         "llamaindex": lambda d: LlamaIndexPipeline(embed_model, d / "qdrant"),
         "pymupdf4llm": lambda d: PyMuPdf4LlmPipeline(embed_model, d / "qdrant"),
-        "opticite": lambda d: OpticitePipeline(d, embedder=args.embedder),
+        "opticite": lambda d: OpticitePipeline(d, embedder=args.embedder, e5_dtype=args.e5_dtype),
         "opticite-torch": lambda d: OpticitePipeline(d, torch_embedder=True),
     }
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
         "machine": machine(),
         "command": f"python -m bench.vs_peers --sets {args.sets} --pipelines {args.pipelines} --scope {args.scope}"
-        f" --embedder {args.embedder}",
+        f" --embedder {args.embedder} --e5-dtype {args.e5_dtype}",
         "question_top_k": QUESTION_TOP_K,
         "embedder": EMBEDDERS[args.embedder],
+        "opticite_e5_runtime": plan_runtime(args.e5_dtype, "cpu")._asdict(),
         "pipelines": {},
     }
     for name in args.pipelines.split(","):
@@ -313,7 +326,7 @@ def machine() -> str:
 
 EMBEDDERS = {
     "minilm": "the bundled all-MiniLM-L6-v2 for every pipeline",
-    "e5": "multilingual-e5-small for every pipeline: torch float32 for the peers, ONNX Runtime for opticite",
+    "e5": "multilingual-e5-small for every pipeline: torch float32 for the peers, opticite at --e5-dtype",
 }
 
 
@@ -349,7 +362,7 @@ def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
         "date": date.today().isoformat(),
         "machine": machine(),
         "command": f"python -m bench.vs_peers --scans --contracts {args.contracts} --scope {args.scope}"
-        f" --rounds {args.rounds} --embedder {args.embedder}"
+        f" --rounds {args.rounds} --embedder {args.embedder} --e5-dtype {args.e5_dtype}"
         + (f" --pipelines {args.pipelines}" if args.pipelines != DEFAULT_PIPELINES else ""),
         "question_top_k": QUESTION_TOP_K,
         "embedder": EMBEDDERS[args.embedder],
@@ -363,7 +376,9 @@ def run_scans(args: argparse.Namespace, embed_model: Any) -> None:
             "ocrmypdf+llamaindex": lambda d: ScanPages(
                 OcrMyPdfPipeline(embed_model, d / "qdrant"), scans, by_name
             ),
-            "opticite": lambda d: ScanPages(OpticitePipeline(d, embedder=args.embedder), scans, by_name),
+            "opticite": lambda d: ScanPages(
+                OpticitePipeline(d, embedder=args.embedder, e5_dtype=args.e5_dtype), scans, by_name
+            ),
         }
         names = args.pipelines.split(",") if args.pipelines != DEFAULT_PIPELINES else list(makers)
         for round_ in range(args.rounds):
