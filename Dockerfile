@@ -8,6 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     OPTICITE_DATA_DIR=/data
+# two malloc arenas, not 8 a core: ingest's peak RSS 1,079 -> 934 MiB at the same pages/s
+# (docs/benchmarks.md, "e5's memory")
+ENV MALLOC_ARENA_MAX=2
 
 # libgomp1: onnxruntime (RapidOCR) and torch use OpenMP
 RUN apt-get update \

@@ -30,8 +30,9 @@ $(AIRFLOW_STAMP): integrations/airflow/pyproject.toml
 
 airflow: $(AIRFLOW_STAMP)
 
+# MALLOC_ARENA_MAX as in the Dockerfile: fewer malloc arenas, a lower peak RSS at the same speed
 serve: $(STAMP)
-	$(BIN)/opticite serve --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/opticite serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium for the UI tests (Playwright drives /usr/bin/chromium; no browser download).
 chromium:
