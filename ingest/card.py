@@ -31,7 +31,9 @@ class CardField(BaseModel):
     value: str
     # party: its defined name or role ("RGHI", "Licensor"); date: "agreement" | "effective"
     role: str | None = None
-    regions: list[Region] = Field(default_factory=list)  # where the value is written, one per line it spans
+    # where the value is written, one per line it spans; an effective date stated in a clause ("The
+    # effective date of the Franchise will be January 1, 2016.") has its sentence's
+    regions: list[Region] = Field(default_factory=list)
 
 
 class DocumentCard(BaseModel):
@@ -561,7 +563,16 @@ _EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective
 
 def parse_date(value: str) -> dt.date | None:
     """The calendar date a full written date names ("19th day of December, 2018", "2020年1月18日")."""
-    return next((date for m in (f.search(value) for f in _DATE_FORMS) if m and (date := _date_of(m))), None)
+    found = find_date(value)
+    return found[1] if found else None
+
+
+def find_date(text: str) -> tuple[str, dt.date] | None:
+    """The first full written date `parse_date` reads in `text`: as written, and the date it names."""
+    return next(
+        ((m.group(0), date) for m in (f.search(text) for f in _DATE_FORMS) if m and (date := _date_of(m))),
+        None,
+    )
 
 
 def _date_of(match: re.Match[str]) -> dt.date | None:
@@ -625,8 +636,24 @@ def _effective_statement(stream: _Stream) -> list[CardField]:
             (m for m in _date_matches(stream.text, span[0], len(stream.text)) if m.start() < span[1]), None
         )
         if m is not None:
-            return [_field(stream, "date", m.start(), m.end(), "effective")]
+            # cited by its sentence, which says what the date is: a clause, unlike a preamble, is read whole
+            field = _field(stream, "date", m.start(), m.end(), "effective")
+            return [
+                field.model_copy(update={"regions": _regions(stream, *_sentence_of(stream, words.start()))})
+            ]
     return []
+
+
+def _sentence_of(stream: _Stream, pos: int) -> tuple[int, int]:
+    """The span of the sentence holding text[pos], within its block."""
+    text = stream.text
+    ends = _sentence_ends(text)
+    block_end = min((s for s in stream.block_starts if s > pos), default=len(text))
+    start = max(_block_start(stream, pos), max((e for e in ends if e <= pos), default=0))
+    end = min(min((e for e in ends if e > pos), default=block_end), block_end)
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
 
 
 def _dates(stream: _Stream, span: tuple[int, int]) -> list[CardField]:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
+from ingest.chunking import CARD_HEADING
 from ingest.clauses import chip
 from ingest.layout import Region
 from retrieval.card_fields import card_values
@@ -181,9 +182,14 @@ class ExtractiveAnswerer:
         for pick in picks:
             hit = sources[pick.hit]
             # a short fact (a date) is cited as the phrase that states it, highlighted word by word;
-            # the card's "Parties: ..." as each party where it is named
-            fact = short_fact(question, pick.sentence)
-            quotes = [fact] if fact else card_values(hit) or [pick.sentence]
+            # the card's "Parties: ..." as each party where it is named; a card statement whose regions
+            # are a clause's sentence (an effective date stated in a clause) as that sentence, as written
+            values = card_values(hit)
+            if hit.heading_path == [CARD_HEADING] and not values:
+                quotes = [" ".join(r.text for r in hit.regions if r.text) or pick.sentence]
+            else:
+                fact = short_fact(question, pick.sentence)
+                quotes = [fact] if fact else values or [pick.sentence]
             cited = [cite(len(citations) + i, hit, q) for i, q in enumerate(quotes, start=1)]
             citations += cited
             text = row_statement(pick.sentence, hit.markdown) or pick.text  # a row with its column headers

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ingest.card import parse_date
+from ingest.card import find_date
 from ingest.chunking import CARD_HEADING
 from ingest.layout import Region
 from retrieval.answer import Answer, Citation, ExtractiveAnswerer, cite
@@ -299,9 +299,9 @@ def _readable(name: str) -> str:
 
 def read_value(spec: FieldSpec, quote: str) -> tuple[str | None, str | int | float | None]:
     """(value as written, normalized value) of `spec`'s type in `quote`; (None, None) when absent."""
-    if spec.type == "date":
-        date = parse_date(quote)
-        return (quote, date.isoformat()) if date else (None, None)
+    if spec.type == "date":  # the date as written, also where the quote is its clause's sentence
+        found = find_date(quote)
+        return (found[0], found[1].isoformat()) if found else (None, None)
     if spec.type == "duration":
         match = _PERIOD.search(quote)
         return (match.group(0), months(match.group(0))) if match else (None, None)

@@ -393,7 +393,10 @@ def test_an_effective_date_stated_in_a_clause_of_the_first_pages() -> None:
         ("agreement", "17th day of November, 2015"),
         ("effective", "January 1, 2016"),
     ]
-    assert card.dates[1].regions[0].page == 2
+    # cited by its sentence, not the clause's number and title
+    assert [(r.page, r.text) for r in card.dates[1].regions] == [
+        (2, "The effective date of the Franchise will be January 1, 2016.")
+    ]
     defined = read_card(
         [preamble, _stacked(["1. DEFINITIONS", "“Commencement Date” means: 1st January 2016."], page=2)]
     )

@@ -428,6 +428,33 @@ async def test_each_party_is_cited_where_it_is_named() -> None:
     assert [r.bbox for r in beta.regions] == [places[1][1], places[2][1]]
 
 
+async def test_a_date_the_card_read_from_a_clause_is_cited_by_its_sentence_and_a_preamble_date_by_its_words() -> (
+    None
+):
+    clause = BBox(x0=0.1, y0=0.30, x1=0.8, y1=0.32)
+    stated = card_hit(["Effective date: it takes effect on January 1, 2016."]).model_copy(
+        update={
+            "regions": [
+                Region(
+                    page=2, bbox=clause, text="The effective date of the Franchise will be January 1, 2016."
+                )
+            ]
+        }
+    )
+    answerer = ExtractiveAnswerer(AnswerConfig())
+    effective = await answerer.answer("When does this agreement become effective?", [stated])
+    # (the final "." is not a word: the box ends a little before the line's)
+    assert [r.bbox.iou(clause) > 0.95 for c in effective.citations for r in c.regions] == [True], (
+        effective.answer
+    )
+    assert effective.citations[0].quote == "The effective date of the Franchise will be January 1, 2016."
+    dated = card_hit(["Date: it is dated March 3, 2021."]).model_copy(
+        update={"regions": [Region(page=1, bbox=BBox(x0=0.5, y0=0.1, x1=0.7, y1=0.12), text="March 3, 2021")]}
+    )
+    when = await answerer.answer("What is the date of this agreement?", [dated])
+    assert when.citations[0].quote == "March 3, 2021", when.answer
+
+
 @pytest.mark.parametrize(
     "question", ["When does this agreement expire?", "How long does it last?", "when does it end?"]
 )

@@ -158,6 +158,25 @@ def test_a_date_whose_ordinal_the_text_layer_split_is_read() -> None:
     assert date.found and date.normalized == "2018-12-19" and date.value == "19t h day of December, 2018"
 
 
+def test_an_effective_date_the_card_read_from_a_clause_is_the_date_cited_on_its_sentence() -> None:
+    card = _hit("Effective date: it takes effect on January 1, 2016.").model_copy(
+        update={
+            "heading_path": ["Document card"],
+            "regions": [
+                Region(
+                    page=2,
+                    bbox=BBox(x0=0.1, y0=0.3, x1=0.8, y1=0.32),
+                    text="The effective date of the Franchise will be January 1, 2016.",
+                )
+            ],
+        }
+    )
+    effective = next(f for f in CONTRACT.fields if f.name == "Effective Date")
+    date = asyncio.run(extract_field(effective, [card], ExtractiveAnswerer(AnswerConfig())))
+    assert (date.value, date.normalized) == ("January 1, 2016", "2016-01-01")
+    assert [r.page for r in date.regions] == [2] and date.regions[0].bbox.x1 - date.regions[0].bbox.x0 < 0.3
+
+
 @pytest.mark.parametrize(
     ("sentence", "states_term"),
     [
