@@ -9,7 +9,8 @@ Sets:
 - train3 and train4 (session 10): ten contracts each, of contract types in none of cuad-dev, train2,
   complyflow's test split or the set before, at most 40 pages each, one of each type: train3 drawn with
   `random.Random(2026)` from the files named `*.pdf` (types shuffled, then one contract of each), train4
-  with `random.Random(2027)` from all 510 (`*.pdf` and `*.PDF`). PDFS is the `full_contract_pdf` folder of
+  with `random.Random(2027)` from all 510 (`*.pdf` and `*.PDF`); as drawn, two of train4's types are also
+  train3's (Affiliate, Endorsement: other contracts). PDFS is the `full_contract_pdf` folder of
   YiYang02/Legal-Text-Classification at 1f7dd9a; files are found by CUAD's name under it.
 
 master_clauses.csv: CUAD's labels (the same YiYang02 commit; its `full_contract_pdf` copies are the
