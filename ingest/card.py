@@ -386,7 +386,7 @@ def _names(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(tokens):
-        found = _suffix_name(tokens, i) or _caps_name(text, tokens, i)
+        found = _suffix_name(tokens, i) or _caps_name(text, tokens, i) or _titled_name(text, tokens, i)
         if found is None:
             i += 1
             continue
@@ -482,6 +482,38 @@ def _caps_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | None
         return None
     after = text[tokens[last][1] : tokens[last][1] + 12]
     return (i, last) if re.match(r",?\s*(?:\(|as\s+[A-Z])", after) else None
+
+
+def _titled_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | None:
+    """Two to four capitalized words followed by a defined term or ", an individual": a person ("and Aitan
+    Zacharin (the “Consultant”)") or a company named without a legal suffix."""
+    if i > 0 and _is_name_word(tokens[i - 1][2]):
+        return None  # not the start of the run, nor a place after a place ("New York, New York (“Licensee”)")
+    if i > 0 and (tokens[i - 1][2] == "the" or _ALIAS.search(text, max(0, tokens[i][0] - 40), tokens[i][0])):
+        return None  # "the Affiliate Office (“AFFILIATE”)" describes; "also known as Stryker ..." renames
+    last = i
+    while last < len(tokens) and last - i < 4 and _is_person_word(tokens[last][2]):
+        last += 1
+        if tokens[last - 1][2].endswith(","):
+            break
+    last -= 1
+    if last - i < 1:
+        return None
+    after = text[tokens[last][1] : tokens[last][1] + 20]
+    return (i, last) if re.match(r",?\s*(?:\((?:the\s+)?[“\"]|an\s+individual\b)", after) else None
+
+
+_ALIAS = re.compile(r"\b(?:known\s+as|d/?b/?a|d\.b\.a\.|doing\s+business\s+as|trading\s+as)\s*$", re.I)
+
+
+def _is_person_word(word: str) -> bool:
+    bare = _bare(word)
+    return (
+        word[:1].isupper()
+        and _is_name_word(word)
+        and bare not in _SUFFIXES | {"the"}
+        and not _ENUMERATOR.fullmatch(word)
+    )
 
 
 def _is_caps_word(word: str) -> bool:

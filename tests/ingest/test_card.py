@@ -552,3 +552,26 @@ def test_a_number_inside_a_capitals_name_a_recital_letter_and_a_party_written_tw
         "CPM Medical Consultants LLC",
         "Slinger Bag Inc.",
     ]
+
+
+def test_a_person_or_a_company_without_a_suffix_is_a_party_before_its_defined_term() -> None:
+    card = read_card(
+        [
+            _stacked(
+                [
+                    "CONSULTING AGREEMENT",
+                    "This Consulting Agreement (the “Agreement”) is made by and between Slinger Bag Inc., a Nevada",
+                    "corporation (the “Company”), Diplomat Ambassador Eyewear Group (“Diplomat”), Payment Data",
+                    "Systems, Inc., the Affiliate Office (“AFFILIATE”), Howmedica Osteonics Corp., also known as",
+                    "Stryker Orthopaedics (“Stryker”), and Aitan Zacharin (the “Consultant”).",
+                ]
+            )
+        ]
+    )
+    assert [(p.value, p.role) for p in card.parties] == [
+        ("Slinger Bag Inc.", "Company"),
+        ("Diplomat Ambassador Eyewear Group", "Diplomat"),
+        ("Payment Data Systems, Inc.", "AFFILIATE"),
+        ("Howmedica Osteonics Corp.", "Stryker"),
+        ("Aitan Zacharin", "Consultant"),
+    ]
