@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -472,16 +472,21 @@ def _caps_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | None
     """Two or more all-caps words followed by a defined term or ", as Issuer" ("ACME HOLDINGS (“Buyer”)")."""
     if i > 0 and _is_caps_word(tokens[i - 1][2]) and not tokens[i - 1][2].endswith(","):
         return None  # not the start of the run
-    last = i
-    while last < len(tokens) and _is_caps_word(tokens[last][2]):
-        last += 1
-        if tokens[last - 1][2].endswith(","):
-            break
-    last -= 1
+    last = _run_end(tokens, i, _is_caps_word, len(tokens))
     if last - i < 1:
         return None
     after = text[tokens[last][1] : tokens[last][1] + 12]
     return (i, last) if re.match(r",?\s*(?:\(|as\s+[A-Z])", after) else None
+
+
+def _run_end(tokens: list[Token], i: int, is_word: Callable[[str], bool], most: int) -> int:
+    """The last of up to `most` words from tokens[i] that pass `is_word`, ending at a comma; i - 1 when none."""
+    last = i
+    while last < len(tokens) and last - i < most and is_word(tokens[last][2]):
+        last += 1
+        if tokens[last - 1][2].endswith(","):
+            break
+    return last - 1
 
 
 def _titled_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | None:
@@ -491,12 +496,7 @@ def _titled_name(text: str, tokens: list[Token], i: int) -> tuple[int, int] | No
         return None  # not the start of the run, nor a place after a place ("New York, New York (“Licensee”)")
     if i > 0 and (tokens[i - 1][2] == "the" or _ALIAS.search(text, max(0, tokens[i][0] - 40), tokens[i][0])):
         return None  # "the Affiliate Office (“AFFILIATE”)" describes; "also known as Stryker ..." renames
-    last = i
-    while last < len(tokens) and last - i < 4 and _is_person_word(tokens[last][2]):
-        last += 1
-        if tokens[last - 1][2].endswith(","):
-            break
-    last -= 1
+    last = _run_end(tokens, i, _is_person_word, 4)
     if last - i < 1:
         return None
     after = text[tokens[last][1] : tokens[last][1] + 20]
