@@ -22,11 +22,9 @@ from ingest.card import find_date
 from ingest.chunking import CARD_HEADING
 from ingest.layout import Region
 from retrieval.answer import Answer, Citation, ExtractiveAnswerer, cite
-from retrieval.extractive import (
-    _PERIOD,
-    NAMED_LAW,
-    TERM_STATEMENT,
-)  # the answerer's own patterns: one definition
+
+# the answerer's own patterns: one definition
+from retrieval.extractive import _PERIOD, NAMED_LAW, TERM_STATEMENT
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase
 

@@ -428,9 +428,7 @@ async def test_each_party_is_cited_where_it_is_named() -> None:
     assert [r.bbox for r in beta.regions] == [places[1][1], places[2][1]]
 
 
-async def test_a_date_the_card_read_from_a_clause_is_cited_by_its_sentence_and_a_preamble_date_by_its_words() -> (
-    None
-):
+async def test_a_card_date_read_from_a_clause_cites_its_sentence_one_from_a_preamble_its_words() -> None:
     clause = BBox(x0=0.1, y0=0.30, x1=0.8, y1=0.32)
     stated = card_hit(["Effective date: it takes effect on January 1, 2016."]).model_copy(
         update={
