@@ -22,9 +22,7 @@ from ingest.card import find_date
 from ingest.chunking import CARD_HEADING
 from ingest.layout import Region
 from retrieval.answer import Answer, Citation, ExtractiveAnswerer, cite
-
-# the answerer's own patterns: one definition
-from retrieval.extractive import _PERIOD, NAMED_LAW, TERM_STATEMENT
+from retrieval.extractive import _PERIOD, NAMED_LAW, TERM_STATEMENT  # the answerer's patterns: one place
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.search import KnowledgeBase
 
