@@ -112,7 +112,9 @@ class JobSteps:
 
     def record_page(self, job_id: str, outcome: PageOutcome) -> None:
         with self.db.session() as s:
-            job = s.get_one(JobRow, job_id)
+            # the job's row locked first: workers recording pages of one document at once would otherwise
+            # each count the finished pages without the other's, and the last to commit would lose one
+            job = s.get_one(JobRow, job_id, with_for_update=True)
             page = s.get(PageRow, (job.doc_id, outcome.page)) or PageRow(doc_id=job.doc_id, n=outcome.page)
             page.status, page.engine = outcome.status, outcome.engine
             page.quality_status, page.quality_reason = outcome.quality.status, outcome.quality.reason
