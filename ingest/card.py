@@ -138,6 +138,8 @@ def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     ]
     if not any(f.name == "company" for f in filing):
         filing = []  # a form or a date alone does not make a filing
+    else:  # a filing is no agreement: its cover's dates and a glossary's company names are no parties
+        parties, dates = [], []
     return DocumentCard(
         title=title, parties=_unique(parties + cn_parties), dates=_unique(dates + cn_dates), filing=filing
     )

@@ -84,7 +84,7 @@ METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], .
             BALANCE,
         ),
         (
-            r"\bfree cash flow",
+            r"\bfree cash ?flow",
             ("net cash provided by operating activities", *CAPEX),
             CASH,
         ),
@@ -97,6 +97,14 @@ METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], .
             INCOME,
         ),
         (r"\bPP&?NE?\b|\bPP&E\b", ("property, plant and equipment",), BALANCE),
+        (r"\bcapex\b|\bcapital expenditures?\b", CAPEX, CASH),
+        (r"\bfixed asset turnover", (*SALES, "property, plant and equipment"), INCOME + BALANCE),
+        (
+            r"\bdays payables? outstanding|\bDPO\b|\bpayables? turnover",
+            ("accounts payable", "cost of sales", "cost of products sold"),
+            INCOME + BALANCE,
+        ),
+        (r"\b(?:revenue|sales) growth|\bchange in (?:total )?(?:net )?(?:revenue|sales)", SALES, INCOME),
     )
 )
 
@@ -133,8 +141,28 @@ def metric_inputs(question: str) -> list[str]:
     return lines
 
 
+# how a question names a statement besides its titles: "shown in the cash flow statement", "the P&L"
+NAMED_STATEMENTS: dict[Statement, re.Pattern[str]] = {
+    "income": re.compile(r"\bP&L\b|\bprofit (?:and|&) loss statement", re.IGNORECASE),
+    "cash_flows": re.compile(r"\bcash ?flows? statements?\b", re.IGNORECASE),
+}
+# adjusted (non-GAAP) figures have reconciliation tables of their own; no primary statement prints them
+ADJUSTED = re.compile(r"\badjusted\b|\bnon[- ]?GAAP\b", re.IGNORECASE)
+
+
 def statement_kinds(question: str) -> list[Statement]:
-    """The primary statements holding the inputs of the metrics `question` names, without repeats."""
+    """The primary statements a question is answered from: those it names ("relying on the cash flow
+    statement"), else those holding the inputs of the metrics it names, without repeats; none for an
+    adjusted figure."""
+    if ADJUSTED.search(question):
+        return []
+    named = [
+        k
+        for k, title in STATEMENT_TITLES.items()
+        if title.search(question) or (k in NAMED_STATEMENTS and NAMED_STATEMENTS[k].search(question))
+    ]
+    if named:
+        return named
     kinds: list[Statement] = []
     for _, statements in _metrics(question):
         kinds += [s for s in statements if s not in kinds]

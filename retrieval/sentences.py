@@ -113,9 +113,13 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > _MIN_STEM else word
 
 
+# a fiscal year as questions write it ("FY2022", "FY 2022"); filings write the year: "2022", "fiscal 2022"
+_FISCAL_YEAR = re.compile(r"\bFY\s?(?=(?:19|20)\d\d\b)", re.IGNORECASE)
+
+
 def terms(text: str) -> list[str]:
-    """Content terms: lower-cased, stemmed words without stopwords."""
-    words = (w.lower() for w in _WORD.findall(text))
+    """Content terms: lower-cased, stemmed words without stopwords; "FY2022" is the year."""
+    words = (w.lower() for w in _WORD.findall(_FISCAL_YEAR.sub("", text)))
     return [stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 

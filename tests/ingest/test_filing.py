@@ -137,3 +137,16 @@ def test_a_filings_card_carries_the_ticker_of_its_cover(testdata: Path, filing: 
     card = read_card(layouts)
     assert card.filing_value("ticker") == ticker
     assert card.company().endswith(ticker)  # search tells the filing by "JnJ" or "PFE" (retrieval.scope)
+
+
+def test_a_filings_card_has_no_parties_or_agreement_dates(testdata: Path) -> None:
+    # Pfizer's 10-K lists acquired companies in a glossary on page 4 and dates its cover's market value:
+    # a filing is no agreement, so neither becomes a party or an agreement date
+    path = testdata / "financebench-dev" / "pdfs" / "PFIZER_2021_10K.pdf"
+    engine = TextLayerEngine()
+    with open_source(path) as doc:
+        layouts = [engine.recognize_sync(doc.render_page(n, pixels=False)) for n in (1, 2, 3, 4)]
+    card = read_card(layouts)
+    assert card.filing_value("company") == "PFIZER INC."
+    assert card.parties == [] and card.dates == []
+    assert not any(s.startswith(("Parties:", "Date:")) for s, _ in card.statements())

@@ -600,3 +600,15 @@ async def test_a_renewal_question_is_answered_by_a_renewal_in_other_words() -> N
     ]
     answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer("does it auto renew?", hits)
     assert not answer.refused and answer.citations[0].regions[0].page == 3, answer.answer
+
+
+async def test_a_fiscal_year_in_the_question_matches_the_year_a_filing_writes() -> None:
+    hits = [
+        make_hit(1, ["Acquisitions in 2022 included Beta Corp and Gamma Labs, for $1.2 billion in all."]),
+        make_hit(2, ["Our strategy relies on several growth drivers across the businesses we own today."]),
+    ]
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(
+        "What are major acquisitions that Acme has done in FY2022 and FY 2021?", hits
+    )
+    assert not answer.refused
+    assert answer.answer.startswith("Acquisitions in 2022 included Beta Corp")

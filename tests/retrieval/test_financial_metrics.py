@@ -106,6 +106,30 @@ def test_statements_and_their_titles_are_recognised() -> None:
     assert input_coverage("Is it capital-intensive?", BALANCE_SHEET) == 2  # PP&E, total assets
 
 
+def test_a_statement_the_question_names_is_the_one_it_is_answered_from() -> None:
+    assert statement_kinds("What is 3M's capex? Rely on the details shown in the cash flow statement.") == [
+        "cash_flows"
+    ]
+    only = "Using only the statement of financial position, what is its working capital ratio?"
+    assert statement_kinds(only) == ["balance"]
+    assert statement_kinds("What restructuring costs does the P&L show for FY2022?") == ["income"]
+    assert statement_kinds("What is the largest liability in Acme's balance sheet?") == ["balance"]
+    # adjusted figures are reconciled in tables of their own, never in a primary statement
+    assert statement_kinds("What was AMCOR's Adjusted EBITDA for FY2023?") == []
+    assert statement_kinds("What was its EBITDA for FY2023?") == ["income", "cash_flows"]
+
+
+def test_a_question_naming_a_statement_gets_it_first(kb: KnowledgeBase) -> None:
+    texts = [(PROSE, "text"), (BALANCE_SHEET, "table"), (CASH_FLOWS, "table")]
+    chunks = [make_chunk("d", i, text, kind=kind) for i, (text, kind) in enumerate(texts)]
+    kb.index_chunks(chunks)
+    question = "Using the cash flow statement, how much did the business spend on property and equipment?"
+    hits = kb.search(question, SearchFilters(doc_ids=["d"]), mode="sparse", top_k=3)
+    assert hits[0].chunk_id == chunks[2].id
+    plain = "How much did the business spend on property and equipment?"
+    assert kb.search(plain, SearchFilters(doc_ids=["d"]), mode="sparse", top_k=3)[0].chunk_id != chunks[2].id
+
+
 def test_a_metric_question_gets_the_statements_holding_its_inputs_first(kb: KnowledgeBase) -> None:
     texts = [(PROSE, "text"), (PPE_NOTE, "table"), (BALANCE_SHEET, "table"), (CASH_FLOWS, "table")]
     chunks = [make_chunk("d", i, text, kind=kind) for i, (text, kind) in enumerate(texts)]
