@@ -26,6 +26,7 @@ from retrieval.sentences import (
     split_sentences,
     terms,
 )
+from retrieval.table_rows import is_header_row
 
 MIN_OVERLAP = 0.2  # a sentence sharing less of the question than this never answers it
 CLOSE_TO_BEST = 0.8  # further sentences join the answer only when scoring this close to the best
@@ -73,7 +74,13 @@ class Pick:
 def score_sentences(question: str, hits: Sequence[SearchHit]) -> list[Pick]:
     """Every sentence of every hit with its score, best first."""
     candidates = _without_furniture(
-        hits, [(i, s) for i, h in enumerate(hits) for s in split_sentences(h.markdown)]
+        hits,
+        [
+            (i, s)
+            for i, h in enumerate(hits)
+            for s in split_sentences(h.markdown)
+            if not is_header_row(s, h.markdown)
+        ],
     )
     candidates, titles = _titled(candidates)
     sentence_terms = [terms(f"{title} {s}") for (_, s), title in zip(candidates, titles, strict=True)]

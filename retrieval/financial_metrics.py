@@ -26,8 +26,8 @@ CASH: tuple[Statement, ...] = ("cash_flows",)
 
 # how cash flow statements name capital expenditures
 CAPEX = ("capital expenditures", "purchases of property, plant and equipment", "additions to property")
-# how income statements name revenue and profit ("Sales to customers", "Net earnings")
-SALES = ("net sales", "revenues", "sales to customers")
+# how income statements name revenue ("Sales to customers", "Total net revenue"; "revenue" is "revenues" too)
+SALES = ("net sales", "revenue", "net revenue", "sales to customers")
 
 # (how a question names the metric, the statement lines its inputs are written on, the statements)
 METRICS: tuple[tuple[re.Pattern[str], tuple[str, ...], tuple[Statement, ...]], ...] = tuple(

@@ -24,6 +24,12 @@ def header_of(markdown: str) -> list[str] | None:
     return None
 
 
+def is_header_row(line: str, markdown: str) -> bool:
+    """Whether `line` is the header row of `markdown`'s table ("| (Millions) | 2022 | 2021 |"): column
+    headers say what the values are, never an answer by themselves."""
+    return line.lstrip().startswith("|") and _cells(line) == header_of(markdown)
+
+
 def row_statement(row: str, markdown: str) -> str | None:
     """`row` (a Markdown table row of `markdown`) as "Label — Header: value; ...", each value with its
     column header; None when `row` is no table row or its table has no header to read it with."""

@@ -459,3 +459,13 @@ def test_a_double_spaced_page_keeps_its_paragraphs_whole_and_splits_at_indents_a
     assert texts[0] == lines[0][1] + " " + lines[1][1]
     assert texts[1].startswith("10.8 Jurisdiction.") and texts[1].endswith("arising out of this Agreement.")
     assert texts[2:] == [" ".join([lines[4][1], lines[5][1], *[body] * 6])]
+
+
+def test_a_statement_that_rules_only_its_totals_is_read_as_a_table(testdata: Path) -> None:
+    # Pfizer's cash flow statement has no row rules, only short rules under its number columns' totals
+    pdf = testdata / "financebench-dev" / "pdfs" / "PFIZER_2021_10K.pdf"
+    layout = TextLayerEngine().recognize_sync(page_of(pdf, 61))
+    [table] = [b for b in layout.blocks if b.kind == "table"]
+    header, _, *rows = table.markdown.splitlines()
+    assert header.startswith("| (MILLIONS) | Year Ended December 31, 2021 | Year Ended December 31, 2020 |")
+    assert "| Depreciation and amortization | 5,191 | 4,681 | 5,755 |" in rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.layout import BBox, Region
 from retrieval.answer import AnswerConfig, ExtractiveAnswerer
 from retrieval.hits import SearchHit
-from retrieval.table_rows import header_of, row_statement
+from retrieval.table_rows import header_of, is_header_row, row_statement
 
 TABLE = "\n".join(
     [
@@ -49,3 +49,17 @@ async def test_extractive_answer_quotes_the_row_and_cites_its_box() -> None:
     [citation] = answer.citations
     [cited] = citation.regions
     assert (cited.page, cited.bbox.y0) == (48, regions[-1].bbox.y0)  # the row, not the table
+
+
+async def test_a_header_row_never_answers_by_itself() -> None:
+    assert is_header_row("| (Millions) | 2022 | 2021 |", TABLE)
+    assert not is_header_row("| Net sales | $34,229 | $35,355 |", TABLE)
+    hit = SearchHit(
+        chunk_id="c", doc_id="d", kb="k", filename="10k.pdf", score=1.0, kind="table", markdown=TABLE,
+        regions=[], pages=[48],
+    )  # fmt: skip
+    # the years are all the question shares with the table: the header row alone matched it
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(
+        "How did the company do in 2022 and 2021?", [hit]
+    )
+    assert "(Millions) 2022 2021" not in answer.answer
