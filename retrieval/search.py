@@ -33,6 +33,7 @@ from retrieval.store import Fusion, StoreQuery, VectorStore
 
 CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
 CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
+FILING_CARDS = 10  # card statements a search across a kb reads for the filings its question may name
 # an expiry question looks for its document's term statement among this many of the document's hits
 TERM_CANDIDATES = 20
 STATEMENT_CANDIDATES = 30  # table chunks a metric question's statement query looks at
@@ -131,7 +132,7 @@ class KnowledgeBase:
         top_k = top_k or self.config.top_k
         request = self._request(query, filters, mode, top_k)
         hits = self._search(query, request, top_k)
-        if filters.doc_ids is None and (scope := named_documents(query, hits)) is not None:
+        if filters.doc_ids is None and (scope := named_documents(query, hits + self._filings(request))):
             query, filters = scope.query, filters.model_copy(update={"doc_ids": scope.doc_ids})
             request = self._request(query, filters, mode, top_k)
             hits = self._search(query, request, top_k)
@@ -163,6 +164,12 @@ class KnowledgeBase:
                 found.append(best)
         ids = {h.chunk_id for h in found}
         return [*found, *(h for h in hits if h.chunk_id not in ids)][:top_k]
+
+    def _filings(self, request: StoreQuery) -> list[SearchHit]:
+        """Card statements of the filings the question may name by company, wherever its first hits land:
+        "Are Best Buy's gross margins consistent?" ranks other companies' margin pages above Best Buy's."""
+        update = {"heading": CARD_HEADING, "limit": FILING_CARDS}
+        return [h for h in self.store.query(request.model_copy(update=update)) if h.document_company]
 
     def _cards(self, request: StoreQuery, hits: Sequence[SearchHit]) -> list[SearchHit]:
         """The card statements of the documents the first hits come from (the same query vectors)."""

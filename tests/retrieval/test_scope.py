@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest.chunking import CARD_HEADING
 from retrieval.hits import SearchFilters, SearchHit
 from retrieval.scope import named_documents
 from retrieval.search import KnowledgeBase
@@ -136,3 +137,36 @@ def test_search_across_a_kb_lands_on_the_named_documents_clause_not_its_preamble
     # with a document filter the question is searched as asked
     within = kb.search(question, SearchFilters(kb="kb-a", doc_ids=["acme"]), mode="sparse", top_k=1)
     assert "Master Supply Agreement is made" in within[0].markdown
+
+
+def _filing(doc_id: str, company: str, texts: list[str]) -> list:
+    card = f"Filing: this document is the Form 10-K of {company}."
+    chunks = [make_chunk(doc_id, i, t) for i, t in enumerate(texts)]
+    chunks.append(make_chunk(doc_id, len(texts), card, heading=(CARD_HEADING,)))
+    return [c.model_copy(update={"document_name": company, "document_company": company}) for c in chunks]
+
+
+def test_a_filing_named_by_its_company_is_searched_wherever_the_first_hits_land(kb: KnowledgeBase) -> None:
+    margins = "Gross margins were historically consistent, fluctuating {}% each year."
+    others = [
+        _filing(f"other{i}", f"{name} Holdings Inc. {ticker}", [margins.format(i + 1)])
+        for i, (name, ticker) in enumerate(
+            [("Alpha", "ALP"), ("Gamma", "GAM"), ("Delta", "DEL"), ("Omega", "OMG")]
+        )
+    ]
+    best_buy = _filing(
+        "bby", "BEST BUY CO., INC. BBY", ["Our gross profit rate declined 0.4% in fiscal 2023."]
+    )
+    kb.index_chunks([c for chunks in others for c in chunks] + best_buy)
+    question = (
+        "Are Best Buy's gross margins historically consistent (not fluctuating more than 2% each year)?"
+    )
+    first = kb.search(
+        question,
+        SearchFilters(kb="kb-a", doc_ids=[f"other{i}" for i in range(4)] + ["bby"]),
+        mode="sparse",
+        top_k=4,
+    )
+    assert "bby" not in {h.doc_id for h in first}  # its words rank the other filings' margins first
+    hits = kb.search(question, SearchFilters(kb="kb-a"), mode="sparse", top_k=2)
+    assert {h.doc_id for h in hits} == {"bby"}
