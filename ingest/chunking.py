@@ -281,6 +281,10 @@ def _clause_of(headings: list[_Heading], block: Block | None = None) -> str | No
 
 
 def _push_heading(headings: list[_Heading], heading: _Heading) -> list[_Heading]:
+    if headings and heading.text.startswith("(") and heading.text.endswith(")"):
+        # "(In millions, except per share data)" set as a heading qualifies the one above (a statement's
+        # title, which tells its tables apart); its box is still cited with the section's first chunk
+        return headings
     kept = [h for h in headings if h.level < heading.level]
     return [*kept, heading] if heading.text else kept
 

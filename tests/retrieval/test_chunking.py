@@ -297,3 +297,26 @@ def test_a_section_running_header_titles_its_pages_tables_and_a_document_header_
     assert tables[0].regions[0].bbox == box(0.02, 0.02)  # the title is cited where it is printed
     assert all("Form 10-K" not in t.markdown for t in tables)
     assert tables[3].markdown.startswith("Note 4. Other matters\n")
+
+
+def test_a_units_line_set_as_a_heading_qualifies_the_statement_title_and_never_replaces_it() -> None:
+    statement = page(
+        54,
+        [
+            Block(
+                kind="heading",
+                level=4,
+                markdown="ADOBE INC. CONSOLIDATED STATEMENTS OF INCOME",
+                bbox=box(0.05),
+            ),
+            Block(kind="heading", level=4, markdown="(In millions, except per share data)", bbox=box(0.1)),
+            Block(
+                kind="table",
+                markdown="| | 2022 | 2021 |\n|---|---|---|\n| Total revenue | 17,606 | 15,785 |",
+                bbox=box(0.2, 0.3),
+            ),
+        ],
+    )
+    [table] = [c for c in chunk([statement]) if c.kind == "table"]
+    assert table.heading_path == ["ADOBE INC. CONSOLIDATED STATEMENTS OF INCOME"]
+    assert box(0.1) in [r.bbox for r in table.regions]  # the units line is still cited with the table
