@@ -89,11 +89,24 @@ def named_documents(question: str, hits: Sequence[SearchHit]) -> Scope | None:
 
 
 def _companies(hits: Sequence[SearchHit]) -> dict[str, set[str]]:
-    """The words of each filing's company and ticker among `hits` (`SearchHit.document_company`)."""
+    """The words of each filing's company and ticker among `hits` (`SearchHit.document_company`), and its
+    short names (`_short_names`)."""
     out: dict[str, set[str]] = {}
     for hit in hits:
-        if hit.document_company:
-            out.setdefault(hit.doc_id, {w.lower() for w in _WORD.findall(hit.document_company)})
+        if hit.document_company and hit.doc_id not in out:
+            words = [w.lower() for w in _WORD.findall(hit.document_company)]
+            out[hit.doc_id] = set(words) | _short_names(words)
+    return out
+
+
+def _short_names(words: list[str]) -> set[str]:
+    """A company's name clipped the way people shorten it: the first two or more letters of two
+    consecutive words of the name ("amex" for American Express, "genmills" for General Mills)."""
+    out: set[str] = set()
+    for first, second in zip(words, words[1:], strict=False):
+        if any(w in _GENERIC or w in _JOINERS or not w.isalpha() for w in (first, second)):
+            continue
+        out |= {first[:i] + second[:j] for i in range(2, len(first) + 1) for j in range(2, len(second) + 1)}
     return out
 
 

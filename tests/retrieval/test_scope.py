@@ -93,6 +93,16 @@ def test_a_filing_is_named_by_its_company_or_ticker_alone() -> None:
     assert named_documents("Which company has the largest inventory?", filings) is None
 
 
+def test_a_filing_is_named_by_its_companys_short_name() -> None:
+    amex = _hit("axp", "the Form 10-K of American Express Company (AXP)").model_copy(
+        update={"document_company": "American Express Company AXP"}
+    )
+    scope = named_documents("Does AMEX have an improving operating margin profile as of 2022?", [amex])
+    assert scope is not None and scope.doc_ids == ["axp"]
+    assert scope.query == "Does have an improving operating margin profile as of 2022?"
+    assert named_documents("Does the company have an improving operating margin profile?", [amex]) is None
+
+
 def test_two_named_documents_are_both_searched() -> None:
     scope = named_documents("Compare the notice periods of Acme Robotics and Zenith Analytics", HITS)
     assert scope is not None and set(scope.doc_ids) == {"acme", "zenith"}
