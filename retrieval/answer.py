@@ -25,7 +25,7 @@ from retrieval.hits import SearchHit
 from retrieval.llm import LlmClient, LlmConfig, Message
 from retrieval.markers import REFUSAL_SENTINEL, check_markers, claims_by_source, is_refusal
 from retrieval.scope import named_documents
-from retrieval.sentences import clean_markdown
+from retrieval.sentences import clean_markdown, without_instructions
 from retrieval.table_rows import row_statement
 
 Event = dict[str, Any]
@@ -160,6 +160,9 @@ class ExtractiveAnswerer:
         # agreement": the name's words would pick the preamble's sentence over the clause asked about
         if (scope := named_documents(question, sources)) is not None:
             question = scope.query
+        # sentences are matched against what is asked, not how to answer ("Round to one decimal place.");
+        # the statements the question names, in either, give the input rows
+        whole, question = question, without_instructions(question)
         if self.embedder is None:
             picks = compose_extract(question, sources, self.config.max_sentences, accept=accept)
         else:  # embedding is CPU work: keep the event loop free
@@ -168,7 +171,7 @@ class ExtractiveAnswerer:
             )
         # a metric question ("Is it capital-intensive?") is answered with its inputs' statement rows first,
         # each with its label and column headers and cited on its row, then the best sentences
-        rows = input_rows(question, sources)
+        rows = input_rows(whole, sources)
         picks = [p for p in picks if (p.hit, p.sentence) not in rows]
         if not picks and not rows:
             return refusal(self.config, "no_matching_sentence")

@@ -28,6 +28,7 @@ from retrieval.financial_metrics import (
 from retrieval.hits import SearchFilters, SearchHit, SearchMode, lead_with
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
+from retrieval.sentences import without_instructions
 from retrieval.sparse import SparseEncoder
 from retrieval.store import Fusion, StoreQuery, VectorStore
 
@@ -130,6 +131,10 @@ class KnowledgeBase:
     ) -> list[SearchHit]:
         filters = filters or SearchFilters()
         top_k = top_k or self.config.top_k
+        # the statements a question names may be named in its instructions ("Base your answer on the
+        # statement of cash flows."), whose other words only pull search away from what is asked
+        kinds = statement_kinds(query)
+        query = without_instructions(query)
         request = self._request(query, filters, mode, top_k)
         hits = self._search(query, request, top_k)
         if filters.doc_ids is None and (scope := named_documents(query, hits + self._filings(request))):
@@ -140,7 +145,7 @@ class KnowledgeBase:
             hits = put_cards_first(hits, self._cards(request, hits), field)[:top_k]
         elif hits and asks_expiry(query):
             hits = lead_with(hits, self._term_statements(request, hits))[:top_k]
-        if hits and self.config.metric_inputs and filters.doc_ids and (kinds := statement_kinds(query)):
+        if hits and self.config.metric_inputs and filters.doc_ids and kinds:
             hits = self._statements_first(query, kinds, request, hits, top_k)
         return hits
 

@@ -117,6 +117,24 @@ def stem(word: str) -> str:
 _FISCAL_YEAR = re.compile(r"\bFY\s?(?=(?:19|20)\d\d\b)", re.IGNORECASE)
 
 
+# a sentence of a question that tells how to answer rather than what is asked: "If operating margin is not
+# a useful metric for a company like this, then state that and explain why.", "Answer in USD millions."
+_INSTRUCTION = re.compile(
+    r"^\W*(?:if|answer|round|give|provide|please|state|explain|respond|reply|assume|express|show|format"
+    r"|base|address|approach)\b",
+    re.IGNORECASE,
+)
+
+
+def without_instructions(question: str) -> str:
+    """`question` without its instruction sentences (`_INSTRUCTION`, not ending in "?"): their words
+    would pull search and the answer's sentences toward "useful", "metric", "units" and "percents".
+    A question that is one sentence, or only instructions, is left whole."""
+    sentences = split_sentences(question)
+    kept = [s for s in sentences if s.rstrip().endswith("?") or not _INSTRUCTION.match(s)]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else question
+
+
 def terms(text: str) -> list[str]:
     """Content terms: lower-cased, stemmed words without stopwords; "FY2022" is the year."""
     words = (w.lower() for w in _WORD.findall(_FISCAL_YEAR.sub("", text)))

@@ -13,6 +13,7 @@ from retrieval.errors import LlmBadResponse, LlmTimeout, LlmUnavailable
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmConfig
 from retrieval.markers import check_markers
+from retrieval.sentences import without_instructions
 from tests.fakes.openai_server import FakeLlmServer
 
 LAW_LINES = [
@@ -612,3 +613,15 @@ async def test_a_fiscal_year_in_the_question_matches_the_year_a_filing_writes() 
     )
     assert not answer.refused
     assert answer.answer.startswith("Acquisitions in 2022 included Beta Corp")
+
+
+async def test_instructions_in_a_question_do_not_dilute_what_it_asks() -> None:
+    question = (
+        "Has Acme's quick ratio improved between FY2023 and FY2022? If the quick ratio is not something a "
+        "financial analyst would ask about a company like this, then state that and explain why."
+    )
+    assert without_instructions(question) == "Has Acme's quick ratio improved between FY2023 and FY2022?"
+    assert without_instructions("Answer in USD millions.") == "Answer in USD millions."  # nothing else asked
+    hits = [make_hit(1, ["The quick ratio improved to 0.9 at year end from 0.8 a year before."])]
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, hits)
+    assert not answer.refused and answer.answer.startswith("The quick ratio improved to 0.9")

@@ -126,6 +126,11 @@ def test_a_question_naming_a_statement_gets_it_first(kb: KnowledgeBase) -> None:
     question = "Using the cash flow statement, how much did the business spend on property and equipment?"
     hits = kb.search(question, SearchFilters(doc_ids=["d"]), mode="sparse", top_k=3)
     assert hits[0].chunk_id == chunks[2].id
+    instructed = "How much did the business spend on property? Base your answer on the cash flow statement."
+    assert (
+        kb.search(instructed, SearchFilters(doc_ids=["d"]), mode="sparse", top_k=3)[0].chunk_id
+        == chunks[2].id
+    )
     plain = "How much did the business spend on property and equipment?"
     assert kb.search(plain, SearchFilters(doc_ids=["d"]), mode="sparse", top_k=3)[0].chunk_id != chunks[2].id
 
