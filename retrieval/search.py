@@ -155,7 +155,9 @@ class KnowledgeBase:
         """A metric question's hits within named documents with the primary statements holding its inputs
         first, one table chunk per statement (the part writing most of the input lines). Across a kb whose
         question names no filing nothing moves: the first hit's filing may be another company's."""
-        filters = request.filters.model_copy(update={"kind": "table"})
+        # the first hit's filing: a question naming a company may scope several of its filings (the 10-K
+        # and a 10-Q), and the statements of the one search ranks first answer it
+        filters = request.filters.model_copy(update={"kind": "table", "doc_ids": [hits[0].doc_id]})
         found: list[SearchHit] = []
         for kind in kinds:
             sparse = self.sparse.encode_query(statement_query(query, kind))

@@ -186,3 +186,22 @@ async def test_a_metric_answer_quotes_its_input_rows_each_cited_on_its_row() -> 
     [row] = third.regions
     assert row.text is not None and row.text.startswith("Total assets")  # the row, not the whole table
     assert input_rows("Which segment grew fastest?", hits) == []
+
+
+def test_the_statements_come_from_the_filing_search_ranks_first(kb: KnowledgeBase) -> None:
+    annual = [
+        make_chunk(
+            "10k", 0, "Did Acme grow its PP&E between fiscal 2020 and fiscal 2021? It did.", kind="text"
+        ),
+        make_chunk("10k", 1, BALANCE_SHEET, kind="table"),
+    ]
+    # the quarter's balance sheet matches the statement query better: it says "balance sheets" and
+    # "property, plant and equipment" twice
+    interim = BALANCE_SHEET.replace("Balance Sheet", "Balance Sheets (Consolidated Balance Sheets)").replace(
+        "| Total assets |", "| Property, plant and equipment held for sale | 10 | 12 |\n| Total assets |"
+    )
+    quarterly = make_chunk("10q", 0, interim, kind="table")
+    kb.index_chunks([*annual, quarterly])
+    both = SearchFilters(doc_ids=["10k", "10q"])
+    hits = kb.search("Did Acme grow its PPNE between FY20 and FY21?", both, mode="sparse", top_k=3)
+    assert hits[0].chunk_id == annual[1].id  # the 10-K's balance sheet, not the 10-Q's
