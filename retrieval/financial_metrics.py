@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from retrieval.hits import SearchHit
+from retrieval.sentences import terms
 
 Statement = Literal["income", "balance", "cash_flows"]
 
@@ -211,14 +212,16 @@ MAX_INPUT_ROWS = 4  # an extractive answer quotes at most this many input rows
 def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]]:
     """The statement rows a metric question's inputs are read from, as (hit index, Markdown row): for
     each input line in vocabulary order, the first row of a primary statement among `hits` whose label
-    starts with it ("Total current assets", "Property, plant and equipment — net"); [] when the
-    question names no metric."""
+    starts with it ("Total current assets", "Property, plant and equipment — net"); for a question that
+    names a statement and no metric, its best-matching row (`_row_named`); [] when it names neither."""
     kinds = statement_kinds(question)
     tables = [
         (i, h)
         for i, h in enumerate(hits)
         if h.kind == "table" and any(is_statement(h.heading_path, h.markdown, k) for k in kinds)
     ]
+    if not metric_inputs(question):
+        return _row_named(question, tables)
     rows: list[tuple[int, str]] = []
     for line in metric_inputs(question):
         wanted = _plain(line)
@@ -234,6 +237,24 @@ def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]
         if row is not None and row not in rows:
             rows.append(row)
     return rows[:MAX_INPUT_ROWS]
+
+
+MIN_LABEL_TERMS = 2  # a row answers a question naming its statement when its label holds this many terms
+
+
+def _row_named(question: str, tables: Sequence[tuple[int, SearchHit]]) -> list[tuple[int, str]]:
+    """The one row of the statement a question names whose label shares most of the question's terms
+    ("how much cash did operating activities generate?" -> "Net cash provided by operating
+    activities"), at least MIN_LABEL_TERMS of them; [] when none does."""
+    asked = set(terms(question))
+    scored = [
+        (len(asked & set(terms(_label(r)))), -n, i, r)
+        for n, (i, h) in enumerate(tables)
+        for r in h.markdown.splitlines()
+        if _has_values(r)
+    ]
+    best = max(scored, default=None)
+    return [(best[2], best[3])] if best is not None and best[0] >= MIN_LABEL_TERMS else []
 
 
 def _label(row: str) -> str:

@@ -205,3 +205,28 @@ def test_the_statements_come_from_the_filing_search_ranks_first(kb: KnowledgeBas
     both = SearchFilters(doc_ids=["10k", "10q"])
     hits = kb.search("Did Acme grow its PPNE between FY20 and FY21?", both, mode="sparse", top_k=3)
     assert hits[0].chunk_id == annual[1].id  # the 10-K's balance sheet, not the 10-Q's
+
+
+async def test_a_question_naming_a_statement_is_answered_with_the_row_its_label_matches() -> None:
+    hits = [_table_hit(1, BALANCE_SHEET, 50), _table_hit(2, CASH_FLOWS, 52)]
+    question = "Using the cash flow statement, how much did Acme spend on purchases of property in 2022?"
+    [(i, row)] = input_rows(question, hits)
+    assert i == 1 and row.startswith("| Purchases of property, plant and equipment")
+    answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, hits)
+    assert answer.answer.startswith("Purchases of property, plant and equipment (PP&E) — 2022: (1,749)")
+    assert [r.page for r in answer.citations[0].regions] == [52]
+    assert input_rows("Using the cash flow statement, what was the weather like?", hits) == []
+
+
+def test_of_two_statements_writing_as_many_lines_the_earlier_page_comes_first(kb: KnowledgeBase) -> None:
+    # a parent-only schedule's title matches the statement query better than the primary statement's
+    parent_only = BALANCE_SHEET.replace(
+        "Consolidated Balance Sheet", "Consolidated Balance Sheets: condensed consolidated balance sheets"
+    )
+    chunks = [
+        make_chunk("d", 0, parent_only, kind="table", pages=(107,)),
+        make_chunk("d", 1, BALANCE_SHEET, kind="table", pages=(52,)),
+    ]
+    kb.index_chunks(chunks)
+    hits = kb.search("Has Acme's quick ratio improved?", SearchFilters(doc_ids=["d"]), mode="sparse", top_k=2)
+    assert hits[0].chunk_id == chunks[1].id
