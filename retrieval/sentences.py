@@ -113,10 +113,6 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > _MIN_STEM else word
 
 
-# a fiscal year as questions write it ("FY2022", "FY 2022"); filings write the year: "2022", "fiscal 2022"
-_FISCAL_YEAR = re.compile(r"\bFY\s?(?=(?:19|20)\d\d\b)", re.IGNORECASE)
-
-
 # a sentence of a question that tells how to answer rather than what is asked: "If operating margin is not
 # a useful metric for a company like this, then state that and explain why.", "Answer in USD millions."
 _INSTRUCTION = re.compile(
@@ -133,6 +129,10 @@ def without_instructions(question: str) -> str:
     sentences = split_sentences(question)
     kept = [s for s in sentences if s.rstrip().endswith("?") or not _INSTRUCTION.match(s)]
     return " ".join(kept) if kept and len(kept) < len(sentences) else question
+
+
+# a fiscal year as questions write it ("FY2022", "FY 2022"); filings write the year: "2022", "fiscal 2022"
+_FISCAL_YEAR = re.compile(r"\bFY\s?(?=(?:19|20)\d\d\b)", re.IGNORECASE)
 
 
 def terms(text: str) -> list[str]:
