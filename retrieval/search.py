@@ -166,13 +166,7 @@ class KnowledgeBase:
                 StoreQuery(sparse=sparse, filters=filters, limit=limit, prefetch_limit=limit)
             )
             tables = [h for h in candidates if is_statement(h.heading_path, h.markdown, kind)]
-            # equal coverage: the earlier page, as the primary statements come before a parent-only
-            # schedule's or a note's ("Condensed balance sheets of the parent company")
-            best = max(
-                tables,
-                key=lambda h: (input_coverage(query, h.markdown), -min(h.pages, default=0)),
-                default=None,
-            )
+            best = max(tables, key=lambda h: input_coverage(query, h.markdown), default=None)
             if best is not None and best.chunk_id not in {h.chunk_id for h in found}:
                 found.append(best)
         ids = {h.chunk_id for h in found}

@@ -216,17 +216,3 @@ async def test_a_question_naming_a_statement_is_answered_with_the_row_its_label_
     assert answer.answer.startswith("Purchases of property, plant and equipment (PP&E) — 2022: (1,749)")
     assert [r.page for r in answer.citations[0].regions] == [52]
     assert input_rows("Using the cash flow statement, what was the weather like?", hits) == []
-
-
-def test_of_two_statements_writing_as_many_lines_the_earlier_page_comes_first(kb: KnowledgeBase) -> None:
-    # a parent-only schedule's title matches the statement query better than the primary statement's
-    parent_only = BALANCE_SHEET.replace(
-        "Consolidated Balance Sheet", "Consolidated Balance Sheets: condensed consolidated balance sheets"
-    )
-    chunks = [
-        make_chunk("d", 0, parent_only, kind="table", pages=(107,)),
-        make_chunk("d", 1, BALANCE_SHEET, kind="table", pages=(52,)),
-    ]
-    kb.index_chunks(chunks)
-    hits = kb.search("Has Acme's quick ratio improved?", SearchFilters(doc_ids=["d"]), mode="sparse", top_k=2)
-    assert hits[0].chunk_id == chunks[1].id
