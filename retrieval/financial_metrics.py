@@ -220,10 +220,11 @@ def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]
         for i, h in enumerate(hits)
         if h.kind == "table" and any(is_statement(h.heading_path, h.markdown, k) for k in kinds)
     ]
-    if not metric_inputs(question):
+    lines = metric_inputs(question)
+    if not lines:
         return _row_named(question, tables)
     rows: list[tuple[int, str]] = []
-    for line in metric_inputs(question):
+    for line in lines:
         wanted = _plain(line)
         row = next(
             (
