@@ -55,7 +55,7 @@ from ingest.ocr.engine import OcrOptions
 from ingest.page import PageImage
 from ingest.pipeline import DocumentFiles, Hooks, PageOutcome
 from ingest.sources import open_source
-from retrieval.answer import Answer
+from retrieval.answer import Answer, unmentioned_refusal
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
@@ -460,7 +460,13 @@ class Services:
         """Search, then answer with citations (LLM when configured, else extractive)."""
         hits = await self.search(question, filters, top_k=top_k, kbs=kbs)
         answerer = await asyncio.to_thread(self.components.answerer)
+        if missing := await asyncio.to_thread(self.unmentioned, question, hits):
+            return unmentioned_refusal(answerer.config, missing)
         return await self.locate(await answerer.answer(question, hits))
+
+    def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]:
+        """The names and years `question` asks about that the hits' documents never write."""
+        return self.components.knowledge_base().unmentioned(question, hits)
 
     async def locate(self, answer: Answer) -> Answer:
         """Short citations on DeepSeek pages cut to the box the model locates them at (`api.locate`)."""
@@ -535,6 +541,9 @@ class ScopedSearcher:
         self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10
     ) -> list[SearchHit]:
         return self.services.search_sync(query, filters, mode, top_k, self.kbs)
+
+    def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]:
+        return self.services.unmentioned(question, hits)
 
 
 def scope_filters(filters: SearchFilters, kbs: Kbs) -> list[SearchFilters]:

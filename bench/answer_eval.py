@@ -51,7 +51,7 @@ from bench.scan_cache import is_scanned  # noqa: E402
 from bench.scans import bench_layouts  # noqa: E402
 from ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import BBox, PageLayout  # noqa: E402
-from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
+from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer, unmentioned_refusal  # noqa: E402
 from retrieval.citations import attach_layout_text  # noqa: E402
 from retrieval.hits import SearchHit  # noqa: E402
 
@@ -141,8 +141,9 @@ def score(question: CuadQuestion, answer: Answer, hits: list[SearchHit]) -> dict
 
 def retrieve(
     scopes: dict[str, list[CuadQuestion]], top_k: int, embedder: CachedEmbedder, scans: str | None = None
-) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
-    """Read, chunk and index every contract into one knowledge base, then search each question."""
+) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, list[list[str]]], dict[str, float]]:
+    """Read, chunk and index every contract into one knowledge base, then search each question and find
+    the names and years it asks about that its hits' documents never write."""
     from retrieval.search import KnowledgeBase, SearchConfig
     from retrieval.sparse import SparseEncoder
     from retrieval.store import StoreConfig, VectorStore
@@ -164,20 +165,26 @@ def retrieve(
             scope: [kb.search(q.question, filters_for(q), mode="hybrid", top_k=top_k) for q in qs]
             for scope, qs in scopes.items()
         }
+        # what `opticite ask` refuses before answering: names and years the hits' documents never write
+        missing = {
+            scope: [kb.unmentioned(q.question, h) for q, h in zip(qs, hits[scope], strict=True)]
+            for scope, qs in scopes.items()
+        }
         store.close()
     embedder.save()
-    return layouts, hits, timing
+    return layouts, hits, missing, timing
 
 
 def load_or_retrieve(
     scopes: dict[str, list[CuadQuestion]], args: argparse.Namespace, embedder: CachedEmbedder
-) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, float]]:
-    """`--cache FILE` keeps layouts and hits, so answerer changes are measured in seconds."""
+) -> tuple[Layouts, dict[str, list[list[SearchHit]]], dict[str, list[list[str]]], dict[str, float]]:
+    """`--cache FILE` keeps layouts, hits and unmentioned names, so answerer changes are measured in
+    seconds."""
     cache: Path | None = args.cache
     asked = {scope: [q.question for q in qs] for scope, qs in scopes.items()} | {"scans": args.scans}
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("asked") == asked:
+        if data.get("asked") == asked and "missing" in data:
             layouts = {
                 d: [PageLayout.model_validate(x) for x in pages] for d, pages in data["layouts"].items()
             }
@@ -185,8 +192,8 @@ def load_or_retrieve(
                 s: [[SearchHit.model_validate(h) for h in row] for row in rows]
                 for s, rows in data["hits"].items()
             }
-            return layouts, hits, data["timing"]
-    layouts, hits, timing = retrieve(scopes, args.top_k, embedder, args.scans)
+            return layouts, hits, data["missing"], data["timing"]
+    layouts, hits, missing, timing = retrieve(scopes, args.top_k, embedder, args.scans)
     if cache is not None:
         data = {
             "asked": asked,
@@ -194,10 +201,11 @@ def load_or_retrieve(
             "hits": {
                 s: [[h.model_dump(mode="json") for h in row] for row in rows] for s, rows in hits.items()
             },
+            "missing": missing,
             "timing": timing,
         }
         cache.write_text(json.dumps(data), encoding="utf-8")
-    return layouts, hits, timing
+    return layouts, hits, missing, timing
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -210,16 +218,20 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         for scope in args.scope.split(",")
     }
     embedder = cached_embedder(args.embedder)
-    layouts, all_hits, timing = load_or_retrieve(scopes, args, embedder)
+    layouts, all_hits, all_missing, timing = load_or_retrieve(scopes, args, embedder)
     started = time.perf_counter()
     answerer = ExtractiveAnswerer(AnswerConfig(), None if args.no_rerank else embedder)
     out: dict[str, Any] = {"settings": settings(args)}
     for scope, questions in scopes.items():
         rows = []
-        for q, hits in zip(questions, all_hits[scope], strict=True):
+        for q, hits, missing in zip(questions, all_hits[scope], all_missing[scope], strict=True):
             if not args.no_layout_text:
                 hits = [with_layout_text(h, layouts) for h in hits]
-            rows.append(score(q, asyncio.run(answerer.answer(q.question, hits)), hits))
+            if missing:
+                answer = unmentioned_refusal(answerer.config, missing)
+            else:
+                answer = asyncio.run(answerer.answer(q.question, hits))
+            rows.append(score(q, answer, hits))
         out[scope] = summarize(rows)
     embedder.save()
     timing["answer"] = time.perf_counter() - started

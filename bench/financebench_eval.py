@@ -14,7 +14,7 @@ for all / tuning / held-out:
   cites_gold     `ask` cites a region on a gold page of the question's filing
   refused        `ask` declined (every question here is answerable)
   unanswerable   the share of UNANSWERABLE (questions written about these filings that they do not answer)
-                 `ask` refuses, financebench-dev only
+                 `ask` refuses; a tuning set's own from its unanswerable.json (bench.financebench_sets)
   other_company  `ask` cites a filing of another company than the one the question names
 
     .venv/bin/python bench/financebench_eval.py                    # bench/results/financebench_eval.json
@@ -64,7 +64,7 @@ from ingest.ocr.tables import table_blocks  # noqa: E402
 from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
 from ingest.sources import open_source  # noqa: E402
-from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer  # noqa: E402
+from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer, unmentioned_refusal  # noqa: E402
 from retrieval.citations import attach_layout_text  # noqa: E402
 from retrieval.hits import SearchFilters, SearchHit, SearchMode  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
@@ -111,6 +111,14 @@ class Question:
     company: str
     question: str
     gold_pages: frozenset[int]
+
+
+def unanswerable_questions() -> list[tuple[str, str]]:
+    """financebench-dev's `UNANSWERABLE`, or a tuning set's own (`bench.financebench_sets`)."""
+    if DATA == DEV:
+        return list(UNANSWERABLE)
+    listed = DATA / "unanswerable.json"
+    return [(q["doc_name"], q["question"]) for q in json.loads(listed.read_text())] if listed.exists() else []
 
 
 def filings() -> list[Path]:
@@ -310,12 +318,15 @@ def ask(
     kb: KnowledgeBase, answerer: ExtractiveAnswerer, layouts: dict[str, list[PageLayout]], question: str,
     filters: SearchFilters, mode: SearchMode,
 ) -> tuple[list[SearchHit], Answer]:  # fmt: skip
-    """Search, then answer from the top ASK_K hits with their layout text, as `opticite ask` does."""
+    """Search, then answer from the top ASK_K hits with their layout text, as `opticite ask` does (which
+    refuses a question naming what those hits' documents never write)."""
     hits = kb.search(question, filters, mode=mode, top_k=SEARCH_K)
     asked = [
         h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
         for h in hits[:ASK_K]
     ]
+    if missing := kb.unmentioned(question, asked):
+        return hits, unmentioned_refusal(answerer.config, missing)
     return hits, asyncio.run(answerer.answer(question, asked))
 
 
@@ -323,9 +334,9 @@ def unanswerable(
     kb: KnowledgeBase, answerer: ExtractiveAnswerer, layouts: dict[str, list[PageLayout]], scope: str,
     mode: SearchMode,
 ) -> dict[str, Any]:  # fmt: skip
-    """The share of `UNANSWERABLE` questions `ask` refuses, each asked as the answerable ones are."""
+    """The share of the unanswerable questions `ask` refuses, each asked as the answerable ones are."""
     rows: list[dict[str, Any]] = []
-    for doc, question in UNANSWERABLE:
+    for doc, question in unanswerable_questions():
         filters = SearchFilters(kb=KB, doc_ids=[doc] if scope == "within" else None)
         _, answer = ask(kb, answerer, layouts, question, filters, mode)
         rows.append({"doc": doc, "question": question, "refused": answer.refused, "answer": answer.answer})
@@ -364,7 +375,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                     if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
                         print_miss(rows[-1])
                 runs[scope] = summarize(rows)
-                if DATA == DEV:
+                if unanswerable_questions():
                     runs[scope]["unanswerable"] = unanswerable(kb, answerer, layouts, scope, mode)
         kb.store.close()
     embedder.save()

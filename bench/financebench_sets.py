@@ -22,6 +22,30 @@ from pathlib import Path
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "financebench-dev"
 COMMIT = "cc39aeb4afdf33909ee1412188bf89035950c2eb"
 MIN_QUESTIONS = 2
+# Questions these filings do not answer, written by hand (session 14) before any of their text was read, to
+# tune the refusal of unanswerable questions on; financebench_eval.py's UNANSWERABLE stays the reported set.
+# Some ask about a topic the filing never mentions, some about a period or place it does not cover.
+UNANSWERABLE = (
+    ("3M_2018_10K", "How much did 3M spend on advertising on TikTok in 2018?"),
+    ("ACTIVISIONBLIZZARD_2019_10K", "How many copies of Call of Duty did Activision Blizzard sell in Brazil in 2019?"),
+    ("ADOBE_2022_10K", "What was Adobe's revenue from NFT sales in fiscal 2022?"),
+    ("AMAZON_2017_10K", "How many electric delivery vans did Amazon buy from Rivian in 2017?"),
+    ("AMCOR_2023Q4_EARNINGS", "What was Amcor's revenue from cannabis packaging in the fourth quarter of fiscal 2023?"),
+    ("AMCOR_2023_10K", "How many employees does Amcor have in Iceland?"),
+    ("AMERICANEXPRESS_2022_10K", "How much Dogecoin did American Express hold at the end of 2022?"),
+    ("BESTBUY_2023_10K", "How many stores did Best Buy open in Germany in fiscal 2023?"),
+    ("BESTBUY_2024Q2_10Q", "What was Best Buy's revenue from selling groceries in the second quarter of fiscal 2024?"),
+    ("BLOCK_2020_10K", "How many bitcoin ATMs did Block operate in 2020?"),
+    ("BOEING_2022_10K", "What was Boeing's revenue from its cruise ship business in 2022?"),
+    ("CORNING_2022_10K", "How much lithium did Corning mine in 2022?"),
+    ("GENERALMILLS_2020_10K", "How many restaurants does General Mills operate in Brazil?"),
+    ("JPMORGAN_2021Q1_10Q", "What was JPMorgan's net income in the third quarter of 2021?"),
+    ("MGMRESORTS_2022Q4_EARNINGS", "What was MGM Resorts' revenue from its casinos in Tokyo in 2022?"),
+    ("PEPSICO_2022_10K", "How much did PepsiCo spend on Super Bowl advertising in 2022?"),
+    ("PEPSICO_2023_8K_dated-2023-05-30", "What was PepsiCo's net revenue in 2025?"),
+    ("ULTABEAUTY_2023Q4_EARNINGS", "How many Ulta Beauty stores are in France?"),
+    ("VERIZON_2021_10K", "How many 6G base stations did Verizon deploy in 2021?"),
+)
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -58,6 +82,8 @@ def build(repo: Path, out: Path) -> list[dict[str, object]]:
         if r["doc_name"] in docs
     ]
     (out / "questions.json").write_text(json.dumps(questions, indent=1))
+    unanswerable = [{"doc_name": doc, "question": q} for doc, q in UNANSWERABLE if doc in docs]
+    (out / "unanswerable.json").write_text(json.dumps(unanswerable, indent=1))
     return questions
 
 

@@ -89,6 +89,8 @@ class Answer(BaseModel):
 
 
 class Answerer(Protocol):
+    config: AnswerConfig
+
     async def answer(self, question: str, hits: Sequence[SearchHit]) -> Answer: ...
 
     def stream(self, question: str, hits: Sequence[SearchHit]) -> AsyncIterator[Event]: ...
@@ -115,6 +117,15 @@ def select_sources(hits: Sequence[SearchHit], config: AnswerConfig) -> list[Sear
 
 def refusal(config: AnswerConfig, flag: str) -> Answer:
     return Answer(answer=config.refusal, refused=True, flags=[flag])
+
+
+def unmentioned_refusal(config: AnswerConfig, names: Sequence[str]) -> Answer:
+    """The refusal for a question about names or years its documents never write
+    (`KnowledgeBase.unmentioned`), saying which: no passage can answer about them."""
+    listed = ", ".join(f"“{name}”" for name in names)
+    return Answer(
+        answer=f"{config.refusal} They never mention {listed}.", refused=True, flags=["unmentioned"]
+    )
 
 
 def citations_event(answer: Answer) -> Event:

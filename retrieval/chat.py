@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import OpticiteError
-from retrieval.answer import Answer, Answerer, Event
+from retrieval.answer import Answer, Answerer, Event, stream_text, unmentioned_refusal
 from retrieval.errors import BadChatRequest
 from retrieval.hits import SearchFilters, SearchHit, SearchMode
 from retrieval.llm import LlmClient, Message
@@ -74,6 +74,8 @@ class Searcher(Protocol):
     def search(
         self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10
     ) -> list[SearchHit]: ...
+
+    def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]: ...
 
 
 # --- standalone question ----------------------------------------------------------------------
@@ -133,26 +135,36 @@ class ChatService:
 
     async def _retrieve(
         self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None
-    ) -> tuple[str, list[SearchHit]]:
+    ) -> tuple[str, list[SearchHit], Answer | None]:
+        """The standalone question, its hits, and the refusal when it asks about a name or year the hits'
+        documents never write (`retrieval.unmentioned`)."""
         question = await standalone_question(messages, self.config, self.llm)
+
         # embedding and the embedded store are CPU/disk work: keep the event loop free
-        hits = await asyncio.to_thread(
-            self.kb.search, question, filters, self.config.mode, top_k or self.config.top_k
-        )
-        return question, hits
+        def search() -> tuple[list[SearchHit], list[str]]:
+            hits = self.kb.search(question, filters, self.config.mode, top_k or self.config.top_k)
+            return hits, self.kb.unmentioned(question, hits)
+
+        hits, missing = await asyncio.to_thread(search)
+        return question, hits, unmentioned_refusal(self.answerer.config, missing) if missing else None
 
     async def ask(
         self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
     ) -> Answer:
         """`top_k` (the request's) overrides the configured number of chunks searched."""
-        question, hits = await self._retrieve(messages, filters, top_k)
-        return await self.answerer.answer(question, hits)
+        question, hits, refused = await self._retrieve(messages, filters, top_k)
+        return refused or await self.answerer.answer(question, hits)
 
     async def stream(
         self, messages: Sequence[ChatMessage], filters: SearchFilters, top_k: int | None = None
     ) -> AsyncIterator[Event]:
-        question, hits = await self._retrieve(messages, filters, top_k)
-        async for event in self.answerer.stream(question, hits):
+        question, hits, refused = await self._retrieve(messages, filters, top_k)
+        events = (
+            stream_text(refused, self.answerer.config.stream_piece_words)
+            if refused
+            else self.answerer.stream(question, hits)
+        )
+        async for event in events:
             yield event
 
 

@@ -29,8 +29,9 @@ from retrieval.hits import SearchFilters, SearchHit, SearchMode, lead_with
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
 from retrieval.sentences import without_instructions
-from retrieval.sparse import SparseEncoder
+from retrieval.sparse import SparseEncoder, token_index
 from retrieval.store import Fusion, StoreQuery, VectorStore
+from retrieval.unmentioned import asked_names
 
 CARD_DOCUMENTS = 2  # a card question looks at the cards of this many of the first hits' documents
 CARD_STATEMENTS = 4  # statements per card: title, parties, date, effective date
@@ -148,6 +149,26 @@ class KnowledgeBase:
         if hits and self.config.metric_inputs and filters.doc_ids and kinds:
             hits = self._statements_first(query, kinds, request, hits, top_k)
         return hits
+
+    def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]:
+        """The names and years `question` asks about (`asked_names`) that the hits' documents never write:
+        in none of their chunks, file names or document names. [] without hits (nothing to answer from)."""
+        if not hits:
+            return []
+        scopes: dict[str, list[str]] = {}
+        for hit in hits:
+            scopes.setdefault(hit.kb, []).append(hit.doc_id)
+        named = set(
+            self.sparse.terms(" ".join(f"{h.filename} {h.document_name} {h.document_company}" for h in hits))
+        )
+
+        def written(term: str) -> bool:
+            return term in named or any(
+                self.store.holds(SearchFilters(kb=kb, doc_ids=sorted(set(docs))), token_index(term))
+                for kb, docs in scopes.items()
+            )
+
+        return [name for name in asked_names(question) if not all(map(written, self.sparse.terms(name)))]
 
     def _statements_first(
         self, query: str, kinds: Sequence[Statement], request: StoreQuery, hits: list[SearchHit], top_k: int

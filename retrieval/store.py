@@ -424,6 +424,10 @@ class VectorStore:
     def count(self, doc_id: str | None = None, kb: str | None = None) -> int:
         return self.backend.count(SearchFilters(kb=kb, doc_ids=[doc_id] if doc_id is not None else None))
 
+    def holds(self, filters: SearchFilters, term: int) -> bool:
+        """Whether any chunk within `filters` has the sparse term `term` (`retrieval.sparse.token_index`)."""
+        return self.backend.count(filters, term=term) > 0
+
     def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         """The stored dense vectors of these points (ids not stored are left out)."""
         return self.backend.dense_vectors(ids) if ids else {}

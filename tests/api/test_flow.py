@@ -57,6 +57,16 @@ def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Pa
         ).json()
         assert answer["citations"] and answer["citations"][0]["doc_id"] == doc_id, answer
         assert "thirty days" in answer["answer"]
+        # a name the knowledge base never writes: a refusal that says so, not the nearest clause
+        answer = client.post(
+            "/v1/ask",
+            json={
+                "query": "How many days does the Customer have to pay an invoice in Japan?",
+                "kb": "contracts",
+            },
+        ).json()
+        assert answer["refused"] and answer["flags"] == ["unmentioned"] and not answer["citations"], answer
+        assert "never mention “Japan”" in answer["answer"]
 
         md = client.get(f"/v1/documents/{doc_id}/markdown")
         assert md.status_code == 200 and "Payment terms" in md.text

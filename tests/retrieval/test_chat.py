@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
@@ -30,10 +30,12 @@ LAW_QUESTION = "Which law governs this agreement?"
 
 
 class RecordingKb:
-    """A knowledge base returning fixed hits and recording what it was asked."""
+    """A knowledge base returning fixed hits and recording what it was asked; `missing` are the names its
+    documents never write (`KnowledgeBase.unmentioned`, tested against a real store in test_unmentioned)."""
 
-    def __init__(self, hits: list[SearchHit]) -> None:
+    def __init__(self, hits: list[SearchHit], missing: Sequence[str] = ()) -> None:
         self.hits = hits
+        self.missing = list(missing)
         self.queries: list[tuple[str, SearchFilters, SearchMode, int]] = []
 
     def search(
@@ -41,6 +43,9 @@ class RecordingKb:
     ) -> list[SearchHit]:
         self.queries.append((query, filters, mode, top_k))
         return self.hits
+
+    def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]:
+        return self.missing
 
 
 def conversation(*turns: str) -> list[ChatMessage]:
@@ -145,6 +150,20 @@ async def test_llm_chat_streams_the_servers_tokens(fake_llm, client) -> None:
     assert tokens[:3] == ["Ohio ", "law ", "governs "]
     assert events[-2]["citations"][0]["n"] == 1 and events[-1]["refused"] is False
     assert fake_llm.chat_requests[0]["stream"] is True
+
+
+async def test_a_question_about_a_name_the_documents_never_write_is_refused_without_the_llm(
+    fake_llm, client
+) -> None:
+    answerer = LlmAnswerer(AnswerConfig(backend="llm", llm=llm_for(fake_llm)), client)
+    service = ChatService(RecordingKb(HITS, missing=["Japan"]), answerer, ChatConfig())
+    question = conversation("Which law governs this agreement in Japan?")
+    events = [e async for e in service.stream(question, SearchFilters())]
+    assert events[-1]["refused"] is True and events[-1]["answer"].endswith("They never mention “Japan”.")
+    assert events[-2] == {"type": "citations", "citations": [], "flags": ["unmentioned"]}
+    answer = await service.ask(question, SearchFilters())
+    assert answer.refused and answer.flags == ["unmentioned"] and not answer.citations
+    assert fake_llm.chat_requests == []  # refused before any model is asked
 
 
 # --- facade -----------------------------------------------------------------------------------
