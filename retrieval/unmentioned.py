@@ -18,22 +18,25 @@ import re
 # a word with a capital first letter and a lower-case second: "Japan", "TikTok", "McLean"; not "EBITDA"
 _CAPITALIZED = re.compile(r"[A-Z][a-z][\w’'-]*")
 _WORD = re.compile(r"[\w’'&.-]+")
+# a sentence ends before the next word: ".", "?", "!", ":" or ";", perhaps a closing bracket or quote, then
+# perhaps an opening one
+_ENDS_SENTENCE = re.compile(r"[.?!:;][)\]\"'”’]*\s*[(\[\"'“‘]*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ARTICLES = frozenset({"the", "a", "an"})
 # a year, alone or in a fiscal year ("FY2022", "FY 2022"); filings write the year
 _YEAR = re.compile(r"(?<![\d$])(?<!\d[.,])(?:FY\s?)?((?:19|20)\d\d)(?![\d%]|[.,]\d)", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.?!:;]$")
 
 
 def asked_names(question: str) -> list[str]:
     """The names and years in `question`, in order, each once: what its answer must be about."""
     found: list[str] = []
     previous = ""
-    for word in _WORD.findall(question):
-        name = _POSSESSIVE.sub("", word.strip(".-"))
-        opens_sentence = not previous or bool(_SENTENCE_END.search(previous))
+    for match in _WORD.finditer(question):
+        before = question[: match.start()]
+        opens_sentence = not before.strip() or bool(_ENDS_SENTENCE.search(before))
+        name = _POSSESSIVE.sub("", match.group().strip(".-"))
         if _CAPITALIZED.fullmatch(name) and not opens_sentence and previous.lower() not in _ARTICLES:
             found.append(name)
-        previous = word
+        previous = match.group()
     found += [m.group(1) for m in _YEAR.finditer(question)]
     return list(dict.fromkeys(found))

@@ -16,6 +16,11 @@ def test_names_are_capitalized_words_inside_a_sentence_and_years() -> None:
         "2022"
     ]
     assert asked_names("How many days does the Customer have to pay?") == []
+    assert asked_names("What is the growth for Block (formerly Square)? Answer in percents.") == [
+        "Block",
+        "Square",
+    ]
+    assert asked_names('Use the P&L: "Answer briefly." What did Acme earn?') == ["Acme"]
     # an amount is no year; a year before a comma is one
     assert asked_names("Was $2,019.50 paid in 2019, or 1,2021 units?") == ["2019"]
 
