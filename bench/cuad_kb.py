@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,8 +97,17 @@ class CachedEmbedder(EmbedderWrapper):
         return self.queries[text]
 
     def save(self) -> None:
+        """Merged into what is on disk and written whole: two benches run side by side each keep the
+        vectors the other embedded (a plain overwrite dropped them, and the next run embedded them again)."""
         CACHE.mkdir(exist_ok=True)
-        self.path.write_text(json.dumps({"passages": self.passages, "queries": self.queries}))
+        data = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        merged = {
+            "passages": data.get("passages", {}) | self.passages,
+            "queries": data.get("queries", {}) | self.queries,
+        }
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(merged))
+        os.replace(partial, self.path)
 
 
 def embedder_key(config: EmbedderConfig) -> str:
