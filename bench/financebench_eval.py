@@ -101,6 +101,20 @@ UNANSWERABLE = (
     ("PFIZER_2021_10K", "How many bitcoins does Pfizer hold on its balance sheet?"),
     ("Pfizer_2023Q2_10Q", "How much did Pfizer spend on space tourism in the second quarter of 2023?"),
     ("VERIZON_2022_10K", "What is Verizon's market share in Japan?"),
+    # the same nine asked another way, written in session 14 after the refusal of names the documents never
+    # write (retrieval.unmentioned) was built on the tuning set's own questions, before their first run
+    ("3M_2022_10K", "What were 3M's cryptocurrency holdings at the end of 2022?"),
+    ("CVSHEALTH_2022_10K", "Does CVS Health run any pharmacies in the Canadian provinces?"),
+    ("JOHNSON_JOHNSON_2022Q4_EARNINGS", "What share of Johnson & Johnson's sales came from the metaverse?"),
+    ("JOHNSON_JOHNSON_2022_10K", "Does Johnson & Johnson operate research stations in Antarctica?"),
+    (
+        "JOHNSON_JOHNSON_2023_8K_dated-2023-08-30",
+        "How much was the dividend Johnson & Johnson declared for Q3 2024?",
+    ),
+    ("PEPSICO_2023Q1_EARNINGS", "How much net revenue did PepsiCo report for Q4 2023?"),
+    ("PFIZER_2021_10K", "What is the value of Pfizer's bitcoin holdings?"),
+    ("Pfizer_2023Q2_10Q", "What did Pfizer spend on space tourism during Q2 2023?"),
+    ("VERIZON_2022_10K", "How large is Verizon's share of the Japanese wireless market?"),
 )
 
 

@@ -27,14 +27,23 @@ MIN_QUESTIONS = 2
 # Some ask about a topic the filing never mentions, some about a period or place it does not cover.
 UNANSWERABLE = (
     ("3M_2018_10K", "How much did 3M spend on advertising on TikTok in 2018?"),
-    ("ACTIVISIONBLIZZARD_2019_10K", "How many copies of Call of Duty did Activision Blizzard sell in Brazil in 2019?"),
+    (
+        "ACTIVISIONBLIZZARD_2019_10K",
+        "How many copies of Call of Duty did Activision Blizzard sell in Brazil in 2019?",
+    ),
     ("ADOBE_2022_10K", "What was Adobe's revenue from NFT sales in fiscal 2022?"),
     ("AMAZON_2017_10K", "How many electric delivery vans did Amazon buy from Rivian in 2017?"),
-    ("AMCOR_2023Q4_EARNINGS", "What was Amcor's revenue from cannabis packaging in the fourth quarter of fiscal 2023?"),
+    (
+        "AMCOR_2023Q4_EARNINGS",
+        "What was Amcor's revenue from cannabis packaging in the fourth quarter of fiscal 2023?",
+    ),
     ("AMCOR_2023_10K", "How many employees does Amcor have in Iceland?"),
     ("AMERICANEXPRESS_2022_10K", "How much Dogecoin did American Express hold at the end of 2022?"),
     ("BESTBUY_2023_10K", "How many stores did Best Buy open in Germany in fiscal 2023?"),
-    ("BESTBUY_2024Q2_10Q", "What was Best Buy's revenue from selling groceries in the second quarter of fiscal 2024?"),
+    (
+        "BESTBUY_2024Q2_10Q",
+        "What was Best Buy's revenue from selling groceries in the second quarter of fiscal 2024?",
+    ),
     ("BLOCK_2020_10K", "How many bitcoin ATMs did Block operate in 2020?"),
     ("BOEING_2022_10K", "What was Boeing's revenue from its cruise ship business in 2022?"),
     ("CORNING_2022_10K", "How much lithium did Corning mine in 2022?"),

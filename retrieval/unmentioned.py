@@ -23,17 +23,47 @@ _WORD = re.compile(r"[\w’'&.-]+")
 _ENDS_SENTENCE = re.compile(r"[.?!:;][)\]\"'”’]*\s*[(\[\"'“‘]*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ARTICLES = frozenset({"the", "a", "an"})
+# the words title case leaves in lower case
+_MINOR_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "nor",
+        "but",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "vs",
+        "with",
+        "from",
+        "as",
+        "per",
+    ]
+)
 # a year, alone or in a fiscal year ("FY2022", "FY 2022"); filings write the year
 _YEAR = re.compile(r"(?<![\d$])(?<!\d[.,])(?:FY\s?)?((?:19|20)\d\d)(?![\d%]|[.,]\d)", re.IGNORECASE)
 
 
 def asked_names(question: str) -> list[str]:
-    """The names and years in `question`, in order, each once: what its answer must be about."""
+    """The names and years in `question`, in order, each once: what its answer must be about. A question
+    in title case ("What Was AMCOR's Adjusted EBITDA for FY 2023") capitalizes every word but the minor
+    ones: only its years count."""
+    words = list(_WORD.finditer(question))
+    title_case = not any(w.group()[0].islower() and w.group().lower() not in _MINOR_WORDS for w in words)
     found: list[str] = []
     previous = ""
-    for match in _WORD.finditer(question):
-        before = question[: match.start()]
-        opens_sentence = not before.strip() or bool(_ENDS_SENTENCE.search(before))
+    for match in [] if title_case else words:
+        # the few characters before the word tell whether a sentence ended there
+        opens_sentence = not previous or bool(
+            _ENDS_SENTENCE.search(question[match.start() - 6 : match.start()])
+        )
         name = _POSSESSIVE.sub("", match.group().strip(".-"))
         if _CAPITALIZED.fullmatch(name) and not opens_sentence and previous.lower() not in _ARTICLES:
             found.append(name)

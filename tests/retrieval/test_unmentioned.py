@@ -21,6 +21,14 @@ def test_names_are_capitalized_words_inside_a_sentence_and_years() -> None:
         "Square",
     ]
     assert asked_names('Use the P&L: "Answer briefly." What did Acme earn?') == ["Acme"]
+    # a title-case question capitalizes every word: only its years count
+    assert asked_names("What Was AMCOR's Adjusted Non GAAP EBITDA for FY 2023") == ["2023"]
+    assert asked_names("Who signed the Supply Agreement between Acme Inc and Beta?") == [
+        "Agreement",
+        "Acme",
+        "Inc",
+        "Beta",
+    ]
     # an amount is no year; a year before a comma is one
     assert asked_names("Was $2,019.50 paid in 2019, or 1,2021 units?") == ["2019"]
 
