@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import pymupdf  # noqa: E402
 
+from bench.answer_eval import with_layout_text  # noqa: E402
 from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder, hit_page  # noqa: E402
 from ingest.card import read_card  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document  # noqa: E402
@@ -65,7 +66,6 @@ from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
 from ingest.sources import open_source  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer, unmentioned_refusal  # noqa: E402
-from retrieval.citations import attach_layout_text  # noqa: E402
 from retrieval.hits import SearchFilters, SearchHit, SearchMode  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
@@ -335,10 +335,7 @@ def ask(
     """Search, then answer from the top ASK_K hits with their layout text, as `opticite ask` does (which
     refuses a question naming what those hits' documents never write)."""
     hits = kb.search(question, filters, mode=mode, top_k=SEARCH_K)
-    asked = [
-        h.model_copy(update={"regions": attach_layout_text(h.regions, layouts[h.doc_id])})
-        for h in hits[:ASK_K]
-    ]
+    asked = [with_layout_text(h, layouts) for h in hits[:ASK_K]]
     if missing := kb.unmentioned(question, asked):
         return hits, unmentioned_refusal(answerer.config, missing)
     return hits, asyncio.run(answerer.answer(question, asked))
@@ -348,13 +345,29 @@ def unanswerable(
     kb: KnowledgeBase, answerer: ExtractiveAnswerer, layouts: dict[str, list[PageLayout]], scope: str,
     mode: SearchMode,
 ) -> dict[str, Any]:  # fmt: skip
-    """The share of the unanswerable questions `ask` refuses, each asked as the answerable ones are."""
+    """The share of the unanswerable questions `ask` refuses, each asked as the answerable ones are; and
+    `refused_by_answerer`, the share the answerer alone refuses (without `KnowledgeBase.unmentioned`)."""
     rows: list[dict[str, Any]] = []
     for doc, question in unanswerable_questions():
         filters = SearchFilters(kb=KB, doc_ids=[doc] if scope == "within" else None)
-        _, answer = ask(kb, answerer, layouts, question, filters, mode)
-        rows.append({"doc": doc, "question": question, "refused": answer.refused, "answer": answer.answer})
-    return {"n": len(rows), "refused": round(sum(r["refused"] for r in rows) / len(rows), 3), "rows": rows}
+        hits, answer = ask(kb, answerer, layouts, question, filters, mode)
+        alone = asyncio.run(answerer.answer(question, [with_layout_text(h, layouts) for h in hits[:ASK_K]]))
+        rows.append(
+            {
+                "doc": doc,
+                "question": question,
+                "refused": answer.refused,
+                "refused_by_answerer": alone.refused,
+                "answer": answer.answer,
+            }
+        )
+    n = len(rows)
+    return {
+        "n": n,
+        "refused": round(sum(r["refused"] for r in rows) / n, 3),
+        "refused_by_answerer": round(sum(r["refused_by_answerer"] for r in rows) / n, 3),
+        "rows": rows,
+    }
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
