@@ -155,18 +155,16 @@ class KnowledgeBase:
         in none of their chunks, file names or document names. [] without hits (nothing to answer from)."""
         if not hits:
             return []
-        scopes: dict[str, list[str]] = {}
-        for hit in hits:
-            scopes.setdefault(hit.kb, []).append(hit.doc_id)
+        scopes = [
+            SearchFilters(kb=kb, doc_ids=sorted({h.doc_id for h in hits if h.kb == kb}))
+            for kb in sorted({h.kb for h in hits})
+        ]
         named = set(
             self.sparse.terms(" ".join(f"{h.filename} {h.document_name} {h.document_company}" for h in hits))
         )
 
         def written(term: str) -> bool:
-            return term in named or any(
-                self.store.holds(SearchFilters(kb=kb, doc_ids=sorted(set(docs))), token_index(term))
-                for kb, docs in scopes.items()
-            )
+            return term in named or any(self.store.holds(scope, token_index(term)) for scope in scopes)
 
         return [name for name in asked_names(question) if not all(map(written, self.sparse.terms(name)))]
 
