@@ -351,7 +351,11 @@ def unanswerable(
     for doc, question in unanswerable_questions():
         filters = SearchFilters(kb=KB, doc_ids=[doc] if scope == "within" else None)
         hits, answer = ask(kb, answerer, layouts, question, filters, mode)
-        alone = asyncio.run(answerer.answer(question, [with_layout_text(h, layouts) for h in hits[:ASK_K]]))
+        alone = answer  # the answerer's own, unless `ask` refused before it ran
+        if "unmentioned" in answer.flags:
+            alone = asyncio.run(
+                answerer.answer(question, [with_layout_text(h, layouts) for h in hits[:ASK_K]])
+            )
         rows.append(
             {
                 "doc": doc,
