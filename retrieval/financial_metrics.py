@@ -185,14 +185,21 @@ def is_statement(heading_path: list[str], markdown: str, kind: Statement) -> boo
     """Whether a table chunk is (a part of) the primary statement `kind`: its title, in the heading path
     or the lines above the table in the chunk (the caption the chunker repeats with every part), names
     it. The table's own cells do not count: a note's "Amounts recognized in the balance sheets" is no
-    balance sheet."""
+    balance sheet, nor is a note titled after one ("NOTE 7. Supplemental Balance Sheet Information")."""
     caption = []
     for line in markdown.splitlines():
         if line.lstrip().startswith("|"):
             break
         caption.append(line)
-    head = " ".join([*heading_path, *caption])
-    return STATEMENT_TITLES[kind].search(head) is not None and "notes to" not in head.lower()
+    head = _LOOSE_LETTER.sub("", " ".join([*heading_path, *caption]))
+    in_note = "notes to" in head.lower() or any(_NOTE_TITLE.match(h) for h in heading_path)
+    return STATEMENT_TITLES[kind].search(head) is not None and not in_note
+
+
+# a note's own title: "NOTE 7. Supplemental Balance Sheet Information", "Note 3 — Restructuring ..."
+_NOTE_TITLE = re.compile(r"\s*note\s+\d+\b", re.IGNORECASE)
+# the space of a word's last letter set apart in the text layer ("Consolidated Balance Shee t")
+_LOOSE_LETTER = re.compile(r"(?<=[a-z]{3}) (?=[a-z]\b)")
 
 
 def input_coverage(question: str, markdown: str) -> int:
@@ -223,18 +230,19 @@ def input_rows(question: str, hits: Sequence[SearchHit]) -> list[tuple[int, str]
     lines = metric_inputs(question)
     if not lines:
         return _row_named(question, tables)
+    asked = set(terms(question))
     rows: list[tuple[int, str]] = []
     for line in lines:
         wanted = _plain(line)
-        row = next(
-            (
-                (i, r)
-                for i, h in tables
-                for r in h.markdown.splitlines()
-                if _has_values(r) and _plain(_label(r)).startswith((wanted, f"total {wanted}"))
-            ),
-            None,
-        )
+        starting = [
+            (i, r)
+            for i, h in tables
+            for r in h.markdown.splitlines()
+            if _has_values(r) and _plain(_label(r)).startswith((wanted, f"total {wanted}"))
+        ]
+        # the first, unless a later one's label says more of what is asked: "net PPNE" wants "Property,
+        # plant and equipment — net", not the gross line above it
+        row = max(starting, key=lambda row: len(asked & set(terms(_label(row[1])))), default=None)
         if row is not None and row not in rows:
             rows.append(row)
     return rows[:MAX_INPUT_ROWS]

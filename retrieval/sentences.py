@@ -37,6 +37,7 @@ _SUFFIXES = (
     "ates",
     "ate",
     "edly",
+    "ally",
     "ed",
     "ies",
     "es",
@@ -105,7 +106,8 @@ def is_run_in_title(sentence: str) -> bool:
 
 def stem(word: str) -> str:
     """A light suffix stripper: 'governing', 'governed', 'governs' and 'govern' meet, as do
-    'date' and 'dated', 'expire' and 'expiration', 'terminate' and 'termination'."""
+    'date' and 'dated', 'expire' and 'expiration', 'terminate' and 'termination', 'material' and
+    'materially'."""
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
             word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")

@@ -13,7 +13,7 @@ from retrieval.errors import LlmBadResponse, LlmTimeout, LlmUnavailable
 from retrieval.hits import SearchHit
 from retrieval.llm import LlmConfig
 from retrieval.markers import check_markers
-from retrieval.sentences import without_instructions
+from retrieval.sentences import terms, without_instructions
 from tests.fakes.openai_server import FakeLlmServer
 
 LAW_LINES = [
@@ -625,3 +625,8 @@ async def test_instructions_in_a_question_do_not_dilute_what_it_asks() -> None:
     hits = [make_hit(1, ["The quick ratio improved to 0.9 at year end from 0.8 a year before."])]
     answer = await ExtractiveAnswerer(AnswerConfig()).answer(question, hits)
     assert not answer.refused and answer.answer.startswith("The quick ratio improved to 0.9")
+
+
+def test_adverbs_meet_their_adjectives() -> None:
+    # "materially important legal battles" asks about a "material effect" of a "legal proceeding"
+    assert terms("materially annually automatically") == terms("material annual automatic")

@@ -103,6 +103,10 @@ def test_statements_and_their_titles_are_recognised() -> None:
     assert is_statement(["PFIZER INC.", "CONSOLIDATED STATEMENTS OF INCOME"], "| a | 1 |", "income")
     assert not is_statement([], PPE_NOTE, "balance")
     assert not is_statement(["Notes to Consolidated Financial Statements"], "balance sheet | 1", "balance")
+    loose = ["3M COMPANY", "3M Company and Subsidiaries Consolidated Balance Shee t At December 31"]
+    assert is_statement(loose, "| (Dollars in millions) | 2018 |\n|---|---|\n| Cash | 1 |", "balance")
+    note = ["3M COMPANY", "NOTE 7. Supplemental Balance Sheet Information"]
+    assert not is_statement(note, "| (Millions) | 2018 |\n|---|---|\n| Other | 1 |", "balance")
     assert input_coverage("Is it capital-intensive?", BALANCE_SHEET) == 2  # PP&E, total assets
 
 
@@ -186,6 +190,16 @@ async def test_a_metric_answer_quotes_its_input_rows_each_cited_on_its_row() -> 
     [row] = third.regions
     assert row.text is not None and row.text.startswith("Total assets")  # the row, not the whole table
     assert input_rows("Which segment grew fastest?", hits) == []
+    net = _table_hit(
+        5,
+        BALANCE_SHEET.replace(
+            "| Total assets |", "| Property, plant and equipment — net | 9,178 | 9,429 |\n| Total assets |"
+        ),
+        50,
+    )
+    [(_, gross)] = input_rows("What is 3M's PPNE?", [net])
+    [(_, net_row)] = input_rows("What is 3M's net PPNE?", [net])
+    assert gross.startswith("| Property, plant and equipment |") and "9,178" in net_row
 
 
 def test_the_statements_come_from_the_filing_search_ranks_first(kb: KnowledgeBase) -> None:

@@ -63,3 +63,19 @@ async def test_a_header_row_never_answers_by_itself() -> None:
         "How did the company do in 2022 and 2021?", [hit]
     )
     assert "(Millions) 2022 2021" not in answer.answer
+
+
+async def test_a_row_is_matched_with_its_column_headers() -> None:
+    # the raw row "Net sales $34,229 $35,355" holds no year; read under its headers it holds 2022
+    prose = SearchHit(
+        chunk_id="p", doc_id="d", kb="k", filename="10k.pdf", score=1.0, kind="text", pages=[30],
+        markdown="Net sales are reported net of returns and allowances, as described in the notes.",
+    )  # fmt: skip
+    table = SearchHit(
+        chunk_id="t", doc_id="d", kb="k", filename="10k.pdf", score=0.9, kind="table", markdown=TABLE,
+        pages=[48],
+    )  # fmt: skip
+    answer = await ExtractiveAnswerer(AnswerConfig(max_sentences=1)).answer(
+        "What were net sales in 2022?", [prose, table]
+    )
+    assert answer.answer.startswith("Net sales — 2022: $34,229; 2021: $35,355")
