@@ -45,26 +45,6 @@ _GENERIC = frozenset(
         "bv",
         "pte",
         "trust",
-        # a filing's name ends with its form and period ("the Form 10-K of 3M COMPANY (MMM) for the fiscal
-        # year ended December 31, 2018"): "the year end FY2018 net PPNE for 3M" names 3M, not "the year"
-        "form",
-        "fiscal",
-        "year",
-        "quarter",
-        "ended",
-        "months",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
     ]
 )
 # words that join a name's parts: "between Acme Inc. and Beta LLC", "Acme d/b/a Beta"
