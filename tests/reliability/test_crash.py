@@ -70,7 +70,9 @@ def test_celery_worker_killed_twice_mid_ingest_loses_and_repeats_nothing(
     queue = f"opticite-rel-{uuid.uuid4().hex[:8]}"
     jobs = {
         "celery_queue": queue,
-        "visibility_timeout_s": 4,
+        # redelivery after a kill waits this long; a live task running longer is redelivered too (Redis
+        # transport), which repeated a page on a loaded 2-core machine at 4 s
+        "visibility_timeout_s": 10,
         "page_batch_size": 2,
         "allow_embedded_store_with_celery": True,
     }
