@@ -206,7 +206,7 @@ class ExtractiveAnswerer:
                 quotes = [fact] if fact else values or [pick.sentence]
             cited = [cite(len(citations) + i, hit, q) for i, q in enumerate(quotes, start=1)]
             citations += cited
-            text = row_statement(pick.sentence, hit.markdown) or pick.text  # a row with its column headers
+            text = pick.row or pick.text  # a table row reads with its column headers
             parts.append(text + " " + "".join(f"[{c.n}]" for c in cited))
         return Answer(answer=" ".join(parts), citations=citations)
 
