@@ -1,4 +1,4 @@
-"""More CUAD contracts to tune on, laid out as cuad-dev (`contracts/*.pdf`, `metadata.json`).
+"""More CUAD contracts to tune on (and one set to check on), laid out as cuad-dev (`contracts/*.pdf`, `metadata.json`).
 
     .venv/bin/python -m bench.cuad_sets --set train2 --pdfs PDFS --clauses master_clauses.csv --out DIR
     .venv/bin/python bench/answer_eval.py --embedder e5 --cuad DIR      # and retrieval_eval, review_eval
@@ -12,6 +12,10 @@ Sets:
   with `random.Random(2027)` from all 510 (`*.pdf` and `*.PDF`); as drawn, two of train4's types are also
   train3's (Affiliate, Endorsement: other contracts). PDFS is the `full_contract_pdf` folder of
   YiYang02/Legal-Text-Classification at 1f7dd9a; files are found by CUAD's name under it.
+- check5 (session 16): twenty contracts in none of the sets above, drawn the same way with
+  `random.Random(2028)` (all 510 files, types shuffled, one contract of each type with at most 40 pages and a
+  text layer on page 1). Not for tuning: a held-out check, measured before and after a change, its questions
+  and answers never read.
 
 master_clauses.csv: CUAD's labels (the same YiYang02 commit; its `full_contract_pdf` copies are the
 complyflow PDFs byte for byte). Each category's spans are that column's Python-list text, duplicates
@@ -167,7 +171,90 @@ TRAIN4 = {
         "Strategic Alliance Agreement",
     ),
 }
-SETS = {"train2": TRAIN2, "train3": TRAIN3, "train4": TRAIN4}
+# measured only, never read (see the docstring)
+CHECK5 = {
+    "01_agency_banuestra.pdf": (
+        "BANUESTRAFINANCIALCORP_09_08_2006-EX-10.16-AGENCY AGREEMENT.PDF",
+        "Agency Agreements",
+    ),
+    "02_outsourcing_unitednational.pdf": (
+        "UNITEDNATIONALBANCORP_03_03_1999-EX-99-Outsourcing Agreement with the BISYS Group, Inc..PDF",
+        "Outsourcing",
+    ),
+    "03_consulting_adurobiotech.pdf": (
+        "ADUROBIOTECH,INC_06_02_2020-EX-10.7-CONSULTING AGREEMENT(1).PDF",
+        "Consulting Agreements",
+    ),
+    "04_endorsement_womensgolf.pdf": (
+        "WOMENSGOLFUNLIMITEDINC_03_29_2000-EX-10.13-ENDORSEMENT AGREEMENT - Intellectual Property Rights                 Confidentiality and Non-Use Obligations Agreement.pdf",
+        "Endorsement",
+    ),
+    "05_cobranding_ebix.pdf": (
+        "EbixInc_20010515_10-Q_EX-10.3_4049767_EX-10.3_Co-Branding Agreement.pdf",
+        "Co_Branding",
+    ),
+    "06_marketing_emmis.pdf": (
+        "EmmisCommunicationsCorp_20191125_8-K_EX-10.6_11906433_EX-10.6_Marketing Agreement.pdf",
+        "Marketing",
+    ),
+    "07_hosting_galacticomm.pdf": (
+        "GALACTICOMMTECHNOLOGIESINC_11_07_1997-EX-10.46-WEB HOSTING AGREEMENT.PDF",
+        "Hosting",
+    ),
+    "08_collaboration_leju.pdf": (
+        "LEJUHOLDINGSLTD_03_12_2014-EX-10.34-INTERNET CHANNEL COOPERATION AGREEMENT.PDF",
+        "Collaboration",
+    ),
+    "09_jointfiling_onemain.pdf": (
+        "ONEMAINHOLDINGS,INC_02_20_2020-EX-99.D-JOINT FILING AGREEMENT.PDF",
+        "Joint Venture _ Filing",
+    ),
+    "10_maintenance_zondwind.pdf": (
+        "ZONDWINDSYSTEMPARTNERSLTDSERIES85-B_04_03_2006-EX-10-MANAGEMENT AND MAINTENANCE AGREEMENT.PDF",
+        "Maintenance",
+    ),
+    "11_jointventure_transphorm.pdf": (
+        "TRANSPHORM,INC_02_14_2020-EX-10.12(1)-JOINT VENTURE AGREEMENT.PDF",
+        "Joint Venture",
+    ),
+    "12_license_glumobile.pdf": (
+        "GluMobileInc_20070319_S-1A_EX-10.09_436630_EX-10.09_Content License Agreement2.pdf",
+        "License_Agreements",
+    ),
+    "13_manufacturing_neurobo.pdf": (
+        "NeuroboPharmaceuticalsInc_20190903_S-4_EX-10.36_11802165_EX-10.36_Manufacturing Agreement_ Supply Agreement.pdf",
+        "Manufacturing",
+    ),
+    "14_noncompete_quakerchemical.pdf": (
+        "Quaker Chemical Corporation - NON COMPETITION AND NON SOLICITATION AGREEMENT.PDF",
+        "Non_Compete_Non_Solicit",
+    ),
+    "15_promotion_ashworth.pdf": (
+        "ASHWORTHINC_01_29_1999-EX-10.(D)-PROMOTION AGREEMENT AND NANTZ COMMUNICATIONS, INC..PDF",
+        "Promotion",
+    ),
+    "16_reseller_asiandragon.pdf": (
+        "ASIANDRAGONGROUPINC_08_11_2005-EX-10.5-Reseller Agreement.PDF",
+        "Reseller",
+    ),
+    "17_franchise_buffalowildwings.pdf": (
+        "BUFFALOWILDWINGSINC_06_05_1998-EX-10.3-FRANCHISE AGREEMENT.PDF",
+        "Franchise",
+    ),
+    "18_distributor_neonsystems.pdf": (
+        "NEONSYSTEMSINC_03_01_1999-EX-10.5-DISTRIBUTOR AGREEMENT_New.pdf",
+        "Distributor",
+    ),
+    "19_sponsorship_curaegis.pdf": (
+        "CURAEGISTECHNOLOGIES,INC_05_26_2010-EX-1-CORPORATE SPONSORSHIP AGREEMENT.PDF",
+        "Sponsorship",
+    ),
+    "20_supply_fusionpharma.pdf": (
+        "FUSIONPHARMACEUTICALSINC_06_05_2020-EX-10.17-Supply Agreement - FUSION.PDF",
+        "Supply",
+    ),
+}
+SETS = {"train2": TRAIN2, "train3": TRAIN3, "train4": TRAIN4, "check5": CHECK5}
 
 
 def spans(cell: str) -> list[str]:

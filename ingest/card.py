@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -123,12 +123,14 @@ def _regions_of(fields: list[CardField]) -> list[Region]:
 
 def read_card(layouts: list[PageLayout], max_pages: int = 3) -> DocumentCard:
     """The card of a document from its first `max_pages` pages (furniture, tables and figures left out)."""
-    stream = _stream(layouts, max_pages)
+    stream = _stream(_card_blocks(layouts, max_pages))
     preamble = _preamble(stream)
     title_end = preamble[0] if preamble else len(stream.text)
     title = _title_line(stream, title_end) or (_title_in_preamble(stream, preamble) if preamble else None)
     parties = _parties(stream, preamble) if preamble else []
-    dates = (_dates(stream, preamble) if preamble else []) or _dated(stream)
+    dates = (
+        _dates(stream, preamble) or _date_above(stream, preamble, layouts) if preamble else []
+    ) or _dated(stream)
     if not any(d.role == "effective" for d in dates):
         dates += _effective_statement(stream)
     cn_parties, cn_dates = _chinese_fields(stream)
@@ -186,13 +188,13 @@ def _card_blocks(layouts: list[PageLayout], max_pages: int) -> Iterator[tuple[in
             return
 
 
-def _stream(layouts: list[PageLayout], max_pages: int) -> _Stream:
+def _stream(blocks: Iterable[tuple[int, Block]], kinds: frozenset[str] = _TEXT_KINDS) -> _Stream:
     parts: list[str] = []
     pieces: list[_Piece] = []
     block_starts: list[int] = []
     cursor = 0
-    for page, block in _card_blocks(layouts, max_pages):
-        lines = _block_lines(page, block) if block.kind in _TEXT_KINDS else []
+    for page, block in blocks:
+        lines = _block_lines(page, block) if block.kind in kinds else []
         for i, (region, coarse) in enumerate(lines):
             if parts:
                 parts.append(" ")
@@ -590,6 +592,17 @@ _DATE_FORMS = tuple(
         r"(?P<year>\d{4})\s*年\s*(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日",
     )
 )
+# a date the preamble leaves blanks in, to fill in at signing ("this ____ day of ________, 2013"), or writes
+# without its year ("made this 30th day of April"): read as far as it goes, normalized to ISO 8601's reduced
+# forms ("2013", "2013-04", "--04-30"); `parse_date` reads full dates only
+_BLANK = r"_{2,}"
+_PARTIAL_FORMS = tuple(
+    re.compile(p, re.I)
+    for p in (
+        rf"{_BLANK}\s*day\s+of\s+(?:{_BLANK}|{_MONTH}),?\s+(?:in\s+the\s+year\s+)?(?P<year>\d{{4}})\b",
+        rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+day\s+of\s+{_MONTH}(?!,?\s*(?:\d|_|in\s+the\s+year|(?:of|in)\s+(?:each|every)))",
+    )
+)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _EFFECTIVE_BEFORE = re.compile(r"effective|生效", re.I)
 _EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective\s+Date", re.I)
@@ -597,16 +610,37 @@ _EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective
 
 def parse_date(value: str) -> dt.date | None:
     """The calendar date a full written date names ("19th day of December, 2018", "2020年1月18日")."""
-    found = find_date(value)
-    return found[1] if found else None
+    return next((d for m in (f.search(value) for f in _DATE_FORMS) if m and (d := _date_of(m))), None)
 
 
-def find_date(text: str) -> tuple[str, dt.date] | None:
-    """The first full written date `parse_date` reads in `text`: as written, and the date it names."""
+def find_date(text: str) -> tuple[str, str] | None:
+    """The first written date in `text`, a full one before a partial one: as written, and its ISO 8601
+    form ("2018-12-19"; reduced where the text leaves a part out: "2013", "--04-30")."""
     return next(
-        ((m.group(0), date) for m in (f.search(text) for f in _DATE_FORMS) if m and (date := _date_of(m))),
+        (
+            (m.group(0), iso)
+            for m in (f.search(text) for f in _DATE_FORMS + _PARTIAL_FORMS)
+            if m and (iso := _iso(m))
+        ),
         None,
     )
+
+
+def _iso(match: re.Match[str]) -> str | None:
+    """ISO 8601 form of a date match, reduced to the parts it has; None for no calendar date."""
+    if match.re in _DATE_FORMS:
+        date = _date_of(match)
+        return date.isoformat() if date else None
+    parts = match.groupdict()
+    month = _MONTHS.index(parts["month"][:3].lower()) + 1 if parts.get("month") else None
+    if parts.get("year"):
+        return f"{parts['year']}-{month:02d}" if month else parts["year"]
+    day = int(parts["day"])
+    try:
+        dt.date(2000, month or 0, day)  # a leap year: "29th day of February" is a day
+    except ValueError:
+        return None
+    return f"--{month:02d}-{day:02d}"
 
 
 def _date_of(match: re.Match[str]) -> dt.date | None:
@@ -626,7 +660,8 @@ def _date_of(match: re.Match[str]) -> dt.date | None:
 
 def _date_matches(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
     found = sorted(
-        (m for f in _DATE_FORMS for m in f.finditer(text, start, end) if _date_of(m)), key=lambda m: m.start()
+        (m for f in _DATE_FORMS + _PARTIAL_FORMS for m in f.finditer(text, start, end) if _iso(m)),
+        key=lambda m: m.start(),
     )
     taken = start
     for m in found:
@@ -691,14 +726,43 @@ def _sentence_of(stream: _Stream, pos: int) -> tuple[int, int]:
 
 
 def _dates(stream: _Stream, span: tuple[int, int]) -> list[CardField]:
-    text = stream.text
-    out: list[CardField] = []
-    for m in _date_matches(text, *span):
-        effective = _EFFECTIVE_BEFORE.search(
-            text, max(span[0], m.start() - 40), m.start()
-        ) or _EFFECTIVE_AFTER.match(text, m.end())
-        out.append(_field(stream, "date", m.start(), m.end(), "effective" if effective else "agreement"))
-    return out
+    return [
+        _field(stream, "date", m.start(), m.end(), _date_role(stream.text, m.start(), m.end(), span[0]))
+        for m in _date_matches(stream.text, *span)
+    ]
+
+
+def _date_role(text: str, start: int, end: int, floor: int) -> str:
+    """ "effective" for a date said to take effect ("effective as of <date>", "<date> (the "Effective
+    Date")"), else "agreement"."""
+    effective = _EFFECTIVE_BEFORE.search(text, max(floor, start - 40), start) or _EFFECTIVE_AFTER.match(
+        text, end
+    )
+    return "effective" if effective else "agreement"
+
+
+# a preamble dated by reference to a date written above it ("entered into and effective as of the date first
+# written above"): the first date the first pages write before the preamble, as a header or cover does
+_DATE_ABOVE = re.compile(
+    r"\bdate\s+(?:first\s+)?(?:above\s+(?:written|set\s+forth|stated)|(?:written|set\s+forth|stated)\s+above)\b",
+    re.I,
+)
+
+
+def _date_above(stream: _Stream, span: tuple[int, int], layouts: list[PageLayout]) -> list[CardField]:
+    said = _DATE_ABOVE.search(stream.text, *span)
+    if said is None:
+        return []
+    role = _date_role(stream.text, said.start(), said.end(), 0)
+    page = next(p.region.page for p in stream.pieces if p.end > span[0])
+    headers = _stream(
+        ((page, b) for lay in layouts if lay.page == page for b in lay.blocks if b.kind == "header"),
+        frozenset({"header"}),
+    )  # the header atop the preamble's page ("Sponsorship Agreement - July 16, 2012"), left out of `stream`
+    for source, end in ((stream, span[0]), (headers, len(headers.text))):
+        if date := next(_date_matches(source.text, 0, end), None):
+            return [_field(source, "date", date.start(), date.end(), role)]
+    return []
 
 
 # --- title ----------------------------------------------------------------------------------------

@@ -297,7 +297,7 @@ def read_value(spec: FieldSpec, quote: str) -> tuple[str | None, str | int | flo
     """(value as written, normalized value) of `spec`'s type in `quote`; (None, None) when absent."""
     if spec.type == "date":  # the date as written, also where the quote is its clause's sentence
         found = find_date(quote)
-        return (found[0], found[1].isoformat()) if found else (None, None)
+        return found if found else (None, None)
     if spec.type == "duration":
         match = _PERIOD.search(quote)
         return (match.group(0), months(match.group(0))) if match else (None, None)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from ingest.card import CardField, DocumentCard, parse_date, read_card
+from ingest.card import CardField, DocumentCard, find_date, parse_date, read_card
 from ingest.layout import BBox, Block, Line, PageLayout, Region
 from ingest.ocr.reading_order import mark_furniture
 from ingest.ocr.textlayer import TextLayerEngine
@@ -575,3 +575,85 @@ def test_a_person_or_a_company_without_a_suffix_is_a_party_before_its_defined_te
         ("Howmedica Osteonics Corp.", "Stryker"),
         ("Aitan Zacharin", "Consultant"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (
+            "is effective this ______ day of ________________, 2013, by and among",
+            ("______ day of ________________, 2013", "2013"),
+        ),
+        ("made this ____ day of March 2014 between", ("____ day of March 2014", "2014-03")),
+        ("made this 30th day of April (the “Effective Date”) between", ("30th day of April", "--04-30")),
+        ("the 29th day of February between", ("29th day of February", "--02-29")),  # a day in a leap year
+        ("30th day of April, 2020", ("30th day of April, 2020", "2020-04-30")),  # the full date, not a part
+        ("________ day of ____________, in the year ________", None),  # nothing filled in
+        ("payable on the 15th day of June of each year", None),  # a recurring day is no date
+        ("the 31st day of February", None),
+    ],
+)
+def test_find_date_reads_what_a_preamble_fills_in(written: str, expected: tuple[str, str] | None) -> None:
+    """A date left with blanks to fill in at signing, or written without its year, is read as far as it
+    goes, in ISO 8601's reduced forms; `parse_date` still reads full dates only."""
+    assert find_date(written) == expected
+    assert parse_date(written) == (
+        dt.date.fromisoformat(expected[1]) if expected and len(expected[1]) == 10 else None
+    )
+
+
+NO_YEAR = [
+    "CONSULTING AGREEMENT",
+    "THIS AGREEMENT made this 30th day of April (the “Effective Date”) between Slinger Bag Inc.,",
+    "a Nevada company (the “Company”) and Aitan Zacharin (the “Consultant”).",
+]
+
+
+def test_a_preamble_with_blanks_for_its_date_or_without_its_year_dates_the_card() -> None:
+    blanks = read_card(
+        [
+            _stacked(
+                [
+                    "MARKETING AGREEMENT",
+                    "This Marketing Agreement is effective this ______ day of ________________, 2013, by and among",
+                    "Principal Life Insurance Company (“Issuer”) and Princor Financial Services Corporation (“Distributor”).",
+                ]
+            )
+        ]
+    )
+    assert [(d.role, d.value) for d in blanks.dates] == [
+        ("effective", "______ day of ________________, 2013")
+    ]
+    no_year = read_card([_stacked(NO_YEAR)])
+    assert [(d.role, d.value) for d in no_year.dates] == [("effective", "30th day of April")]
+    (region,) = no_year.dates[0].regions
+    line = _line(NO_YEAR[1], 0.12)  # as _stacked lays out the second line
+    assert _within(region, line) and _narrower(region, line)
+
+
+def test_a_preamble_dated_the_date_first_written_above_takes_the_date_of_the_header_above_it() -> None:
+    """ "... effective as of the date first written above": the date written atop the page, here in its
+    running header, which the card otherwise leaves out; a later page's header does not count."""
+    header = _line("Exhibit (d)(i) Sponsorship Agreement - July 16, 2012", 0.03)
+    preamble = [
+        "THIS SPONSORSHIP AGREEMENT (“Agreement”) is entered into and effective as of the date first written",
+        "above (“Effective Date”) by and among PEEK Investments LLC, a Delaware limited liability company",
+        "(“Purchaser”), and each other party hereto identified on the signature page(s) hereto.",
+    ]
+    first = _page(
+        [
+            _block("header", [header], 0),
+            _block("heading", [_line("SPONSORSHIP AGREEMENT", 0.08)], 1),
+            _block("text", [_line(t, 0.12 + 0.015 * i) for i, t in enumerate(preamble)], 2),
+        ]
+    )
+    later = _page([_block("header", [_line("Sponsorship Agreement - August 1, 2012", 0.03)], 0)], page=2)
+    card = read_card([first, later])
+    assert [(d.role, d.value) for d in card.dates] == [("effective", "July 16, 2012")]
+    (region,) = card.dates[0].regions
+    assert region.page == 1 and _within(region, header) and _narrower(region, header)
+    # without the words, the header's date is no date of the agreement
+    plain = [preamble[0].replace("as of the date first written", "as of now"), *preamble[1:]]
+    body = _block("text", [_line(t, 0.12 + 0.015 * i) for i, t in enumerate(plain)], 2)
+    card = read_card([_page([*first.blocks[:2], body])])
+    assert card.dates == []

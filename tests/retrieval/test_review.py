@@ -177,6 +177,23 @@ def test_an_effective_date_the_card_read_from_a_clause_is_the_date_cited_on_its_
     assert [r.page for r in date.regions] == [2] and date.regions[0].bbox.x1 - date.regions[0].bbox.x0 < 0.3
 
 
+def test_a_date_the_preamble_leaves_partly_blank_is_found_with_its_reduced_iso_form() -> None:
+    """A date written with blanks for day and month, or without its year, is the agreement's date as far as
+    it goes ("2013", "--04-30"), not "not found", since the preamble is where it is written."""
+    agreement = next(f for f in CONTRACT.fields if f.name == "Agreement Date")
+    answerer = ExtractiveAnswerer(AnswerConfig())
+    for written, iso in (("______ day of ________________, 2013", "2013"), ("30th day of April", "--04-30")):
+        card = _hit(f"Date: it is dated {written}.").model_copy(
+            update={
+                "heading_path": ["Document card"],
+                "regions": [Region(page=1, bbox=BBox(x0=0.4, y0=0.12, x1=0.6, y1=0.132), text=written)],
+            }
+        )
+        date = asyncio.run(extract_field(agreement, [card], answerer))
+        assert (date.found, date.value, date.normalized) == (True, written, iso)
+        assert [r.page for r in date.regions] == [1]
+
+
 @pytest.mark.parametrize(
     ("sentence", "states_term"),
     [
