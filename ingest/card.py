@@ -794,7 +794,10 @@ def _title_line(stream: _Stream, before: int) -> CardField | None:
         first = last = n
         while first > 0 and _continues_title(pieces[first - 1], pieces[first], piece):
             first -= 1
-        while last + 1 < len(pieces) and _continues_title(pieces[last + 1], pieces[last], piece):
+        while last + 1 < len(pieces) and (
+            _continues_title(pieces[last + 1], pieces[last], piece)
+            or _dangles(pieces[last], pieces[last + 1])
+        ):
             last += 1
         start = pieces[first].start
         form_of = _FORM_OF.match(stream.text, start)
@@ -838,6 +841,26 @@ def _continues_title(neighbour: _Piece, adjacent: _Piece, title: _Piece) -> bool
         and not _NOT_TITLE.match(t)
         and not re.search(r"[“”\"()]|[.;:,!?]$", t)
         and _headline_case(t)
+    )
+
+
+_DANGLING_GAP = 2.0  # the most white space below a title line that ends in "to", "of" ..., in line heights
+
+
+def _dangles(line: _Piece, below: _Piece) -> bool:
+    """Whether `line` ends a title line in a word that needs more ("ADDENDUM TO") and `below` is the
+    rest, set as a heading of its own ("ZEBRA® PARTNERCONNECT DISTRIBUTOR AGREEMENT")."""
+    words = (line.region.text or "").split()
+    a, b = line.region.bbox, below.region.bbox
+    rest = (below.region.text or "").strip()
+    return (
+        bool(words)
+        and words[-1].lower() in _SMALL_WORDS
+        and below.region.page == line.region.page
+        and 0 <= b.y0 - a.y1 <= _DANGLING_GAP * min(a.y1 - a.y0, b.y1 - b.y0)
+        and 0 < len(rest.split()) <= 8
+        and not re.search(r"[“”\"()]|[.;:,!?]$", rest)
+        and _headline_case(rest)
     )
 
 

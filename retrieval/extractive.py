@@ -229,6 +229,8 @@ TERM_STATEMENT = (
     r"(?![^;]*\bsurviv)"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will|may|can)\s+(?:\w+\s+)?(?:renew|extend|be\s+(?:renewed|extended|terminated)))"
     r"(?!\W+(?:\([^)]*\)\W*)?(?:may|can)\b)"
+    # nor an end on an event: "this Agreement shall automatically terminate if Broker Dealer ceases to be ..."
+    r"(?!\W+(?:\([^)]*\)\W*)?(?:shall|will)\s+(?:\w+\s+)?(?:be\s+)?terminated?\s+(?:if|in\s+the\s+event|should)\b)"
     r"[^;]*?\b(?:continu\w*|expir\w*|terminat\w*|remain\w*|end|until|so\s+long\s+as|perpetu\w*|years?|months?"
     r"|in\s+(?:full\s+)?force|in\s+effect)\b"
     # or the definition of the term: "Term" means ...

@@ -290,6 +290,7 @@ def jurisdiction(text: str) -> str | None:
 
 def _readable(name: str) -> str:
     """A name from a clause in capitals, as usually written: "NEW YORK" -> "New York"."""
+    name = " ".join(name.split())  # a text layer's double spaces: "United  States"
     return name.title().replace(" Of ", " of ") if name.isupper() else name
 
 

@@ -657,3 +657,24 @@ def test_a_preamble_dated_the_date_first_written_above_takes_the_date_of_the_hea
     body = _block("text", [_line(t, 0.12 + 0.015 * i) for i, t in enumerate(plain)], 2)
     card = read_card([_page([*first.blocks[:2], body])])
     assert card.dates == []
+
+
+def test_a_title_line_ending_in_to_takes_the_heading_below_it() -> None:
+    """ "ADDENDUM TO" set apart from "ZEBRA® PARTNERCONNECT DISTRIBUTOR AGREEMENT" (two headings 1.6 line
+    heights apart) is one title; a title that ends in a whole phrase does not take the heading below."""
+    preamble = "THIS ADDENDUM is made on the 4th day of February 2019 between Zebra Technologies International, LLC (“Zebra”)"
+
+    def card_of(first: str, second: str) -> DocumentCard:
+        blocks = [
+            _block("heading", [_line(first, 0.232)], 0),
+            _block("heading", [_line(second, 0.2545)], 1),
+            _block("text", [_line(preamble, 0.3)], 2),
+        ]
+        return read_card([_page(blocks)])
+
+    card = card_of("ADDENDUM TO", "ZEBRA® PARTNERCONNECT DISTRIBUTOR AGREEMENT")
+    assert card.title is not None
+    assert card.title.value == "ADDENDUM TO ZEBRA® PARTNERCONNECT DISTRIBUTOR AGREEMENT"
+    assert [r.bbox.y0 for r in card.title.regions] == [0.232, 0.2545]
+    whole = card_of("DISTRIBUTOR AGREEMENT", "ARTICLE ONE DEFINITIONS")
+    assert whole.title is not None and whole.title.value == "DISTRIBUTOR AGREEMENT"

@@ -91,6 +91,9 @@ def test_jurisdiction_names() -> None:
     assert jurisdiction("governed by and construed in accordance with Ohio law.") == "Ohio"
     assert jurisdiction("This Agreement is governed by English law.") == "English"
     assert jurisdiction("Each party shall act in accordance with Applicable Law.") is None
+    assert (
+        jurisdiction("the laws of the United  States of America") == "United States of America"
+    )  # two spaces
 
 
 def test_user_schema_files_and_errors_naming_the_field(tmp_path: Path) -> None:
@@ -213,6 +216,10 @@ def test_a_date_the_preamble_leaves_partly_blank_is_found_with_its_reduced_iso_f
         ("In the event of the expiration or termination of this Agreement, Sections 5 and 7 survive.", False),
         ("This Agreement may be terminated by either party upon ninety (90) days notice.", False),
         ("Upon any expiration or termination of this Agreement:", False),
+        # an end on an event, not the agreement's term
+        ("This Agreement shall automatically terminate if Broker Dealer ceases to be a member of FINRA.", False),
+        ("The Agreement will be terminated in the event that either party becomes insolvent.", False),
+        ("This Agreement shall terminate upon the expiration of the last Licensed Patent.", True),
         ("The Initial Term shall renew automatically for successive one (1) year periods.", False),
     ],
 )  # fmt: skip
