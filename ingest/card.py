@@ -613,17 +613,13 @@ def parse_date(value: str) -> dt.date | None:
     return next((d for m in (f.search(value) for f in _DATE_FORMS) if m and (d := _date_of(m))), None)
 
 
-def find_date(text: str) -> tuple[str, str] | None:
-    """The first written date in `text`, a full one before a partial one: as written, and its ISO 8601
-    form ("2018-12-19"; reduced where the text leaves a part out: "2013", "--04-30")."""
-    return next(
-        (
-            (m.group(0), iso)
-            for m in (f.search(text) for f in _DATE_FORMS + _PARTIAL_FORMS)
-            if m and (iso := _iso(m))
-        ),
-        None,
-    )
+def find_date(text: str, partial: bool = False) -> tuple[str, str] | None:
+    """The first full written date in `text`, or with `partial` a partial one where there is none: as
+    written, and its ISO 8601 form ("2018-12-19"; reduced where the text leaves a part out: "2013",
+    "--04-30"). Only a document's own dating says a partial date is one: in a clause, "the 15th day of
+    March" is a day of some year."""
+    forms = _DATE_FORMS + _PARTIAL_FORMS if partial else _DATE_FORMS
+    return next(((m.group(0), iso) for m in (f.search(text) for f in forms) if m and (iso := _iso(m))), None)
 
 
 def _iso(match: re.Match[str]) -> str | None:
@@ -754,7 +750,7 @@ def _date_above(stream: _Stream, span: tuple[int, int], layouts: list[PageLayout
     if said is None:
         return []
     role = _date_role(stream.text, said.start(), said.end(), 0)
-    page = next(p.region.page for p in stream.pieces if p.end > span[0])
+    page = next((p.region.page for p in stream.pieces if p.end > span[0]), None)
     headers = _stream(
         ((page, b) for lay in layouts if lay.page == page for b in lay.blocks if b.kind == "header"),
         frozenset({"header"}),

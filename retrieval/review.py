@@ -294,10 +294,14 @@ def _readable(name: str) -> str:
     return name.title().replace(" Of ", " of ") if name.isupper() else name
 
 
-def read_value(spec: FieldSpec, quote: str) -> tuple[str | None, str | int | float | None]:
-    """(value as written, normalized value) of `spec`'s type in `quote`; (None, None) when absent."""
+def read_value(
+    spec: FieldSpec, quote: str, partial_date: bool = False
+) -> tuple[str | None, str | int | float | None]:
+    """(value as written, normalized value) of `spec`'s type in `quote`; (None, None) when absent. A
+    partial date ("this ____ day of ______, 2013") counts only with `partial_date`: the card's, read from
+    the preamble."""
     if spec.type == "date":  # the date as written, also where the quote is its clause's sentence
-        found = find_date(quote)
+        found = find_date(quote, partial=partial_date)
         return found if found else (None, None)
     if spec.type == "duration":
         match = _PERIOD.search(quote)
@@ -339,7 +343,7 @@ async def extract_field(spec: FieldSpec, hits: list[SearchHit], answerer: Extrac
     quote = first.quote
     if from_card and spec.type == "text":  # "Title: this document is the ...": the title as written
         quote = " ".join(r.text for r in first.regions if r.text) or quote
-    value, normalized = read_value(spec, quote)
+    value, normalized = read_value(spec, quote, partial_date=from_card)
     if value is None or (spec.type == "date" and _an_end(spec, sentence, quote)):
         return FieldValue(name=spec.name, found=False)
     typed = spec.type in ("date", "duration", "jurisdiction", "pattern")

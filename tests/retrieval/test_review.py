@@ -195,6 +195,9 @@ def test_a_date_the_preamble_leaves_partly_blank_is_found_with_its_reduced_iso_f
         date = asyncio.run(extract_field(agreement, [card], answerer))
         assert (date.found, date.value, date.normalized) == (True, written, iso)
         assert [r.page for r in date.regions] == [1]
+    # in a clause, a day without its year is a day of some year, not the agreement's date
+    clause = _hit("Each royalty report shall be dated the 15th day of March.")
+    assert not asyncio.run(extract_field(agreement, [clause], answerer)).found
 
 
 @pytest.mark.parametrize(
