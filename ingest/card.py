@@ -610,7 +610,8 @@ _EFFECTIVE_AFTER = re.compile(r"[\s,]*\(?\s*(?:the\s+|this\s+)?[“\"]?Effective
 
 def parse_date(value: str) -> dt.date | None:
     """The calendar date a full written date names ("19th day of December, 2018", "2020年1月18日")."""
-    return next((d for m in (f.search(value) for f in _DATE_FORMS) if m and (d := _date_of(m))), None)
+    found = find_date(value)
+    return dt.date.fromisoformat(found[1]) if found else None
 
 
 def find_date(text: str, partial: bool = False) -> tuple[str, str] | None:
@@ -833,10 +834,8 @@ def _continues_title(neighbour: _Piece, adjacent: _Piece, title: _Piece) -> bool
         neighbour.block == title.block
         and neighbour.region.page == adjacent.region.page
         and gap <= _TITLE_GAP * min(a.y1 - a.y0, b.y1 - b.y0)
-        and 0 < len(t.split()) <= 8
         and not _NOT_TITLE.match(t)
-        and not re.search(r"[“”\"()]|[.;:,!?]$", t)
-        and _headline_case(t)
+        and _reads_as_title_line(t)
     )
 
 
@@ -854,10 +853,13 @@ def _dangles(line: _Piece, below: _Piece) -> bool:
         and words[-1].lower() in _SMALL_WORDS
         and below.region.page == line.region.page
         and 0 <= b.y0 - a.y1 <= _DANGLING_GAP * min(a.y1 - a.y0, b.y1 - b.y0)
-        and 0 < len(rest.split()) <= 8
-        and not re.search(r"[“”\"()]|[.;:,!?]$", rest)
-        and _headline_case(rest)
+        and _reads_as_title_line(rest)
     )
+
+
+def _reads_as_title_line(text: str) -> bool:
+    """A few words in headline case, without quotes, brackets or a closing punctuation mark."""
+    return 0 < len(text.split()) <= 8 and not re.search(r"[“”\"()]|[.;:,!?]$", text) and _headline_case(text)
 
 
 def _headline_case(text: str) -> bool:
