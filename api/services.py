@@ -58,7 +58,7 @@ from ingest.sources import open_source
 from retrieval.answer import Answer, unmentioned_refusal
 from retrieval.chat import ChatService
 from retrieval.embed import embedder_name
-from retrieval.hits import SearchFilters, SearchHit, SearchMode
+from retrieval.hits import SearchFilters, SearchHit, SearchMode, pages_first
 from retrieval.regions import render_crop, render_highlight
 
 Kbs = Sequence[str] | None  # the kbs a caller may see; None = all
@@ -438,13 +438,18 @@ class Services:
         mode: SearchMode = "hybrid",
         top_k: int = 10,
         kbs: Kbs = None,
+        distinct_pages: bool = True,
     ) -> list[SearchHit]:
-        """Hybrid search within the kbs the caller may see; asking for another kb is Forbidden."""
+        """Hybrid search within the kbs the caller may see; asking for another kb is Forbidden.
+        Search results show each page once before any page twice; answers read the hits in rank order
+        (`distinct_pages=False`, see `KnowledgeBase.search`)."""
         scoped = scope_filters(filters, kbs)
         self.check_embedder(None if any(f.kb is None for f in scoped) else [str(f.kb) for f in scoped])
         kb = self.components.knowledge_base()
-        hits = [hit for f in scoped for hit in kb.search(query, f, mode, top_k)]
-        return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
+        hits = [hit for f in scoped for hit in kb.search(query, f, mode, top_k, distinct_pages)]
+        if len(scoped) > 1:  # one kb's hits are in its own order (cards and statements first)
+            hits = sorted(hits, key=lambda h: h.score, reverse=True)
+        return pages_first(hits, top_k) if distinct_pages else hits[:top_k]
 
     async def search(
         self,
@@ -453,12 +458,13 @@ class Services:
         mode: SearchMode = "hybrid",
         top_k: int = 10,
         kbs: Kbs = None,
+        distinct_pages: bool = True,
     ) -> list[SearchHit]:
-        return await asyncio.to_thread(self.search_sync, query, filters, mode, top_k, kbs)
+        return await asyncio.to_thread(self.search_sync, query, filters, mode, top_k, kbs, distinct_pages)
 
     async def ask(self, question: str, filters: SearchFilters, top_k: int = 8, kbs: Kbs = None) -> Answer:
         """Search, then answer with citations (LLM when configured, else extractive)."""
-        hits = await self.search(question, filters, top_k=top_k, kbs=kbs)
+        hits = await self.search(question, filters, top_k=top_k, kbs=kbs, distinct_pages=False)
         answerer = await asyncio.to_thread(self.components.answerer)
         if missing := await asyncio.to_thread(self.unmentioned, question, hits):
             return unmentioned_refusal(answerer.config, missing)
@@ -540,7 +546,7 @@ class ScopedSearcher:
     def search(
         self, query: str, filters: SearchFilters, mode: SearchMode = "hybrid", top_k: int = 10
     ) -> list[SearchHit]:
-        return self.services.search_sync(query, filters, mode, top_k, self.kbs)
+        return self.services.search_sync(query, filters, mode, top_k, self.kbs, distinct_pages=False)
 
     def unmentioned(self, question: str, hits: Sequence[SearchHit]) -> list[str]:
         return self.services.unmentioned(question, hits)

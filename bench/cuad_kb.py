@@ -26,7 +26,7 @@ from ingest.sources import open_source
 from retrieval.embed import Embedder, EmbedderConfig, build_embedder
 from retrieval.embed_config import EmbedderWrapper
 from retrieval.errors import UnknownBackend
-from retrieval.hits import SearchFilters, SearchHit
+from retrieval.hits import SearchFilters, SearchHit, hit_page
 from retrieval.search import SearchConfig
 from retrieval.store import Fusion
 
@@ -142,18 +142,6 @@ def search_config(fusion: Fusion | None, rrf_weights: str | None) -> SearchConfi
 def filters_for(question: CuadQuestion) -> SearchFilters:
     """Within one contract: its doc filter; across the knowledge base: none."""
     return SearchFilters(kb=KB, doc_ids=[question.doc_id] if question.scope == "within" else None)
-
-
-def hit_page(hit: SearchHit) -> int | None:
-    """The one page a hit counts for: the page holding most of its text (ties: the earlier page).
-
-    A chunk spanning two pages is not a hit for both; regions without text weigh one character."""
-    weight: dict[int, int] = {}
-    for region in hit.regions:
-        weight[region.page] = weight.get(region.page, 0) + max(1, len(region.text or ""))
-    if not weight:
-        return hit.pages[0] if hit.pages else None
-    return min(weight, key=lambda p: (-weight[p], p))
 
 
 def rank_of(hits: list[SearchHit], question: CuadQuestion) -> int | None:

@@ -10,7 +10,8 @@ and held out (2nd, 4th, ...); `HALVES` in the results lists them. Tune on the tu
 
 Per scope (`within`: the filing's doc filter; `across`: no filter, the question names the company),
 for all / tuning / held-out:
-  hit@1, hit@5   a search hit's page (`hit_page`: the page holding most of its text) is a gold page
+  hit@1, hit@5   a search result's page (`hit_page`: the page holding most of its text) is a gold page;
+                 results as `opticite search` shows them (each page once before any page twice)
   cites_gold     `ask` cites a region on a gold page of the question's filing
   refused        `ask` declined (every question here is answerable)
   unanswerable   the share of UNANSWERABLE (questions written about these filings that they do not answer)
@@ -56,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 import pymupdf  # noqa: E402
 
 from bench.answer_eval import with_layout_text  # noqa: E402
-from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder, hit_page  # noqa: E402
+from bench.cuad_kb import CACHE, EMBEDDERS, CachedEmbedder, cached_embedder  # noqa: E402
 from ingest.card import read_card  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document  # noqa: E402
 from ingest.layout import PageLayout  # noqa: E402
@@ -66,7 +67,7 @@ from ingest.ocr.textlayer import TextLayerEngine  # noqa: E402
 from ingest.page import PageImage  # noqa: E402
 from ingest.sources import open_source  # noqa: E402
 from retrieval.answer import Answer, AnswerConfig, ExtractiveAnswerer, unmentioned_refusal  # noqa: E402
-from retrieval.hits import SearchFilters, SearchHit, SearchMode  # noqa: E402
+from retrieval.hits import SearchFilters, SearchHit, SearchMode, hit_page  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
@@ -331,14 +332,16 @@ def print_miss(row: dict[str, Any]) -> None:
 def ask(
     kb: KnowledgeBase, answerer: ExtractiveAnswerer, layouts: dict[str, list[PageLayout]], question: str,
     filters: SearchFilters, mode: SearchMode,
-) -> tuple[list[SearchHit], Answer]:  # fmt: skip
-    """Search, then answer from the top ASK_K hits with their layout text, as `opticite ask` does (which
-    refuses a question naming what those hits' documents never write)."""
-    hits = kb.search(question, filters, mode=mode, top_k=SEARCH_K)
-    asked = [with_layout_text(h, layouts) for h in hits[:ASK_K]]
+) -> tuple[list[SearchHit], list[SearchHit], Answer]:  # fmt: skip
+    """The search results (each page once before any twice, as `opticite search` shows them), the hits
+    answered from (the top ASK_K in rank order, with their layout text) and the answer, as `opticite ask`
+    gives it (refusing a question naming what those hits' documents never write)."""
+    results = kb.search(question, filters, mode=mode, top_k=SEARCH_K, distinct_pages=True)
+    ranked = kb.search(question, filters, mode=mode, top_k=SEARCH_K)
+    asked = [with_layout_text(h, layouts) for h in ranked[:ASK_K]]
     if missing := kb.unmentioned(question, asked):
-        return hits, unmentioned_refusal(answerer.config, missing)
-    return hits, asyncio.run(answerer.answer(question, asked))
+        return results, asked, unmentioned_refusal(answerer.config, missing)
+    return results, asked, asyncio.run(answerer.answer(question, asked))
 
 
 def unanswerable(
@@ -350,12 +353,10 @@ def unanswerable(
     rows: list[dict[str, Any]] = []
     for doc, question in unanswerable_questions():
         filters = SearchFilters(kb=KB, doc_ids=[doc] if scope == "within" else None)
-        hits, answer = ask(kb, answerer, layouts, question, filters, mode)
+        _, asked, answer = ask(kb, answerer, layouts, question, filters, mode)
         alone = answer  # the answerer's own, unless `ask` refused before it ran
         if "unmentioned" in answer.flags:
-            alone = asyncio.run(
-                answerer.answer(question, [with_layout_text(h, layouts) for h in hits[:ASK_K]])
-            )
+            alone = asyncio.run(answerer.answer(question, asked))
         rows.append(
             {
                 "doc": doc,
@@ -400,9 +401,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             for scope in SCOPES:
                 rows = []
                 for q in questions:
-                    rows.append(
-                        score(q, *ask(kb, answerer, layouts, q.question, filters_for(q, scope), mode))
-                    )
+                    results, _, answer = ask(kb, answerer, layouts, q.question, filters_for(q, scope), mode)
+                    rows.append(score(q, results, answer))
                     if args.misses and rows[-1]["doc"] in halves()["tuning"] and not rows[-1]["cites_gold"]:
                         print_miss(rows[-1])
                 runs[scope] = summarize(rows)

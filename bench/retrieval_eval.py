@@ -4,7 +4,8 @@ Questions and gold pages come from the shared loader `bench/cuad.py`: each label
 in three phrasings (formal, plain, terse), within its contract (doc filter, "this agreement") and across
 one knowledge base of all contracts (no filter, the question names the agreement and its parties). Gold
 = the pages holding one of the category's lawyer-marked spans. A hit counts for one page only, the page
-holding most of its text (`hit_page`), and only in the question's contract. Contracts with an odd number
+holding most of its text (`hit_page`), and only in the question's contract; results as search shows them,
+each page once before any page twice (`distinct_pages`). Contracts with an odd number
 (01, 03, ...) are the tuning half; the even ones are held out. Scores per half, category and phrasing.
 
     .venv/bin/python bench/retrieval_eval.py                  # writes bench/results/retrieval_eval.json
@@ -38,7 +39,6 @@ from bench.cuad_kb import (  # noqa: E402
     CachedEmbedder,
     cached_embedder,
     filters_for,
-    hit_page,
     ingest_hash,
     rank_of,
     search_config,
@@ -47,7 +47,7 @@ from bench.scan_cache import is_scanned  # noqa: E402
 from bench.scans import bench_layouts  # noqa: E402
 from ingest.chunking import Chunk, ChunkingConfig, chunk_document, chunk_id  # noqa: E402
 from ingest.layout import BBox, PageLayout, Region  # noqa: E402
-from retrieval.hits import SearchHit, SearchMode  # noqa: E402
+from retrieval.hits import SearchHit, SearchMode, hit_page  # noqa: E402
 from retrieval.search import KnowledgeBase, SearchConfig  # noqa: E402
 from retrieval.sparse import SparseEncoder, tokenize  # noqa: E402
 from retrieval.store import StoreConfig, VectorStore  # noqa: E402
@@ -132,7 +132,7 @@ def evaluate(
 ) -> dict[str, Any]:
     ranks: list[int | None] = []
     for q in questions:
-        hits = kb.search(q.question, filters_for(q), mode=mode, top_k=TOP_K)
+        hits = kb.search(q.question, filters_for(q), mode=mode, top_k=TOP_K, distinct_pages=True)
         ranks.append(rank_of(hits, q))
         if show_misses and is_tuning(q.doc_id) and (ranks[-1] is None or ranks[-1] >= 5):
             print_miss(q, hits)

@@ -140,7 +140,8 @@ class OpticitePipeline:
 
         kb = self.components.knowledge_base()
         doc_ids = [self.doc_ids[file_name]] if file_name else None
-        hits = kb.search(question, SearchFilters(kb="bench", doc_ids=doc_ids), mode="hybrid", top_k=top_k)
+        filters = SearchFilters(kb="bench", doc_ids=doc_ids)
+        hits = kb.search(question, filters, mode="hybrid", top_k=top_k, distinct_pages=True)
         return [
             Hit(page=h.regions[0].page if h.regions else None, boxes=_boxes(h), file=h.filename) for h in hits
         ]

@@ -54,6 +54,33 @@ class SearchHit(BaseModel):
         }
 
 
+def hit_page(hit: SearchHit) -> int | None:
+    """The one page a hit counts for: the page holding most of its text (ties: the earlier page).
+
+    A chunk spanning two pages is not a hit for both; regions without text weigh one character."""
+    weight: dict[int, int] = {}
+    for region in hit.regions:
+        weight[region.page] = weight.get(region.page, 0) + max(1, len(region.text or ""))
+    if not weight:
+        return hit.pages[0] if hit.pages else None
+    return min(weight, key=lambda p: (-weight[p], p))
+
+
+def pages_first(hits: Sequence[SearchHit], top_k: int) -> list[SearchHit]:
+    """The first `top_k` of `hits` with each page (`hit_page`, per document) once before any page twice.
+
+    Chunks are small, so a table or a long clause can fill the top with one page; a reader of the
+    results, or an answerer, gains more from the next page than from the same page again."""
+    seen: set[tuple[str, int | None]] = set()
+    first: list[SearchHit] = []
+    again: list[SearchHit] = []
+    for hit in hits:
+        page = (hit.doc_id, hit_page(hit))
+        (again if page in seen else first).append(hit)
+        seen.add(page)
+    return (first + again)[:top_k]
+
+
 def lead_with(hits: Sequence[SearchHit], leads: Mapping[str, SearchHit]) -> list[SearchHit]:
     """`hits` with each document's lead hit (`leads`, by doc id) moved (or added) just before that
     document's first hit, scored as that hit, so answers and citations take it first."""

@@ -25,7 +25,7 @@ from retrieval.financial_metrics import (
     statement_query,
     with_metric_inputs,
 )
-from retrieval.hits import SearchFilters, SearchHit, SearchMode, lead_with
+from retrieval.hits import SearchFilters, SearchHit, SearchMode, lead_with, pages_first
 from retrieval.rerank import build_reranker
 from retrieval.scope import named_documents
 from retrieval.sentences import without_instructions
@@ -39,6 +39,7 @@ FILING_CARDS = 10  # card statements a search across a kb reads for the filings 
 # an expiry question looks for its document's term statement among this many of the document's hits
 TERM_CANDIDATES = 20
 STATEMENT_CANDIDATES = 30  # table chunks a metric question's statement query looks at
+PAGE_POOL = 2  # `distinct_pages` reads this many times top_k hits, so other pages stand in for repeats
 
 
 class SearchConfig(BaseModel):
@@ -129,9 +130,15 @@ class KnowledgeBase:
         filters: SearchFilters | None = None,
         mode: SearchMode | None = None,
         top_k: int | None = None,
+        distinct_pages: bool = False,
     ) -> list[SearchHit]:
+        """The `top_k` best hits in rank order, which answers read (a page's second chunk often holds the
+        rest of a clause or table). `distinct_pages`: each page once before any page twice
+        (`hits.pages_first`), what a reader of search results is shown."""
         filters = filters or SearchFilters()
         top_k = top_k or self.config.top_k
+        if distinct_pages:
+            return pages_first(self.search(query, filters, mode, top_k * PAGE_POOL), top_k)
         # the statements a question names may be named in its instructions ("Base your answer on the
         # statement of cash flows."), whose other words only pull search away from what is asked
         kinds = statement_kinds(query)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.db import DocumentRow, JobRow
 from api.services import Services
-from tests.support.documents import make_pdf
+from tests.support.documents import contract_pdf, make_pdf
 from tests.support.servers import LiveServer, read_sse, test_settings, upload
 
 pytestmark = pytest.mark.slow
@@ -51,6 +51,16 @@ def test_upload_progress_search_ask_and_delete_over_http(tmp_path: Path, pdf: Pa
         ]
         assert hits and hits[0]["doc_id"] == doc_id and "terminate" in hits[0]["markdown"]
         assert hits[0]["regions"] and len(hits[0]["regions"][0]["bbox"]) == 4
+        # results show each page once before any page twice: page 1 of the supply agreement holds its
+        # card and its preamble, both naming the parties
+        _wait_done(
+            client, upload(client, contract_pdf(tmp_path / "supply.pdf"), kb="supply").json()["job_id"]
+        )
+        query = {"query": "Supply Agreement between Acme Widgets and Beta Robotics", "kb": "supply"}
+        shown = client.post("/v1/search", json=query | {"top_k": 2}).json()["results"]
+        assert [h["pages"] for h in shown] == [[1], [2]], shown
+        shown = client.post("/v1/search", json=query | {"top_k": 10}).json()["results"]
+        assert [h["pages"] for h in shown[:2]] == [[1], [2]] and len(shown) > 2, shown
         answer = client.post(
             "/v1/ask",
             json={"query": "How many days does the Customer have to pay an invoice?", "kb": "contracts"},

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from llama_index.core.schema import QueryBundle
 
-from retrieval.hits import SearchFilters, SearchHit
+from retrieval.hits import SearchFilters, SearchHit, hit_page, pages_first
 from retrieval.llamaindex import KnowledgeBaseRetriever
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import KnowledgeBase, SearchConfig
@@ -60,6 +60,40 @@ def test_modes_rank_by_meaning_and_by_terms(kb: KnowledgeBase) -> None:
     hits = kb.search("how long until the invoice must be paid", top_k=3)
     assert chunks[3].id in [h.chunk_id for h in hits]
     assert len(hits) == 3 and hits[0].score >= hits[-1].score
+
+
+# Three passages of one page match the question best; the next pages match it less.
+LATE_PAYMENT = [
+    ("Late payment bears interest at 1.5% per month on every late payment.", 1),
+    ("Interest on a late payment accrues daily.", 1),
+    ("Late payment interest is compounded monthly.", 1),
+    ("A late payment is one made after thirty days.", 2),
+    ("Interest rates are set by the lender.", 3),
+]
+
+
+def test_each_page_comes_once_before_any_page_twice(kb: KnowledgeBase) -> None:
+    chunks = [make_chunk("d", i, text, pages=(page,)) for i, (text, page) in enumerate(LATE_PAYMENT)]
+    kb.index_chunks(chunks)
+    query = "late payment interest"
+    ranked = kb.search(query, mode="sparse", top_k=5)
+    assert [hit_page(h) for h in ranked] == [1, 1, 1, 2, 3]  # what answers read
+    shown = kb.search(query, mode="sparse", top_k=3, distinct_pages=True)
+    assert [h.chunk_id for h in shown] == [ranked[0].chunk_id, ranked[3].chunk_id, ranked[4].chunk_id]
+    shown = kb.search(query, mode="sparse", top_k=5, distinct_pages=True)
+    assert [h.chunk_id for h in shown] == [ranked[i].chunk_id for i in (0, 3, 4, 1, 2)]
+
+
+def test_pages_are_told_apart_by_document_and_by_where_most_text_lies() -> None:
+    def hit(doc: str, n: int, pages: tuple[int, ...], text: str = "") -> SearchHit:
+        chunk = make_chunk(doc, n, text, pages=pages)
+        return SearchHit(**chunk.model_dump(exclude={"id", "ordinal", "tags"}), chunk_id=chunk.id, score=1.0)
+
+    a1, b1, a1_again = hit("a", 0, (1,)), hit("b", 0, (1,)), hit("a", 1, (1,))
+    assert pages_first([a1, a1_again, b1], 3) == [a1, b1, a1_again]
+    spanning = hit("a", 2, (1, 2))
+    spanning.regions[1].text = "most of the clause lies on the second page"
+    assert hit_page(spanning) == 2 and pages_first([a1, spanning, a1_again], 2) == [a1, spanning]
 
 
 def test_sparse_search_with_no_terms_returns_nothing(kb: KnowledgeBase) -> None:
