@@ -40,6 +40,6 @@ def row_statement(row: str, markdown: str) -> str | None:
     if header is None or len(cells) != len(header) or not cells[0]:
         return None
     values = [f"{h}: {v}" if h else v for h, v in zip(header[1:], cells[1:], strict=True) if v]
-    if not values or _cells(row) == header:
+    if not values or cells == header:
         return None
     return f"{cells[0]} — {'; '.join(values)}"
