@@ -69,8 +69,9 @@ def hit_page(hit: SearchHit) -> int | None:
 def pages_first(hits: Sequence[SearchHit], top_k: int) -> list[SearchHit]:
     """The first `top_k` of `hits` with each page (`hit_page`, per document) once before any page twice.
 
-    Chunks are small, so a table or a long clause can fill the top with one page; a reader of the
-    results, or an answerer, gains more from the next page than from the same page again."""
+    Chunks are small, so a table or a long clause can fill the top with one page; a reader of search
+    results gains more from the next page than from the same page again. (An answerer does not: it
+    reads the rest of the clause in the page's second chunk, `KnowledgeBase.search`.)"""
     seen: set[tuple[str, int | None]] = set()
     first: list[SearchHit] = []
     again: list[SearchHit] = []
