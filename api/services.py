@@ -447,8 +447,9 @@ class Services:
         self.check_embedder(None if any(f.kb is None for f in scoped) else [str(f.kb) for f in scoped])
         kb = self.components.knowledge_base()
         hits = [hit for f in scoped for hit in kb.search(query, f, mode, top_k, distinct_pages)]
-        if len(scoped) > 1:  # one kb's hits are in its own order (cards and statements first)
-            hits = sorted(hits, key=lambda h: h.score, reverse=True)
+        if len(scoped) == 1:  # one kb's hits keep their own order (cards and statements first)
+            return hits
+        hits = sorted(hits, key=lambda h: h.score, reverse=True)
         return pages_first(hits, top_k) if distinct_pages else hits[:top_k]
 
     async def search(
